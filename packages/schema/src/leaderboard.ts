@@ -1,0 +1,140 @@
+/**
+ * The leaderboard message the backend publishes on `alleycat-subscribe/{classId}`. Standings are compact
+ * rows (`[racerId, current, total, max, rank]`, ~35 bytes each), so 1,000 racers take ~35 KB, well inside
+ * IoT Core's 128 KB. Larger races are split into parts, each under the limit: a bike reads the part holding
+ * its racerId; `part`/`parts` tell a display when it has the whole board.
+ */
+import { decodeJson } from './decode.js';
+import { LEADERBOARD_MESSAGE } from './definitions.js';
+import { InvalidArgumentError } from './errors.js';
+import { LEADERBOARD_MAX_BYTES, LEADERBOARD_MAX_STANDINGS_PER_PART } from './limits.js';
+import { roundScore } from './scoring.js';
+import type { LeaderboardMessage, LeaderboardParseResult, Standing } from './types.js';
+import { compile, Invalid } from './validator.js';
+
+const validateLeaderboard = compile(LEADERBOARD_MESSAGE);
+
+/** One racer's running score in a race, as the backend keeps it. */
+export interface RacerScore {
+  racerId: number;
+  /** Output of the racer's latest second. */
+  current: number;
+  total: number;
+  max: number;
+  name?: string;
+}
+
+/**
+ * Standings in rank order: highest total first; equal totals share a rank (1, 2, 2, 4) and list by racerId.
+ * Scores are rounded to hundredths for the wire; ranks come from the unrounded totals.
+ */
+export function rankStandings(scores: readonly RacerScore[]): Standing[] {
+  const sorted = [...scores].sort((a, b) => b.total - a.total || a.racerId - b.racerId);
+  const standings: Standing[] = [];
+  let rank = 0;
+  let previous = Number.NaN;
+  sorted.forEach((score, index) => {
+    if (score.total !== previous) rank = index + 1;
+    previous = score.total;
+    standings.push([
+      score.racerId,
+      roundScore(score.current),
+      roundScore(score.total),
+      roundScore(score.max),
+      rank,
+    ]);
+  });
+  return standings;
+}
+
+export interface LeaderboardInput {
+  raceId: number;
+  classId: number;
+  second: number;
+  publishedAt: number;
+  closed: boolean;
+  scores: readonly RacerScore[];
+  /** Include `names` (for racers that have one). Send them when racers join and now and then, not every second. */
+  withNames?: boolean;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The messages that carry one race's standings, each at most `maxBytes` of UTF-8 JSON and
+ * `LEADERBOARD_MAX_STANDINGS_PER_PART` rows. One message for any race up to a few thousand racers.
+ */
+export function buildLeaderboardMessages(
+  input: LeaderboardInput,
+  maxBytes: number = LEADERBOARD_MAX_BYTES,
+): LeaderboardMessage[] {
+  const standings = rankStandings(input.scores);
+  const names = new Map<number, string>();
+  if (input.withNames) for (const s of input.scores) if (s.name !== undefined) names.set(s.racerId, s.name);
+
+  const header: LeaderboardMessage = {
+    type: 'leaderboard',
+    raceId: input.raceId,
+    classId: input.classId,
+    second: input.second,
+    publishedAt: input.publishedAt,
+    closed: input.closed,
+    racers: standings.length,
+    part: 10_000,
+    parts: 10_000,
+    standings: [],
+    ...(input.withNames ? { names: [] } : {}),
+  };
+  // The largest part/parts numbers are in the header already, so the real ones can only be shorter.
+  const headerBytes = utf8.encode(JSON.stringify(header)).byteLength;
+  const budget = maxBytes - headerBytes;
+
+  const chunks: Array<{ standings: Standing[]; names: Array<[number, string]> }> = [];
+  let current = { standings: [] as Standing[], names: [] as Array<[number, string]> };
+  let used = 0;
+  for (const standing of standings) {
+    const name = names.get(standing[0]);
+    // Each row costs its JSON plus a separating comma (and the same for its name entry).
+    let cost = JSON.stringify(standing).length + 1;
+    if (name !== undefined) cost += utf8.encode(JSON.stringify([standing[0], name])).byteLength + 1;
+    if (cost > budget)
+      throw new InvalidArgumentError('maxBytes', `${maxBytes} bytes cannot hold one standing`);
+    if (
+      current.standings.length > 0 &&
+      (used + cost > budget || current.standings.length >= LEADERBOARD_MAX_STANDINGS_PER_PART)
+    ) {
+      chunks.push(current);
+      current = { standings: [], names: [] };
+      used = 0;
+    }
+    current.standings.push(standing);
+    if (name !== undefined) current.names.push([standing[0], name]);
+    used += cost;
+  }
+  chunks.push(current);
+
+  return chunks.map((chunk, index) => {
+    const message: LeaderboardMessage = {
+      ...header,
+      part: index + 1,
+      parts: chunks.length,
+      standings: chunk.standings,
+    };
+    if (input.withNames) message.names = chunk.names;
+    else delete message.names;
+    return message;
+  });
+}
+
+/** Parses a leaderboard message (what a bike receives). Never throws. */
+export function parseLeaderboardMessage(input: string | Uint8Array): LeaderboardParseResult {
+  const value = decodeJson(input, LEADERBOARD_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  const clean = validateLeaderboard(value, '');
+  if (clean instanceof Invalid) return { ok: false, error: clean.error };
+  return { ok: true, leaderboard: clean as LeaderboardMessage };
+}
+
+export function encodeLeaderboard(message: LeaderboardMessage): string {
+  return JSON.stringify(message);
+}

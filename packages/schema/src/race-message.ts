@@ -1,0 +1,119 @@
+/** Parsing the race message and its batch form. The parse functions never throw. */
+import { checkSize, decodeJson } from './decode.js';
+import { RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import { InvalidPayloadError } from './errors.js';
+import { checkIdentity } from './identity.js';
+import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
+import type {
+  RaceBatch,
+  RaceBatchParseResult,
+  RaceMessage,
+  RaceMessageParseResult,
+  RaceRecordParseResult,
+} from './types.js';
+import { compile, Invalid } from './validator.js';
+
+const validateMessage = compile(RACE_MESSAGE);
+const validateBatch = compile(RACE_BATCH);
+
+/** Validates an already-parsed JSON value as a race message (also checks the sender's identity). */
+export function validateRaceMessage(value: unknown): RaceMessageParseResult {
+  const clean = validateMessage(value, '');
+  if (clean instanceof Invalid) return { ok: false, error: clean.error };
+  const message = clean as RaceMessage;
+  const mismatch = checkIdentity(message);
+  return mismatch === undefined ? { ok: true, message } : { ok: false, error: mismatch };
+}
+
+/**
+ * Parses one race message from JSON text or UTF-8 bytes. Never throws. Unknown fields are ignored and not
+ * copied; input over `RACE_MESSAGE_MAX_BYTES` is refused before parsing.
+ */
+export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseResult {
+  const value = decodeJson(input, RACE_MESSAGE_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  return validateRaceMessage(value);
+}
+
+/** Like `parseRaceMessage`, but throws `InvalidPayloadError` (for code where bad input is a bug). */
+export function assertRaceMessage(input: string | Uint8Array): RaceMessage {
+  const result = parseRaceMessage(input);
+  if (!result.ok) throw new InvalidPayloadError(result.error);
+  return result.message;
+}
+
+/** Validates an already-parsed JSON value as a batch. */
+export function validateRaceBatch(value: unknown): RaceBatchParseResult {
+  const clean = validateBatch(value, '');
+  if (clean instanceof Invalid) return { ok: false, error: clean.error };
+  const batch = clean as RaceBatch;
+  const mismatch = checkIdentity(batch);
+  return mismatch === undefined ? { ok: true, batch } : { ok: false, error: mismatch };
+}
+
+/** Parses one batch message (several seconds of one racer). Never throws. */
+export function parseRaceBatch(input: string | Uint8Array): RaceBatchParseResult {
+  const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  return validateRaceBatch(value);
+}
+
+/** The race messages a batch stands for, one per sample, in the batch's order. */
+export function expandBatch(batch: RaceBatch): RaceMessage[] {
+  const { raceId, name, racerId, classId, clientId } = batch;
+  return batch.samples.map((sample) => {
+    const message: RaceMessage = {
+      event: sample.event,
+      deviceTimestamp: sample.deviceTimestamp,
+      second: sample.second,
+      raceId,
+      name,
+      racerId,
+      classId,
+      cadence: sample.cadence,
+      resistance: sample.resistance,
+    };
+    if (sample.uuid !== undefined) message.uuid = sample.uuid;
+    if (clientId !== undefined) message.clientId = clientId;
+    return message;
+  });
+}
+
+/** Packs messages of one racer in one race into a batch; throws if they are not of one racer and race. */
+export function toBatch(messages: readonly RaceMessage[]): RaceBatch {
+  const first = messages[0];
+  if (first === undefined) throw new RangeError('toBatch: no messages');
+  const samples = messages.map((m) => {
+    if (m.raceId !== first.raceId || m.racerId !== first.racerId || m.classId !== first.classId) {
+      throw new RangeError('toBatch: messages must share raceId, racerId and classId');
+    }
+    const { event, deviceTimestamp, second, cadence, resistance, uuid } = m;
+    return uuid === undefined
+      ? { event, deviceTimestamp, second, cadence, resistance }
+      : { event, deviceTimestamp, second, cadence, resistance, uuid };
+  });
+  return { raceId: first.raceId, name: first.name, racerId: first.racerId, classId: first.classId, samples };
+}
+
+/**
+ * Parses a record in either wire form and returns its race messages: what a consumer of the stream calls.
+ * A JSON object with a `samples` member is a batch; anything else is judged as a single message.
+ */
+export function parseRaceRecord(input: string | Uint8Array): RaceRecordParseResult {
+  const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, 'samples')) {
+    const result = validateRaceBatch(value);
+    return result.ok ? { ok: true, messages: expandBatch(result.batch), batched: true } : result;
+  }
+  // A single message keeps its own, tighter budget even though the record budget is the batch's.
+  const oversize = checkSize(input, RACE_MESSAGE_MAX_BYTES);
+  if (oversize !== undefined) return { ok: false, error: oversize };
+  const result = validateRaceMessage(value);
+  return result.ok ? { ok: true, messages: [result.message], batched: false } : result;
+}
+
+/** The wire form of a race message (JSON, fields in the seed's order). */
+export function encodeRaceMessage(message: RaceMessage): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,196 @@
+/**
+ * Compiles a definition (`spec.ts`) into a validating copier: it checks a parsed JSON value and returns a fresh
+ * value holding only the defined fields. Copying only known keys into new objects is what makes unknown
+ * fields harmless, `__proto__` and `constructor` included: nothing from the input becomes a prototype.
+ * Closures are built once per definition so the hot path is plain property reads and `typeof` checks.
+ */
+import type { ParseError, ParseErrorCode } from './errors.js';
+import type { FieldSpec, ObjectSpec, StringSpec } from './spec.js';
+
+/** Returned instead of a value when validation fails; a class so `instanceof` is one cheap check. */
+export class Invalid {
+  constructor(readonly error: ParseError) {}
+}
+
+/** Validates `value` found at JSON Pointer `path`; returns the cleaned value or `Invalid`. */
+export type Validate = (value: unknown, path: string) => unknown;
+
+const fail = (code: ParseErrorCode, path: string, message: string) => new Invalid({ code, path, message });
+
+/** A short rendering of an offending value for error messages. */
+function shown(value: unknown): string {
+  const text = value === undefined ? 'undefined' : JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}
+
+function compileString(spec: StringSpec): Validate {
+  const pattern = spec.pattern === undefined ? undefined : new RegExp(spec.pattern, 'u');
+  const { minLength, maxLength } = spec;
+  return (value, path) => {
+    if (typeof value !== 'string')
+      return fail('wrong_type', path, `must be a string, got ${jsonType(value)}`);
+    const units = value.length;
+    // Code points lie between ceil(units / 2) and units: count them only when that range straddles a bound.
+    if (units > maxLength || Math.ceil(units / 2) < minLength) {
+      const length = codePoints(value);
+      if (length < minLength || length > maxLength) {
+        return fail('out_of_range', path, `must be ${minLength}–${maxLength} characters long, got ${length}`);
+      }
+    }
+    if (pattern !== undefined && !pattern.test(value)) {
+      return fail(
+        'invalid_value',
+        path,
+        `must be ${spec.patternDescription ?? `matching ${spec.pattern}`}, got ${shown(value)}`,
+      );
+    }
+    return value;
+  };
+}
+
+function compileObject(spec: ObjectSpec): Validate {
+  const fields = Object.entries(spec.fields).map(([key, field]) => ({
+    key,
+    pointer: `/${escapePointer(key)}`,
+    optional: field.optional === true,
+    // Only a key Object.prototype also has needs the slower own-property check.
+    inherited: key in Object.prototype,
+    validate: compile(field),
+  }));
+  return (value, path) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return fail(
+        path === '' ? 'not_object' : 'wrong_type',
+        path,
+        `must be a JSON object, got ${jsonType(value)}`,
+      );
+    }
+    const input = value as Record<string, unknown>;
+    const output: Record<string, unknown> = {};
+    for (const field of fields) {
+      const raw = !field.inherited || Object.hasOwn(input, field.key) ? input[field.key] : undefined;
+      if (raw === undefined) {
+        if (field.optional) continue;
+        return fail('missing_field', path + field.pointer, `is required`);
+      }
+      const clean = field.validate(raw, path + field.pointer);
+      if (clean instanceof Invalid) return clean;
+      output[field.key] = clean;
+    }
+    return output;
+  };
+}
+
+/** Builds the validator for one definition. */
+export function compile(spec: FieldSpec): Validate {
+  switch (spec.kind) {
+    case 'integer': {
+      const { minimum, maximum } = spec;
+      return (value, path) => {
+        if (typeof value !== 'number')
+          return fail('wrong_type', path, `must be an integer, got ${jsonType(value)}`);
+        if (!Number.isInteger(value)) {
+          return fail(
+            Number.isFinite(value) ? 'wrong_type' : 'out_of_range',
+            path,
+            `must be an integer, got ${shown(value)}`,
+          );
+        }
+        if (value < minimum || value > maximum) {
+          return fail('out_of_range', path, `must be between ${minimum} and ${maximum}, got ${value}`);
+        }
+        return value;
+      };
+    }
+    case 'number': {
+      const { minimum, maximum } = spec;
+      return (value, path) => {
+        if (typeof value !== 'number')
+          return fail('wrong_type', path, `must be a number, got ${jsonType(value)}`);
+        // JSON.parse turns 1e999 into Infinity; the range check rejects it.
+        if (!(value >= minimum && value <= maximum)) {
+          return fail('out_of_range', path, `must be between ${minimum} and ${maximum}, got ${value}`);
+        }
+        return value;
+      };
+    }
+    case 'string':
+      return compileString(spec);
+    case 'enum': {
+      const allowed = new Set<unknown>(spec.values);
+      const listed = spec.values.map((v) => `"${v}"`).join(' or ');
+      return (value, path) => {
+        if (typeof value !== 'string')
+          return fail('wrong_type', path, `must be ${listed}, got ${jsonType(value)}`);
+        if (!allowed.has(value)) return fail('invalid_value', path, `must be ${listed}, got ${shown(value)}`);
+        return value;
+      };
+    }
+    case 'boolean':
+      return (value, path) =>
+        typeof value === 'boolean'
+          ? value
+          : fail('wrong_type', path, `must be true or false, got ${jsonType(value)}`);
+    case 'object':
+      return compileObject(spec);
+    case 'array': {
+      const { minItems, maxItems } = spec;
+      const item = compile(spec.items);
+      return (value, path) => {
+        if (!Array.isArray(value))
+          return fail('wrong_type', path, `must be an array, got ${jsonType(value)}`);
+        if (value.length < minItems || value.length > maxItems) {
+          return fail('out_of_range', path, `must hold ${minItems}–${maxItems} items, got ${value.length}`);
+        }
+        const output = new Array<unknown>(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const clean = item(value[i], `${path}/${i}`);
+          if (clean instanceof Invalid) return clean;
+          output[i] = clean;
+        }
+        return output;
+      };
+    }
+    case 'tuple': {
+      const items = spec.items.map(compile);
+      const size = items.length;
+      return (value, path) => {
+        if (!Array.isArray(value))
+          return fail('wrong_type', path, `must be an array of ${size} items, got ${jsonType(value)}`);
+        if (value.length !== size)
+          return fail('out_of_range', path, `must hold exactly ${size} items, got ${value.length}`);
+        const output = new Array<unknown>(size);
+        for (let i = 0; i < size; i++) {
+          const clean = items[i]!(value[i], `${path}/${i}`);
+          if (clean instanceof Invalid) return clean;
+          output[i] = clean;
+        }
+        return output;
+      };
+    }
+  }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# System tools the tests need beyond Node: terraform (>= 1.5, for the infra tests; not installable from the
+# package registries reachable here, so it must be on the machine) and Debian packages installed when missing.
+set -euo pipefail
+
+APT_PACKAGES=()
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "setup: terraform >= 1.5 is required by the infra tests (apps/infra) and was not found on PATH." >&2
+  echo "       Install it from HashiCorp's releases, then run this again." >&2
+  exit 1
+fi
+tf_version=$(terraform version -json | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).terraform_version))")
+case "$tf_version" in
+  0.* | 1.[0-4].*) echo "setup: terraform $tf_version found; >= 1.5 is required." >&2; exit 1 ;;
+esac
