@@ -90,3 +90,21 @@ export function invalidRecordKey(
   const sub = report.subSequenceNumber === undefined ? '' : `-${report.subSequenceNumber}`;
   return `${INVALID_RECORDS_PREFIX}${day}/${report.shardId}/${report.sequenceNumber}${sub}.json`;
 }
+
+/**
+ * The race-state table: one table, generic string keys, so the Lambda's item design can evolve without
+ * replacing the table. Items expire through TTL on `expiresAt` (epoch seconds).
+ */
+export const STATE_TABLE = {
+  name: 'alleycat-state',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** The ingest Lambda's bundle, relative to `apps/ingest-lambda`, and its handler string. */
+export const LAMBDA_BUNDLE = {
+  directory: 'dist/lambda',
+  file: 'index.mjs',
+  handler: 'index.handler',
+} as const;
