@@ -1,0 +1,336 @@
+/**
+ * The stack's configuration, from environment variables (`ALLEYCAT_*`) over cdktf context (`cdktf.json`
+ * "context") over defaults. Every value is validated here, and an error names the setting as the user wrote it.
+ */
+import { fileURLToPath } from 'node:url';
+import { LAMBDA_BUNDLE, PARTITION_KEY_STRATEGIES, type PartitionKeyStrategy } from '@alleycat/schema';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_EVENT_SOURCE,
+  EVENT_SOURCE_BOUNDS,
+  LOG_RETENTION_DAYS,
+} from './constants.js';
+import { ConfigError } from './errors.js';
+import type {
+  EventSourceSettings,
+  InfraConfig,
+  IotLogLevel,
+  LambdaLogLevel,
+  StartingPosition,
+  StreamMode,
+} from './types.js';
+
+/** `apps/ingest-lambda/<bundle dir>`, resolved from this package, never from the cwd. */
+export const DEFAULT_LAMBDA_BUNDLE_DIR = fileURLToPath(
+  new URL(`../../ingest-lambda/${LAMBDA_BUNDLE.directory}/`, import.meta.url),
+);
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type Context = Readonly<Record<string, unknown>>;
+
+/** One setting: where it is read from and how it is parsed. `parse` throws `ConfigError`s. */
+interface Setting<T> {
+  env: string;
+  context: string;
+  parse: (raw: unknown, name: string) => T;
+}
+
+const ENV_NAME = /^[a-z][a-z0-9-]{0,14}[a-z0-9]$|^[a-z]$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+function text(raw: unknown, name: string): string {
+  if (typeof raw === 'string') return raw.trim();
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  throw new ConfigError(name, raw, 'must be a string');
+}
+
+function oneOf<T extends string>(values: readonly T[], transform: (s: string) => string = (s) => s) {
+  return (raw: unknown, name: string): T => {
+    const value = transform(text(raw, name));
+    if (!(values as readonly string[]).includes(value)) {
+      throw new ConfigError(name, raw, `must be one of ${values.join(', ')}`);
+    }
+    return value as T;
+  };
+}
+
+function integer(min: number, max: number) {
+  return (raw: unknown, name: string): number => {
+    const s = text(raw, name);
+    const value = Number(s);
+    if (s === '' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(name, raw, `must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function boolean(raw: unknown, name: string): boolean {
+  const s = text(raw, name).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off'].includes(s)) return false;
+  throw new ConfigError(name, raw, 'must be true or false');
+}
+
+function pattern(re: RegExp, what: string) {
+  return (raw: unknown, name: string): string => {
+    const value = text(raw, name);
+    if (!re.test(value)) throw new ConfigError(name, raw, `must be ${what}`);
+    return value;
+  };
+}
+
+/** Tags as a JSON object (context) or `key=value,key=value` (env). */
+function tags(raw: unknown, name: string): Record<string, string> {
+  let entries: Array<[string, unknown]>;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    entries = Object.entries(raw);
+  } else {
+    const s = text(raw, name);
+    entries =
+      s === ''
+        ? []
+        : s.split(',').map((pair) => {
+            const at = pair.indexOf('=');
+            if (at < 1) throw new ConfigError(name, raw, `"${pair}" is not key=value`);
+            return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+          });
+  }
+  const result: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') throw new ConfigError(name, raw, `tag "${key}" must have a string value`);
+    if (!TAG_KEY.test(key) || key.toLowerCase().startsWith('aws:')) {
+      throw new ConfigError(name, raw, `tag key "${key}" is not a valid AWS tag key`);
+    }
+    if (!TAG_VALUE.test(value)) throw new ConfigError(name, raw, `tag "${key}" has an invalid value`);
+    result[key] = value;
+  }
+  return result;
+}
+
+function logRetention(raw: unknown, name: string): number {
+  const value = integer(1, 3653)(raw, name);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(value)) {
+    throw new ConfigError(
+      name,
+      raw,
+      `must be one of CloudWatch Logs' retention values: ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  return value;
+}
+
+const upper = (s: string) => s.toUpperCase();
+
+const SETTINGS = {
+  environment: {
+    env: 'ALLEYCAT_ENV',
+    context: 'environment',
+    parse: pattern(
+      ENV_NAME,
+      '1–16 lowercase letters, digits or "-", starting with a letter (e.g. "dev", "prod")',
+    ),
+  },
+  region: {
+    env: 'ALLEYCAT_REGION',
+    context: 'region',
+    parse: pattern(REGION, 'an AWS region such as "eu-west-1"'),
+  },
+  tags: { env: 'ALLEYCAT_TAGS', context: 'tags', parse: tags },
+  riders: { env: 'ALLEYCAT_RIDERS', context: 'riders', parse: integer(1, 10_000_000) },
+  streamMode: {
+    env: 'ALLEYCAT_STREAM_MODE',
+    context: 'streamMode',
+    parse: oneOf<StreamMode>(['provisioned', 'on-demand'], (s) => s.toLowerCase()),
+  },
+  streamRetentionHours: {
+    env: 'ALLEYCAT_STREAM_RETENTION_HOURS',
+    context: 'streamRetentionHours',
+    parse: integer(24, 8760),
+  },
+  partitionKeyStrategy: {
+    env: 'ALLEYCAT_PARTITION_KEY',
+    context: 'partitionKeyStrategy',
+    parse: oneOf<PartitionKeyStrategy>(PARTITION_KEY_STRATEGIES, (s) => s.toLowerCase()),
+  },
+  iotLogLevel: {
+    env: 'ALLEYCAT_IOT_LOG_LEVEL',
+    context: 'iotLogLevel',
+    parse: oneOf<IotLogLevel>(['DEBUG', 'INFO', 'WARN', 'ERROR', 'DISABLED'], upper),
+  },
+  lambdaLogLevel: {
+    env: 'ALLEYCAT_LOG_LEVEL',
+    context: 'logLevel',
+    parse: oneOf<LambdaLogLevel>(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'], upper),
+  },
+  accountId: {
+    env: 'ALLEYCAT_ACCOUNT_ID',
+    context: 'accountId',
+    parse: pattern(ACCOUNT_ID, 'a 12-digit AWS account id'),
+  },
+  iotDataEndpoint: {
+    env: 'ALLEYCAT_IOT_DATA_ENDPOINT',
+    context: 'iotDataEndpoint',
+    parse: pattern(HOSTNAME, 'a hostname without scheme, e.g. "abc123-ats.iot.eu-west-1.amazonaws.com"'),
+  },
+  archive: { env: 'ALLEYCAT_ARCHIVE', context: 'archive', parse: boolean },
+  lambdaMemoryMb: {
+    env: 'ALLEYCAT_LAMBDA_MEMORY_MB',
+    context: 'lambdaMemoryMb',
+    parse: integer(128, 10_240),
+  },
+  lambdaTimeoutSeconds: {
+    env: 'ALLEYCAT_LAMBDA_TIMEOUT_SECONDS',
+    context: 'lambdaTimeoutSeconds',
+    parse: integer(1, 900),
+  },
+  raceTimeoutSeconds: {
+    env: 'ALLEYCAT_RACE_TIMEOUT_SECONDS',
+    context: 'raceTimeoutSeconds',
+    parse: integer(1, 86_400),
+  },
+  logRetentionDays: { env: 'ALLEYCAT_LOG_RETENTION_DAYS', context: 'logRetentionDays', parse: logRetention },
+  errorsExpiryDays: {
+    env: 'ALLEYCAT_ERRORS_EXPIRY_DAYS',
+    context: 'errorsExpiryDays',
+    parse: integer(1, 36_500),
+  },
+  archiveExpiryDays: {
+    env: 'ALLEYCAT_ARCHIVE_EXPIRY_DAYS',
+    context: 'archiveExpiryDays',
+    parse: integer(1, 36_500),
+  },
+  protectData: { env: 'ALLEYCAT_PROTECT_DATA', context: 'protectData', parse: boolean },
+  stateBucket: {
+    env: 'ALLEYCAT_STATE_BUCKET',
+    context: 'stateBucket',
+    parse: pattern(BUCKET_NAME, 'an S3 bucket name'),
+  },
+  lambdaBundleDir: { env: 'ALLEYCAT_LAMBDA_BUNDLE_DIR', context: 'lambdaBundleDir', parse: text },
+} satisfies { [K in keyof Omit<InfraConfig, 'eventSource'>]-?: Setting<NonNullable<InfraConfig[K]>> };
+
+const EVENT_SOURCE_SETTINGS = {
+  batchSize: {
+    env: 'ALLEYCAT_ESM_BATCH_SIZE',
+    context: 'esmBatchSize',
+    parse: integer(...EVENT_SOURCE_BOUNDS.batchSize),
+  },
+  maximumBatchingWindowInSeconds: {
+    env: 'ALLEYCAT_ESM_BATCHING_WINDOW_SECONDS',
+    context: 'esmBatchingWindowSeconds',
+    parse: integer(...EVENT_SOURCE_BOUNDS.maximumBatchingWindowInSeconds),
+  },
+  startingPosition: {
+    env: 'ALLEYCAT_ESM_STARTING_POSITION',
+    context: 'esmStartingPosition',
+    parse: oneOf<StartingPosition>(['LATEST', 'TRIM_HORIZON'], upper),
+  },
+  parallelizationFactor: {
+    env: 'ALLEYCAT_ESM_PARALLELIZATION_FACTOR',
+    context: 'esmParallelizationFactor',
+    parse: integer(...EVENT_SOURCE_BOUNDS.parallelizationFactor),
+  },
+  maximumRetryAttempts: {
+    env: 'ALLEYCAT_ESM_MAX_RETRY_ATTEMPTS',
+    context: 'esmMaxRetryAttempts',
+    parse: integer(...EVENT_SOURCE_BOUNDS.maximumRetryAttempts),
+  },
+  maximumRecordAgeInSeconds: {
+    env: 'ALLEYCAT_ESM_MAX_RECORD_AGE_SECONDS',
+    context: 'esmMaxRecordAgeSeconds',
+    parse: integer(...EVENT_SOURCE_BOUNDS.maximumRecordAgeInSeconds),
+  },
+} satisfies { [K in keyof EventSourceSettings]: Setting<EventSourceSettings[K]> };
+
+/** Every setting's env var and context key, for docs and error messages. */
+export const CONFIG_SOURCES: ReadonlyArray<{ key: string; env: string; context: string }> = [
+  ...Object.entries(SETTINGS),
+  ...Object.entries(EVENT_SOURCE_SETTINGS).map(([k, v]) => [`eventSource.${k}`, v] as const),
+].map(([key, s]) => ({ key, env: s.env, context: s.context }));
+
+/** The raw value and the name it was given under: env wins over context; blank env vars count as unset. */
+function lookup(
+  setting: Setting<unknown>,
+  env: Env,
+  context: Context,
+): { raw: unknown; name: string } | undefined {
+  const fromEnv = env[setting.env];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { raw: fromEnv, name: setting.env };
+  const fromContext = context[setting.context];
+  if (fromContext !== undefined && fromContext !== null && fromContext !== '') {
+    return { raw: fromContext, name: `context "${setting.context}"` };
+  }
+  return undefined;
+}
+
+function read<T>(setting: Setting<T>, env: Env, context: Context): T | undefined {
+  const found = lookup(setting as Setting<unknown>, env, context);
+  return found === undefined ? undefined : setting.parse(found.raw, found.name);
+}
+
+export interface LoadConfigOptions {
+  env?: Env;
+  context?: Context;
+}
+
+/**
+ * Builds the validated configuration. The region falls back to `AWS_REGION` / `AWS_DEFAULT_REGION` before the
+ * default, as the AWS CLI and SDKs do.
+ */
+export function loadConfig({ env = process.env, context = {} }: LoadConfigOptions = {}): InfraConfig {
+  const get = <K extends keyof typeof SETTINGS>(key: K) =>
+    read(SETTINGS[key] as Setting<NonNullable<InfraConfig[K]>>, env, context);
+  const awsRegion = env['AWS_REGION']?.trim() || env['AWS_DEFAULT_REGION']?.trim();
+  const region =
+    get('region') ??
+    (awsRegion
+      ? SETTINGS.region.parse(awsRegion, env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION')
+      : undefined);
+
+  const eventSource = { ...DEFAULT_EVENT_SOURCE };
+  for (const key of Object.keys(EVENT_SOURCE_SETTINGS) as Array<keyof EventSourceSettings>) {
+    const value = read(EVENT_SOURCE_SETTINGS[key] as Setting<never>, env, context);
+    if (value !== undefined) (eventSource as Record<string, unknown>)[key] = value;
+  }
+
+  const config: InfraConfig = {
+    ...DEFAULT_CONFIG,
+    tags: { ...DEFAULT_CONFIG.tags },
+    lambdaBundleDir: DEFAULT_LAMBDA_BUNDLE_DIR,
+    eventSource,
+  };
+  for (const key of Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>) {
+    const value = key === 'region' ? region : get(key);
+    if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  return validateConfig(config);
+}
+
+/** Checks that hold between settings, and any config built by hand (tests, other programs). */
+export function validateConfig(config: InfraConfig): InfraConfig {
+  const es = config.eventSource;
+  if (es.maximumRecordAgeInSeconds > config.streamRetentionHours * 3600) {
+    throw new ConfigError(
+      EVENT_SOURCE_SETTINGS.maximumRecordAgeInSeconds.env,
+      es.maximumRecordAgeInSeconds,
+      `must not exceed the stream retention (${config.streamRetentionHours} h): records sent to the DLQ must still be in the stream to be replayed`,
+    );
+  }
+  // Re-parse every field so a hand-built config gets the same checks as env and context.
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    const value = (config as unknown as Record<string, unknown>)[key];
+    if (value !== undefined) (setting.parse as (raw: unknown, name: string) => unknown)(value, key);
+  }
+  for (const [key, setting] of Object.entries(EVENT_SOURCE_SETTINGS)) {
+    (setting.parse as (raw: unknown, name: string) => unknown)(
+      (es as unknown as Record<string, unknown>)[key],
+      `eventSource.${key}`,
+    );
+  }
+  return config;
+}

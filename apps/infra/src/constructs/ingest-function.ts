@@ -1,0 +1,152 @@
+import { INVALID_RECORDS_PREFIX, LAMBDA_BUNDLE, LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group/index.js';
+import { LambdaEventSourceMapping } from '@cdktf/provider-aws/lib/lambda-event-source-mapping/index.js';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
+import { AssetType, Fn, TerraformAsset } from 'cdktf';
+import { Construct } from 'constructs';
+import {
+  LAMBDA_ARCHITECTURE,
+  LAMBDA_RUNTIME,
+  METRICS_NAMESPACE,
+  POWERTOOLS_SERVICE_NAME,
+} from '../constants.js';
+import { requireLambdaBundle } from '../lambda-bundle.js';
+import type { Arns } from '../naming.js';
+import { allow, policyDocument, viaService } from '../policy.js';
+import type { EventSourceSettings, LambdaLogLevel } from '../types.js';
+import { DeadLetterQueue } from './dead-letter-queue.js';
+import type { PrivateBucket } from './private-bucket.js';
+import { ServiceRole } from './service-role.js';
+
+/** What the ingest Lambda may do to the state table: read, conditionally write, batch and transact. */
+export const STATE_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
+
+/** What an event source mapping needs to read a stream with shared-throughput (polling) consumers. */
+export const STREAM_READ_ACTIONS = [
+  'kinesis:DescribeStream',
+  'kinesis:DescribeStreamSummary',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:ListShards',
+] as const;
+
+export interface IngestFunctionProps {
+  functionName: string;
+  roleName: string;
+  dlqName: string;
+  arns: Arns;
+  bundleDir: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  logRetentionDays: number;
+  logLevel: LambdaLogLevel;
+  raceTimeoutSeconds?: number;
+  streamArn: string;
+  streamKeyArn: string;
+  tableName: string;
+  tableArn: string;
+  iotDataEndpoint: string;
+  errorsBucket: PrivateBucket;
+  eventSource: EventSourceSettings;
+}
+
+/**
+ * The ingest Lambda (the `apps/ingest-lambda` bundle), its log group, its role, its DLQ and the event source
+ * mapping that feeds it from the stream.
+ */
+export class IngestFunction extends Construct {
+  readonly function: LambdaFunction;
+  readonly role: ServiceRole;
+  readonly logGroup: CloudwatchLogGroup;
+  readonly dlq: DeadLetterQueue;
+  readonly eventSourceMapping: LambdaEventSourceMapping;
+  readonly bundle: TerraformAsset;
+
+  constructor(scope: Construct, id: string, props: IngestFunctionProps) {
+    super(scope, id);
+    const { arns } = props;
+    this.bundle = new TerraformAsset(this, 'bundle', {
+      path: requireLambdaBundle(props.bundleDir),
+      type: AssetType.ARCHIVE,
+    });
+    this.dlq = new DeadLetterQueue(this, 'dlq', { name: props.dlqName });
+    const logGroupName = `/aws/lambda/${props.functionName}`;
+    this.logGroup = new CloudwatchLogGroup(this, 'log-group', {
+      name: logGroupName,
+      retentionInDays: props.logRetentionDays,
+    });
+
+    this.role = new ServiceRole(this, 'role', {
+      name: props.roleName,
+      description: `Lambda ${props.functionName}: read the stream, use the state table, publish results`,
+      // Lambda assumes an execution role only for functions of the role's own account that name it (guarded
+      // by iam:PassRole); it documents no confused-deputy condition keys for execution roles.
+      service: 'lambda.amazonaws.com',
+      policy: policyDocument(
+        allow('ReadStream', [...STREAM_READ_ACTIONS], props.streamArn),
+        allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, viaService('kinesis', arns.region)),
+        allow('UseStateTable', [...STATE_TABLE_ACTIONS], props.tableArn),
+        allow('PublishResults', 'iot:Publish', arns.iot(`topic/${RESULTS_TOPIC_PREFIX}/*`)),
+        allow('WriteInvalidRecords', 's3:PutObject', props.errorsBucket.objectsUnder(INVALID_RECORDS_PREFIX)),
+        allow('SendFailedBatchesToDlq', 'sqs:SendMessage', this.dlq.queue.arn),
+        allow('WriteLogs', ['logs:CreateLogStream', 'logs:PutLogEvents'], `${this.logGroup.arn}:*`),
+      ),
+    });
+
+    this.function = new LambdaFunction(this, 'function', {
+      functionName: props.functionName,
+      description: 'Alleycat ingest: Kinesis race messages → validated, scored race state → leaderboards',
+      role: this.role.arn,
+      runtime: LAMBDA_RUNTIME,
+      architectures: [LAMBDA_ARCHITECTURE],
+      handler: LAMBDA_BUNDLE.handler,
+      filename: this.bundle.path,
+      sourceCodeHash: Fn.filebase64sha256(this.bundle.path),
+      memorySize: props.memoryMb,
+      timeout: props.timeoutSeconds,
+      loggingConfig: { logFormat: 'Text', logGroup: logGroupName },
+      environment: {
+        variables: {
+          [LAMBDA_ENV.tableName]: props.tableName,
+          [LAMBDA_ENV.iotDataEndpoint]: props.iotDataEndpoint,
+          [LAMBDA_ENV.resultsTopicPrefix]: RESULTS_TOPIC_PREFIX,
+          [LAMBDA_ENV.errorsBucket]: props.errorsBucket.bucket.id,
+          ...(props.raceTimeoutSeconds === undefined
+            ? {}
+            : { [LAMBDA_ENV.raceTimeoutSeconds]: String(props.raceTimeoutSeconds) }),
+          POWERTOOLS_SERVICE_NAME,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          POWERTOOLS_LOG_LEVEL: props.logLevel,
+        },
+      },
+      dependsOn: [this.logGroup, this.role.policy],
+    });
+    this.function.overrideLogicalId('ingest_function');
+
+    const es = props.eventSource;
+    this.eventSourceMapping = new LambdaEventSourceMapping(this, 'event-source', {
+      eventSourceArn: props.streamArn,
+      functionName: this.function.arn,
+      startingPosition: es.startingPosition,
+      batchSize: es.batchSize,
+      maximumBatchingWindowInSeconds: es.maximumBatchingWindowInSeconds,
+      parallelizationFactor: es.parallelizationFactor,
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: es.maximumRetryAttempts,
+      maximumRecordAgeInSeconds: es.maximumRecordAgeInSeconds,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      destinationConfig: { onFailure: { destinationArn: this.dlq.queue.arn } },
+      // The mapping validates its role's permissions when it is created.
+      dependsOn: [this.role.policy],
+    });
+    this.eventSourceMapping.overrideLogicalId('ingest_event_source');
+  }
+}

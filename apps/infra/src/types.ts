@@ -1,0 +1,54 @@
+import type { PartitionKeyStrategy } from '@alleycat/schema';
+
+export type StreamMode = 'provisioned' | 'on-demand';
+/** IoT Core's logging levels; `DISABLED` turns the account's IoT logging off. */
+export type IotLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'DISABLED';
+/** Powertools log levels of the ingest Lambda. */
+export type LambdaLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+export type StartingPosition = 'LATEST' | 'TRIM_HORIZON';
+
+/** How the Lambda reads the stream (`aws_lambda_event_source_mapping`). */
+export interface EventSourceSettings {
+  batchSize: number;
+  maximumBatchingWindowInSeconds: number;
+  startingPosition: StartingPosition;
+  parallelizationFactor: number;
+  maximumRetryAttempts: number;
+  maximumRecordAgeInSeconds: number;
+}
+
+/** Everything the stack is built from: validated, with defaults applied (see `loadConfig`). */
+export interface InfraConfig {
+  /** Environment name; prefixes every resource name (`{environment}-alleycat`). */
+  environment: string;
+  region: string;
+  /** Tags on every resource (provider `default_tags`). */
+  tags: Record<string, string>;
+  /** Riders expected at once: sizes the provisioned stream through `planCapacity`. */
+  riders: number;
+  streamMode: StreamMode;
+  streamRetentionHours: number;
+  partitionKeyStrategy: PartitionKeyStrategy;
+  iotLogLevel: IotLogLevel;
+  lambdaLogLevel: LambdaLogLevel;
+  /** When unset, `aws_caller_identity` looks it up at plan time. */
+  accountId?: string;
+  /** IoT data endpoint hostname; when unset, `aws_iot_endpoint` (`iot:Data-ATS`) looks it up at plan time. */
+  iotDataEndpoint?: string;
+  /** Creates the Firehose delivery stream that archives the Kinesis stream to the archive bucket. */
+  archive: boolean;
+  eventSource: EventSourceSettings;
+  lambdaMemoryMb: number;
+  lambdaTimeoutSeconds: number;
+  /** Seconds after which the Lambda closes a race whose `final` never came; unset keeps the Lambda's default. */
+  raceTimeoutSeconds?: number;
+  logRetentionDays: number;
+  errorsExpiryDays: number;
+  archiveExpiryDays: number;
+  /** Deletion protection on the table, and buckets that refuse to be destroyed while they hold objects. */
+  protectData: boolean;
+  /** S3 bucket for remote Terraform state (cdktf deploy); unset keeps cdktf's local state file. */
+  stateBucket?: string;
+  /** Folder holding the ingest Lambda's bundle; default `apps/ingest-lambda/dist/lambda`. */
+  lambdaBundleDir: string;
+}
