@@ -48,7 +48,8 @@ export const PARTITION_KEY_TEMPLATES: Readonly<Record<PartitionKeyStrategy, stri
 
 /** Escapes an IoT substitution template for a Terraform string (`${x}` → `$${x}`). */
 export function escapeForTerraform(template: string): string {
-  return template.replaceAll('${', '$${');
+  // A replacer function: in a replacement string `$$` would collapse to one `$`.
+  return template.replaceAll('${', () => '$${');
 }
 
 /** Key prefix in the errors bucket where the rule's error action writes messages it could not deliver. */

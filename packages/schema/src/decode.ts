@@ -42,11 +42,16 @@ export function checkSize(input: string | Uint8Array, maxBytes: number): ParseEr
 
 /** Decodes and parses `input`; the value, or `Invalid` with `not_utf8`, `too_large` or `not_json`. */
 export function decodeJson(input: string | Uint8Array, maxBytes: number): unknown {
-  const oversize = checkSize(input, maxBytes);
-  if (oversize !== undefined) return new Invalid(oversize);
   let text: string;
-  if (typeof input === 'string') text = input;
-  else {
+  if (typeof input === 'string') {
+    // The common case, a short string, is certainly within budget: no counting.
+    if (input.length * 3 > maxBytes) {
+      const oversize = checkSize(input, maxBytes);
+      if (oversize !== undefined) return new Invalid(oversize);
+    }
+    text = input;
+  } else {
+    if (input.byteLength > maxBytes) return new Invalid(tooLarge(input.byteLength, maxBytes));
     try {
       text = utf8.decode(input);
     } catch {

@@ -6,10 +6,6 @@
 import { RACE_BATCH_MAX_SAMPLES } from './limits.js';
 import type { FieldSpec, ObjectSpec, StringSpec } from './spec.js';
 
-/** No C0/C1 control characters (keeps names printable on bikes' displays and in logs). */
-const PRINTABLE = '^[^\\u0000-\\u001F\\u007F-\\u009F]*$';
-const UUID = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
-
 /** Largest id: ids must survive a round trip through JSON numbers in every language (IEEE 754 doubles). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Longest race, in seconds: a day. */
@@ -61,8 +57,7 @@ const name = {
   kind: 'string',
   minLength: 1,
   maxLength: MAX_NAME_CHARS,
-  pattern: PRINTABLE,
-  patternDescription: 'printable characters (no control characters)',
+  format: 'printable',
   description: 'Rider display name.',
 } as const satisfies StringSpec;
 const uuid = (description: string) =>
@@ -70,8 +65,7 @@ const uuid = (description: string) =>
     kind: 'string',
     minLength: 36,
     maxLength: 36,
-    pattern: UUID,
-    patternDescription: 'a UUID such as 123e4567-e89b-12d3-a456-426614174000',
+    format: 'uuid',
     description,
     optional: true,
   }) as const satisfies StringSpec;
@@ -79,8 +73,7 @@ const clientId = {
   kind: 'string',
   minLength: 1,
   maxLength: 128,
-  pattern: PRINTABLE,
-  patternDescription: 'printable characters (no control characters)',
+  format: 'printable',
   description:
     'MQTT client id of the sender, added by the ingest rule (`clientid()`); bikes do not send it. ' +
     'When present it must be `racer-{racerId}`.',

@@ -4,6 +4,7 @@
  * in the README: byte budgets, UTF-8 validity, and the client-id/racerId identity check.
  */
 import { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import { FORMATS } from './formats.js';
 import type { FieldSpec, ObjectSpec } from './spec.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -23,7 +24,7 @@ function toJsonSchema(spec: FieldSpec): JsonSchema {
         type: 'string',
         minLength: spec.minLength,
         maxLength: spec.maxLength,
-        ...(spec.pattern === undefined ? {} : { pattern: spec.pattern }),
+        ...(spec.format === undefined ? {} : { pattern: FORMATS[spec.format].pattern }),
         description,
       };
     case 'enum':

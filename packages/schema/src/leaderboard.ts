@@ -7,12 +7,13 @@
 import { decodeJson } from './decode.js';
 import { LEADERBOARD_MESSAGE } from './definitions.js';
 import { InvalidArgumentError } from './errors.js';
+import { withFastPath } from './fast-path.js';
 import { LEADERBOARD_MAX_BYTES, LEADERBOARD_MAX_STANDINGS_PER_PART } from './limits.js';
 import { roundScore } from './scoring.js';
 import type { LeaderboardMessage, LeaderboardParseResult, Standing } from './types.js';
 import { compile, Invalid } from './validator.js';
 
-const validateLeaderboard = compile(LEADERBOARD_MESSAGE);
+const validateLeaderboard = withFastPath(LEADERBOARD_MESSAGE, compile(LEADERBOARD_MESSAGE));
 
 /** One racer's running score in a race, as the backend keeps it. */
 export interface RacerScore {

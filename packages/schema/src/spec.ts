@@ -3,6 +3,8 @@
  * validator (`validator.ts`) and the JSON Schema (`json-schema.ts`), so the two cannot drift.
  */
 
+import type { StringFormatName } from './formats.js';
+
 interface BaseSpec {
   description: string;
   /** Absent is allowed; `null` is not (JSON Schema: not in `required`, and `null` fails the type). */
@@ -26,10 +28,8 @@ export interface StringSpec extends BaseSpec {
   /** Lengths count Unicode code points, as JSON Schema does. */
   minLength: number;
   maxLength: number;
-  /** ECMA-262 source, written with `\uXXXX` escapes only so other languages' regex engines read it too. */
-  pattern?: string;
-  /** What the pattern means, for error messages. */
-  patternDescription?: string;
+  /** A named format (`formats.ts`): a pattern in the JSON Schema, a character loop in the validator. */
+  format?: StringFormatName;
 }
 
 export interface EnumSpec extends BaseSpec {

@@ -5,6 +5,7 @@
  * Closures are built once per definition so the hot path is plain property reads and `typeof` checks.
  */
 import type { ParseError, ParseErrorCode } from './errors.js';
+import { FORMATS } from './formats.js';
 import type { FieldSpec, ObjectSpec, StringSpec } from './spec.js';
 
 /** Returned instead of a value when validation fails; a class so `instanceof` is one cheap check. */
@@ -33,7 +34,7 @@ function escapePointer(key: string): string {
   return key.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-function codePoints(text: string): number {
+export function codePoints(text: string): number {
   let count = 0;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
@@ -48,7 +49,7 @@ function codePoints(text: string): number {
 }
 
 function compileString(spec: StringSpec): Validate {
-  const pattern = spec.pattern === undefined ? undefined : new RegExp(spec.pattern, 'u');
+  const format = spec.format === undefined ? undefined : FORMATS[spec.format];
   const { minLength, maxLength } = spec;
   return (value, path) => {
     if (typeof value !== 'string')
@@ -61,12 +62,8 @@ function compileString(spec: StringSpec): Validate {
         return fail('out_of_range', path, `must be ${minLength}–${maxLength} characters long, got ${length}`);
       }
     }
-    if (pattern !== undefined && !pattern.test(value)) {
-      return fail(
-        'invalid_value',
-        path,
-        `must be ${spec.patternDescription ?? `matching ${spec.pattern}`}, got ${shown(value)}`,
-      );
+    if (format !== undefined && !format.test(value)) {
+      return fail('invalid_value', path, `must be ${format.description}, got ${shown(value)}`);
     }
     return value;
   };

@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { raceMessageArb, validMessage } from '../test/fixtures.js';
+import { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import { generateFastPath, MISS } from './fast-path.js';
+import { FORMATS } from './formats.js';
+import { compile, Invalid } from './validator.js';
+
+describe('formats', () => {
+  it.each(Object.entries(FORMATS))('%s: the character loop and the shipped pattern agree', (_, format) => {
+    const regex = new RegExp(format.pattern, 'u');
+    const strings = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.uuid(),
+      fc.uuid().map((u) => u.toUpperCase()),
+      fc.uuid().map((u) => u.replace('-', 'g')),
+      fc.stringMatching(/^[0-9a-fA-F-]{36}$/),
+    );
+    fc.assert(
+      fc.property(strings, (s) => {
+        expect(format.test(s)).toBe(regex.test(s));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});
+
+describe('generated fast path', () => {
+  const cases = [
+    ['race message', RACE_MESSAGE],
+    ['batch', RACE_BATCH],
+    ['leaderboard', LEADERBOARD_MESSAGE],
+  ] as const;
+
+  it.each(cases)(
+    '%s: accepts only what the precise validator accepts, with the same clean copy',
+    (_, spec) => {
+      const fast = generateFastPath(spec);
+      const precise = compile(spec);
+      const values = fc.oneof(
+        raceMessageArb,
+        fc
+          .tuple(
+            raceMessageArb,
+            fc.constantFrom(...Object.keys(validMessage()), 'uuid', 'clientId', 'samples'),
+            fc.jsonValue(),
+          )
+          .map(([m, k, v]) => ({ ...m, [k]: v })),
+        fc.jsonValue(),
+      );
+      fc.assert(
+        fc.property(values, (value) => {
+          const quick = fast(value);
+          const exact = precise(value, '');
+          if (quick !== MISS) expect(quick).toEqual(exact);
+          // A miss is allowed only for what the precise validator refuses, or for rare valid strings near a bound.
+          if (quick === MISS && !(exact instanceof Invalid))
+            expect(JSON.stringify(value)).toMatch(/[\ud800-\udfff]/u);
+        }),
+        { numRuns: 3_000 },
+      );
+    },
+  );
+
+  it('takes the fast path for ordinary valid messages', () => {
+    const fast = generateFastPath(RACE_MESSAGE);
+    fc.assert(
+      // Names of up to 64 UTF-16 units: longer ones (astral characters) may take the precise path.
+      fc.property(
+        raceMessageArb.filter((m) => m.name.length <= 64),
+        (m) => {
+          expect(fast(JSON.parse(JSON.stringify(m)))).not.toBe(MISS);
+        },
+      ),
+    );
+  });
+});

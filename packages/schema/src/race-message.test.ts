@@ -1,0 +1,281 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { raceMessageArb, SEED_MESSAGES, validMessage } from '../test/fixtures.js';
+import {
+  assertRaceMessage,
+  encodeRaceMessage,
+  expandBatch,
+  InvalidPayloadError,
+  PARSE_ERROR_CODES,
+  type ParseErrorCode,
+  parseRaceBatch,
+  parseRaceMessage,
+  parseRaceRecord,
+  RACE_BATCH_MAX_BYTES,
+  RACE_MESSAGE_MAX_BYTES,
+  type RaceMessage,
+  toBatch,
+} from './index.js';
+
+const json = (value: unknown) => JSON.stringify(value);
+const errorOf = (input: string | Uint8Array) => {
+  const result = parseRaceMessage(input);
+  if (result.ok) throw new Error(`expected a failure for ${String(input)}`);
+  return result.error;
+};
+
+describe('parseRaceMessage', () => {
+  it('parses both seed examples, as text and as bytes', () => {
+    for (const seed of SEED_MESSAGES) {
+      const fromText = parseRaceMessage(seed);
+      const fromBytes = parseRaceMessage(new TextEncoder().encode(seed));
+      expect(fromText).toEqual({ ok: true, message: JSON.parse(seed) });
+      expect(fromBytes).toEqual(fromText);
+    }
+  });
+
+  it('round-trips every valid message', () => {
+    fc.assert(
+      fc.property(raceMessageArb, (message) => {
+        expect(parseRaceMessage(encodeRaceMessage(message))).toEqual({ ok: true, message });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('ignores unknown fields and never copies them', () => {
+    const result = parseRaceMessage(json({ ...validMessage(), color: 'red', schemaVersion: 2 }));
+    expect(result).toEqual({ ok: true, message: validMessage() });
+  });
+
+  it('cannot pollute prototypes', () => {
+    const hostile = `{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},${json(validMessage()).slice(1)}`;
+    const result = parseRaceMessage(hostile);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(Object.getPrototypeOf(result.message)).toBe(Object.prototype);
+    expect(Object.keys(result.message)).not.toContain('__proto__');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect((result.message as unknown as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it.each<[string, string | Uint8Array, ParseErrorCode, string]>([
+    ['invalid UTF-8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), 'not_utf8', ''],
+    [
+      'over the byte budget',
+      json({ ...validMessage(), pad: 'x'.repeat(RACE_MESSAGE_MAX_BYTES) }),
+      'too_large',
+      '',
+    ],
+    [
+      'over the budget in multi-byte characters',
+      json({ ...validMessage(), pad: '€'.repeat(400) }),
+      'too_large',
+      '',
+    ],
+    ['not JSON', '{"event":', 'not_json', ''],
+    ['a JSON array', '[1,2]', 'not_object', ''],
+    ['JSON null', 'null', 'not_object', ''],
+    ['a missing field', json({ ...validMessage(), cadence: undefined }), 'missing_field', '/cadence'],
+    ['a string number', json({ ...validMessage(), cadence: '79.8' }), 'wrong_type', '/cadence'],
+    ['null for an optional field', json({ ...validMessage(), uuid: null }), 'wrong_type', '/uuid'],
+    ['a fractional second', json({ ...validMessage(), second: 3.5 }), 'wrong_type', '/second'],
+    ['a huge exponent', '{"event":"update","deviceTimestamp":1e999}', 'out_of_range', '/deviceTimestamp'],
+    ['cadence over 250 rpm', json({ ...validMessage(), cadence: 250.01 }), 'out_of_range', '/cadence'],
+    ['negative resistance', json({ ...validMessage(), resistance: -1 }), 'out_of_range', '/resistance'],
+    ['an empty name', json({ ...validMessage(), name: '' }), 'out_of_range', '/name'],
+    ['a 65-character name', json({ ...validMessage(), name: 'n'.repeat(65) }), 'out_of_range', '/name'],
+    ['an unknown event', json({ ...validMessage(), event: 'start' }), 'invalid_value', '/event'],
+    [
+      'a control character in the name',
+      json({ ...validMessage(), name: 'a\u0007b' }),
+      'invalid_value',
+      '/name',
+    ],
+    [
+      'a malformed uuid',
+      json({ ...validMessage(), uuid: 'not-a-uuid-not-a-uuid-not-a-uuid-123' }),
+      'invalid_value',
+      '/uuid',
+    ],
+    [
+      "another racer's client id",
+      json({ ...validMessage({ racerId: 7 }), clientId: 'racer-8' }),
+      'identity_mismatch',
+      '/clientId',
+    ],
+  ])('refuses %s', (_, input, code, path) => {
+    const error = errorOf(input);
+    expect(error).toMatchObject({ code, path });
+    expect(error.message.length).toBeGreaterThan(5);
+  });
+
+  it('reaches every error code', () => {
+    // The table above is the proof; this guards against a new code without a case.
+    expect(new Set(PARSE_ERROR_CODES)).toEqual(
+      new Set([
+        'not_utf8',
+        'too_large',
+        'not_json',
+        'not_object',
+        'missing_field',
+        'wrong_type',
+        'out_of_range',
+        'invalid_value',
+        'identity_mismatch',
+      ]),
+    );
+  });
+
+  it('counts name length in code points, as JSON Schema does', () => {
+    const emoji = '🚴'.repeat(64); // 128 UTF-16 units, 64 code points
+    expect(parseRaceMessage(json(validMessage({ name: emoji }))).ok).toBe(true);
+    expect(errorOf(json(validMessage({ name: `${emoji}🚴` })))).toMatchObject({ code: 'out_of_range' });
+  });
+
+  it('accepts a client id that matches the racer', () => {
+    expect(parseRaceMessage(json({ ...validMessage({ racerId: 42 }), clientId: 'racer-42' })).ok).toBe(true);
+  });
+
+  it('never throws on arbitrary bytes or text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 2_000 }), fc.string({ maxLength: 2_000 })), (input) => {
+        const result = parseRaceMessage(input);
+        expect(typeof result.ok).toBe('boolean');
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('never throws on arbitrary JSON, and whatever it accepts is a valid message', () => {
+    const mutated = fc.tuple(
+      raceMessageArb,
+      fc.constantFrom(...Object.keys(validMessage()), 'uuid', 'clientId'),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          mutated.map(([m, k, v]) => ({ ...m, [k]: v })),
+        ),
+        (value) => {
+          const result = parseRaceMessage(json(value) ?? 'undefined');
+          if (result.ok) expect(parseRaceMessage(encodeRaceMessage(result.message))).toEqual(result);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('refuses deep nesting by budget, not by stack overflow', () => {
+    expect(errorOf('['.repeat(100_000)).code).toBe('too_large');
+    expect(errorOf('['.repeat(500) + ']'.repeat(500)).code).toBe('not_object');
+  });
+
+  it('assertRaceMessage throws an InvalidPayloadError carrying the parse error', () => {
+    expect(assertRaceMessage(SEED_MESSAGES[0]).name).toBe('Hayden');
+    try {
+      assertRaceMessage('{}');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidPayloadError);
+      expect((error as InvalidPayloadError).error).toMatchObject({ code: 'missing_field', path: '/event' });
+      expect((error as Error).message).toBe('missing_field at /event: is required');
+    }
+  });
+});
+
+describe('batches', () => {
+  const seconds = (n: number, racerId = 7): RaceMessage[] =>
+    Array.from({ length: n }, (_, i) =>
+      validMessage({ racerId, second: i + 1, event: i === n - 1 ? 'final' : 'update', cadence: 60 + i }),
+    );
+
+  it('round-trips messages through a batch', () => {
+    fc.assert(
+      fc.property(fc.array(raceMessageArb, { minLength: 1, maxLength: 60 }), (messages) => {
+        const first = messages[0]!;
+        const same = messages.map((m) => ({
+          ...m,
+          raceId: first.raceId,
+          racerId: first.racerId,
+          classId: first.classId,
+          name: first.name,
+          clientId: undefined,
+        }));
+        for (const m of same) delete m.clientId;
+        const batch = toBatch(same);
+        const parsed = parseRaceBatch(JSON.stringify(batch));
+        expect(parsed).toEqual({ ok: true, batch });
+        if (parsed.ok) expect(expandBatch(parsed.batch)).toEqual(same);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reports the failing sample by its path', () => {
+    const batch = toBatch(seconds(5));
+    (batch.samples[2] as unknown as Record<string, unknown>)['cadence'] = 999;
+    expect(parseRaceBatch(json(batch))).toMatchObject({
+      ok: false,
+      error: { code: 'out_of_range', path: '/samples/2/cadence' },
+    });
+  });
+
+  it('bounds samples and bytes', () => {
+    const tooMany = toBatch(seconds(61));
+    expect(parseRaceBatch(json(tooMany))).toMatchObject({
+      ok: false,
+      error: { code: 'out_of_range', path: '/samples' },
+    });
+    const empty = { ...toBatch(seconds(1)), samples: [] };
+    expect(parseRaceBatch(json(empty))).toMatchObject({
+      ok: false,
+      error: { code: 'out_of_range', path: '/samples' },
+    });
+    const padded = { ...toBatch(seconds(5)), pad: 'x'.repeat(RACE_BATCH_MAX_BYTES) };
+    expect(parseRaceBatch(json(padded))).toMatchObject({ ok: false, error: { code: 'too_large' } });
+  });
+
+  it('checks the identity of the whole batch', () => {
+    const batch = { ...toBatch(seconds(3, 9)), clientId: 'racer-10' };
+    expect(parseRaceBatch(json(batch))).toMatchObject({ ok: false, error: { code: 'identity_mismatch' } });
+    const expanded = parseRaceRecord(json({ ...batch, clientId: 'racer-9' }));
+    expect(expanded.ok && expanded.messages.every((m) => m.clientId === 'racer-9')).toBe(true);
+  });
+
+  it('toBatch refuses messages of different racers', () => {
+    expect(() => toBatch([validMessage({ racerId: 1 }), validMessage({ racerId: 2 })])).toThrow(RangeError);
+    expect(() => toBatch([])).toThrow(RangeError);
+  });
+});
+
+describe('parseRaceRecord', () => {
+  it('reads a single message as one message', () => {
+    expect(parseRaceRecord(SEED_MESSAGES[1])).toEqual({
+      ok: true,
+      messages: [JSON.parse(SEED_MESSAGES[1])],
+      batched: false,
+    });
+  });
+
+  it('reads a batch as its messages', () => {
+    const messages = [validMessage({ second: 1 }), validMessage({ second: 2, event: 'final' })];
+    const result = parseRaceRecord(Buffer.from(json(toBatch(messages))));
+    expect(result).toEqual({ ok: true, messages, batched: true });
+  });
+
+  it('keeps the single-message byte budget for single messages', () => {
+    const big = json({ ...validMessage(), pad: 'x'.repeat(2_000) });
+    expect(parseRaceRecord(big)).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    expect(parseRaceRecord(Buffer.from(big))).toMatchObject({ ok: false, error: { code: 'too_large' } });
+  });
+
+  it('reports batch errors with their path', () => {
+    expect(parseRaceRecord('{"samples":"no"}')).toMatchObject({
+      ok: false,
+      error: { code: 'missing_field', path: '/raceId' },
+    });
+  });
+});
