@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
+import { FORMATS } from '../src/formats.js';
 import { encodeRaceMessage, parseRaceMessage, type RaceMessage } from '../src/index.js';
+
+const PRINTABLE_PATTERN = FORMATS.printable.pattern;
 
 const CORPUS_SIZE = 20_000;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
@@ -48,11 +51,7 @@ const zodMessage = z.object({
   deviceTimestamp: z.number().int().min(0).max(8_640_000_000_000_000),
   second: z.number().int().min(0).max(86_400),
   raceId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[^\u0000-\u001F\u007F-\u009F]*$/u),
+  name: z.string().min(1).max(64).regex(new RegExp(PRINTABLE_PATTERN, 'u')),
   racerId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   classId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   cadence: z.number().min(0).max(250),
@@ -87,7 +86,7 @@ function measure(candidates: Candidate[], inputs: Array<string | Buffer>): Map<s
 function report(title: string, results: Map<string, number>, floor: string) {
   const base = results.get(floor)!;
   console.log(`\n${title}`);
-  console.log('candidate'.padEnd(34) + 'records/s'.padStart(12) + '  × floor');
+  console.log(`${'candidate'.padEnd(34) + 'records/s'.padStart(12)}  × floor`);
   for (const [name, perSecond] of results) {
     console.log(
       name.padEnd(34) +

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { FORMATS } from '../src/formats.js';
 import type { RaceMessage } from '../src/index.js';
 
 /** The `Data` of the seed's PutRecords call: both must parse. */
@@ -22,7 +23,7 @@ export const validMessage = (overrides: Partial<RaceMessage> = {}): RaceMessage 
 
 const printable = fc
   .string({ minLength: 1, maxLength: 64, unit: 'grapheme' })
-  .filter((s) => !/[\u0000-\u001f\u007f-\u009f]/u.test(s) && [...s].length <= 64 && s.length > 0);
+  .filter((s) => FORMATS.printable.test(s) && [...s].length <= 64 && s.length > 0);
 
 /** Arbitrary valid race messages, exercising every optional field and the full ranges. */
 export const raceMessageArb: fc.Arbitrary<RaceMessage> = fc
