@@ -22,8 +22,9 @@ export async function spawnPrintingPort(
   command: string,
   args: string[],
   timeoutMs = 15_000,
+  onLine?: (line: string) => void,
 ): Promise<Server> {
-  const child = spawn(command, args, { cwd: PACKAGE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: PACKAGE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
   live.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk) => {
@@ -31,13 +32,20 @@ export async function spawnPrintingPort(
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
+    let first = true;
     const timer = setTimeout(() => reject(new Error(`${command} did not start: ${stderr}`)), timeoutMs);
     child.stdout!.on('data', (chunk) => {
       out += chunk;
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) {
-        clearTimeout(timer);
-        resolve(Number(line.trim()));
+      let newline = out.indexOf('\n');
+      while (newline >= 0) {
+        const line = out.slice(0, newline);
+        out = out.slice(newline + 1);
+        if (first) {
+          first = false;
+          clearTimeout(timer);
+          resolve(Number(line.trim()));
+        } else onLine?.(line);
+        newline = out.indexOf('\n');
       }
     });
     child.once('exit', (code) => {
@@ -96,4 +104,103 @@ export async function startKinesalite(port = 0): Promise<Server & { endpoint: st
     String(port),
   ]);
   return { ...server, endpoint: `http://127.0.0.1:${server.port}` };
+}
+
+export interface AedesServer extends Server {
+  /** Payloads PUBLISHed to the watched topic, in arrival order (QoS 1 ones logged before their PUBACK). */
+  received: string[];
+  /** Client ids that published them. */
+  publishers: Set<string>;
+  /** Makes the broker publish `payload` on `topic` (QoS 0). */
+  send(topic: string, payload: string): void;
+}
+
+/** aedes in a child process (port 0 = free port; pass the old port to restart "the same" broker). */
+export async function startAedes(
+  port = 0,
+  received: string[] = [],
+  publishers = new Set<string>(),
+): Promise<AedesServer> {
+  const server = await spawnPrintingPort(
+    process.execPath,
+    ['test/support/aedes-server.mjs', String(port)],
+    15_000,
+    (line) => {
+      const match = /^PUB \d (\S+) (.*)$/.exec(line);
+      if (match) {
+        publishers.add(match[1]!);
+        received.push(match[2]!);
+      }
+    },
+  );
+  return {
+    ...server,
+    received,
+    publishers,
+    send: (topic, payload) => server.child.stdin!.write(`SEND ${topic} ${payload}\n`),
+  };
+}
+
+export const MOSQUITTO = process.env.ALLEYCAT_MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+export interface MosquittoServer extends Server {
+  dir: string;
+}
+
+/**
+ * Debian's mosquitto on 127.0.0.1:`port` (a free one by default) with a temporary config. Persistence is on
+ * (saved at shutdown, in the temp dir), so a restarted broker keeps a persistent subscriber's session.
+ */
+export async function startMosquitto(port?: number, dir?: string): Promise<MosquittoServer> {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const listenPort = port ?? (await freePort());
+  const folder = dir ?? mkdtempSync(join(tmpdir(), 'alleycat-mosquitto-'));
+  const config = join(folder, 'mosquitto.conf');
+  writeFileSync(
+    config,
+    [
+      `listener ${listenPort} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${folder}/`,
+      'max_queued_messages 100000',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  await waitForPort(listenPort);
+  return { child, port: listenPort, dir: folder, stop: () => stopChild(child) };
+}
+
+/** `mosquitto_sub` with a persistent QoS 1 session on `topic`: collects payload lines. */
+export async function startMosquittoSub(port: number, topic: string, received: string[]) {
+  const child = spawn(
+    'mosquitto_sub',
+    ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', '1', '-c', '-i', 'alleycat-test-sub'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  let out = '';
+  child.stdout!.on('data', (chunk) => {
+    out += chunk;
+    let newline = out.indexOf('\n');
+    while (newline >= 0) {
+      received.push(out.slice(0, newline));
+      out = out.slice(newline + 1);
+      newline = out.indexOf('\n');
+    }
+  });
+  // Subscribed once a probe comes through.
+  const deadline = Date.now() + 10_000;
+  while (!received.includes('PROBE')) {
+    if (Date.now() > deadline) throw new Error('mosquitto_sub did not subscribe');
+    spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', '1', '-m', 'PROBE']);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  received.splice(0, received.length, ...received.filter((line) => line !== 'PROBE'));
+  return { child, stop: () => stopChild(child) };
 }
