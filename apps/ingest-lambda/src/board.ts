@@ -1,0 +1,231 @@
+/**
+ * A race's board: every racer's running score and the seconds already counted, merged in memory (pure)
+ * and stored as one DynamoDB item. Exactly-once lives here: a second counts only if it is absent from the
+ * racer's `seen` set of the board version the write is conditioned on (README § Exactly once).
+ */
+import { buildLeaderboardMessages, type LeaderboardMessage, output, type RacerScore } from '@alleycat/schema';
+import { NAMES_EVERY_SECONDS } from './constants.js';
+import { SecondSet } from './second-set.js';
+import type { RejectReason, SourcedMessage } from './types.js';
+
+/** Why a racer's race is over: their `final` arrived, or they went silent while the race went on. */
+export type CloseReason = 'final' | 'timeout';
+
+export interface RacerState {
+  racerId: number;
+  name: string;
+  /** Sum of `output` over distinct seconds. */
+  total: number;
+  max: number;
+  /** Output of the latest (highest) second counted. */
+  current: number;
+  /** Highest second counted; -1 before any. */
+  latestSecond: number;
+  /** Distinct seconds counted. */
+  count: number;
+  closed?: CloseReason;
+  /** Latest `approximateArrivalTimestamp` (ms) of the racer's records. */
+  lastArrivalMs: number;
+  seen: SecondSet;
+}
+
+export interface RaceBoard {
+  raceId: number;
+  classId: number;
+  /** Stored version; 0 for a board not yet stored. Every write is conditioned on it. */
+  version: number;
+  createdAtMs: number;
+  /** Latest arrival of any record of the race (ms); drives racer timeouts and the race timeout. */
+  lastArrivalMs: number;
+  /** When the leaderboard was last claimed for publishing (ms), and the version it showed. */
+  publishedAtMs: number;
+  publishedVersion: number;
+  racers: Map<number, RacerState>;
+}
+
+export function newBoard(raceId: number, classId: number, nowMs: number): RaceBoard {
+  return {
+    raceId,
+    classId,
+    version: 0,
+    createdAtMs: nowMs,
+    lastArrivalMs: 0,
+    publishedAtMs: 0,
+    publishedVersion: 0,
+    racers: new Map(),
+  };
+}
+
+/** A message refused at merge time (it contradicts the stored race), with its origin. */
+export interface MergeRejection {
+  source: SourcedMessage;
+  reason: RejectReason;
+}
+
+export interface MergeResult {
+  /** True when the board differs from what was read (it must be written). */
+  changed: boolean;
+  secondsCounted: number;
+  duplicates: number;
+  /** Racers whose score, state or arrival changed. */
+  racersUpdated: number;
+  newRacers: number;
+  rejected: MergeRejection[];
+  /**
+   * Closed racers whose best for the class must be (re)applied: those closed now, and closed racers this
+   * invocation saw records of (so a retry after a failed best update applies it again — max is idempotent).
+   */
+  bestsDue: number[];
+}
+
+/** A racer silent this long while others in the race still arrive is closed (their `final` was lost). */
+function closeSilentRacers(board: RaceBoard, timeoutMs: number, closedNow: Set<number>): void {
+  for (const racer of board.racers.values()) {
+    if (racer.closed === undefined && board.lastArrivalMs - racer.lastArrivalMs > timeoutMs) {
+      racer.closed = 'timeout';
+      closedNow.add(racer.racerId);
+    }
+  }
+}
+
+/**
+ * Merges messages of one race into `board` (mutated). Seconds already in a racer's `seen` set are
+ * duplicates and change nothing; `final` closes the racer (idempotently); seconds after `final` still count.
+ */
+export function mergeMessages(
+  board: RaceBoard,
+  messages: readonly SourcedMessage[],
+  timeoutMs: number,
+): MergeResult {
+  let changed = false;
+  let secondsCounted = 0;
+  let duplicates = 0;
+  let newRacers = 0;
+  const updated = new Set<number>();
+  const touchedClosed = new Set<number>();
+  const closedNow = new Set<number>();
+  const rejected: MergeRejection[] = [];
+
+  for (const source of messages) {
+    const m = source.message;
+    if (m.classId !== board.classId) {
+      rejected.push({
+        source,
+        reason: {
+          code: 'class_mismatch',
+          path: '/classId',
+          message: `race ${board.raceId} is a race of class ${board.classId}, not ${m.classId}`,
+        },
+      });
+      continue;
+    }
+    let racer = board.racers.get(m.racerId);
+    if (racer === undefined) {
+      racer = {
+        racerId: m.racerId,
+        name: m.name,
+        total: 0,
+        max: 0,
+        current: 0,
+        latestSecond: -1,
+        count: 0,
+        lastArrivalMs: source.arrivalMs,
+        seen: new SecondSet(),
+      };
+      board.racers.set(m.racerId, racer);
+      newRacers++;
+      changed = true;
+      updated.add(m.racerId);
+    }
+    if (racer.seen.add(m.second)) {
+      const value = output(m.cadence, m.resistance);
+      racer.total += value;
+      if (racer.count === 0 || value > racer.max) racer.max = value;
+      if (m.second > racer.latestSecond) {
+        racer.latestSecond = m.second;
+        racer.current = value;
+      }
+      racer.count++;
+      secondsCounted++;
+      changed = true;
+      updated.add(m.racerId);
+    } else duplicates++;
+    if (m.event === 'final' && racer.closed !== 'final') {
+      // A `final` also ends a racer closed by timeout: the bike had not given up after all.
+      racer.closed = 'final';
+      closedNow.add(m.racerId);
+      changed = true;
+      updated.add(m.racerId);
+    }
+    if (source.arrivalMs > racer.lastArrivalMs) {
+      racer.lastArrivalMs = source.arrivalMs;
+      changed = true;
+    }
+    if (source.arrivalMs > board.lastArrivalMs) {
+      board.lastArrivalMs = source.arrivalMs;
+      changed = true;
+    }
+    if (racer.closed !== undefined) touchedClosed.add(m.racerId);
+  }
+  closeSilentRacers(board, timeoutMs, closedNow);
+  if (closedNow.size > 0) changed = true;
+  for (const id of closedNow) touchedClosed.add(id);
+
+  return {
+    changed,
+    secondsCounted,
+    duplicates,
+    racersUpdated: updated.size,
+    newRacers,
+    rejected,
+    bestsDue: [...touchedClosed],
+  };
+}
+
+/** Closes every open racer of an idle race (no record for longer than the timeout). Returns who closed. */
+export function closeIdleRace(board: RaceBoard): number[] {
+  const closed: number[] = [];
+  for (const racer of board.racers.values()) {
+    if (racer.closed === undefined) {
+      racer.closed = 'timeout';
+      closed.push(racer.racerId);
+    }
+  }
+  return closed;
+}
+
+/** A race is over when every racer in it is (by `final` or timeout). */
+export function isRaceClosed(board: RaceBoard): boolean {
+  if (board.racers.size === 0) return false;
+  for (const racer of board.racers.values()) if (racer.closed === undefined) return false;
+  return true;
+}
+
+/** The race's latest second counted (the leaderboard's `second`). */
+export function latestSecond(board: RaceBoard): number {
+  let latest = 0;
+  for (const racer of board.racers.values()) if (racer.latestSecond > latest) latest = racer.latestSecond;
+  return latest;
+}
+
+/** The leaderboard message(s) for the board, split by the schema into parts under IoT Core's 128 KB. */
+export function leaderboardFor(
+  board: RaceBoard,
+  publishedAtMs: number,
+  withNames: boolean,
+): LeaderboardMessage[] {
+  const scores: RacerScore[] = [];
+  for (const r of board.racers.values()) {
+    scores.push({ racerId: r.racerId, current: r.current, total: r.total, max: r.max, name: r.name });
+  }
+  const second = latestSecond(board);
+  return buildLeaderboardMessages({
+    raceId: board.raceId,
+    classId: board.classId,
+    second,
+    publishedAt: publishedAtMs,
+    closed: isRaceClosed(board),
+    scores,
+    withNames: withNames || second % NAMES_EVERY_SECONDS === 0 || isRaceClosed(board),
+  });
+}

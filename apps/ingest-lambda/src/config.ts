@@ -1,0 +1,97 @@
+/** Configuration from the environment, validated once at cold start (names come from `LAMBDA_ENV`). */
+import { LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
+import { DEFAULT_RACE_TIMEOUT_SECONDS } from './constants.js';
+import { ConfigError } from './errors.js';
+import type { IngestConfig } from './types.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DYNAMODB_TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+/** MQTT wildcards and NUL may not appear in a topic name. */
+const isBadTopicPrefix = (prefix: string): boolean =>
+  prefix.includes('#') || prefix.includes('+') || prefix.includes(String.fromCharCode(0));
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') throw new ConfigError(name, 'is required but not set');
+  return value;
+}
+
+/** A URL (`http://127.0.0.1:4000`) or a bare host (`abc-ats.iot.eu-west-1.amazonaws.com` → https). */
+export function normaliseEndpoint(variable: string, value: string): string {
+  const candidate = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    throw new ConfigError(variable, `"${value}" is neither a URL nor a host name`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(variable, `"${value}" must be http(s), not ${url.protocol}`);
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(variable, `"${value}" must be a scheme, host and port only, without a path`);
+  }
+  return url.origin;
+}
+
+/** Reads and checks every variable; the error names the variable and says what is wrong with it. */
+export function loadConfig(env: Env = process.env): IngestConfig {
+  const tableName = required(env, LAMBDA_ENV.tableName);
+  if (!DYNAMODB_TABLE_NAME.test(tableName)) {
+    throw new ConfigError(
+      LAMBDA_ENV.tableName,
+      `"${tableName}" is not a DynamoDB table name (3–255 of a-z A-Z 0-9 _ . -)`,
+    );
+  }
+  const iotDataEndpoint = normaliseEndpoint(
+    LAMBDA_ENV.iotDataEndpoint,
+    required(env, LAMBDA_ENV.iotDataEndpoint),
+  );
+
+  const prefix = env[LAMBDA_ENV.resultsTopicPrefix]?.trim() || RESULTS_TOPIC_PREFIX;
+  if (isBadTopicPrefix(prefix) || prefix.startsWith('$') || prefix.endsWith('/')) {
+    throw new ConfigError(
+      LAMBDA_ENV.resultsTopicPrefix,
+      `"${prefix}" is not a topic prefix (no wildcards, no leading $, no trailing /)`,
+    );
+  }
+
+  const errorsBucket = env[LAMBDA_ENV.errorsBucket]?.trim() || undefined;
+  const errorsDir = env[LAMBDA_ENV.errorsDir]?.trim() || undefined;
+  if (errorsBucket === undefined && errorsDir === undefined) {
+    throw new ConfigError(
+      LAMBDA_ENV.errorsBucket,
+      `is required (or ${LAMBDA_ENV.errorsDir} for a local folder): rejected records must go somewhere`,
+    );
+  }
+  if (errorsBucket !== undefined && errorsDir !== undefined) {
+    throw new ConfigError(LAMBDA_ENV.errorsDir, `set only one of ${LAMBDA_ENV.errorsBucket} and it`);
+  }
+
+  const rawTimeout = env[LAMBDA_ENV.raceTimeoutSeconds]?.trim();
+  let raceTimeoutSeconds = DEFAULT_RACE_TIMEOUT_SECONDS;
+  if (rawTimeout !== undefined && rawTimeout !== '') {
+    raceTimeoutSeconds = Number(rawTimeout);
+    if (!/^\d+$/.test(rawTimeout) || raceTimeoutSeconds < 1 || raceTimeoutSeconds > 86_400) {
+      throw new ConfigError(
+        LAMBDA_ENV.raceTimeoutSeconds,
+        `"${rawTimeout}" must be a whole number of seconds from 1 to 86400`,
+      );
+    }
+  }
+
+  // Lambda always sets AWS_REGION; the local stack must too (the SDK would fail later, less clearly).
+  const region = required(env, 'AWS_REGION');
+
+  const config: IngestConfig = {
+    tableName,
+    iotDataEndpoint,
+    resultsTopicPrefix: prefix,
+    raceTimeoutSeconds,
+    region,
+  };
+  if (errorsBucket !== undefined) config.errorsBucket = errorsBucket;
+  if (errorsDir !== undefined) config.errorsDir = errorsDir;
+  return config;
+}

@@ -1,0 +1,72 @@
+/** Names and tuning of the ingest Lambda. Limits of AWS and of the wire format live in `@alleycat/schema`. */
+
+/** Powertools service name and EMF namespace. */
+export const SERVICE_NAME = 'alleycat-ingest';
+export const METRICS_NAMESPACE = 'Alleycat';
+
+/** EMF metric names (one place, so dashboards and alarms can rely on them). */
+export const METRIC = {
+  records: 'Records',
+  /** Race messages decoded from valid records (a batch or an aggregate holds several). */
+  messages: 'Messages',
+  invalidRecords: 'InvalidRecords',
+  secondsCounted: 'SecondsCounted',
+  duplicates: 'DuplicateSeconds',
+  racersUpdated: 'RacersUpdated',
+  racesUpdated: 'RacesUpdated',
+  stateWrites: 'StateWrites',
+  stateConflicts: 'StateConflicts',
+  bestsUpdated: 'BestsUpdated',
+  leaderboardsPublished: 'LeaderboardsPublished',
+  racesClosedByTimeout: 'RacesClosedByTimeout',
+  batchItemFailures: 'BatchItemFailures',
+  /** Now minus the oldest record's `approximateArrivalTimestamp`: how far behind the stream this shard is. */
+  iteratorAge: 'IteratorAgeMs',
+  /** Now minus the newest record's arrival: the lag a leaderboard published now carries. */
+  arrivalLag: 'ArrivalLagMs',
+} as const;
+
+/** A race's leaderboard goes out at most this often (DESIGN § Data flow). */
+export const PUBLISH_INTERVAL_MS = 1_000;
+
+/** Default when `ALLEYCAT_RACE_TIMEOUT_SECONDS` is not set: a racer or race silent this long is closed. */
+export const DEFAULT_RACE_TIMEOUT_SECONDS = 120;
+
+/**
+ * Optimistic-concurrency attempts per race per invocation. Two or three shards writing one race conflict
+ * rarely; a persistent conflict means heavy contention, so the records are handed back to Lambda to retry.
+ */
+export const MAX_STATE_ATTEMPTS = 8;
+/** Backoff base for a state conflict (full jitter, doubled per attempt). */
+export const STATE_CONFLICT_BACKOFF_MS = 15;
+
+/**
+ * Largest board item written. DynamoDB's item limit is 400 KB (names and values); the margin keeps the
+ * scalar attributes and a growing race clear of it. See README § Item design for what fits.
+ */
+export const MAX_BOARD_ITEM_BYTES = 380 * 1024;
+
+/** Items of a race expire this long after its last record (TTL on `expiresAt`); bests never expire. */
+export const RACE_STATE_TTL_SECONDS = 7 * 24 * 3600;
+
+/** A container sweeps the open-race index for timed-out races at most this often. */
+export const SWEEP_INTERVAL_MS = 10_000;
+
+/** Races loaded, merged and written at once within one invocation. */
+export const RACE_CONCURRENCY = 8;
+/** Invalid-record reports written at once. */
+export const SINK_CONCURRENCY = 16;
+/** Best-score updates sent at once. */
+export const BEST_CONCURRENCY = 16;
+
+/** Names are sent with the standings when racers join, and every this many seconds of race time. */
+export const NAMES_EVERY_SECONDS = 10;
+
+/** Keys of the state table (one table, generic `pk`/`sk`; README § Item design). */
+export const KEY = {
+  racePrefix: 'RACE#',
+  boardSort: 'BOARD',
+  openPartition: 'OPEN_RACES',
+  racerPrefix: 'RACER#',
+  bestPrefix: 'BEST#CLASS#',
+} as const;

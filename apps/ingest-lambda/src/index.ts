@@ -1,0 +1,16 @@
+export * from './board.js';
+export * from './board-codec.js';
+export * from './classify.js';
+export * from './config.js';
+export * from './constants.js';
+export * from './decode.js';
+export * from './dynamo-store.js';
+export * from './errors.js';
+export * from './ingest.js';
+export * from './invalid-sink.js';
+export * from './memory-store.js';
+export * from './processor.js';
+export * from './publisher.js';
+export * from './second-set.js';
+export type * from './state-store.js';
+export type * from './types.js';

@@ -1,0 +1,61 @@
+/** Builds the Lambda handler from configuration: clients, store, sinks, Powertools logger and metrics. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { createClients, type IngestClients } from './clients.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './constants.js';
+import { DynamoStateStore } from './dynamo-store.js';
+import { DirectoryInvalidRecordSink, S3InvalidRecordSink } from './invalid-sink.js';
+import { IngestProcessor } from './processor.js';
+import { IotLeaderboardPublisher } from './publisher.js';
+import type { IngestConfig } from './types.js';
+
+export type KinesisHandler = (
+  event: KinesisStreamEvent,
+  context: Context,
+) => Promise<KinesisStreamBatchResponse>;
+
+export interface IngestRuntime {
+  handler: KinesisHandler;
+  processor: IngestProcessor;
+  store: DynamoStateStore;
+  logger: Logger;
+  metrics: Metrics;
+  clients: IngestClients;
+}
+
+export function createIngestRuntime(
+  config: IngestConfig,
+  clients: IngestClients = createClients(config),
+): IngestRuntime {
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const store = new DynamoStateStore(clients.dynamodb, config.tableName);
+  const sink =
+    config.errorsBucket !== undefined && clients.s3 !== undefined
+      ? new S3InvalidRecordSink(clients.s3, config.errorsBucket)
+      : new DirectoryInvalidRecordSink(config.errorsDir!);
+  const processor = new IngestProcessor({
+    store,
+    publisher: new IotLeaderboardPublisher(clients.iotData),
+    sink,
+    logger,
+    metrics,
+    resultsTopicPrefix: config.resultsTopicPrefix,
+    raceTimeoutSeconds: config.raceTimeoutSeconds,
+  });
+  let coldStart = true;
+  const handler: KinesisHandler = async (event, context) => {
+    logger.addContext(context);
+    if (coldStart) {
+      metrics.captureColdStartMetric(context.functionName);
+      coldStart = false;
+    }
+    try {
+      return await processor.process(event);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+  return { handler, processor, store, logger, metrics, clients };
+}
