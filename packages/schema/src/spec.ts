@@ -69,3 +69,27 @@ export type FieldSpec =
   | ObjectSpec
   | ArraySpec
   | TupleSpec;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type InferObject<F> = Simplify<
+  { -readonly [K in keyof F as F[K] extends { optional: true } ? never : K]: InferSpec<F[K]> } & {
+    -readonly [K in keyof F as F[K] extends { optional: true } ? K : never]?: InferSpec<F[K]>;
+  }
+>;
+
+/** The TypeScript type a definition describes (the types in `types.ts` are checked against it). */
+export type InferSpec<S> = S extends { kind: 'integer' | 'number' }
+  ? number
+  : S extends { kind: 'string' }
+    ? string
+    : S extends { kind: 'boolean' }
+      ? boolean
+      : S extends { kind: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : S extends { kind: 'object'; fields: infer F }
+          ? InferObject<F>
+          : S extends { kind: 'array'; items: infer I }
+            ? InferSpec<I>[]
+            : S extends { kind: 'tuple'; items: infer T }
+              ? { -readonly [K in keyof T]: InferSpec<T[K]> }
+              : never;
