@@ -65,6 +65,22 @@ describe('round trip', () => {
     expect(Buffer.from(records[1]!.data).toString()).toBe('two');
   });
 
+  it('decodes a plain Uint8Array view at an offset inside a larger buffer, and encodes from views', () => {
+    const backing = new Uint8Array(64).fill(7);
+    const input = [
+      { partitionKey: 'a', data: backing.subarray(10, 20) },
+      { partitionKey: 'b', data: backing.subarray(30, 31) },
+    ];
+    const [agg] = aggregate(input);
+    const host = new ArrayBuffer(agg!.data.length + 100);
+    const view = new Uint8Array(host, 37, agg!.data.length);
+    view.set(agg!.data);
+    const records = deaggregate(view);
+    expectSame(records, input);
+    expect(records[0]!.data.buffer).toBe(host);
+    expect(records[0]!.data.byteOffset).toBeGreaterThan(37);
+  });
+
   it('passes a lone record through unframed, with its own keys', () => {
     const data = text('{"a":1}');
     const [single] = aggregate([{ partitionKey: 'p', data, explicitHashKey: '42' }]);

@@ -25,6 +25,8 @@ const REC_TAGS = (4 << 3) | WIRE_LENGTH_DELIMITED;
 
 // `ignoreBOM` keeps a leading U+FEFF in a key instead of silently stripping it.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Longest table entry decoded by the ASCII fast path (a partition key is at most 256 characters). */
+const ASCII_FAST_PATH_MAX = 64;
 
 /** True when `data` starts with the KPL magic bytes (it may still turn out to be a corrupt aggregate). */
 export function isAggregated(data: Uint8Array): boolean {
@@ -193,8 +195,20 @@ function readString(reader: Reader, tagOffset: number): string {
   const end = reader.lengthDelimitedEnd();
   const start = reader.pos;
   reader.pos = end;
+  const bytes = reader.bytes;
+  // Keys are short and almost always ASCII: building them by hand is several times faster than TextDecoder.
+  if (end - start <= ASCII_FAST_PATH_MAX) {
+    let ascii = '';
+    let i = start;
+    for (; i < end; i++) {
+      const b = bytes[i]!;
+      if (b >= 0x80) break;
+      ascii += String.fromCharCode(b);
+    }
+    if (i === end) return ascii;
+  }
   try {
-    return utf8.decode(reader.bytes.subarray(start, end));
+    return utf8.decode(bytes.subarray(start, end));
   } catch {
     throw new AggregationError('bad_utf8', tagOffset, 'table entry is not valid UTF-8');
   }
