@@ -33,10 +33,11 @@ interface Pending {
   explicitHashKey: string | undefined;
 }
 
-/** A key table entry of the pending aggregate: its index and its UTF-8 bytes. */
+/** A key table entry of the pending aggregate: the key, its index and its UTF-8 size. */
 interface TableEntry {
+  key: string;
   index: number;
-  utf8: Buffer;
+  bytes: number;
 }
 
 /**
@@ -101,7 +102,7 @@ export class Aggregator {
       throw new InvalidUserRecordError('bad_data', `data must be a Uint8Array, got ${typeof data}`);
     }
     const knownKey = this.#partitionKeys.get(partitionKey);
-    const keyBytes = knownKey ? knownKey.utf8.length : checkedKeyBytes(partitionKey);
+    const keyBytes = knownKey ? knownKey.bytes : checkedKeyBytes(partitionKey);
     const knownHashKey =
       explicitHashKey === undefined ? undefined : this.#explicitHashKeys.get(explicitHashKey);
     if (explicitHashKey !== undefined && knownHashKey === undefined) checkHashKey(explicitHashKey);
@@ -233,7 +234,7 @@ export class Aggregator {
     const { partitionKey, explicitHashKey, data } = record;
     let key = this.#partitionKeys.get(partitionKey);
     if (!key) {
-      key = { index: this.#partitionKeys.size, utf8: Buffer.from(partitionKey, 'utf8') };
+      key = { key: partitionKey, index: this.#partitionKeys.size, bytes: keyBytes };
       this.#partitionKeys.set(partitionKey, key);
       this.#messageBytes += 1 + varintSize(keyBytes) + keyBytes;
     }
@@ -241,9 +242,10 @@ export class Aggregator {
     if (explicitHashKey !== undefined) {
       let hashKey = this.#explicitHashKeys.get(explicitHashKey);
       if (!hashKey) {
-        hashKey = { index: this.#explicitHashKeys.size, utf8: Buffer.from(explicitHashKey, 'latin1') };
+        // Validated as decimal digits: one byte per character.
+        hashKey = { key: explicitHashKey, index: this.#explicitHashKeys.size, bytes: explicitHashKey.length };
         this.#explicitHashKeys.set(explicitHashKey, hashKey);
-        this.#messageBytes += 1 + varintSize(hashKey.utf8.length) + hashKey.utf8.length;
+        this.#messageBytes += 1 + varintSize(hashKey.bytes) + hashKey.bytes;
       }
       hashKeyIndex = hashKey.index;
     }
@@ -265,17 +267,16 @@ export class Aggregator {
     const out = Buffer.allocUnsafe(KPL_FRAMING_BYTES + messageBytes);
     for (let i = 0; i < MAGIC_LENGTH; i++) out[i] = KPL_MAGIC_BYTES[i]!;
     let pos = MAGIC_LENGTH;
-    for (const { utf8 } of this.#partitionKeys.values()) {
+    // Keys are written straight into the output (no intermediate buffer per key).
+    for (const { key, bytes } of this.#partitionKeys.values()) {
       out[pos++] = AGG_PARTITION_KEY_TABLE;
-      pos = writeVarint(out, pos, utf8.length);
-      out.set(utf8, pos);
-      pos += utf8.length;
+      pos = writeVarint(out, pos, bytes);
+      pos += out.write(key, pos, bytes, 'utf8');
     }
-    for (const { utf8 } of this.#explicitHashKeys.values()) {
+    for (const { key, bytes } of this.#explicitHashKeys.values()) {
       out[pos++] = AGG_EXPLICIT_HASH_KEY_TABLE;
-      pos = writeVarint(out, pos, utf8.length);
-      out.set(utf8, pos);
-      pos += utf8.length;
+      pos = writeVarint(out, pos, bytes);
+      pos += out.write(key, pos, bytes, 'latin1');
     }
     for (const record of this.#records) {
       out[pos++] = AGG_RECORDS;
