@@ -3,7 +3,9 @@
 # package registries reachable here, so it must be on the machine) and Debian packages installed when missing.
 set -euo pipefail
 
-APT_PACKAGES=()
+# mosquitto: the bike is tested against a second, independent broker; mosquitto-clients: the local stack is
+# tested with mosquitto_pub/mosquitto_sub.
+APT_PACKAGES=(mosquitto mosquitto-clients)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
