@@ -27,6 +27,8 @@ import { BikeClosedError, EndpointUnreachableError } from './errors.js';
 import { encodeChecked } from './race.js';
 import { type OwnStanding, StandingsTracker } from './standings.js';
 
+export type DropReason = 'queue_full' | 'closed';
+
 /** Where the bike connects. */
 export type BikeEndpoint =
   | {
@@ -59,7 +61,8 @@ export interface BikeOptions {
   operationTimeoutMs?: number;
   /** Topic to publish to (tests); default `INGEST_TOPIC`. */
   topic?: string;
-  onDropped?: (messages: RaceMessage[]) => void;
+  /** Messages given up on: at the queue bound (`queue_full`) or still queued at `close()` (`closed`). */
+  onDropped?: (messages: RaceMessage[], reason: DropReason) => void;
   onStanding?: (standing: OwnStanding) => void;
   /** One shared SDK client (event loop) for many bikes; created per bike when absent. */
   client?: mqtt.MqttClient;
@@ -255,8 +258,8 @@ export class Bike extends EventEmitter {
       const excess = Math.min(this.queue.length, this.queue.length + this.inFlight - this.maxQueued);
       const dropped = this.queue.splice(0, excess).map((q) => q.message);
       this.counters.dropped += dropped.length;
-      this.options.onDropped?.(dropped);
-      this.emit('dropped', dropped);
+      this.options.onDropped?.(dropped, 'queue_full');
+      this.emit('dropped', dropped, 'queue_full');
     }
     this.pump();
   }
@@ -318,8 +321,8 @@ export class Bike extends EventEmitter {
     const left = this.queue.splice(0).map((q) => q.message);
     if (left.length > 0) {
       this.counters.dropped += left.length;
-      this.options.onDropped?.(left);
-      this.emit('dropped', left);
+      this.options.onDropped?.(left, 'closed');
+      this.emit('dropped', left, 'closed');
     }
     if (this.everConnected) {
       try {

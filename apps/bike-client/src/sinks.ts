@@ -1,0 +1,237 @@
+/**
+ * Where the simulator's messages go: straight into Kinesis (PutRecords, optionally KPL-aggregated), or
+ * through MQTT with one connection per bike (the path real bikes take). Both report what they could not
+ * deliver, message by message, with the reason.
+ */
+import { INGEST_TOPIC, type PartitionKeyStrategy, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { mqtt } from 'aws-iot-device-sdk-v2';
+import { AggregatingProducer, type ShardRange, unsentUserRecords } from './aggregating-producer.js';
+import { Bike, type BikeEndpoint, type DropReason } from './bike.js';
+import { MQTT_CONNECT_GROUP_SIZE } from './constants.js';
+import { KinesisProducer, type KinesisProducerOptions, type UnsentRecord } from './kinesis-producer.js';
+
+/** A message that did not make it, and why (written to the dead-letter file by the CLI). */
+export interface UndeliveredMessage {
+  errorCode: string;
+  errorMessage: string;
+  attempts?: number;
+  /** The message as it would have been sent (JSON text). */
+  payload: string;
+}
+
+export interface SinkCounters {
+  /** Messages accepted by Kinesis (or delivered to the broker). */
+  delivered: number;
+  /** Re-sends (Kinesis entries, or MQTT publishes). */
+  retried: number;
+  /** Messages given up on. */
+  failed: number;
+  /** Requests made (PutRecords calls), or publishes. */
+  requests: number;
+  bytes: number;
+  putPayloadUnits: number;
+  /** Kinesis records written (fewer than messages when aggregated). */
+  records: number;
+  throttled: number;
+}
+
+export interface Sink {
+  readonly name: string;
+  /** Messages of one race second, with their validated wire form. */
+  send(messages: readonly RaceMessage[], payloads: readonly string[]): Promise<void>;
+  counters(): SinkCounters;
+  /** Delivers what is pending; returns every message not delivered since the last call. */
+  flush(): Promise<UndeliveredMessage[]>;
+  close(): Promise<UndeliveredMessage[]>;
+}
+
+export interface KinesisSinkOptions {
+  client: KinesisClient;
+  streamName: string;
+  partitionKey: PartitionKeyStrategy;
+  aggregate?: { shards: readonly ShardRange[]; maxBytes?: number };
+  producer?: Partial<Omit<KinesisProducerOptions, 'client' | 'streamName'>>;
+}
+
+const utf8 = new TextDecoder();
+
+export class KinesisSink implements Sink {
+  readonly name: string;
+  private readonly producer: KinesisProducer;
+  private readonly aggregator: AggregatingProducer | undefined;
+  private readonly strategy: PartitionKeyStrategy;
+
+  constructor(options: KinesisSinkOptions) {
+    this.strategy = options.partitionKey;
+    this.producer = new KinesisProducer({
+      ...options.producer,
+      client: options.client,
+      streamName: options.streamName,
+    });
+    if (options.aggregate) {
+      this.aggregator = new AggregatingProducer({
+        producer: this.producer,
+        shards: options.aggregate.shards,
+        ...(options.aggregate.maxBytes === undefined ? {} : { maxBytes: options.aggregate.maxBytes }),
+      });
+    }
+    this.name = `kinesis:${options.streamName}${this.aggregator ? ' (KPL-aggregated)' : ''}`;
+  }
+
+  async send(messages: readonly RaceMessage[], payloads: readonly string[]): Promise<void> {
+    for (let i = 0; i < messages.length; i++) {
+      const record = {
+        data: Buffer.from(payloads[i]!, 'utf8'),
+        partitionKey: partitionKeyFor(messages[i]!, this.strategy),
+      };
+      if (this.aggregator) await this.aggregator.put(record);
+      else await this.producer.put(record);
+    }
+  }
+
+  counters(): SinkCounters {
+    const s = this.producer.stats;
+    return {
+      delivered: s.messagesSent,
+      retried: s.recordsRetried,
+      failed: s.messagesFailed,
+      requests: s.requests,
+      bytes: s.bytesSent,
+      putPayloadUnits: s.putPayloadUnits,
+      records: s.recordsSent,
+      throttled: s.throttledEntries,
+    };
+  }
+
+  async flush(): Promise<UndeliveredMessage[]> {
+    const unsent: UnsentRecord[] = this.aggregator
+      ? await this.aggregator.flush()
+      : await this.producer.flush();
+    return unsentUserRecords(unsent).map((u) => ({
+      errorCode: u.errorCode,
+      errorMessage: u.errorMessage,
+      attempts: u.attempts,
+      payload: utf8.decode(u.data),
+    }));
+  }
+
+  close(): Promise<UndeliveredMessage[]> {
+    return this.flush();
+  }
+}
+
+export interface MqttSinkOptions {
+  endpoint: BikeEndpoint;
+  qos: 0 | 1;
+  /** Riders, each gets a bike (one connection). */
+  riders: ReadonlyArray<{ racerId: number; classId: number }>;
+  /** Bikes connecting at once. */
+  groupSize?: number;
+  /** Subscribe every bike to its class's results (more broker load). Default false for fleets. */
+  subscribeResults?: boolean;
+  onConnectProgress?: (connected: number, total: number) => void;
+  topic?: string;
+}
+
+/** One bike per rider, connected in groups (thousands at once time out, FIELD-NOTES). */
+export class MqttSink implements Sink {
+  readonly name: string;
+  private readonly bikes = new Map<number, Bike>();
+  private readonly options: MqttSinkOptions;
+  private readonly client = new mqtt.MqttClient();
+  private undelivered: UndeliveredMessage[] = [];
+  private failedCount = 0;
+
+  constructor(options: MqttSinkOptions) {
+    this.options = options;
+    const e = options.endpoint;
+    this.name = `mqtt:${e.mode === 'local' ? `${e.host}:${e.port}` : e.endpoint} (QoS ${options.qos})`;
+  }
+
+  /** Opens every connection; throws (after closing what opened) if any bike cannot connect. */
+  async connect(): Promise<void> {
+    const { riders, groupSize = MQTT_CONNECT_GROUP_SIZE } = this.options;
+    for (let i = 0; i < riders.length; i += groupSize) {
+      const group = riders.slice(i, i + groupSize).map(
+        (rider) =>
+          new Bike({
+            racerId: rider.racerId,
+            classId: rider.classId,
+            endpoint: this.options.endpoint,
+            qos: this.options.qos,
+            client: this.client,
+            subscribeResults: this.options.subscribeResults ?? false,
+            topic: this.options.topic ?? INGEST_TOPIC,
+            onDropped: (messages, reason) => this.dropped(messages, reason),
+          }),
+      );
+      for (const bike of group) this.bikes.set(bike.racerId, bike);
+      const results = await Promise.allSettled(group.map((bike) => bike.connect()));
+      const failure = results.find((r) => r.status === 'rejected');
+      if (failure) {
+        await this.close();
+        throw (failure as PromiseRejectedResult).reason;
+      }
+      this.options.onConnectProgress?.(Math.min(i + groupSize, riders.length), riders.length);
+    }
+  }
+
+  private dropped(messages: RaceMessage[], reason: DropReason): void {
+    this.failedCount += messages.length;
+    for (const m of messages) {
+      this.undelivered.push({
+        errorCode: reason === 'queue_full' ? 'OfflineQueueFull' : 'NotDeliveredBeforeClose',
+        errorMessage: `bike racer-${m.racerId}: ${reason === 'queue_full' ? 'offline queue full, oldest dropped' : 'still queued when the bike closed'}`,
+        payload: JSON.stringify(m),
+      });
+    }
+  }
+
+  async send(messages: readonly RaceMessage[]): Promise<void> {
+    for (const message of messages) {
+      const bike = this.bikes.get(message.racerId);
+      if (!bike) throw new RangeError(`no bike for racer ${message.racerId}`);
+      bike.publish(message);
+    }
+  }
+
+  counters(): SinkCounters {
+    const total: SinkCounters = {
+      delivered: 0,
+      retried: 0,
+      failed: this.failedCount,
+      requests: 0,
+      bytes: 0,
+      putPayloadUnits: 0,
+      records: 0,
+      throttled: 0,
+    };
+    for (const bike of this.bikes.values()) {
+      const s = bike.stats;
+      total.delivered += s.delivered;
+      total.retried += s.resent;
+      total.requests += s.delivered + s.resent;
+    }
+    total.records = total.delivered;
+    return total;
+  }
+
+  async flush(): Promise<UndeliveredMessage[]> {
+    await Promise.all([...this.bikes.values()].map((bike) => bike.drain(30_000)));
+    const out = this.undelivered;
+    this.undelivered = [];
+    return out;
+  }
+
+  async close(): Promise<UndeliveredMessage[]> {
+    const drained = await this.flush();
+    const bikes = [...this.bikes.values()];
+    this.bikes.clear();
+    // Bikes hand back what they still held (undelivered after the drain timeout) through onDropped.
+    for (let i = 0; i < bikes.length; i += MQTT_CONNECT_GROUP_SIZE) {
+      await Promise.all(bikes.slice(i, i + MQTT_CONNECT_GROUP_SIZE).map((bike) => bike.close()));
+    }
+    return [...drained, ...this.undelivered.splice(0)];
+  }
+}
