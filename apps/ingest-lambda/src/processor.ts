@@ -314,7 +314,8 @@ export class IngestProcessor {
           .catch((releaseError: unknown) =>
             this.logger.warn('could not release the publish slot', { raceId, error: releaseError }),
           );
-        throw error;
+        if (isRetryable(error)) throw error;
+        this.logger.error('leaderboard publish refused', { raceId, retryable: false, error });
       }
       return { rejected };
     }

@@ -1,0 +1,170 @@
+import { output } from '@alleycat/schema';
+import { describe, expect, it } from 'vitest';
+import {
+  closeIdleRace,
+  isRaceClosed,
+  leaderboardFor,
+  mergeMessages,
+  newBoard,
+  type RaceBoard,
+} from '../src/board.js';
+import { decodeRacers, encodeRacers } from '../src/board-codec.js';
+import type { SourcedMessage } from '../src/types.js';
+import { raceMessage } from './helpers/events.js';
+
+const T0 = 1_764_250_000_000;
+const TIMEOUT = 60_000;
+
+const sourced = (raceId: number, racerId: number, second: number, extra = {}): SourcedMessage => {
+  const message = raceMessage(raceId, racerId, second, extra);
+  return { message, recordIndex: 0, arrivalMs: T0 + second * 1000 };
+};
+
+function expectedTotal(racerId: number, seconds: Iterable<number>): number {
+  let total = 0;
+  for (const s of new Set(seconds)) {
+    const m = raceMessage(1, racerId, s);
+    total += output(m.cadence, m.resistance);
+  }
+  return total;
+}
+
+describe('mergeMessages', () => {
+  it('counts each second once, whatever the duplicates and order', () => {
+    const board = newBoard(1, 3, T0);
+    const seconds = [0, 1, 2, 2, 5, 3, 1, 4, 0, 5];
+    const result = mergeMessages(
+      board,
+      seconds.map((s) => sourced(1, 42, s)),
+      TIMEOUT,
+    );
+    const racer = board.racers.get(42)!;
+    expect(result.secondsCounted).toBe(6);
+    expect(result.duplicates).toBe(4);
+    expect(racer.count).toBe(6);
+    expect(racer.total).toBeCloseTo(expectedTotal(42, seconds), 9);
+    expect(racer.latestSecond).toBe(5);
+    const m5 = raceMessage(1, 42, 5);
+    expect(racer.current).toBe(output(m5.cadence, m5.resistance));
+    const outputs = [0, 1, 2, 3, 4, 5].map((s) => {
+      const m = raceMessage(1, 42, s);
+      return output(m.cadence, m.resistance);
+    });
+    expect(racer.max).toBe(Math.max(...outputs));
+  });
+
+  it('a replay of the same messages changes nothing (idempotent across invocations)', () => {
+    const board = newBoard(1, 3, T0);
+    const list = [0, 1, 2, 3].map((s) => sourced(1, 7, s));
+    mergeMessages(board, list, TIMEOUT);
+    const before = encodeRacers(board.racers.values(), board.lastArrivalMs);
+    const replay = mergeMessages(board, list, TIMEOUT);
+    expect(replay.changed).toBe(false);
+    expect(replay.secondsCounted).toBe(0);
+    expect(replay.duplicates).toBe(4);
+    expect(encodeRacers(board.racers.values(), board.lastArrivalMs)).toEqual(before);
+  });
+
+  it('a late second does not replace the current output of a later one', () => {
+    const board = newBoard(1, 3, T0);
+    mergeMessages(board, [sourced(1, 7, 10)], TIMEOUT);
+    const current = board.racers.get(7)!.current;
+    mergeMessages(board, [sourced(1, 7, 3)], TIMEOUT);
+    expect(board.racers.get(7)!.current).toBe(current);
+    expect(board.racers.get(7)!.latestSecond).toBe(10);
+    expect(board.racers.get(7)!.count).toBe(2);
+  });
+
+  it('final closes the racer; seconds after it still count; a duplicate final is not a change', () => {
+    const board = newBoard(1, 3, T0);
+    const r1 = mergeMessages(board, [sourced(1, 7, 0), sourced(1, 7, 1, { event: 'final' })], TIMEOUT);
+    expect(board.racers.get(7)!.closed).toBe('final');
+    expect(r1.bestsDue).toEqual([7]);
+    expect(isRaceClosed(board)).toBe(true);
+
+    const r2 = mergeMessages(board, [sourced(1, 7, 2)], TIMEOUT);
+    expect(r2.secondsCounted).toBe(1);
+    expect(board.racers.get(7)!.count).toBe(3);
+    // The best must follow the new total: the racer is closed and was touched.
+    expect(r2.bestsDue).toEqual([7]);
+
+    const r3 = mergeMessages(board, [sourced(1, 7, 1, { event: 'final' })], TIMEOUT);
+    expect(r3.changed).toBe(false);
+    // A replayed final still asks for the best again (a retry after a failed best update).
+    expect(r3.bestsDue).toEqual([7]);
+  });
+
+  it('closes racers silent for longer than the timeout while the race goes on', () => {
+    const board = newBoard(1, 3, T0);
+    mergeMessages(board, [sourced(1, 1, 0), sourced(1, 2, 0)], TIMEOUT);
+    const later: SourcedMessage[] = [];
+    for (let s = 1; s <= 61; s++) later.push(sourced(1, 2, s));
+    const result = mergeMessages(board, later, TIMEOUT);
+    expect(board.racers.get(1)!.closed).toBe('timeout');
+    expect(board.racers.get(2)!.closed).toBeUndefined();
+    expect(result.bestsDue).toEqual([1]);
+    expect(isRaceClosed(board)).toBe(false);
+    expect(closeIdleRace(board)).toEqual([2]);
+    expect(isRaceClosed(board)).toBe(true);
+  });
+
+  it('rejects a message whose class contradicts the race', () => {
+    const board = newBoard(1, 3, T0);
+    const result = mergeMessages(board, [sourced(1, 7, 0), sourced(1, 8, 0, { classId: 4 })], TIMEOUT);
+    expect(result.rejected).toHaveLength(1);
+    expect(result.rejected[0]!.reason.code).toBe('class_mismatch');
+    expect(board.racers.has(8)).toBe(false);
+  });
+});
+
+describe('board codec', () => {
+  it('round-trips racers exactly, including gaps, names and close reasons', () => {
+    const board: RaceBoard = newBoard(9, 3, T0);
+    const list: SourcedMessage[] = [];
+    for (let racer = 0; racer < 50; racer++) {
+      for (let s = 0; s < 40; s++)
+        if ((s * 7 + racer) % 11 !== 0) list.push(sourced(9, racer * 1_000_003, s));
+    }
+    list.push(sourced(9, 5_000_015, 40, { event: 'final', name: 'Zoë «fast» 🚲' }));
+    list.push(sourced(9, 2 ** 53 - 1, 3, { name: 'max id' }));
+    mergeMessages(board, list, TIMEOUT);
+    const bytes = encodeRacers(board.racers.values(), board.lastArrivalMs);
+    const back = decodeRacers(bytes, board.lastArrivalMs);
+    expect(back.size).toBe(board.racers.size);
+    for (const [id, r] of board.racers) expect(back.get(id)).toEqual(r);
+  });
+
+  it('holds 1,000 racers × 300 seconds in well under DynamoDB’s 400 KB', () => {
+    const board = newBoard(1, 3, T0);
+    const list: SourcedMessage[] = [];
+    for (let s = 0; s < 300; s++) for (let racer = 0; racer < 1_000; racer++) list.push(sourced(1, racer, s));
+    mergeMessages(board, list, TIMEOUT);
+    const bytes = encodeRacers(board.racers.values(), board.lastArrivalMs);
+    expect(bytes.length).toBeLessThan(60 * 1024);
+  });
+
+  it('refuses malformed data', () => {
+    expect(() => decodeRacers(Uint8Array.of(2, 0), 0)).toThrow(/format/);
+    expect(() => decodeRacers(Uint8Array.of(1, 1, 5), 0)).toThrow(RangeError);
+  });
+});
+
+describe('leaderboardFor', () => {
+  it('ranks racers by total and marks a closed race', () => {
+    const board = newBoard(1, 3, T0);
+    mergeMessages(
+      board,
+      [sourced(1, 1, 0), sourced(1, 2, 0), sourced(1, 2, 1), sourced(1, 1, 1, { event: 'final' })],
+      TIMEOUT,
+    );
+    const [message, ...rest] = leaderboardFor(board, T0 + 5_000, true);
+    expect(rest).toHaveLength(0);
+    expect(message!.raceId).toBe(1);
+    expect(message!.classId).toBe(3);
+    expect(message!.second).toBe(1);
+    expect(message!.racers).toBe(2);
+    expect(message!.closed).toBe(false);
+    expect(message!.standings.map((s) => s[4])).toEqual([1, 2]);
+    expect(message!.names).toEqual(expect.arrayContaining([[1, 'Rider 1']]));
+  });
+});

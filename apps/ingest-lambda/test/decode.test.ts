@@ -1,0 +1,157 @@
+/**
+ * The decode matrix: every form a record's data can take, valid or not. KPL aggregates come from two
+ * encoders: `@alleycat/kinesis-agg` and the independent awslabs `aws-kinesis-agg` (protobufjs-based).
+ */
+import { createRequire } from 'node:module';
+import { aggregate } from '@alleycat/kinesis-agg';
+import { toBatch } from '@alleycat/schema';
+import { describe, expect, it } from 'vitest';
+import { decodeBase64, decodeKinesisData, decodeRecordData } from '../src/decode.js';
+import { json, raceMessage } from './helpers/events.js';
+
+interface TheirEncoded {
+  partitionKey: string;
+  data: Buffer;
+}
+interface TheirModule {
+  aggregate(
+    records: Array<{ partitionKey: string; data: Buffer }>,
+    onEncoded: (encoded: TheirEncoded, callback: (err?: Error) => void) => void,
+    afterAll: () => void,
+    onError: (error: Error) => void,
+  ): void;
+}
+// Loaded through require: its bundled typings import aws-sdk v2, which this package does not have.
+const theirs = createRequire(import.meta.url)('aws-kinesis-agg') as TheirModule;
+
+function theirAggregate(records: Array<{ partitionKey: string; data: Uint8Array }>): Promise<TheirEncoded[]> {
+  return new Promise((resolve, reject) => {
+    const out: TheirEncoded[] = [];
+    theirs.aggregate(
+      records.map((r) => ({ partitionKey: r.partitionKey, data: Buffer.from(r.data) })),
+      (encoded, callback) => {
+        out.push(encoded);
+        callback();
+      },
+      () => resolve(out),
+      reject,
+    );
+  });
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+describe('decodeKinesisData', () => {
+  it('single race message (what the IoT rule writes, with the client id)', () => {
+    const m = { ...raceMessage(1, 42, 7), clientId: 'racer-42' };
+    const out = decodeKinesisData(b64(json(m)));
+    expect(out.rejections).toEqual([]);
+    expect(out.messages).toEqual([m]);
+    expect(out.userRecords).toBe(1);
+  });
+
+  it('batch form expands to one message per sample', () => {
+    const batch = toBatch([0, 1, 2].map((s) => raceMessage(1, 42, s)));
+    const out = decodeKinesisData(b64(json(batch)));
+    expect(out.rejections).toEqual([]);
+    expect(out.messages.map((m) => m.second)).toEqual([0, 1, 2]);
+    expect(out.messages.every((m) => m.racerId === 42 && m.raceId === 1)).toBe(true);
+  });
+
+  it('KPL aggregate from @alleycat/kinesis-agg', () => {
+    const messages = [0, 1, 2, 3].map((s) => raceMessage(1, 10 + s, s));
+    const [record] = aggregate(messages.map((m) => ({ partitionKey: String(m.racerId), data: json(m) })));
+    expect(record!.aggregated).toBe(true);
+    const out = decodeKinesisData(b64(record!.data));
+    expect(out.userRecords).toBe(4);
+    expect(out.messages).toEqual(messages);
+  });
+
+  it('KPL aggregate from the independent aws-kinesis-agg, single and batch forms mixed', async () => {
+    const singles = Array.from({ length: 100 }, (_, i) => raceMessage(2, 500 + i, i % 30));
+    const batch = toBatch([40, 41].map((s) => raceMessage(2, 999, s)));
+    const encoded = await theirAggregate([
+      ...singles.map((m) => ({ partitionKey: `racer-${m.racerId}`, data: json(m) })),
+      { partitionKey: 'racer-999', data: json(batch) },
+    ]);
+    expect(encoded).toHaveLength(1);
+    expect([...encoded[0]!.data.subarray(0, 4)]).toEqual([0xf3, 0x89, 0x9a, 0xc2]);
+    const out = decodeKinesisData(encoded[0]!.data.toString('base64'));
+    expect(out.rejections).toEqual([]);
+    expect(out.userRecords).toBe(101);
+    expect(out.messages).toEqual([...singles, ...batch.samples.map((_, i) => raceMessage(2, 999, 40 + i))]);
+  });
+
+  it('aggregate with one bad user record: the others still count, the bad one is named by sub-sequence', () => {
+    const good = [raceMessage(1, 1, 0), raceMessage(1, 2, 0)];
+    const [record] = aggregate([
+      { partitionKey: '1', data: json(good[0]) },
+      { partitionKey: 'x', data: Buffer.from('{"event":"update"') },
+      { partitionKey: '2', data: json(good[1]) },
+    ]);
+    const out = decodeKinesisData(b64(record!.data));
+    expect(out.messages).toEqual(good);
+    expect(out.rejections).toHaveLength(1);
+    expect(out.rejections[0]!.subSequenceNumber).toBe(1);
+    expect(out.rejections[0]!.reason.code).toBe('not_json');
+    expect(Buffer.from(out.rejections[0]!.data).toString()).toBe('{"event":"update"');
+  });
+
+  it('corrupt aggregate (flipped byte, MD5 mismatch) is rejected whole', () => {
+    const [record] = aggregate([0, 1].map((s) => ({ partitionKey: 'k', data: json(raceMessage(1, 1, s)) })));
+    const data = Buffer.from(record!.data);
+    data[10] = data[10]! ^ 0xff;
+    const out = decodeKinesisData(data.toString('base64'));
+    expect(out.messages).toEqual([]);
+    expect(out.rejections).toHaveLength(1);
+    expect(out.rejections[0]!.reason.code).toBe('corrupt_aggregate');
+    expect(out.rejections[0]!.reason.message).toMatch(/checksum_mismatch/);
+  });
+
+  it('truncated aggregate is rejected', () => {
+    const out = decodeRecordData(Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2, 1, 2));
+    expect(out.rejections[0]!.reason.code).toBe('corrupt_aggregate');
+  });
+
+  it('not base64', () => {
+    for (const text of ['not base64!', 'ab!d', 'YWJj=ZGVm', 'YWJjZA']) {
+      const out = decodeKinesisData(text);
+      expect(out.rejections[0]!.reason.code, text).toBe('not_base64');
+    }
+    expect(decodeBase64('')?.length).toBe(0);
+    expect(Buffer.from(decodeBase64('YWJjZA==')!).toString()).toBe('abcd');
+  });
+
+  it('not JSON, not UTF-8, not an object', () => {
+    expect(decodeKinesisData(b64(Buffer.from('Hello, this is a test.'))).rejections[0]!.reason.code).toBe(
+      'not_json',
+    );
+    expect(decodeKinesisData(b64(Uint8Array.of(0x7b, 0xff, 0x7d))).rejections[0]!.reason.code).toBe(
+      'not_utf8',
+    );
+    expect(decodeKinesisData(b64(json([1, 2]))).rejections[0]!.reason.code).toBe('not_object');
+  });
+
+  it('schema errors say what and where', () => {
+    const bad = { ...raceMessage(1, 1, 0), cadence: 900 };
+    const out = decodeKinesisData(b64(json(bad)));
+    expect(out.messages).toEqual([]);
+    expect(out.rejections[0]!.reason).toMatchObject({ code: 'out_of_range', path: '/cadence' });
+    const missing: Record<string, unknown> = { ...raceMessage(1, 1, 0) };
+    delete missing['racerId'];
+    expect(decodeKinesisData(b64(json(missing))).rejections[0]!.reason).toMatchObject({
+      code: 'missing_field',
+      path: '/racerId',
+    });
+  });
+
+  it('identity mismatch: a client id that is not racer-{racerId}', () => {
+    const out = decodeKinesisData(b64(json({ ...raceMessage(1, 42, 0), clientId: 'racer-41' })));
+    expect(out.rejections[0]!.reason).toMatchObject({ code: 'identity_mismatch', path: '/clientId' });
+  });
+
+  it('oversize single message is refused before parsing', () => {
+    const big = { ...raceMessage(1, 1, 0), name: 'x'.repeat(2_000) };
+    expect(decodeKinesisData(b64(json(big))).rejections[0]!.reason.code).toBe('too_large');
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * The orchestration against in-memory edges with the same conditions as DynamoDB: the batch-response
+ * contract, failures and retries without double counting, publish slot, timeouts and bests.
+ */
+
+import { aggregate } from '@alleycat/kinesis-agg';
+import { invalidRecordKey, output } from '@alleycat/schema';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
+import { IngestProcessor } from '../src/processor.js';
+import { event, json, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
+import {
+  accessDeniedError,
+  FaultyPublisher,
+  FaultyStore,
+  RecordingLogger,
+  RecordingMetrics,
+  throttlingError,
+} from './helpers/fakes.js';
+
+const T0 = 1_764_250_000_000;
+
+function setup(options: { timeoutSeconds?: number; sink?: MemoryInvalidRecordSink } = {}) {
+  const clock = { now: T0 + 1_000 };
+  const store = new FaultyStore();
+  const publisher = new FaultyPublisher();
+  const sink = options.sink ?? new MemoryInvalidRecordSink();
+  const logger = new RecordingLogger();
+  const metrics = new RecordingMetrics();
+  const processor = new IngestProcessor({
+    store,
+    publisher,
+    sink,
+    logger,
+    metrics,
+    resultsTopicPrefix: 'alleycat-subscribe',
+    raceTimeoutSeconds: options.timeoutSeconds ?? 60,
+    clock: () => clock.now,
+    wait: async (ms) => {
+      clock.now += ms;
+    },
+  });
+  return { clock, store, publisher, sink, logger, metrics, processor };
+}
+
+function expectedTotal(raceId: number, racerId: number, seconds: Iterable<number>): number {
+  let total = 0;
+  for (const s of new Set(seconds)) {
+    const m = raceMessage(raceId, racerId, s);
+    total += output(m.cadence, m.resistance);
+  }
+  return total;
+}
+
+async function totalsOf(store: FaultyStore, raceId: number): Promise<Map<number, number>> {
+  const board = await store.loadBoard(raceId);
+  return new Map([...(board?.racers.values() ?? [])].map((r) => [r.racerId, r.total]));
+}
+
+describe('IngestProcessor: batch response contract', () => {
+  it('an empty event succeeds', async () => {
+    const { processor } = setup();
+    expect(await processor.process(event([]))).toEqual({ batchItemFailures: [] });
+  });
+
+  it('invalid records are stored, counted and logged with their sequence numbers — never failures', async () => {
+    const { processor, sink, metrics, logger, store } = setup();
+    const [aggregated] = aggregate([
+      { partitionKey: '5', data: json(raceMessage(1, 5, 0)) },
+      { partitionKey: '5', data: Buffer.from('garbage') },
+    ]);
+    const records: KinesisStreamRecord[] = [
+      messageRecord(raceMessage(1, 1, 0)),
+      kinesisRecord(Buffer.from('Hello, this is a test.')),
+      kinesisRecord('%%% not base64 %%%'),
+      kinesisRecord(json({ ...raceMessage(1, 2, 0), clientId: 'racer-3' })),
+      kinesisRecord(aggregated!.data),
+      messageRecord(raceMessage(1, 2, 0)),
+    ];
+    const response = await processor.process(event(records));
+    expect(response).toEqual({ batchItemFailures: [] });
+
+    expect(sink.reports.size).toBe(4);
+    const reports = [...sink.reports.values()];
+    expect(reports.map((r) => r.reason.code).sort()).toEqual([
+      'identity_mismatch',
+      'not_base64',
+      'not_json',
+      'not_json',
+    ]);
+    for (const [key, report] of sink.reports) {
+      expect(key).toBe(invalidRecordKey(report));
+      expect(key.startsWith('invalid/')).toBe(true);
+      expect(report.shardId).toBe('shardId-000000000006');
+      expect(records.some((r) => r.kinesis.sequenceNumber === report.sequenceNumber)).toBe(true);
+    }
+    const sub = reports.find((r) => r.subSequenceNumber !== undefined)!;
+    expect(sub.sequenceNumber).toBe(records[4]!.kinesis.sequenceNumber);
+    expect(sub.subSequenceNumber).toBe(1);
+    expect(Buffer.from(sub.dataBase64, 'base64').toString()).toBe('garbage');
+    const notBase64 = reports.find((r) => r.reason.code === 'not_base64')!;
+    expect(notBase64.dataBase64).toBe('%%% not base64 %%%');
+
+    expect(metrics.get('InvalidRecords')).toBe(4);
+    expect(metrics.get('Records')).toBe(6);
+    const warnings = logger.entries.filter((e) => e.message === 'invalid record');
+    expect(warnings).toHaveLength(4);
+    expect(warnings.every((w) => typeof w.extra['sequenceNumber'] === 'string')).toBe(true);
+    expect(warnings.every((w) => w.extra['shardId'] === 'shardId-000000000006')).toBe(true);
+
+    // The valid ones were scored: racers 1, 2 and 5 (from inside the aggregate).
+    expect([...(await totalsOf(store, 1)).keys()].sort()).toEqual([1, 2, 5]);
+  });
+
+  it('a throttled race returns a failure from its first record; the retry counts nothing twice', async () => {
+    const { processor, store } = setup();
+    const records: KinesisStreamRecord[] = [];
+    for (let s = 0; s < 5; s++) {
+      records.push(messageRecord(raceMessage(1, 10, s)));
+      records.push(messageRecord(raceMessage(2, 20, s)));
+    }
+    store.failNext('saveBoard', throttlingError(), 2);
+    const response = await processor.process(event(records));
+    // Race 2's first record is index 1: Lambda resumes there; race 1 already counted records 2..9 too.
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.kinesis.sequenceNumber }]);
+    expect((await totalsOf(store, 2)).size).toBe(0);
+
+    const retry = await processor.process(event(records.slice(1)));
+    expect(retry).toEqual({ batchItemFailures: [] });
+    expect((await totalsOf(store, 1)).get(10)).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2, 3, 4]), 9);
+    expect((await totalsOf(store, 2)).get(20)).toBeCloseTo(expectedTotal(2, 20, [0, 1, 2, 3, 4]), 9);
+    const board1 = await store.loadBoard(1);
+    expect(board1!.racers.get(10)!.count).toBe(5);
+  });
+
+  it('non-retryable faults of the environment still hand the records back (nothing valid is dropped)', async () => {
+    const { processor, store, logger } = setup();
+    const records = [messageRecord(raceMessage(1, 10, 0))];
+    store.failNext('loadBoard', accessDeniedError(), 1);
+    const response = await processor.process(event(records));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.kinesis.sequenceNumber }]);
+    expect(logger.entries.find((e) => e.level === 'error')!.extra['retryable']).toBe(false);
+  });
+
+  it('a failing errors sink hands back the invalid record instead of losing it', async () => {
+    const sink = new MemoryInvalidRecordSink();
+    sink.write = async () => {
+      throw throttlingError();
+    };
+    const { processor } = setup({ sink });
+    const records = [messageRecord(raceMessage(1, 1, 0)), kinesisRecord(Buffer.from('nope'))];
+    const response = await processor.process(event(records));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.kinesis.sequenceNumber }]);
+  });
+
+  it('a failed best update is retried with the records and applied once the retry comes', async () => {
+    const { processor, store } = setup();
+    const records = [0, 1, 2].map((s) =>
+      messageRecord(raceMessage(1, 10, s, s === 2 ? { event: 'final' } : {})),
+    );
+    store.failNext('updateBest', throttlingError(), 1);
+    const response = await processor.process(event(records));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.kinesis.sequenceNumber }]);
+    expect(store.bests.size).toBe(0);
+    await processor.process(event(records));
+    expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2]), 9);
+    expect((await store.loadBoard(1))!.racers.get(10)!.count).toBe(3);
+  });
+});
+
+describe('IngestProcessor: leaderboards', () => {
+  it('publishes the race standings to the class topic', async () => {
+    const { processor, publisher } = setup();
+    await processor.process(
+      event([0, 1].flatMap((s) => [1, 2].map((r) => messageRecord(raceMessage(7, r, s))))),
+    );
+    expect(publisher.published).toHaveLength(1);
+    const { topic, message } = publisher.published[0]!;
+    expect(topic).toBe('alleycat-subscribe/3');
+    expect(message).toMatchObject({ type: 'leaderboard', raceId: 7, classId: 3, second: 1, racers: 2 });
+    expect(message.names).toHaveLength(2);
+  });
+
+  it('publishes at most once a second per race; a change made inside the second is published after it', async () => {
+    const { processor, publisher, clock } = setup();
+    await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
+    clock.now += 300;
+    await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
+    expect(publisher.published).toHaveLength(2);
+    const [first, second] = publisher.published;
+    expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
+    expect(second!.message.second).toBe(1);
+    // A pure replay changes nothing and publishes nothing.
+    clock.now += 5_000;
+    await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
+    expect(publisher.published).toHaveLength(2);
+  });
+
+  it('a retryable publish failure hands back the race’s records; the retry publishes without recounting', async () => {
+    const { processor, publisher, store, clock } = setup();
+    const records = [0, 1, 2].map((s) => messageRecord(raceMessage(7, 1, s)));
+    publisher.failNext(throttlingError());
+    const response = await processor.process(event(records));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.kinesis.sequenceNumber }]);
+    expect(publisher.published).toHaveLength(0);
+    clock.now += 200;
+    expect(await processor.process(event(records))).toEqual({ batchItemFailures: [] });
+    expect(publisher.published).toHaveLength(1);
+    expect(publisher.published[0]!.message.standings[0]![2]).toBeCloseTo(expectedTotal(7, 1, [0, 1, 2]), 2);
+    expect((await store.loadBoard(7))!.racers.get(1)!.count).toBe(3);
+  });
+
+  it('a refused publish (not retryable) is logged, not retried', async () => {
+    const { processor, publisher, logger } = setup();
+    publisher.failNext(accessDeniedError());
+    const response = await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(logger.entries.some((e) => e.message === 'leaderboard publish refused')).toBe(true);
+  });
+});
+
+describe('IngestProcessor: closing races', () => {
+  it('final sets the best for the class; a weaker later race does not lower it', async () => {
+    const { processor, store, clock } = setup();
+    await processor.process(
+      event([0, 1, 2].map((s) => messageRecord(raceMessage(1, 10, s, s === 2 ? { event: 'final' } : {})))),
+    );
+    const best = store.bests.get('10/3')!.best;
+    expect(best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2]), 9);
+    clock.now += 10_000;
+    await processor.process(event([messageRecord(raceMessage(2, 10, 0, { event: 'final' }))]));
+    expect(store.bests.get('10/3')!.best).toBe(best);
+    // A second after final still counts, and raises the best.
+    clock.now += 10_000;
+    await processor.process(event([messageRecord(raceMessage(1, 10, 3))]));
+    expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2, 3]), 9);
+  });
+
+  it('a race whose finals never came closes after the timeout and publishes closed standings', async () => {
+    const { processor, store, publisher, clock } = setup({ timeoutSeconds: 30 });
+    await processor.process(event([0, 1].map((s) => messageRecord(raceMessage(5, 1, s)))));
+    expect(store.open.has(5)).toBe(true);
+    // Nothing more for race 5; another race keeps the shard busy 40 s later.
+    clock.now = T0 + 45_000;
+    await processor.process(event([messageRecord(raceMessage(6, 2, 44))]));
+    const board = await store.loadBoard(5);
+    expect(board!.racers.get(1)!.closed).toBe('timeout');
+    const closedBoards = publisher.published.filter((p) => p.message.raceId === 5 && p.message.closed);
+    expect(closedBoards).toHaveLength(1);
+    expect(store.bests.get('1/3')!.best).toBeCloseTo(expectedTotal(5, 1, [0, 1]), 9);
+    expect(store.open.has(5)).toBe(false);
+  });
+});
