@@ -23,7 +23,7 @@ export const KINESIS_SHARD_READ_CALLS_PER_SECOND = 5;
 export const KINESIS_PUT_RECORDS_MAX_ENTRIES = 500;
 /** Bytes in one PutRecords call: every entry's data plus its partition key. */
 export const KINESIS_PUT_RECORDS_MAX_BYTES = 5 * MIB;
-/** Bytes of one record's data blob (before base64). */
+/** Bytes of one record: data blob (before base64) plus partition key (PutRecordsRequestEntry docs). */
 export const KINESIS_RECORD_MAX_BYTES = 1 * MIB;
 /** Unicode characters in a partition key. */
 export const KINESIS_PARTITION_KEY_MAX_CHARS = 256;
