@@ -1,0 +1,262 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import { parseRaceMessage, planCapacity } from '@alleycat/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliIo, EXIT, main } from '../src/cli.js';
+import { startFaultProxy } from './support/fault-proxy.js';
+import {
+  type AedesServer,
+  PACKAGE_DIR,
+  type Server,
+  startAedes,
+  startKinesalite,
+} from './support/processes.js';
+
+function io(): CliIo & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => {
+    out += c;
+  });
+  stderr.on('data', (c) => {
+    err += c;
+  });
+  return {
+    stdout,
+    stderr,
+    cwd: mkdtempSync(join(tmpdir(), 'alleycat-cli-')),
+    out: () => out,
+    err: () => err,
+  };
+}
+
+async function run(args: string[]) {
+  const t = io();
+  const code = await main(args, t);
+  return { code, out: t.out(), err: t.err(), cwd: t.cwd };
+}
+
+let kinesalite: Server & { endpoint: string };
+let aedes: AedesServer;
+beforeAll(async () => {
+  [kinesalite, aedes] = await Promise.all([startKinesalite(), startAedes()]);
+});
+afterAll(async () => {
+  await Promise.all([kinesalite?.stop(), aedes?.stop()]);
+});
+
+describe('alleycat CLI', () => {
+  it.each([
+    [['simulate', '--bogus'], /^alleycat: Unknown option '--bogus'/],
+    [['simulate', '--riders', 'many'], /^alleycat: --riders must be an integer/],
+    [['simulate', '--via', 'pigeon'], /^alleycat: --via must be one of kinesis, mqtt/],
+    [['simulate', '--via', 'mqtt', '--aggregate'], /^alleycat: --aggregate does not apply to --via mqtt/],
+    [['simulate', '--via', 'mqtt', '--riders', '6000'], /exceeds the 5000 one process holds/],
+    [['ride', '--class', '2'], /^alleycat: --racer is required/],
+    [['capacity', '--riders', '10', '--qos', '1'], /^alleycat: --qos does not apply to "capacity"/],
+    [['fly'], /^alleycat: unknown command "fly"/],
+  ])('rejects %j with one line and exit 2', async (args, message) => {
+    const { code, err, out } = await run(args);
+    expect(code).toBe(EXIT.usage);
+    expect(err).toMatch(message);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(out).toBe('');
+  });
+
+  it('says in one line when Kinesis is unreachable, and exits 1', async () => {
+    const { code, err } = await run([
+      'simulate',
+      '--seconds',
+      '2',
+      '--kinesis-endpoint',
+      'http://127.0.0.1:9',
+    ]);
+    expect(code).toBe(EXIT.failure);
+    expect(err).toMatch(/^alleycat: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('says in one line when the stream does not exist', async () => {
+    const { code, err } = await run([
+      'simulate',
+      '--seconds',
+      '2',
+      '--kinesis-endpoint',
+      kinesalite.endpoint,
+      '--stream',
+      'nope',
+    ]);
+    expect(code).toBe(EXIT.usage);
+    expect(err).toMatch(/stream "nope" not found .* --create-stream/);
+  });
+
+  it('prints the capacity plan as a table and as JSON', async () => {
+    const plan = planCapacity({ riders: 40_000 });
+    const table = await run(['capacity', '--riders', '40000']);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(new RegExp(`shards\\s+${plan.shards}\\s+← records limit binds`));
+    const json = await run(['capacity', '--riders', '40000', '--pattern', 'batched', '--json']);
+    expect(JSON.parse(json.out)).toEqual(planCapacity({ riders: 40_000, pattern: 'batched' }));
+  });
+
+  it('simulates a field into Kinesis (creating the stream) and summarises as JSON', async () => {
+    const { code, out, err } = await run([
+      'simulate',
+      '--riders',
+      '200',
+      '--seconds',
+      '5',
+      '--classes',
+      '3',
+      '--speedup',
+      '50',
+      '--seed',
+      '9',
+      '--kinesis-endpoint',
+      kinesalite.endpoint,
+      '--stream',
+      'cli',
+      '--create-stream',
+      '--shards',
+      '2',
+      '--json',
+    ]);
+    expect(err).toBe('');
+    expect(code).toBe(EXIT.ok);
+    const summary = JSON.parse(out);
+    expect(summary).toMatchObject({
+      riders: 200,
+      seconds: 5,
+      classes: 3,
+      messages: 1000,
+      delivered: 1000,
+      failed: 0,
+      undelivered: 0,
+    });
+    expect(summary.requests).toBeLessThanOrEqual(10);
+    expect(summary.raceIds).toHaveLength(3);
+  });
+
+  it('writes every undelivered message to a file with its error code, and exits 3', async () => {
+    // Racer 3's records are throttled forever.
+    const proxy = await startFaultProxy(kinesalite.port, {
+      throttleEntry: (entry) => entry.PartitionKey === '3',
+    });
+    try {
+      const { code, out, cwd } = await run([
+        'simulate',
+        '--riders',
+        '10',
+        '--seconds',
+        '4',
+        '--speedup',
+        '100',
+        '--kinesis-endpoint',
+        proxy.endpoint,
+        '--stream',
+        'cli-fail',
+        '--create-stream',
+        '--max-attempts',
+        '2',
+        '--json',
+      ]);
+      expect(code).toBe(EXIT.undelivered);
+      const summary = JSON.parse(out);
+      expect(summary).toMatchObject({ messages: 40, delivered: 36, failed: 4, undelivered: 4 });
+      const files = readdirSync(cwd).filter((f) => f.startsWith('alleycat-undelivered-'));
+      expect(files).toHaveLength(1);
+      expect(summary.undeliveredFile).toBe(join(cwd, files[0]!));
+      const lines = readFileSync(summary.undeliveredFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.message.second).sort()).toEqual([0, 1, 2, 3]);
+      for (const line of lines) {
+        expect(line).toMatchObject({ errorCode: 'ProvisionedThroughputExceededException', attempts: 2 });
+        expect(line.message.racerId).toBe(3);
+        expect(parseRaceMessage(JSON.stringify(line.message)).ok).toBe(true);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('simulates through MQTT, one connection per bike, at QoS 1', async () => {
+    const before = aedes.received.length;
+    const { code, out } = await run([
+      'simulate',
+      '--via',
+      'mqtt',
+      '--riders',
+      '30',
+      '--seconds',
+      '3',
+      '--speedup',
+      '20',
+      '--qos',
+      '1',
+      '--mqtt-url',
+      `mqtt://127.0.0.1:${aedes.port}`,
+      '--json',
+    ]);
+    expect(code).toBe(EXIT.ok);
+    expect(JSON.parse(out)).toMatchObject({ messages: 90, delivered: 90, failed: 0 });
+    const got = aedes.received.slice(before).map((p) => parseRaceMessage(p));
+    expect(got.filter((r) => r.ok)).toHaveLength(90);
+    expect(new Set([...aedes.publishers].filter((id) => id.startsWith('racer-'))).size).toBe(30);
+  });
+
+  it('rides one bike and reports its own stats', async () => {
+    const { code, out } = await run([
+      'ride',
+      '--racer',
+      '7',
+      '--class',
+      '2',
+      '--seconds',
+      '3',
+      '--speedup',
+      '20',
+      '--qos',
+      '1',
+      '--mqtt-url',
+      `mqtt://127.0.0.1:${aedes.port}`,
+      '--json',
+    ]);
+    expect(code).toBe(EXIT.ok);
+    expect(JSON.parse(out)).toMatchObject({
+      racerId: 7,
+      classId: 2,
+      clientId: 'racer-7',
+      published: 3,
+      delivered: 3,
+      dropped: 0,
+    });
+  });
+
+  it('runs as the package bin', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bin/alleycat.mjs', 'capacity', '--riders', '1000', '--json'],
+      {
+        cwd: PACKAGE_DIR,
+      },
+    );
+    expect(JSON.parse(stdout).shards).toBe(planCapacity({ riders: 1000 }).shards);
+    const failed = await promisify(execFile)(
+      process.execPath,
+      ['bin/alleycat.mjs', 'simulate', '--riders', '0'],
+      {
+        cwd: PACKAGE_DIR,
+      },
+    ).catch((e) => e as { code: number; stderr: string });
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toMatch(/^alleycat: --riders must be an integer from 1/);
+  });
+});
