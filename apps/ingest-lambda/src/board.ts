@@ -70,6 +70,8 @@ export interface MergeResult {
   /** Racers whose score, state or arrival changed. */
   racersUpdated: number;
   newRacers: number;
+  /** Racers closed by this merge (their `final`, or silence while the race went on). */
+  racersClosed: number;
   rejected: MergeRejection[];
   /**
    * Closed racers whose best for the class must be (re)applied: those closed now, and closed racers this
@@ -177,6 +179,7 @@ export function mergeMessages(
     duplicates,
     racersUpdated: updated.size,
     newRacers,
+    racersClosed: closedNow.size,
     rejected,
     bestsDue: [...touchedClosed],
   };

@@ -319,8 +319,13 @@ export class IngestProcessor {
       }
       return { rejected };
     }
-    // Written but not published (the slot was busy), or stored but never published (an earlier failure).
-    if (result.changed || board.publishedVersion < board.version) {
+    // The slot was busy. Mid-race the next write (any shard, within about a second) publishes a newer
+    // version anyway; but when racers closed, or an earlier publish of this version failed, nothing may
+    // follow, so this invocation waits for the slot and publishes itself.
+    if (
+      (result.changed && result.racersClosed > 0) ||
+      (!result.changed && board.publishedVersion < board.version)
+    ) {
       return {
         rejected,
         deferred: { board, notBeforeMs: previousPublish.atMs + this.intervalMs, withNames },

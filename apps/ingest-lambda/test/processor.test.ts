@@ -182,19 +182,40 @@ describe('IngestProcessor: leaderboards', () => {
     expect(message.names).toHaveLength(2);
   });
 
-  it('publishes at most once a second per race; a change made inside the second is published after it', async () => {
+  it('publishes at most once a second per race; the next write after the second publishes the news', async () => {
     const { processor, publisher, clock } = setup();
     await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
     clock.now += 300;
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
+    expect(publisher.published).toHaveLength(1);
+    clock.now += 800;
+    await processor.process(event([messageRecord(raceMessage(7, 1, 2))]));
     expect(publisher.published).toHaveLength(2);
     const [first, second] = publisher.published;
     expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
-    expect(second!.message.second).toBe(1);
+    expect(second!.message.second).toBe(2);
     // A pure replay changes nothing and publishes nothing.
     clock.now += 5_000;
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
     expect(publisher.published).toHaveLength(2);
+  });
+
+  it('a final written inside the second waits for the slot and is published (nothing may follow it)', async () => {
+    const { processor, publisher, clock } = setup();
+    await processor.process(
+      event([messageRecord(raceMessage(7, 1, 0)), messageRecord(raceMessage(7, 2, 0))]),
+    );
+    clock.now += 300;
+    await processor.process(
+      event([
+        messageRecord(raceMessage(7, 1, 1, { event: 'final' })),
+        messageRecord(raceMessage(7, 2, 1, { event: 'final' })),
+      ]),
+    );
+    expect(publisher.published).toHaveLength(2);
+    const last = publisher.published[1]!.message;
+    expect(last.closed).toBe(true);
+    expect(last.publishedAt - publisher.published[0]!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
   });
 
   it('a retryable publish failure hands back the race’s records; the retry publishes without recounting', async () => {

@@ -1,0 +1,270 @@
+/**
+ * The state logic against a real DynamoDB API: dynalite 4.0.0 in a child process on 127.0.0.1:0.
+ * Includes two shards processing the same race at once, with duplicates across shards, replays and
+ * reordering, and the write cost per 1,000 rider-seconds that design promises.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashKeyOf, type InvalidRecordReport, output, shardIndexFor } from '@alleycat/schema';
+import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newBoard } from '../src/board.js';
+import { DynamoStateStore } from '../src/dynamo-store.js';
+import { DirectoryInvalidRecordSink } from '../src/invalid-sink.js';
+import { IngestProcessor } from '../src/processor.js';
+import { IotLeaderboardPublisher } from '../src/publisher.js';
+import { type Dynalite, startDynalite, TEST_CREDENTIALS } from './helpers/dynalite.js';
+import { event, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
+import { RecordingLogger, RecordingMetrics } from './helpers/fakes.js';
+import { type IotServer, startIotServer } from './helpers/iot-server.js';
+
+const T0 = 1_764_250_000_000;
+let dynalite: Dynalite;
+let iot: IotServer;
+let errorsDir: string;
+let tableCounter = 0;
+
+beforeAll(async () => {
+  [dynalite, iot] = await Promise.all([startDynalite(), startIotServer()]);
+  errorsDir = await mkdtemp(join(tmpdir(), 'alleycat-errors-'));
+});
+
+afterAll(async () => {
+  await Promise.all([dynalite?.stop(), iot?.stop()]);
+  if (errorsDir) await rm(errorsDir, { recursive: true, force: true });
+});
+
+async function freshTable(): Promise<string> {
+  const name = `alleycat-state-${++tableCounter}`;
+  await dynalite.createTable(name);
+  return name;
+}
+
+function iotClient(): IoTDataPlaneClient {
+  return new IoTDataPlaneClient({
+    region: 'us-east-1',
+    endpoint: iot.endpoint,
+    credentials: TEST_CREDENTIALS,
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  });
+}
+
+/** One "container": its own processor and store over the shared table, like one Lambda instance per shard. */
+function container(
+  tableName: string,
+  clock: () => number,
+  wait: (ms: number) => Promise<void> = async () => {},
+  timeoutSeconds = 60,
+) {
+  const store = new DynamoStateStore(dynalite.client, tableName);
+  const processor = new IngestProcessor({
+    store,
+    publisher: new IotLeaderboardPublisher(iotClient()),
+    sink: new DirectoryInvalidRecordSink(errorsDir),
+    logger: new RecordingLogger(),
+    metrics: new RecordingMetrics(),
+    resultsTopicPrefix: 'alleycat-subscribe',
+    raceTimeoutSeconds: timeoutSeconds,
+    clock,
+    wait,
+  });
+  return { store, processor };
+}
+
+describe('DynamoStateStore on dynalite', () => {
+  it('stores and reads back a board; a stale version loses the conditional write', async () => {
+    const table = await freshTable();
+    const store = new DynamoStateStore(dynalite.client, table);
+    expect(await store.loadBoard(1)).toBeUndefined();
+    const board = newBoard(1, 3, T0);
+    board.lastArrivalMs = T0;
+    board.version = 1;
+    expect(await store.saveBoard(board, { version: 0, publishedAtMs: 0, claim: false })).toBe(true);
+    // Creating it again must fail: someone else created it first.
+    expect(await store.saveBoard(board, { version: 0, publishedAtMs: 0, claim: false })).toBe(false);
+    const loaded = await store.loadBoard(1);
+    expect(loaded).toMatchObject({ raceId: 1, classId: 3, version: 1, lastArrivalMs: T0 });
+    loaded!.version = 2;
+    expect(await store.saveBoard(loaded!, { version: 1, publishedAtMs: 0, claim: false })).toBe(true);
+    loaded!.version = 3;
+    expect(await store.saveBoard(loaded!, { version: 1, publishedAtMs: 0, claim: false })).toBe(false);
+    expect(store.stats.conditionalFailures).toBe(2);
+
+    const item = await dynalite.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'RACE#1' }, sk: { S: 'BOARD' } } }),
+    );
+    expect(Number(item.Item!['expiresAt']!.N)).toBeGreaterThan(T0 / 1000);
+  });
+
+  it('publish slot: one claim per interval, never for an older version', async () => {
+    const table = await freshTable();
+    const store = new DynamoStateStore(dynalite.client, table);
+    const board = newBoard(2, 3, T0);
+    board.version = 1;
+    await store.saveBoard(board, { version: 0, publishedAtMs: 0, claim: false });
+    expect(await store.claimPublish(2, 1, T0, 1_000)).toBe(true);
+    expect(await store.claimPublish(2, 1, T0 + 5_000, 1_000)).toBe(false); // version already published
+    const loaded = (await store.loadBoard(2))!;
+    loaded.version = 2;
+    await store.saveBoard(loaded, { version: 1, publishedAtMs: T0, claim: false });
+    expect(await store.claimPublish(2, 2, T0 + 500, 1_000)).toBe(false); // slot busy
+    expect(await store.claimPublish(2, 2, T0 + 1_000, 1_000)).toBe(true);
+    await store.releasePublish(2, { atMs: T0 + 1_000, version: 2 }, { atMs: T0, version: 1 });
+    expect(await store.claimPublish(2, 2, T0 + 1_001, 1_000)).toBe(true);
+  });
+
+  it('bests only rise; the open-race index lists and forgets races', async () => {
+    const table = await freshTable();
+    const store = new DynamoStateStore(dynalite.client, table);
+    expect(await store.updateBest(7, 3, 100.5, 1, T0)).toBe(true);
+    expect(await store.updateBest(7, 3, 90, 2, T0)).toBe(false);
+    expect(await store.updateBest(7, 3, 120, 3, T0)).toBe(true);
+    const best = await dynalite.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'RACER#7' }, sk: { S: 'BEST#CLASS#3' } } }),
+    );
+    expect(best.Item!['best']!.N).toBe('120');
+    expect(best.Item!['raceId']!.N).toBe('3');
+
+    await store.markOpen({ raceId: 1, classId: 3, openedAtMs: T0 });
+    await store.markOpen({ raceId: 2, classId: 4, openedAtMs: T0 + 1 });
+    expect((await store.listOpen()).map((r) => r.raceId).sort()).toEqual([1, 2]);
+    await store.markClosed(1);
+    expect(await store.listOpen()).toEqual([{ raceId: 2, classId: 4, openedAtMs: T0 + 1 }]);
+  });
+});
+
+describe('processor on dynalite', () => {
+  it('two shards of the same race at once: every second counts exactly once', async () => {
+    const table = await freshTable();
+    const RACE = 900;
+    const RACERS = 120;
+    const SECONDS = 30;
+    const SHARDS = 2;
+    let now = T0;
+    const clock = () => now;
+    const wait = async (ms: number) => {
+      now += ms;
+    };
+    const shards = Array.from({ length: SHARDS }, () => container(table, clock, wait));
+
+    // Each racer's seconds go to the shard of its partition key (as Kinesis routes them); 10 % of the
+    // seconds are also written to the other shard (a producer retry under another key) and 10 % twice
+    // on their own (QoS 1 redelivery); batches of one second's records, reordered within the batch.
+    const perShard: KinesisStreamRecord[][][] = Array.from({ length: SHARDS }, () => []);
+    const expected = new Map<number, { total: number; count: number }>();
+    for (let s = 0; s < SECONDS; s++) {
+      const batches: KinesisStreamRecord[][] = Array.from({ length: SHARDS }, () => []);
+      for (let r = 0; r < RACERS; r++) {
+        const racerId = 1_000 + r;
+        const m = raceMessage(RACE, racerId, s, s === SECONDS - 1 ? { event: 'final' } : {});
+        const home = shardIndexFor(hashKeyOf(String(racerId)), SHARDS);
+        const shardId = (i: number) => `shardId-00000000000${i}`;
+        batches[home]!.push(messageRecord(m, { shardId: shardId(home) }));
+        if ((r + s) % 10 === 0) batches[1 - home]!.push(messageRecord(m, { shardId: shardId(1 - home) }));
+        if ((r * 3 + s) % 10 === 0) batches[home]!.push(messageRecord(m, { shardId: shardId(home) }));
+        const e = expected.get(racerId) ?? { total: 0, count: 0 };
+        e.total += output(m.cadence, m.resistance);
+        e.count++;
+        expected.set(racerId, e);
+      }
+      for (let i = 0; i < SHARDS; i++) perShard[i]!.push(batches[i]!.reverse());
+    }
+
+    // Both shards run at the same time, each in order; every 7th batch is delivered twice (at-least-once).
+    await Promise.all(
+      shards.map(async ({ processor }, i) => {
+        for (const [n, batch] of perShard[i]!.entries()) {
+          expect(await processor.process(event(batch))).toEqual({ batchItemFailures: [] });
+          if (n % 7 === 3) expect(await processor.process(event(batch))).toEqual({ batchItemFailures: [] });
+          now += 100;
+        }
+      }),
+    );
+
+    const board = await shards[0]!.store.loadBoard(RACE);
+    expect(board!.racers.size).toBe(RACERS);
+    for (const [racerId, e] of expected) {
+      const racer = board!.racers.get(racerId)!;
+      expect(racer.count, `racer ${racerId}`).toBe(e.count);
+      expect(racer.total, `racer ${racerId}`).toBeCloseTo(e.total, 6);
+      expect(racer.closed).toBe('final');
+    }
+    const conflicts = shards.reduce((n, s) => n + s.store.stats.conditionalFailures, 0);
+    const writes = shards.reduce((n, s) => n + s.store.stats.writes, 0);
+    // Bests: one item per racer for class 3, equal to their total.
+    const bests = await dynalite.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'RACER#1000' }, sk: { S: 'BEST#CLASS#3' } } }),
+    );
+    expect(Number(bests.Item!['best']!.N)).toBeCloseTo(expected.get(1000)!.total, 6);
+    console.log(
+      `two shards, ${RACERS} racers × ${SECONDS} s: ${writes} writes (${conflicts} lost conditions, ${RACERS} bests)`,
+    );
+  });
+
+  it('writes per 1,000 rider-seconds at steady state stay within budget', async () => {
+    const table = await freshTable();
+    let now = T0;
+    const { processor, store } = container(table, () => now);
+    const RACERS = 500;
+    const SECONDS = 20;
+    for (let s = 0; s < SECONDS; s++) {
+      const records = Array.from({ length: RACERS }, (_, r) => messageRecord(raceMessage(901, r, s)));
+      await processor.process(event(records));
+      now += 1_000;
+    }
+    const perThousand = (store.stats.writes / (RACERS * SECONDS)) * 1_000;
+    console.log(
+      `steady state: ${store.stats.writes} writes, ${store.stats.writeUnits} write units for ${RACERS * SECONDS} rider-seconds → ${perThousand.toFixed(2)} writes / 1,000`,
+    );
+    expect(perThousand).toBeLessThanOrEqual(10);
+    const query = await dynalite.client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'RACE#901' } },
+      }),
+    );
+    expect(query.Items).toHaveLength(1);
+  });
+
+  it('invalid records land in the errors folder with their reason', async () => {
+    const table = await freshTable();
+    const { processor } = container(table, () => T0);
+    const bad = kinesisRecord(Buffer.from('{"event":"update","second":-1}'), {
+      shardId: 'shardId-000000000003',
+    });
+    expect(await processor.process(event([bad]))).toEqual({ batchItemFailures: [] });
+    const day = new Date(T0).toISOString().slice(0, 10).replaceAll('-', '/');
+    const dir = join(errorsDir, 'invalid', day, 'shardId-000000000003');
+    const files = await readdir(dir);
+    expect(files).toContain(`${bad.kinesis.sequenceNumber}.json`);
+    const report = JSON.parse(
+      await readFile(join(dir, `${bad.kinesis.sequenceNumber}.json`), 'utf8'),
+    ) as InvalidRecordReport;
+    expect(report.reason.code).toBe('missing_field');
+    expect(report.dataBase64).toBe(bad.kinesis.data);
+  });
+
+  it('IoT publish errors (HTTP 503) hand the race back; the retry publishes and counts nothing twice', async () => {
+    const table = await freshTable();
+    let now = T0;
+    const { processor, store } = container(table, () => now);
+    const records = [0, 1, 2].map((s) => messageRecord(raceMessage(902, 5, s)));
+    const before = iot.published.length;
+    iot.failNext(1, 503);
+    const response = await processor.process(event(records));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.kinesis.sequenceNumber }]);
+    now += 1_500;
+    expect(await processor.process(event(records))).toEqual({ batchItemFailures: [] });
+    const mine = iot.published.slice(before).filter((p) => p.message.raceId === 902);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.topic).toBe('alleycat-subscribe/3');
+    expect(mine[0]!.qos).toBe('0');
+    expect((await store.loadBoard(902))!.racers.get(5)!.count).toBe(3);
+  });
+});
