@@ -1,0 +1,615 @@
+/**
+ * The Kinesis limits layer: an HTTP server in front of kinesalite that enforces what a provisioned Kinesis
+ * shard enforces and kinesalite does not — 1,000 records/s and 1 MiB/s of writes (data + partition key),
+ * 5 GetRecords calls/s and 2 MiB/s of reads per shard, 5 MiB per PutRecords call — and answers as AWS does:
+ * PutRecords gets HTTP 200 with a per-entry `ProvisionedThroughputExceededException` for the entries over the
+ * limit (only the others reach kinesalite; results are re-assembled in request order), PutRecord and GetRecords
+ * get HTTP 400 with that exception. It also maps `StreamARN` to `StreamName`, which kinesalite needs.
+ *
+ * Everything else (validation, stream management, storage) is kinesalite's: a request this layer does not
+ * need to split is forwarded byte for byte.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  KINESIS_PARTITION_KEY_MAX_CHARS,
+  KINESIS_PUT_RECORDS_MAX_BYTES,
+  KINESIS_PUT_RECORDS_MAX_ENTRIES,
+  KINESIS_RECORD_MAX_BYTES,
+  KINESIS_SHARD_READ_BYTES_PER_SECOND,
+  KINESIS_SHARD_READ_CALLS_PER_SECOND,
+  KINESIS_SHARD_WRITE_BYTES_PER_SECOND,
+  KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
+} from '@alleycat/schema';
+import {
+  AMZ_JSON,
+  contentTypeOf,
+  errorBody,
+  operationOf,
+  placeholderAuthHeaders,
+  readThrottledMessage,
+  streamNameFromArn,
+  TARGET_PREFIX,
+  writeThrottledMessage,
+} from './aws-wire.js';
+import {
+  type DescribedShard,
+  entryHashKey,
+  openShardRanges,
+  type ShardRange,
+  shardFor,
+} from './shard-map.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface ShardLimits {
+  writeRecordsPerSecond: number;
+  writeBytesPerSecond: number;
+  readCallsPerSecond: number;
+  readBytesPerSecond: number;
+}
+
+/** AWS's per-shard limits for provisioned streams, from @alleycat/schema. */
+export const AWS_SHARD_LIMITS: Readonly<ShardLimits> = {
+  writeRecordsPerSecond: KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
+  writeBytesPerSecond: KINESIS_SHARD_WRITE_BYTES_PER_SECOND,
+  readCallsPerSecond: KINESIS_SHARD_READ_CALLS_PER_SECOND,
+  readBytesPerSecond: KINESIS_SHARD_READ_BYTES_PER_SECOND,
+};
+
+export interface KinesisLimitsOptions {
+  /** kinesalite's base URL, e.g. `http://127.0.0.1:4567`. */
+  upstream: string;
+  /** Enforce the limits (default true). Off: only the StreamARN mapping is applied. */
+  enabled?: boolean;
+  limits?: Partial<ShardLimits>;
+  /** Account id in AWS's messages (kinesalite's default is 000000000000). */
+  accountId?: string;
+  /** How long a stream's shard map is trusted before DescribeStream is asked again (ms). */
+  shardMapTtlMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface KinesisLimitsStats {
+  requests: number;
+  /** PutRecords/PutRecord entries refused with ProvisionedThroughputExceededException. */
+  throttledRecords: number;
+  /** GetRecords calls refused with ProvisionedThroughputExceededException. */
+  throttledReads: number;
+  /** Entries accepted by kinesalite through this layer. */
+  writtenRecords: number;
+  /** Requests whose StreamARN was mapped to StreamName. */
+  arnMapped: number;
+  /** CBOR requests (forwarded to kinesalite without limits: real SDKs and the CLI send JSON 1.1). */
+  cborPassedThrough: number;
+}
+
+interface ShardState {
+  writeRecords: TokenBucket;
+  writeBytes: TokenBucket;
+  readCalls: TokenBucket;
+  readBytes: TokenBucket;
+}
+
+interface StreamMap {
+  ranges: ShardRange[];
+  fetchedAtMs: number;
+}
+
+interface UpstreamResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+interface PutRecordsEntry {
+  Data?: unknown;
+  PartitionKey?: unknown;
+  ExplicitHashKey?: unknown;
+}
+
+/** Iterators live five minutes on AWS; after that a GetRecords with one fails (ExpiredIteratorException). */
+const ITERATOR_LIFETIME_MS = 5 * 60 * 1000;
+const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
+const STREAM_CHANGING_OPERATIONS = new Set([
+  'CreateStream',
+  'DeleteStream',
+  'SplitShard',
+  'MergeShards',
+  'UpdateShardCount',
+]);
+
+export class KinesisLimitsProxy {
+  readonly server: http.Server;
+  private readonly upstream: URL;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly enabled: boolean;
+  private readonly limits: ShardLimits;
+  private readonly accountId: string;
+  private readonly shardMapTtlMs: number;
+  private readonly now: () => number;
+  private readonly shards = new Map<string, ShardState>();
+  private readonly streamMaps = new Map<string, StreamMap>();
+  private readonly iterators = new Map<string, { stream: string; shardId: string; issuedAtMs: number }>();
+  private readonly counters: KinesisLimitsStats = {
+    requests: 0,
+    throttledRecords: 0,
+    throttledReads: 0,
+    writtenRecords: 0,
+    arnMapped: 0,
+    cborPassedThrough: 0,
+  };
+
+  constructor(options: KinesisLimitsOptions) {
+    this.upstream = new URL(options.upstream);
+    this.enabled = options.enabled ?? true;
+    this.limits = { ...AWS_SHARD_LIMITS, ...options.limits };
+    this.accountId = options.accountId ?? '000000000000';
+    this.shardMapTtlMs = options.shardMapTtlMs ?? 5_000;
+    this.now = options.now ?? Date.now;
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': AMZ_JSON });
+          res.end(errorBody('InternalFailure', `local Kinesis limits layer: ${String(error)}`));
+        } else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  /** Listens on 127.0.0.1:`port` (0 = a free port) and resolves with the URL. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  stats(): KinesisLimitsStats {
+    return { ...this.counters };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.counters.requests += 1;
+    const body = await readBody(req);
+    if (body === undefined) {
+      res.writeHead(413).end();
+      return;
+    }
+    const operation = operationOf(req.headers);
+    const contentType = contentTypeOf(req.headers);
+    if (req.method !== 'POST' || operation === undefined || contentType !== AMZ_JSON) {
+      if (contentType.includes('cbor')) this.counters.cborPassedThrough += 1;
+      this.relay(res, await this.forward(req.headers, body));
+      return;
+    }
+    let params: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not object');
+      params = parsed as Record<string, unknown>;
+    } catch {
+      this.relay(res, await this.forward(req.headers, body)); // kinesalite answers SerializationException
+      return;
+    }
+    const mapped = this.mapStreamArn(params);
+    const forwardBody = mapped ? Buffer.from(JSON.stringify(params)) : body;
+
+    if (STREAM_CHANGING_OPERATIONS.has(operation) && typeof params['StreamName'] === 'string') {
+      this.streamMaps.delete(params['StreamName']);
+    }
+    if (!this.enabled) {
+      const upstream = await this.forward(req.headers, forwardBody);
+      if (operation === 'GetShardIterator' || operation === 'GetRecords')
+        this.noteIterator(operation, params, upstream);
+      this.relay(res, upstream);
+      return;
+    }
+    switch (operation) {
+      case 'PutRecords':
+        return this.putRecords(req, res, params, forwardBody);
+      case 'PutRecord':
+        return this.putRecord(req, res, params, forwardBody);
+      case 'GetRecords':
+        return this.getRecords(req, res, params, forwardBody);
+      default: {
+        const upstream = await this.forward(req.headers, forwardBody);
+        if (operation === 'GetShardIterator') this.noteIterator(operation, params, upstream);
+        this.relay(res, upstream);
+      }
+    }
+  }
+
+  /** kinesalite refuses StreamARN; AWS accepts either. Keep the name, drop the ARN. */
+  private mapStreamArn(params: Record<string, unknown>): boolean {
+    const arn = params['StreamARN'];
+    if (typeof arn !== 'string') return false;
+    const name = streamNameFromArn(arn);
+    if (name === undefined) return false; // leave it: kinesalite's validation error names the field
+    if (params['StreamName'] === undefined) params['StreamName'] = name;
+    delete params['StreamARN'];
+    this.counters.arnMapped += 1;
+    return true;
+  }
+
+  private async putRecords(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, unknown>,
+    forwardBody: Buffer,
+  ): Promise<void> {
+    const records = params['Records'];
+    const streamName = params['StreamName'];
+    const entries = Array.isArray(records) ? (records as PutRecordsEntry[]) : undefined;
+    const sizes = entries === undefined ? undefined : entrySizes(entries);
+    if (typeof streamName !== 'string' || entries === undefined || sizes === undefined) {
+      // Malformed: kinesalite's ValidationException says exactly what and where.
+      this.relay(res, await this.forward(req.headers, forwardBody));
+      return;
+    }
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total > KINESIS_PUT_RECORDS_MAX_BYTES) {
+      sendError(
+        res,
+        'InvalidArgumentException',
+        `Records size exceeds ${KINESIS_PUT_RECORDS_MAX_BYTES / 1024 / 1024} MB limit`,
+      );
+      return;
+    }
+    const ranges = await this.shardRanges(streamName, req.headers);
+    if (ranges === undefined) {
+      this.relay(res, await this.forward(req.headers, forwardBody)); // kinesalite's ResourceNotFoundException
+      return;
+    }
+    const nowMs = this.now();
+    const admitted: number[] = [];
+    const results: Array<Record<string, unknown> | undefined> = new Array(entries.length);
+    entries.forEach((entry, i) => {
+      const shard = shardFor(
+        ranges,
+        entryHashKey(entry.PartitionKey as string, entry.ExplicitHashKey as string | undefined),
+      );
+      if (shard === undefined || this.admitWrite(streamName, shard.shardId, sizes[i]!, nowMs)) {
+        admitted.push(i);
+      } else {
+        results[i] = {
+          ErrorCode: 'ProvisionedThroughputExceededException',
+          ErrorMessage: writeThrottledMessage(shard.shardId, streamName, this.accountId),
+        };
+      }
+    });
+    const throttled = entries.length - admitted.length;
+    this.counters.throttledRecords += throttled;
+    if (throttled === 0) {
+      const upstream = await this.forward(req.headers, forwardBody);
+      if (upstream.status === 200)
+        this.counters.writtenRecords += entries.length - failedCount(upstream.body);
+      this.relay(res, upstream);
+      return;
+    }
+    let failed = throttled;
+    let encryption: unknown;
+    if (admitted.length > 0) {
+      const subRequest = { ...params, Records: admitted.map((i) => entries[i]) };
+      const upstream = await this.forward(req.headers, Buffer.from(JSON.stringify(subRequest)));
+      if (upstream.status !== 200) {
+        this.relay(res, upstream);
+        return;
+      }
+      const answer = JSON.parse(upstream.body.toString('utf8')) as {
+        FailedRecordCount?: number;
+        Records: Array<Record<string, unknown>>;
+        EncryptionType?: unknown;
+      };
+      admitted.forEach((entryIndex, k) => {
+        results[entryIndex] = answer.Records[k];
+      });
+      failed += answer.FailedRecordCount ?? 0;
+      this.counters.writtenRecords += admitted.length - (answer.FailedRecordCount ?? 0);
+      encryption = answer.EncryptionType;
+    }
+    const response: Record<string, unknown> = { FailedRecordCount: failed, Records: results };
+    if (encryption !== undefined) response['EncryptionType'] = encryption;
+    sendJson(res, 200, response);
+  }
+
+  private async putRecord(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, unknown>,
+    forwardBody: Buffer,
+  ): Promise<void> {
+    const streamName = params['StreamName'];
+    const sizes = entrySizes([params as PutRecordsEntry]);
+    if (typeof streamName === 'string' && sizes !== undefined) {
+      const ranges = await this.shardRanges(streamName, req.headers);
+      const shard =
+        ranges &&
+        shardFor(
+          ranges,
+          entryHashKey(params['PartitionKey'] as string, params['ExplicitHashKey'] as string | undefined),
+        );
+      if (shard !== undefined && !this.admitWrite(streamName, shard.shardId, sizes[0]!, this.now())) {
+        this.counters.throttledRecords += 1;
+        sendError(
+          res,
+          'ProvisionedThroughputExceededException',
+          writeThrottledMessage(shard.shardId, streamName, this.accountId),
+        );
+        return;
+      }
+    }
+    const upstream = await this.forward(req.headers, forwardBody);
+    if (upstream.status === 200) this.counters.writtenRecords += 1;
+    this.relay(res, upstream);
+  }
+
+  private async getRecords(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, unknown>,
+    forwardBody: Buffer,
+  ): Promise<void> {
+    const iterator = params['ShardIterator'];
+    const known = typeof iterator === 'string' ? this.iterators.get(iterator) : undefined;
+    if (known !== undefined) {
+      const state = this.shardState(known.stream, known.shardId);
+      const nowMs = this.now();
+      // The byte bucket may be in debt after a large read: AWS throttles the calls that follow it.
+      if (state.readBytes.available(nowMs) <= 0 || !state.readCalls.tryTake(1, nowMs)) {
+        this.counters.throttledReads += 1;
+        sendError(
+          res,
+          'ProvisionedThroughputExceededException',
+          readThrottledMessage(known.shardId, known.stream, this.accountId),
+        );
+        return;
+      }
+      const upstream = await this.forward(req.headers, forwardBody);
+      if (upstream.status === 200) {
+        state.readBytes.charge(recordBytes(upstream.body), this.now());
+      }
+      this.noteIterator('GetRecords', params, upstream);
+      this.relay(res, upstream);
+      return;
+    }
+    // An iterator issued before this layer started (or unknown): kinesalite decides; no shard to charge.
+    const upstream = await this.forward(req.headers, forwardBody);
+    this.noteIterator('GetRecords', params, upstream);
+    this.relay(res, upstream);
+  }
+
+  /** Remembers which shard an iterator reads, so GetRecords can be charged to it. */
+  private noteIterator(operation: string, params: Record<string, unknown>, upstream: UpstreamResponse): void {
+    if (upstream.status !== 200) return;
+    const nowMs = this.now();
+    let owner: { stream: string; shardId: string } | undefined;
+    let next: unknown;
+    const answer = JSON.parse(upstream.body.toString('utf8')) as Record<string, unknown>;
+    if (operation === 'GetShardIterator') {
+      if (typeof params['StreamName'] !== 'string' || typeof params['ShardId'] !== 'string') return;
+      owner = { stream: params['StreamName'], shardId: normaliseShardId(params['ShardId']) };
+      next = answer['ShardIterator'];
+    } else {
+      owner = this.iterators.get(params['ShardIterator'] as string);
+      next = answer['NextShardIterator'];
+    }
+    if (owner === undefined || typeof next !== 'string') return;
+    this.iterators.set(next, { ...owner, issuedAtMs: nowMs });
+    if (this.iterators.size > 10_000) this.pruneIterators(nowMs);
+  }
+
+  private pruneIterators(nowMs: number): void {
+    for (const [key, value] of this.iterators) {
+      if (nowMs - value.issuedAtMs > ITERATOR_LIFETIME_MS) this.iterators.delete(key);
+    }
+  }
+
+  private admitWrite(stream: string, shardId: string, bytes: number, nowMs: number): boolean {
+    const state = this.shardState(stream, shardId);
+    if (state.writeRecords.available(nowMs) < 1 || state.writeBytes.available(nowMs) < bytes) return false;
+    state.writeRecords.tryTake(1, nowMs);
+    state.writeBytes.tryTake(bytes, nowMs);
+    return true;
+  }
+
+  private shardState(stream: string, shardId: string): ShardState {
+    const key = `${stream}/${shardId}`;
+    let state = this.shards.get(key);
+    if (state === undefined) {
+      const nowMs = this.now();
+      state = {
+        writeRecords: new TokenBucket(this.limits.writeRecordsPerSecond, nowMs),
+        writeBytes: new TokenBucket(this.limits.writeBytesPerSecond, nowMs),
+        readCalls: new TokenBucket(this.limits.readCallsPerSecond, nowMs),
+        readBytes: new TokenBucket(this.limits.readBytesPerSecond, nowMs),
+      };
+      this.shards.set(key, state);
+    }
+    return state;
+  }
+
+  /** The stream's open shards, cached; undefined when the stream does not exist (or has no shard yet). */
+  private async shardRanges(
+    stream: string,
+    headers: http.IncomingHttpHeaders,
+  ): Promise<ShardRange[] | undefined> {
+    const cached = this.streamMaps.get(stream);
+    const nowMs = this.now();
+    if (cached !== undefined && nowMs - cached.fetchedAtMs < this.shardMapTtlMs) return cached.ranges;
+    const shards: DescribedShard[] = [];
+    let exclusiveStart: string | undefined;
+    for (;;) {
+      const request: Record<string, unknown> = { StreamName: stream };
+      if (exclusiveStart !== undefined) request['ExclusiveStartShardId'] = exclusiveStart;
+      const upstream = await this.forward(
+        { ...headers, 'x-amz-target': `${TARGET_PREFIX}DescribeStream` },
+        Buffer.from(JSON.stringify(request)),
+      );
+      if (upstream.status !== 200) return undefined;
+      const description = (
+        JSON.parse(upstream.body.toString('utf8')) as {
+          StreamDescription: { Shards: DescribedShard[]; HasMoreShards: boolean };
+        }
+      ).StreamDescription;
+      shards.push(...description.Shards);
+      if (!description.HasMoreShards || description.Shards.length === 0) break;
+      exclusiveStart = description.Shards[description.Shards.length - 1]!.ShardId;
+    }
+    const ranges = openShardRanges(shards);
+    if (ranges.length === 0) return undefined;
+    this.streamMaps.set(stream, { ranges, fetchedAtMs: nowMs });
+    return ranges;
+  }
+
+  private forward(headers: http.IncomingHttpHeaders, body: Buffer): Promise<UpstreamResponse> {
+    const outgoing: Record<string, string> = { ...placeholderAuthHeaders() };
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') continue;
+      if (
+        name === 'host' ||
+        name === 'content-length' ||
+        name === 'connection' ||
+        name === 'transfer-encoding'
+      )
+        continue;
+      outgoing[name] = value;
+    }
+    outgoing['content-length'] = String(body.length);
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        {
+          protocol: this.upstream.protocol,
+          hostname: this.upstream.hostname,
+          port: this.upstream.port,
+          path: '/',
+          method: 'POST',
+          headers: outgoing,
+          agent: this.agent,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 500,
+              headers: response.headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  private relay(res: ServerResponse, upstream: UpstreamResponse): void {
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'x-amzn-requestid', 'x-amz-id-2']) {
+      const value = upstream.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    headers['content-length'] = String(upstream.body.length);
+    res.writeHead(upstream.status, headers);
+    res.end(upstream.body);
+  }
+}
+
+/**
+ * Bytes each entry counts against the limits (data after base64 decoding + partition key), or undefined when
+ * an entry is malformed or over a per-entry limit: kinesalite's validation then answers with AWS's message.
+ */
+function entrySizes(entries: readonly PutRecordsEntry[]): number[] | undefined {
+  if (entries.length < 1 || entries.length > KINESIS_PUT_RECORDS_MAX_ENTRIES) return undefined;
+  const sizes: number[] = [];
+  for (const entry of entries) {
+    if (typeof entry !== 'object' || entry === null) return undefined;
+    const { Data, PartitionKey, ExplicitHashKey } = entry;
+    if (typeof Data !== 'string' || typeof PartitionKey !== 'string') return undefined;
+    if (PartitionKey.length < 1 || PartitionKey.length > KINESIS_PARTITION_KEY_MAX_CHARS) return undefined;
+    if (
+      ExplicitHashKey !== undefined &&
+      (typeof ExplicitHashKey !== 'string' || !/^(0|[1-9]\d{0,38})$/.test(ExplicitHashKey))
+    )
+      return undefined;
+    const dataBytes = Buffer.byteLength(Data, 'base64');
+    if (dataBytes > KINESIS_RECORD_MAX_BYTES) return undefined;
+    sizes.push(dataBytes + Buffer.byteLength(PartitionKey, 'utf8'));
+  }
+  return sizes;
+}
+
+function failedCount(body: Buffer): number {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { FailedRecordCount?: number }).FailedRecordCount ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes of record data (plus keys) a GetRecords answer carried. */
+function recordBytes(body: Buffer): number {
+  try {
+    const answer = JSON.parse(body.toString('utf8')) as {
+      Records?: Array<{ Data: string; PartitionKey: string }>;
+    };
+    let bytes = 0;
+    for (const record of answer.Records ?? []) {
+      bytes += Buffer.byteLength(record.Data, 'base64') + Buffer.byteLength(record.PartitionKey, 'utf8');
+    }
+    return bytes;
+  } catch {
+    return body.length;
+  }
+}
+
+/** Kinesis accepts `shardId-000000000001` and also `1` or `000000000001` for a ShardId. */
+function normaliseShardId(shardId: string): string {
+  const match = /(\d+)$/.exec(shardId);
+  return match === null ? shardId : `shardId-${match[1]!.padStart(12, '0')}`;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': AMZ_JSON, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, type: string, message: string): void {
+  const body = errorBody(type, message);
+  res.writeHead(400, {
+    'content-type': AMZ_JSON,
+    'content-length': Buffer.byteLength(body),
+    'x-amzn-errortype': `${type}:`,
+  });
+  res.end(body);
+}

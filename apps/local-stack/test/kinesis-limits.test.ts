@@ -1,0 +1,315 @@
+import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
+import {
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  PutRecordCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
+import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
+import { createStream, manualClock, run } from './helpers.js';
+
+let kinesalite: RunningKinesalite;
+let proxy: KinesisLimitsProxy;
+let viaProxy: KinesisClient;
+let direct: KinesisClient;
+let clock: ReturnType<typeof manualClock>;
+
+async function setUp(enabled = true): Promise<void> {
+  kinesalite = await startKinesalite();
+  clock = manualClock();
+  proxy = new KinesisLimitsProxy({ upstream: kinesalite.url, enabled, now: clock.now });
+  const url = await proxy.listen(0);
+  viaProxy = localKinesisClient(url, { maxAttempts: 1 });
+  direct = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
+}
+
+afterEach(async () => {
+  viaProxy.destroy();
+  direct.destroy();
+  await proxy.close();
+  await kinesalite.close();
+});
+
+const encoder = new TextEncoder();
+const entries = (n: number, key: (i: number) => string, bytes = 100) =>
+  Array.from({ length: n }, (_, i) => ({
+    PartitionKey: key(i),
+    Data: new Uint8Array(bytes).fill(65 + (i % 26)),
+  }));
+
+async function countStored(client: KinesisClient, stream: string): Promise<number> {
+  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  let total = 0;
+  for (const shard of shards) {
+    const { ShardIterator } = await client.send(
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    let iterator = ShardIterator;
+    for (;;) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      total += page.Records?.length ?? 0;
+      if ((page.Records?.length ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return total;
+}
+
+describe('Kinesis limits layer (enforcing)', () => {
+  beforeEach(() => setUp(true));
+
+  it('accepts 1,000 records/s on one shard and throttles the rest per entry, in request order', async () => {
+    await createStream(direct, 'one', 1);
+    const answers = [];
+    for (let call = 0; call < 3; call++) {
+      answers.push(
+        await viaProxy.send(
+          new PutRecordsCommand({ StreamName: 'one', Records: entries(500, (i) => `k${call}-${i}`) }),
+        ),
+      );
+    }
+    expect(answers.map((a) => a.FailedRecordCount)).toEqual([0, 0, 500]);
+    const third = answers[2]!.Records!;
+    expect(third).toHaveLength(500);
+    for (const entry of third) {
+      expect(entry.ErrorCode).toBe('ProvisionedThroughputExceededException');
+      expect(entry.ErrorMessage).toBe(
+        'Rate exceeded for shard shardId-000000000000 in stream one under account 000000000000.',
+      );
+      expect(entry.SequenceNumber).toBeUndefined();
+    }
+    expect(await countStored(direct, 'one')).toBe(1000);
+    expect(proxy.stats().throttledRecords).toBe(500);
+
+    // Half a second later half a second's worth of tokens is back.
+    clock.advance(500);
+    const later = await viaProxy.send(
+      new PutRecordsCommand({ StreamName: 'one', Records: entries(500, (i) => `l${i}`) }),
+    );
+    expect(later.FailedRecordCount).toBe(0);
+    const after = await viaProxy.send(
+      new PutRecordsCommand({ StreamName: 'one', Records: entries(10, (i) => `m${i}`) }),
+    );
+    expect(after.FailedRecordCount).toBe(10);
+  });
+
+  it('routes each entry by MD5 of its partition key and throttles only the hot shard', async () => {
+    await createStream(direct, 'four', 4);
+    // 1,200 keys that all land on shard 2, interleaved with 300 spread over the others.
+    const hot: string[] = [];
+    const cold: string[] = [];
+    for (let i = 0; hot.length < 1200 || cold.length < 300; i++) {
+      const key = `racer-${i}`;
+      if (shardIndexFor(hashKeyOf(key), 4) === 2) {
+        if (hot.length < 1200) hot.push(key);
+      } else if (cold.length < 300) cold.push(key);
+    }
+    const keys = hot.flatMap((k, i) => (i % 4 === 0 && cold[i / 4] !== undefined ? [cold[i / 4]!, k] : [k]));
+    const results: Array<{ key: string; shardId?: string; error?: string }> = [];
+    for (let start = 0; start < keys.length; start += 500) {
+      const batch = keys.slice(start, start + 500);
+      const answer = await viaProxy.send(
+        new PutRecordsCommand({
+          StreamName: 'four',
+          Records: batch.map((k) => ({ PartitionKey: k, Data: encoder.encode(k) })),
+        }),
+      );
+      answer.Records!.forEach((r, i) => {
+        results.push({ key: batch[i]!, shardId: r.ShardId, error: r.ErrorCode });
+      });
+    }
+    for (const r of results) {
+      const expected = `shardId-${String(shardIndexFor(hashKeyOf(r.key), 4)).padStart(12, '0')}`;
+      if (r.error === undefined) expect(r.shardId).toBe(expected);
+      else expect(expected).toBe('shardId-000000000002');
+    }
+    expect(results.filter((r) => r.error !== undefined)).toHaveLength(200);
+    expect(results.filter((r) => r.error === undefined && r.shardId !== 'shardId-000000000002')).toHaveLength(
+      300,
+    );
+    expect(await countStored(direct, 'four')).toBe(1300);
+  });
+
+  it('throttles on bytes: 1 MiB/s of data plus partition key per shard', async () => {
+    await createStream(direct, 'bytes', 1);
+    // 100 KiB + a 2-byte key: ten fit in 1 MiB, the eleventh does not.
+    const answer = await viaProxy.send(
+      new PutRecordsCommand({
+        StreamName: 'bytes',
+        Records: entries(11, (i) => `k${i}`.padStart(2, '0'), 100 * KIB),
+      }),
+    );
+    expect(answer.Records!.map((r) => r.ErrorCode ?? 'ok')).toEqual([
+      ...Array(10).fill('ok'),
+      'ProvisionedThroughputExceededException',
+    ]);
+  });
+
+  it('answers PutRecord with HTTP 400 ProvisionedThroughputExceededException when the shard is full', async () => {
+    await createStream(direct, 'single', 1);
+    await viaProxy.send(
+      new PutRecordsCommand({ StreamName: 'single', Records: entries(500, (i) => `a${i}`) }),
+    );
+    await viaProxy.send(
+      new PutRecordsCommand({ StreamName: 'single', Records: entries(500, (i) => `b${i}`) }),
+    );
+    const error = await viaProxy
+      .send(new PutRecordCommand({ StreamName: 'single', PartitionKey: 'x', Data: encoder.encode('x') }))
+      .catch((e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number } });
+    expect(error).toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+      message: 'Rate exceeded for shard shardId-000000000000 in stream single under account 000000000000.',
+      $metadata: { httpStatusCode: 400 },
+    });
+    clock.advance(10);
+    const ok = await viaProxy.send(
+      new PutRecordCommand({ StreamName: 'single', PartitionKey: 'x', Data: encoder.encode('x') }),
+    );
+    expect(ok.ShardId).toBe('shardId-000000000000');
+  });
+
+  it('allows 5 GetRecords calls per second per shard', async () => {
+    await createStream(direct, 'reads', 2);
+    const { ShardIterator } = await viaProxy.send(
+      new GetShardIteratorCommand({
+        StreamName: 'reads',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'LATEST',
+      }),
+    );
+    let iterator = ShardIterator;
+    for (let i = 0; i < 5; i++) {
+      iterator = (await viaProxy.send(new GetRecordsCommand({ ShardIterator: iterator }))).NextShardIterator;
+    }
+    const error = await viaProxy
+      .send(new GetRecordsCommand({ ShardIterator: iterator }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    // The other shard has its own budget.
+    const other = await viaProxy.send(
+      new GetShardIteratorCommand({
+        StreamName: 'reads',
+        ShardId: 'shardId-000000000001',
+        ShardIteratorType: 'LATEST',
+      }),
+    );
+    await viaProxy.send(new GetRecordsCommand({ ShardIterator: other.ShardIterator }));
+    clock.advance(200);
+    await viaProxy.send(new GetRecordsCommand({ ShardIterator: iterator }));
+    expect(proxy.stats().throttledReads).toBe(1);
+  });
+
+  it('throttles reads after 2 MiB/s of records from one shard', async () => {
+    await createStream(direct, 'bigreads', 1);
+    const { ShardIterator } = await viaProxy.send(
+      new GetShardIteratorCommand({
+        StreamName: 'bigreads',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    // 3 MiB written straight to kinesalite (the write limit is not under test here).
+    for (let i = 0; i < 3; i++) {
+      await direct.send(
+        new PutRecordsCommand({ StreamName: 'bigreads', Records: entries(4, (j) => `k${i}${j}`, 256 * KIB) }),
+      );
+    }
+    const first = await viaProxy.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+    expect(first.Records).toHaveLength(12);
+    const error = await viaProxy
+      .send(new GetRecordsCommand({ ShardIterator: first.NextShardIterator }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    clock.advance(600); // 3 MiB read: 1 MiB of debt takes half a second to repay
+    await viaProxy.send(new GetRecordsCommand({ ShardIterator: first.NextShardIterator }));
+  });
+
+  it('refuses a PutRecords over 5 MiB and lets kinesalite refuse malformed entries', async () => {
+    await createStream(direct, 'big', 1);
+    const tooBig = await viaProxy
+      .send(new PutRecordsCommand({ StreamName: 'big', Records: entries(6, (i) => `k${i}`, MIB) }))
+      .catch((e: unknown) => e);
+    expect(tooBig).toMatchObject({ name: 'InvalidArgumentException', $metadata: { httpStatusCode: 400 } });
+    const oversizeRecord = await viaProxy
+      .send(new PutRecordCommand({ StreamName: 'big', PartitionKey: 'k', Data: new Uint8Array(MIB + 1) }))
+      .catch((e: unknown) => e as Error);
+    expect(oversizeRecord).toMatchObject({ name: 'ValidationException' });
+    expect((oversizeRecord as Error).message).toMatch(/less than or equal to 1048576/);
+    const missing = await viaProxy
+      .send(new PutRecordsCommand({ StreamName: 'nope', Records: entries(1, () => 'k') }))
+      .catch((e: unknown) => e);
+    expect(missing).toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('maps StreamARN to StreamName (kinesalite refuses ARNs)', async () => {
+    await createStream(direct, 'arn', 1);
+    const arn = (await direct.send(new DescribeStreamSummaryCommand({ StreamName: 'arn' })))
+      .StreamDescriptionSummary!.StreamARN!;
+    const put = await viaProxy.send(
+      new PutRecordCommand({ StreamARN: arn, PartitionKey: 'k', Data: encoder.encode('hi') }),
+    );
+    expect(put.ShardId).toBe('shardId-000000000000');
+    const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
+    expect(summary.StreamDescriptionSummary?.StreamName).toBe('arn');
+    expect(proxy.stats().arnMapped).toBe(2);
+  });
+
+  it('works for the AWS CLI (put-record, get-shard-iterator, get-records)', async () => {
+    await createStream(direct, 'cli', 1);
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    };
+    const endpoint = `http://127.0.0.1:${(proxy.server.address() as { port: number }).port}`;
+    const aws = async (...args: string[]) =>
+      JSON.parse(
+        (await run('aws', ['kinesis', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env }))
+          .stdout,
+      );
+    const put = await aws('put-record', '--stream-name', 'cli', '--partition-key', 'p', '--data', 'aGVsbG8=');
+    expect(put.ShardId).toBe('shardId-000000000000');
+    const it = await aws(
+      'get-shard-iterator',
+      '--stream-name',
+      'cli',
+      '--shard-id',
+      'shardId-000000000000',
+      '--shard-iterator-type',
+      'TRIM_HORIZON',
+    );
+    const got = await aws('get-records', '--shard-iterator', it.ShardIterator);
+    expect(got.Records).toHaveLength(1);
+    expect(got.Records[0].PartitionKey).toBe('p');
+  });
+});
+
+describe('Kinesis limits layer (switched off)', () => {
+  beforeEach(() => setUp(false));
+
+  it('passes everything through, still mapping StreamARN', async () => {
+    await createStream(direct, 'free', 1);
+    for (let call = 0; call < 4; call++) {
+      const answer = await viaProxy.send(
+        new PutRecordsCommand({ StreamName: 'free', Records: entries(500, (i) => `${call}-${i}`) }),
+      );
+      expect(answer.FailedRecordCount).toBe(0);
+    }
+    expect(await countStored(direct, 'free')).toBe(2000);
+    expect(proxy.stats().throttledRecords).toBe(0);
+  });
+});
