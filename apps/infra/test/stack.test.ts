@@ -1,0 +1,477 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  INGEST_RULE_SQL_VERSION,
+  INGEST_TOPIC,
+  INVALID_RECORDS_PREFIX,
+  ingestRuleSql,
+  LAMBDA_BUNDLE,
+  LAMBDA_ENV,
+  planCapacity,
+  RESULTS_TOPIC_FILTER,
+  RESULTS_TOPIC_PREFIX,
+  RULE_ERRORS_PREFIX,
+  STATE_TABLE,
+} from '@alleycat/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../src/app.js';
+import { DEFAULT_EVENT_SOURCE, IOT_LOG_GROUP } from '../src/constants.js';
+import { MissingLambdaBundleError } from '../src/errors.js';
+import {
+  allResources,
+  type Json,
+  ref,
+  resources,
+  type Synthesized,
+  single,
+  synthToTemp,
+  TEST_ACCOUNT,
+  TEST_ENDPOINT,
+  TEST_REGION,
+  target,
+  testConfig,
+} from './helpers.js';
+
+let base: Synthesized;
+let json: Json;
+const cleanups: Array<() => void> = [];
+
+function variant(env: Record<string, string>): Json {
+  const s = synthToTemp(testConfig(env));
+  cleanups.push(s.cleanup);
+  return s.json;
+}
+
+beforeAll(() => {
+  base = synthToTemp(testConfig());
+  cleanups.push(base.cleanup);
+  json = base.json;
+});
+afterAll(() => {
+  for (const cleanup of cleanups) cleanup();
+});
+
+describe('provider and stack', () => {
+  it('names the stack per environment and sets region and default tags', () => {
+    expect(base.stack.node.id).toBe('test-alleycat');
+    const provider = json['provider'].aws[0];
+    expect(provider.region).toBe(TEST_REGION);
+    expect(provider.default_tags[0].tags).toEqual({ Application: 'alleycat', Environment: 'test' });
+  });
+
+  it('adds user tags over the defaults', () => {
+    const tagged = variant({ ALLEYCAT_TAGS: 'team=racing,Environment=staging' });
+    expect(tagged['provider'].aws[0].default_tags[0].tags).toEqual({
+      Application: 'alleycat',
+      Environment: 'staging',
+      team: 'racing',
+    });
+  });
+
+  it('deploys with real credentials: no test-only provider flags, no fake keys', () => {
+    const provider = JSON.stringify(json['provider']);
+    expect(provider).not.toMatch(/skip_|access_key|secret_key/);
+  });
+
+  it('uses inputs instead of data sources when account id and endpoint are set', () => {
+    expect(json['data']).toBeUndefined();
+  });
+
+  it('looks the account id and the ATS data endpoint up when they are not set', () => {
+    const looked = synthToTemp(testConfig({ ALLEYCAT_ACCOUNT_ID: '', ALLEYCAT_IOT_DATA_ENDPOINT: '' }));
+    cleanups.push(looked.cleanup);
+    const data = looked.json['data'];
+    expect(Object.keys(data.aws_caller_identity)).toHaveLength(1);
+    expect(Object.values<Json>(data.aws_iot_endpoint)[0]!.endpoint_type).toBe('iot:Data-ATS');
+    const fn = single(looked.json, 'aws_lambda_function');
+    expect(fn.environment.variables[LAMBDA_ENV.iotDataEndpoint]).toMatch(
+      /^\$\{data\.aws_iot_endpoint\.[\w-]+\.endpoint_address\}$/,
+    );
+    expect(single(looked.json, 'aws_iot_policy').policy).toContain('${data.aws_caller_identity.');
+  });
+
+  it('keeps local state unless a state bucket is configured, then uses S3 with native locking', () => {
+    expect(Object.keys(json['terraform'].backend)).toEqual(['local']);
+    const remote = variant({ ALLEYCAT_STATE_BUCKET: 'my-terraform-state' });
+    expect(remote['terraform'].backend.s3).toMatchObject({
+      bucket: 'my-terraform-state',
+      key: 'alleycat/test/terraform.tfstate',
+      region: TEST_REGION,
+      encrypt: true,
+      use_lockfile: true,
+    });
+  });
+});
+
+describe('Kinesis stream', () => {
+  it('is provisioned with the shards planCapacity gives for the riders, KMS-encrypted', () => {
+    const stream = json['resource'].aws_kinesis_stream.stream;
+    expect(stream.name).toBe('test-alleycat');
+    expect(stream.shard_count).toBe(planCapacity({ riders: 1000 }).shards);
+    expect(stream.shard_count).toBe(2);
+    expect(stream.stream_mode_details).toEqual({ stream_mode: 'PROVISIONED' });
+    expect(stream.retention_period).toBe(24);
+    expect(stream.encryption_type).toBe('KMS');
+    expect(target(json, stream.kms_key_id).type).toBe('aws_kms_key');
+  });
+
+  it('scales the shard count with the riders', () => {
+    const big = variant({ ALLEYCAT_RIDERS: '40000' });
+    expect(big['resource'].aws_kinesis_stream.stream.shard_count).toBe(
+      planCapacity({ riders: 40_000 }).shards,
+    );
+    expect(big['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
+  });
+
+  it('can be on-demand (no shard count)', () => {
+    const onDemand = variant({ ALLEYCAT_STREAM_MODE: 'on-demand' })['resource'].aws_kinesis_stream.stream;
+    expect(onDemand.stream_mode_details).toEqual({ stream_mode: 'ON_DEMAND' });
+    expect(onDemand.shard_count).toBeUndefined();
+  });
+
+  it('has a rotated customer-managed key with an alias', () => {
+    const key = single(json, 'aws_kms_key');
+    expect(key.enable_key_rotation).toBe(true);
+    expect(key.policy).toBeUndefined(); // AWS's default key policy: access is granted through IAM only
+    expect(single(json, 'aws_kms_alias').name).toBe('alias/test-alleycat');
+  });
+});
+
+describe('IoT topic rule', () => {
+  it('reads the ingest topic with the contract SQL and adds the client id', () => {
+    const rule = json['resource'].aws_iot_topic_rule.ingest_rule;
+    expect(rule.name).toBe('test_alleycatIngest');
+    expect(rule.enabled).toBe(true);
+    expect(rule.sql).toBe(ingestRuleSql(INGEST_TOPIC));
+    expect(rule.sql).toBe("SELECT *, clientid() AS clientId FROM 'alleycat-publish'");
+    expect(rule.sql_version).toBe(INGEST_RULE_SQL_VERSION);
+  });
+
+  it('puts into the stream keyed by racer, escaped for Terraform', () => {
+    const [kinesis] = json['resource'].aws_iot_topic_rule.ingest_rule.kinesis;
+    expect(kinesis.partition_key).toBe('$${racerId}');
+    expect(kinesis.stream_name).toBe(ref(json, 'aws_kinesis_stream', 'name', 'stream'));
+    expect(target(json, kinesis.role_arn).type).toBe('aws_iam_role');
+  });
+
+  it.each([
+    ['timestamp', '$${timestamp()}'],
+    ['random', '$${newuuid()}'],
+    ['class', '$${classId}'],
+  ])('can key by %s', (strategy, template) => {
+    const rule = variant({ ALLEYCAT_PARTITION_KEY: strategy })['resource'].aws_iot_topic_rule.ingest_rule;
+    expect(rule.kinesis[0].partition_key).toBe(template);
+  });
+
+  it('writes failed deliveries to the errors bucket under errors/', () => {
+    const { s3 } = json['resource'].aws_iot_topic_rule.ingest_rule.error_action;
+    expect(s3.bucket_name).toBe(ref(json, 'aws_s3_bucket', 'id', 'errors_bucket'));
+    expect(s3.key.startsWith(RULE_ERRORS_PREFIX)).toBe(true);
+    expect(s3.key).toBe('errors/$${parse_time("yyyy/MM/dd", timestamp(), "UTC")}/$${newuuid()}.json');
+    // Every substitution template is escaped: no bare `${` that Terraform would try to evaluate.
+    expect(s3.key.replaceAll('$${', '')).not.toContain('${');
+  });
+});
+
+describe('IoT logging', () => {
+  it('logs at the configured level with its own role, into a log group with retention', () => {
+    const options = single(json, 'aws_iot_logging_options');
+    expect(options.default_log_level).toBe('ERROR');
+    expect(options.disable_all_logs).toBe(false);
+    expect(target(json, options.role_arn).type).toBe('aws_iam_role');
+    const groups = Object.values(resources(json, 'aws_cloudwatch_log_group'));
+    expect(groups.find((g) => g.name === IOT_LOG_GROUP)?.retention_in_days).toBe(14);
+  });
+
+  it('takes DEBUG, and DISABLED turns logging off', () => {
+    expect(
+      single(variant({ ALLEYCAT_IOT_LOG_LEVEL: 'debug' }), 'aws_iot_logging_options').default_log_level,
+    ).toBe('DEBUG');
+    expect(
+      single(variant({ ALLEYCAT_IOT_LOG_LEVEL: 'DISABLED' }), 'aws_iot_logging_options').disable_all_logs,
+    ).toBe(true);
+  });
+});
+
+describe('S3 buckets', () => {
+  it('are named per environment, account and region', () => {
+    expect(json['resource'].aws_s3_bucket.errors_bucket.bucket).toBe(
+      `test-alleycat-errors-${TEST_ACCOUNT}-${TEST_REGION}`,
+    );
+    expect(json['resource'].aws_s3_bucket.archive_bucket.bucket).toBe(
+      `test-alleycat-archive-${TEST_ACCOUNT}-${TEST_REGION}`,
+    );
+  });
+
+  it('expire objects and abort abandoned uploads', () => {
+    const byBucket: Record<string, Json> = Object.fromEntries(
+      Object.values(resources(json, 'aws_s3_bucket_lifecycle_configuration')).map((l) => [
+        l.bucket,
+        l.rule[0],
+      ]),
+    );
+    expect(byBucket[ref(json, 'aws_s3_bucket', 'id', 'errors_bucket')]!.expiration[0].days).toBe(30);
+    expect(byBucket[ref(json, 'aws_s3_bucket', 'id', 'archive_bucket')]!.expiration[0].days).toBe(365);
+    for (const rule of Object.values(byBucket)) {
+      expect(rule.status).toBe('Enabled');
+      expect(rule.abort_incomplete_multipart_upload[0].days_after_initiation).toBe(1);
+    }
+  });
+
+  it('refuse to be destroyed with objects unless data protection is off', () => {
+    for (const b of Object.values(resources(json, 'aws_s3_bucket'))) expect(b.force_destroy).toBe(false);
+    const unprotected = variant({ ALLEYCAT_PROTECT_DATA: 'false' });
+    for (const b of Object.values(resources(unprotected, 'aws_s3_bucket')))
+      expect(b.force_destroy).toBe(true);
+    expect(single(unprotected, 'aws_dynamodb_table').deletion_protection_enabled).toBe(false);
+  });
+});
+
+describe('archive (Firehose)', () => {
+  it('always has the Firehose role, and no delivery stream by default', () => {
+    const roles = Object.values(resources(json, 'aws_iam_role'));
+    expect(roles.some((r) => r.name === 'test-alleycat-firehose')).toBe(true);
+    expect(resources(json, 'aws_kinesis_firehose_delivery_stream')).toEqual({});
+  });
+
+  it('one flag turns on a GZIP, date-partitioned delivery stream from the stream to the archive bucket', () => {
+    const archived = variant({ ALLEYCAT_ARCHIVE: 'true' });
+    const firehose = archived['resource'].aws_kinesis_firehose_delivery_stream.archive_delivery_stream;
+    expect(firehose.destination).toBe('extended_s3');
+    expect(firehose.kinesis_source_configuration.kinesis_stream_arn).toBe(
+      ref(archived, 'aws_kinesis_stream', 'arn', 'stream'),
+    );
+    const s3 = firehose.extended_s3_configuration;
+    expect(s3.bucket_arn).toBe(ref(archived, 'aws_s3_bucket', 'arn', 'archive_bucket'));
+    expect(s3.compression_format).toBe('GZIP');
+    expect(s3.prefix).toBe('archive/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/');
+    expect(s3.error_output_prefix).toContain('!{firehose:error-output-type}');
+    expect(s3.role_arn).toBe(firehose.kinesis_source_configuration.role_arn);
+    expect(target(archived, s3.role_arn).body.name).toBe('test-alleycat-firehose');
+    expect(s3.cloudwatch_logging_options.enabled).toBe(true);
+  });
+});
+
+describe('ingest Lambda', () => {
+  it('runs the ingest-lambda bundle on nodejs22.x, arm64', () => {
+    const fn = json['resource'].aws_lambda_function.ingest_function;
+    expect(fn.function_name).toBe('test-alleycat-ingest');
+    expect(fn.runtime).toBe('nodejs22.x');
+    expect(fn.architectures).toEqual(['arm64']);
+    expect(fn.handler).toBe(LAMBDA_BUNDLE.handler);
+    expect(fn.source_code_hash).toBe(`\${filebase64sha256("${fn.filename}")}`);
+    // The asset is the zipped bundle folder, copied into the stack's own folder.
+    const archive = readFileSync(join(base.stackDir, fn.filename));
+    expect(archive.subarray(0, 2).toString()).toBe('PK');
+    expect(archive.includes(Buffer.from(LAMBDA_BUNDLE.file))).toBe(true);
+  });
+
+  it('gets table, endpoint, results topic prefix and errors bucket through the contract env vars', () => {
+    const fn = json['resource'].aws_lambda_function.ingest_function;
+    expect(fn.environment.variables).toEqual({
+      [LAMBDA_ENV.tableName]: ref(json, 'aws_dynamodb_table', 'name', 'state_table'),
+      [LAMBDA_ENV.iotDataEndpoint]: TEST_ENDPOINT,
+      [LAMBDA_ENV.resultsTopicPrefix]: RESULTS_TOPIC_PREFIX,
+      [LAMBDA_ENV.errorsBucket]: ref(json, 'aws_s3_bucket', 'id', 'errors_bucket'),
+      POWERTOOLS_SERVICE_NAME: 'alleycat-ingest',
+      POWERTOOLS_METRICS_NAMESPACE: 'Alleycat',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    });
+    const tuned = variant({ ALLEYCAT_RACE_TIMEOUT_SECONDS: '90', ALLEYCAT_LOG_LEVEL: 'debug' });
+    const vars = tuned['resource'].aws_lambda_function.ingest_function.environment.variables;
+    expect(vars[LAMBDA_ENV.raceTimeoutSeconds]).toBe('90');
+    expect(vars.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+  });
+
+  it('logs into its own log group with retention', () => {
+    const fn = json['resource'].aws_lambda_function.ingest_function;
+    const group = Object.values(resources(json, 'aws_cloudwatch_log_group')).find(
+      (g) => g.name === '/aws/lambda/test-alleycat-ingest',
+    );
+    expect(group?.retention_in_days).toBe(14);
+    expect(fn.logging_config.log_group).toBe(group?.name);
+  });
+
+  it('is fed by an event source mapping with bounded retries, bisect, partial batch responses and a DLQ', () => {
+    const esm = json['resource'].aws_lambda_event_source_mapping.ingest_event_source;
+    expect(esm).toMatchObject({
+      event_source_arn: ref(json, 'aws_kinesis_stream', 'arn', 'stream'),
+      function_name: ref(json, 'aws_lambda_function', 'arn', 'ingest_function'),
+      starting_position: DEFAULT_EVENT_SOURCE.startingPosition,
+      batch_size: DEFAULT_EVENT_SOURCE.batchSize,
+      maximum_batching_window_in_seconds: DEFAULT_EVENT_SOURCE.maximumBatchingWindowInSeconds,
+      parallelization_factor: DEFAULT_EVENT_SOURCE.parallelizationFactor,
+      bisect_batch_on_function_error: true,
+      maximum_retry_attempts: DEFAULT_EVENT_SOURCE.maximumRetryAttempts,
+      maximum_record_age_in_seconds: DEFAULT_EVENT_SOURCE.maximumRecordAgeInSeconds,
+      function_response_types: ['ReportBatchItemFailures'],
+      destination_config: { on_failure: { destination_arn: ref(json, 'aws_sqs_queue', 'arn', 'dlq') } },
+    });
+    // Literal values, so apps/local-stack can read them without evaluating Terraform.
+    expect(esm.batch_size).toBe(1000);
+    expect(esm.maximum_retry_attempts).toBeGreaterThan(0);
+    expect(esm.maximum_record_age_in_seconds).toBeLessThanOrEqual(24 * 3600);
+  });
+
+  it('takes event source settings from the environment', () => {
+    const esm = variant({
+      ALLEYCAT_ESM_BATCH_SIZE: '200',
+      ALLEYCAT_ESM_BATCHING_WINDOW_SECONDS: '1',
+      ALLEYCAT_ESM_STARTING_POSITION: 'latest',
+      ALLEYCAT_ESM_PARALLELIZATION_FACTOR: '4',
+      ALLEYCAT_ESM_MAX_RETRY_ATTEMPTS: '2',
+      ALLEYCAT_ESM_MAX_RECORD_AGE_SECONDS: '600',
+    })['resource'].aws_lambda_event_source_mapping.ingest_event_source;
+    expect(esm).toMatchObject({
+      batch_size: 200,
+      maximum_batching_window_in_seconds: 1,
+      starting_position: 'LATEST',
+      parallelization_factor: 4,
+      maximum_retry_attempts: 2,
+      maximum_record_age_in_seconds: 600,
+    });
+  });
+
+  it('sends failed batches to an SSE-encrypted queue that keeps them 14 days', () => {
+    const dlq = json['resource'].aws_sqs_queue.dlq;
+    expect(dlq.name).toBe('test-alleycat-ingest-dlq');
+    expect(dlq.sqs_managed_sse_enabled).toBe(true);
+    expect(dlq.message_retention_seconds).toBe(14 * 24 * 3600);
+  });
+
+  it('refuses to synthesize without the built bundle (never placeholder code)', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'alleycat-no-bundle-'));
+    const out = mkdtempSync(join(tmpdir(), 'alleycat-infra-'));
+    try {
+      const config = { ...testConfig(), lambdaBundleDir: empty };
+      expect(() => synthesize({ outdir: out, config })).toThrow(MissingLambdaBundleError);
+      expect(() => synthesize({ outdir: out, config })).toThrow(
+        /pnpm --filter @alleycat\/ingest-lambda build/,
+      );
+      expect(existsSync(join(out, 'stacks', 'test-alleycat', 'cdk.tf.json'))).toBe(false);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DynamoDB state table', () => {
+  it('has the contract keys and TTL, on demand, with PITR and encryption', () => {
+    const table = json['resource'].aws_dynamodb_table.state_table;
+    expect(table).toMatchObject({
+      name: 'test-alleycat-state',
+      billing_mode: 'PAY_PER_REQUEST',
+      hash_key: STATE_TABLE.partitionKey,
+      range_key: STATE_TABLE.sortKey,
+      attribute: [
+        { name: STATE_TABLE.partitionKey, type: 'S' },
+        { name: STATE_TABLE.sortKey, type: 'S' },
+      ],
+      ttl: { attribute_name: STATE_TABLE.ttlAttribute, enabled: true },
+      point_in_time_recovery: { enabled: true },
+      server_side_encryption: { enabled: true },
+      deletion_protection_enabled: true,
+    });
+  });
+});
+
+describe('device access', () => {
+  it('lets a bike connect only as its thing, publish to the ingest topic and receive results', () => {
+    const policy = json['resource'].aws_iot_policy.bike_policy;
+    expect(policy.name).toBe('test-alleycat-bike');
+    const doc = JSON.parse(policy.policy);
+    const iot = `arn:aws:iot:${TEST_REGION}:${TEST_ACCOUNT}`;
+    expect(doc.Statement).toEqual([
+      {
+        Sid: 'ConnectAsOwnThing',
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: `${iot}:client/$\${iot:Connection.Thing.ThingName}`,
+        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+      },
+      {
+        Sid: 'PublishRaceMessages',
+        Effect: 'Allow',
+        Action: 'iot:Publish',
+        Resource: `${iot}:topic/alleycat-publish`,
+      },
+      {
+        Sid: 'SubscribeToResults',
+        Effect: 'Allow',
+        Action: 'iot:Subscribe',
+        Resource: `${iot}:topicfilter/alleycat-subscribe/*`,
+      },
+      {
+        Sid: 'ReceiveResults',
+        Effect: 'Allow',
+        Action: 'iot:Receive',
+        Resource: `${iot}:topic/alleycat-subscribe/*`,
+      },
+    ]);
+  });
+});
+
+describe('outputs', () => {
+  it('names the stream, endpoint, topics, table, DLQ and buckets', () => {
+    const outputs = json['output'];
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'archive_bucket',
+        'bike_policy_name',
+        'dlq_url',
+        'errors_bucket',
+        'firehose_role_arn',
+        'function_name',
+        'ingest_rule_name',
+        'ingest_topic',
+        'iot_data_endpoint',
+        'partition_key_template',
+        'results_topic_filter',
+        'results_topic_prefix',
+        'stream_arn',
+        'stream_name',
+        'table_name',
+      ].sort(),
+    );
+    expect(outputs.ingest_topic.value).toBe(INGEST_TOPIC);
+    expect(outputs.results_topic_filter.value).toBe(RESULTS_TOPIC_FILTER);
+    expect(outputs.iot_data_endpoint.value).toBe(TEST_ENDPOINT);
+    expect(outputs.dlq_url.value).toBe(ref(json, 'aws_sqs_queue', 'url', 'dlq'));
+    expect(outputs.partition_key_template.value).toBe('$${racerId}');
+  });
+});
+
+describe('inventory', () => {
+  it('creates exactly these resources by default', () => {
+    const counts: Record<string, number> = {};
+    for (const [type] of allResources(json)) counts[type] = (counts[type] ?? 0) + 1;
+    expect(counts).toEqual({
+      aws_cloudwatch_log_group: 2,
+      aws_dynamodb_table: 1,
+      aws_iam_role: 4,
+      aws_iam_role_policy: 4,
+      aws_iot_logging_options: 1,
+      aws_iot_policy: 1,
+      aws_iot_topic_rule: 1,
+      aws_kinesis_stream: 1,
+      aws_kms_alias: 1,
+      aws_kms_key: 1,
+      aws_lambda_event_source_mapping: 1,
+      aws_lambda_function: 1,
+      aws_s3_bucket: 2,
+      aws_s3_bucket_lifecycle_configuration: 2,
+      aws_s3_bucket_ownership_controls: 2,
+      aws_s3_bucket_policy: 2,
+      aws_s3_bucket_public_access_block: 2,
+      aws_s3_bucket_server_side_encryption_configuration: 2,
+      aws_sqs_queue: 1,
+      aws_sqs_queue_policy: 1,
+    });
+  });
+
+  it('writes the invalid-records prefix the Lambda uses into its policy only', () => {
+    expect(JSON.stringify(json)).toContain(`/${INVALID_RECORDS_PREFIX}*`);
+  });
+});

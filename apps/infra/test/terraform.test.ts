@@ -1,0 +1,90 @@
+/**
+ * The real terraform on the synthesized stack: init from the offline provider mirror, validate, and plan with
+ * fake credentials. Terraform >= 1.5 is a prerequisite of these tests: when it is missing they fail, loudly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allResources, type Synthesized, synthToTemp, testConfig } from './helpers.js';
+import {
+  type CliConfig,
+  cliConfig,
+  init,
+  requireTerraform,
+  terraform,
+  writeOfflineOverride,
+} from './terraform.js';
+
+let cli: CliConfig;
+const synthesized: Synthesized[] = [];
+beforeAll(() => {
+  cli = cliConfig();
+});
+afterAll(() => {
+  for (const s of synthesized) s.cleanup();
+});
+
+/** Lines of `terraform plan -json` (machine-readable UI) that matter here. */
+type PlanMessage =
+  | { type: 'planned_change'; change: { resource: { addr: string; resource_type: string }; action: string } }
+  | { type: 'change_summary'; changes: { add: number; change: number; remove: number } }
+  | { type: string };
+
+/** synth → init → validate → plan; returns the planned changes and how long each step took. */
+function synthValidatePlan(env: Record<string, string>) {
+  const t0 = performance.now();
+  const s = synthToTemp(testConfig(env));
+  synthesized.push(s);
+  const synthSeconds = (performance.now() - t0) / 1000;
+  writeOfflineOverride(s.stackDir);
+  const initRun = init(s.stackDir, cli);
+  const validate = terraform(s.stackDir, cli, ['validate']);
+  const plan = terraform(s.stackDir, cli, ['plan', '-input=false', '-lock=false', '-json']);
+  const messages = plan.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as PlanMessage);
+  const changes = messages.flatMap((m) => (m.type === 'planned_change' && 'change' in m ? [m.change] : []));
+  const summary = messages.find((m) => m.type === 'change_summary');
+  if (!summary || !('changes' in summary)) throw new Error(`no change summary in the plan:\n${plan.stdout}`);
+  console.info(
+    `[infra] ${JSON.stringify(env)}: synth ${synthSeconds.toFixed(1)} s, init ${initRun.seconds.toFixed(1)} s, ` +
+      `validate ${validate.seconds.toFixed(1)} s, plan ${plan.seconds.toFixed(1)} s (CLI config: ${cli.source})`,
+  );
+  return { s, validate, changes, summary: summary.changes };
+}
+
+describe('terraform', () => {
+  it('is installed, >= 1.5', () => {
+    expect(requireTerraform()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('validates and plans the default stack: 33 resources to create', () => {
+    requireTerraform();
+    const { s, validate, changes, summary } = synthValidatePlan({});
+    expect(validate.stdout).toContain('Success! The configuration is valid.');
+    expect(summary).toEqual({ add: 33, change: 0, import: 0, remove: 0, operation: 'plan' });
+    expect(changes.every((c) => c.action === 'create')).toBe(true);
+    expect(changes).toHaveLength(33);
+    expect(changes).toHaveLength(allResources(s.json).length);
+    expect(changes.map((c) => c.resource.addr)).toContain('aws_kinesis_stream.stream');
+  });
+
+  it('validates and plans with archiving on and 40,000 riders: 36 resources', () => {
+    requireTerraform();
+    const { s, changes, summary } = synthValidatePlan({ ALLEYCAT_ARCHIVE: 'true', ALLEYCAT_RIDERS: '40000' });
+    expect(summary).toMatchObject({ add: 36, change: 0, remove: 0 });
+    expect(s.json['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
+    expect(changes).toHaveLength(allResources(s.json).length);
+    expect(changes.map((c) => c.resource.addr)).toContain(
+      'aws_kinesis_firehose_delivery_stream.archive_delivery_stream',
+    );
+  });
+
+  it('validates the stack that looks account id and IoT endpoint up (data sources)', () => {
+    requireTerraform();
+    const s = synthToTemp(testConfig({ ALLEYCAT_ACCOUNT_ID: '', ALLEYCAT_IOT_DATA_ENDPOINT: '' }));
+    synthesized.push(s);
+    expect(Object.keys(s.json['data'])).toEqual(['aws_caller_identity', 'aws_iot_endpoint']);
+    init(s.stackDir, cli);
+    expect(terraform(s.stackDir, cli, ['validate']).stdout).toContain('Success!');
+  });
+});
