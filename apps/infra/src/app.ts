@@ -8,6 +8,8 @@ export interface SynthesizeOptions {
   outdir?: string;
   /** The configuration; default `loadConfig()` from the environment and the app's cdktf context. */
   config?: InfraConfig;
+  /** cdktf context for the app (as `cdktf.json` "context" gives it), read when `config` is not given. */
+  context?: Record<string, unknown>;
 }
 
 export interface SynthesizeResult {
@@ -19,7 +21,10 @@ export interface SynthesizeResult {
 
 /** Builds the app and writes the Terraform JSON (`<outdir>/stacks/<stack>/cdk.tf.json`). */
 export function synthesize(options: SynthesizeOptions = {}): SynthesizeResult {
-  const app = new App(options.outdir === undefined ? {} : { outdir: options.outdir });
+  const app = new App({
+    ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
+    ...(options.context === undefined ? {} : { context: options.context }),
+  });
   const config = options.config ?? loadConfig({ context: readContext(app) });
   const stack = new AlleycatStack(app, config);
   app.synth();

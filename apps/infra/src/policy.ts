@@ -69,7 +69,11 @@ export function denyInsecureTransport(service: string, resources: string[]): Sta
   };
 }
 
-/** Restricts a KMS permission to requests a given service makes on the caller's behalf. */
-export function viaService(service: string, region: string): Condition {
-  return { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } };
+/**
+ * Restricts a KMS permission to Kinesis's calls for one stream: Kinesis passes the stream ARN as the encryption
+ * context of every KMS call it makes (Kinesis Data Streams developer guide, "Permissions to use user-generated
+ * KMS keys").
+ */
+export function forKinesisStream(streamArn: string): Condition {
+  return { StringEquals: { 'kms:EncryptionContext:aws:kinesis:arn': streamArn } };
 }

@@ -103,11 +103,10 @@ function checkStatement(json: Json, where: string, s: Statement): string[] {
     if (resource === '*' && !EXCEPTIONS.starResources.includes(id)) problems.push(`${id}: * resource`);
     else if (!isOwnResource(json, resource)) problems.push(`${id}: resource not this stack's: ${resource}`);
   }
-  if (
-    actions.some((a) => a.startsWith('kms:')) &&
-    !JSON.stringify(s.Condition ?? {}).includes('kms:ViaService')
-  ) {
-    problems.push(`${id}: KMS use not limited to the service acting for the role`);
+  // KMS use only through Kinesis, for this stream: its ARN is the encryption context of every Kinesis KMS call.
+  const kmsScope = s.Condition?.['StringEquals']?.['kms:EncryptionContext:aws:kinesis:arn'];
+  if (actions.some((a) => a.startsWith('kms:')) && kmsScope !== '${aws_kinesis_stream.stream.arn}') {
+    problems.push(`${id}: KMS use not limited to this stream's encryption context`);
   }
   return problems;
 }

@@ -475,3 +475,30 @@ describe('inventory', () => {
     expect(JSON.stringify(json)).toContain(`/${INVALID_RECORDS_PREFIX}*`);
   });
 });
+
+describe('cdktf context', () => {
+  it('configures the stack from the app context when no config is given', () => {
+    const out = mkdtempSync(join(tmpdir(), 'alleycat-infra-'));
+    const saved: Record<string, string | undefined> = {};
+    try {
+      // Only the context: settings in the test's own environment would win over it, so set them aside.
+      for (const key of Object.keys(process.env)) {
+        if (/^(ALLEYCAT_|AWS_(DEFAULT_)?REGION$)/.test(key)) {
+          saved[key] = process.env[key];
+          delete process.env[key];
+        }
+      }
+      const { stack, stackDir } = synthesize({
+        outdir: out,
+        context: { environment: 'ctx', riders: 40_000, accountId: TEST_ACCOUNT, region: 'us-east-1' },
+      });
+      expect(stack.node.id).toBe('ctx-alleycat');
+      const synthesized = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8')) as Json;
+      expect(synthesized['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
+      expect(synthesized['provider'].aws[0].region).toBe('us-east-1');
+    } finally {
+      Object.assign(process.env, saved);
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

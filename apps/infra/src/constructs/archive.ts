@@ -9,7 +9,7 @@ import {
   ARCHIVE_PREFIX,
 } from '../constants.js';
 import type { Arns } from '../naming.js';
-import { allow, policyDocument, viaService } from '../policy.js';
+import { allow, forKinesisStream, policyDocument } from '../policy.js';
 import { STREAM_READ_ACTIONS } from './ingest-function.js';
 import type { PrivateBucket } from './private-bucket.js';
 import { ServiceRole } from './service-role.js';
@@ -48,7 +48,7 @@ export class Archive extends Construct {
       trustCondition: { StringEquals: { 'sts:ExternalId': arns.account } },
       policy: policyDocument(
         allow('ReadStream', [...STREAM_READ_ACTIONS], props.streamArn),
-        allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, viaService('kinesis', arns.region)),
+        allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, forKinesisStream(props.streamArn)),
         allow(
           'ListArchiveBucket',
           ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],

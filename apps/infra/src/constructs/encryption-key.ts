@@ -10,8 +10,8 @@ export interface EncryptionKeyProps {
 
 /**
  * A customer-managed KMS key (rotated yearly). It keeps AWS's default key policy, which delegates access to
- * IAM: each role gets only the KMS actions it needs on this key, through its own policy, limited by
- * `kms:ViaService` to the service that uses the key on its behalf.
+ * IAM: each role gets only the KMS action it needs on this key, through its own policy, limited to Kinesis's
+ * calls for this stream (`kms:EncryptionContext:aws:kinesis:arn`).
  */
 export class EncryptionKey extends Construct {
   readonly key: KmsKey;

@@ -12,7 +12,7 @@ import {
 } from '../constants.js';
 import { requireLambdaBundle } from '../lambda-bundle.js';
 import type { Arns } from '../naming.js';
-import { allow, policyDocument, viaService } from '../policy.js';
+import { allow, forKinesisStream, policyDocument } from '../policy.js';
 import type { EventSourceSettings, LambdaLogLevel } from '../types.js';
 import { DeadLetterQueue } from './dead-letter-queue.js';
 import type { PrivateBucket } from './private-bucket.js';
@@ -92,7 +92,7 @@ export class IngestFunction extends Construct {
       service: 'lambda.amazonaws.com',
       policy: policyDocument(
         allow('ReadStream', [...STREAM_READ_ACTIONS], props.streamArn),
-        allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, viaService('kinesis', arns.region)),
+        allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, forKinesisStream(props.streamArn)),
         allow('UseStateTable', [...STATE_TABLE_ACTIONS], props.tableArn),
         allow('PublishResults', 'iot:Publish', arns.iot(`topic/${RESULTS_TOPIC_PREFIX}/*`)),
         allow('WriteInvalidRecords', 's3:PutObject', props.errorsBucket.objectsUnder(INVALID_RECORDS_PREFIX)),

@@ -9,7 +9,7 @@ import {
 import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule/index.js';
 import { Construct } from 'constructs';
 import type { Arns } from '../naming.js';
-import { allow, policyDocument, viaService } from '../policy.js';
+import { allow, forKinesisStream, policyDocument } from '../policy.js';
 import { escapeTemplate } from '../terraform-escape.js';
 import type { PrivateBucket } from './private-bucket.js';
 import { ServiceRole } from './service-role.js';
@@ -54,7 +54,7 @@ export class IngestRule extends Construct {
           'EncryptForStream',
           'kms:GenerateDataKey',
           props.streamKeyArn,
-          viaService('kinesis', arns.region),
+          forKinesisStream(props.streamArn),
         ),
         allow('WriteFailedMessages', 's3:PutObject', props.errorsBucket.objectsUnder(RULE_ERRORS_PREFIX)),
       ),
