@@ -1,0 +1,96 @@
+/**
+ * The MQTT broker: aedes over TCP and MQTT-over-WebSocket, with the rules engine in its publish path. aedes
+ * sends a QoS 1 PUBACK only after `authorizePublish` calls back (FIELD-NOTES), so the rule's action — Kinesis,
+ * or the error action — has accepted the message before the publisher hears it was received. If even the
+ * error action fails, the publish is refused (aedes closes the connection) and the client sends it again.
+ */
+import { createServer, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { closeServer, LOCALHOST, listenOn } from '../net.js';
+import type { RuleEngine } from '../rules/rule-engine.js';
+
+export interface BrokerOptions {
+  /** MQTT over TCP; 0 = a free port. */
+  port?: number;
+  /** MQTT over WebSocket; 0 = a free port, null = no WebSocket listener. */
+  wsPort?: number | null;
+  rules?: RuleEngine;
+}
+
+export interface RunningBroker {
+  aedes: Aedes;
+  mqttUrl: string;
+  wsUrl?: string;
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  const aedes = await Aedes.createBroker();
+  const rules = options.rules;
+  if (rules !== undefined) {
+    aedes.authorizePublish = (client, packet, callback) => {
+      // Messages the broker publishes itself (client null) are not device traffic.
+      if (client === null || !rules.matches(packet.topic)) return callback(null);
+      rules
+        .onMessage({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client.id })
+        .then(
+          () => callback(null),
+          (error: unknown) => callback(error as Error),
+        );
+    };
+  }
+  const tcp: Server = createServer(aedes.handle);
+  const port = await listenOn(tcp, 'MQTT broker (TCP)', options.port ?? 0);
+  let wss: WebSocketServer | undefined;
+  let wsUrl: string | undefined;
+  if (options.wsPort !== null) {
+    const http = (await import('node:http')).createServer((_req, res) => {
+      res
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('MQTT over WebSocket: connect with a WebSocket client\n');
+    });
+    wss = new WebSocketServer({
+      server: http,
+      // MQTT clients offer the `mqtt` subprotocol (`mqttv3.1` for old ones); answer with the one offered.
+      handleProtocols: (protocols) =>
+        protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false),
+    });
+    wss.on('connection', (socket, request) => {
+      const stream = createWebSocketStream(socket);
+      stream.on('error', () => socket.terminate());
+      aedes.handle(stream, request);
+    });
+    const wsPort = await listenOn(http, 'MQTT broker (WebSocket)', options.wsPort ?? 0);
+    wsUrl = `ws://${LOCALHOST}:${wsPort}/mqtt`;
+    const server = http;
+    const closeWs = async () => {
+      for (const client of wss!.clients) client.terminate();
+      wss!.close();
+      server.closeAllConnections();
+      await closeServer(server);
+    };
+    return finish(aedes, tcp, port, wsUrl, closeWs);
+  }
+  return finish(aedes, tcp, port, undefined, async () => {});
+}
+
+function finish(
+  aedes: Aedes,
+  tcp: Server,
+  port: number,
+  wsUrl: string | undefined,
+  closeWs: () => Promise<void>,
+): RunningBroker {
+  const running: RunningBroker = {
+    aedes,
+    mqttUrl: `mqtt://${LOCALHOST}:${port}`,
+    async close() {
+      await closeWs();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await closeServer(tcp);
+    },
+  };
+  if (wsUrl !== undefined) running.wsUrl = wsUrl;
+  return running;
+}
