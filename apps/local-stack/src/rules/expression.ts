@@ -320,7 +320,7 @@ function binary(op: string, leftExpr: Expr, rightExpr: Expr, ctx: MessageContext
   const left = evaluate(leftExpr, ctx);
   if (op === 'AND' || op === 'OR') {
     const right = evaluate(rightExpr, ctx);
-    const decisive = op === 'AND' ? false : true;
+    const decisive = op !== 'AND';
     if (left === decisive || right === decisive) return decisive;
     if (typeof left !== 'boolean' || typeof right !== 'boolean') return undefined;
     return !decisive;

@@ -1,0 +1,229 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import mqtt from 'mqtt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../src/broker/broker.js';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
+import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
+import { type ErrorActionMessage, RuleEngine, type TopicRuleConfig } from '../src/rules/rule-engine.js';
+import { createStream, manualClock, run, waitFor } from './helpers.js';
+
+const ERROR_KEY = 'errors/$${parse_time("yyyy/MM/dd", timestamp(), "UTC")}/$${newuuid()}.json';
+const ingestRule: TopicRuleConfig = {
+  name: 'dev_alleycatIngest',
+  sql: INGEST_RULE_SQL,
+  kinesis: [{ streamName: 'dev-alleycat', partitionKey: `$${PARTITION_KEY_TEMPLATES.racer}` }],
+  errorActionKey: ERROR_KEY,
+};
+const binaryRule: TopicRuleConfig = {
+  name: 'raw',
+  sql: "SELECT * FROM 'raw/#'",
+  kinesis: [{ streamName: 'dev-alleycat', partitionKey: '${topic(2)}' }],
+  errorActionKey: ERROR_KEY,
+};
+
+let kinesalite: RunningKinesalite;
+let proxy: KinesisLimitsProxy;
+let direct: KinesisClient;
+let viaProxy: KinesisClient;
+let broker: RunningBroker;
+let rules: RuleEngine;
+let dir: string;
+const clients: mqtt.MqttClient[] = [];
+
+async function setUp(writeRecordsPerSecond?: number): Promise<void> {
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-rules-'));
+  kinesalite = await startKinesalite();
+  const clock = manualClock();
+  proxy = new KinesisLimitsProxy({
+    upstream: kinesalite.url,
+    ...(writeRecordsPerSecond === undefined ? {} : { limits: { writeRecordsPerSecond }, now: clock.now }),
+  });
+  const proxyUrl = await proxy.listen(0);
+  direct = localKinesisClient(kinesalite.url);
+  viaProxy = localKinesisClient(proxyUrl, { maxAttempts: 1 });
+  await createStream(direct, 'dev-alleycat', 1);
+  rules = new RuleEngine({
+    rules: [ingestRule, binaryRule],
+    kinesis: viaProxy,
+    errorsDir: path.join(dir, 'errors-bucket'),
+    ruleLogsDir: path.join(dir, 'rule-logs'),
+  });
+  broker = await startBroker({ rules });
+}
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  await broker.close();
+  viaProxy.destroy();
+  direct.destroy();
+  await proxy.close();
+  await kinesalite.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function stored(): Promise<Array<{ key: string; data: string; raw: Buffer }>> {
+  const shards = (await direct.send(new ListShardsCommand({ StreamName: 'dev-alleycat' }))).Shards!;
+  const out: Array<{ key: string; data: string; raw: Buffer }> = [];
+  for (const shard of shards) {
+    const { ShardIterator } = await direct.send(
+      new GetShardIteratorCommand({
+        StreamName: 'dev-alleycat',
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const page = await direct.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+    for (const r of page.Records ?? [])
+      out.push({ key: r.PartitionKey!, data: Buffer.from(r.Data!).toString(), raw: Buffer.from(r.Data!) });
+  }
+  return out;
+}
+
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+async function connect(url: string, clientId: string): Promise<mqtt.MqttClient> {
+  const client = await mqtt.connectAsync(url, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
+  clients.push(client);
+  return client;
+}
+
+describe('broker with the rules engine in its publish path', () => {
+  beforeEach(() => setUp());
+
+  it('puts a QoS 1 message into Kinesis before the PUBACK, with clientid() added and the racer as key', async () => {
+    const bike = await connect(broker.mqttUrl, 'racer-7');
+    await bike.publishAsync(INGEST_TOPIC, JSON.stringify({ racerId: 7, clientId: 'racer-99', cadence: 88 }), {
+      qos: 1,
+    });
+    // The PUBACK has arrived: the record must already be in the stream.
+    const records = await stored();
+    expect(records).toHaveLength(1);
+    expect(records[0]!.key).toBe('7');
+    expect(JSON.parse(records[0]!.data)).toEqual({ racerId: 7, clientId: 'racer-7', cadence: 88 });
+    expect(rules.stats()).toMatchObject({ delivered: 1, errorActions: 0 });
+  });
+
+  it('delivers to subscribers as well, over TCP and over WebSocket, and from mosquitto_pub', async () => {
+    expect(broker.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
+    const listener = await connect(broker.mqttUrl, 'listener');
+    await listener.subscribeAsync(INGEST_TOPIC, { qos: 1 });
+    const seen: string[] = [];
+    listener.on('message', (_t, payload) => seen.push(payload.toString()));
+    const browser = await connect(broker.wsUrl!, 'racer-8');
+    await browser.publishAsync(INGEST_TOPIC, JSON.stringify({ racerId: 8 }), { qos: 1 });
+    const port = new URL(broker.mqttUrl).port;
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-i',
+      'racer-9',
+      '-q',
+      '1',
+      '-t',
+      INGEST_TOPIC,
+      '-m',
+      '{"racerId":9}',
+    ]);
+    await waitFor(() => seen.length === 2 || undefined);
+    const records = await stored();
+    expect(records.map((r) => JSON.parse(r.data))).toEqual([
+      { racerId: 8, clientId: 'racer-8' },
+      { racerId: 9, clientId: 'racer-9' },
+    ]);
+  });
+
+  it('passes binary payloads through SELECT * and logs (without losing track of) ones the ingest SQL cannot read', async () => {
+    const bike = await connect(broker.mqttUrl, 'racer-1');
+    const binary = Buffer.from([0, 1, 2, 250, 251]);
+    await bike.publishAsync('raw/sensor-4/x', binary, { qos: 1 });
+    await bike.publishAsync(INGEST_TOPIC, 'cadence=90', { qos: 1 });
+    const records = await stored();
+    expect(records).toHaveLength(1);
+    expect(records[0]!.key).toBe('sensor-4');
+    expect(records[0]!.raw.equals(binary)).toBe(true);
+    expect(rules.stats().sqlErrors).toBe(1);
+    const logs = await filesUnder(path.join(dir, 'rule-logs'));
+    expect(logs).toHaveLength(1);
+    const log = JSON.parse(await readFile(logs[0]!, 'utf8'));
+    expect(log).toMatchObject({ ruleName: 'dev_alleycatIngest', clientId: 'racer-1', topic: INGEST_TOPIC });
+    expect(Buffer.from(log.base64OriginalPayload, 'base64').toString()).toBe('cadence=90');
+    expect(log.reason).toMatch(/not JSON/);
+  });
+
+  it('sends a message whose Kinesis action fails to the error action, shaped like IoT', async () => {
+    const bike = await connect(broker.mqttUrl, 'racer-5');
+    // An empty partition key (no racerId) is refused by Kinesis: the action fails.
+    await bike.publishAsync(INGEST_TOPIC, JSON.stringify({ cadence: 1 }), { qos: 1 });
+    const files = await filesUnder(path.join(dir, 'errors-bucket'));
+    expect(files).toHaveLength(1);
+    expect(path.relative(path.join(dir, 'errors-bucket'), files[0]!)).toMatch(
+      /^errors\/\d{4}\/\d{2}\/\d{2}\/[0-9a-f-]{36}\.json$/,
+    );
+    const report = JSON.parse(await readFile(files[0]!, 'utf8')) as ErrorActionMessage;
+    expect(report).toMatchObject({
+      ruleName: 'dev_alleycatIngest',
+      topic: INGEST_TOPIC,
+      clientId: 'racer-5',
+    });
+    expect(Buffer.from(report.base64OriginalPayload, 'base64').toString()).toBe('{"cadence":1}');
+    expect(report.failures).toEqual([
+      expect.objectContaining({
+        failedAction: 'KinesisAction',
+        failedResource: 'dev-alleycat',
+        errorMessage: expect.stringMatching(/ValidationException/),
+      }),
+    ]);
+  });
+});
+
+describe('broker under Kinesis throttling', () => {
+  beforeEach(() => setUp(50));
+
+  it('sends every throttled message to the error action; every message is in Kinesis or in a file', async () => {
+    const bikes = await Promise.all([1, 2, 3, 4].map((i) => connect(broker.mqttUrl, `racer-${i}`)));
+    const sent: string[] = [];
+    await Promise.all(
+      bikes.map(async (bike, b) => {
+        for (let s = 0; s < 20; s++) {
+          const payload = JSON.stringify({ racerId: b + 1, second: s });
+          sent.push(payload);
+          await bike.publishAsync(INGEST_TOPIC, payload, { qos: 1 });
+        }
+      }),
+    );
+    const records = await stored();
+    const files = await filesUnder(path.join(dir, 'errors-bucket'));
+    expect(records).toHaveLength(50);
+    expect(files).toHaveLength(30);
+    expect(rules.stats()).toMatchObject({ delivered: 50, errorActions: 30, throttled: 30 });
+    const inKinesis = records.map((r) => {
+      const { clientId: _c, ...rest } = JSON.parse(r.data);
+      return JSON.stringify(rest);
+    });
+    const inFiles = await Promise.all(
+      files.map(async (f) => {
+        const report = JSON.parse(await readFile(f, 'utf8')) as ErrorActionMessage;
+        expect(report.failures[0]!.errorMessage).toMatch(
+          /ProvisionedThroughputExceededException: Rate exceeded for shard/,
+        );
+        return Buffer.from(report.base64OriginalPayload, 'base64').toString();
+      }),
+    );
+    expect([...inKinesis, ...inFiles].sort()).toEqual([...sent].sort());
+  });
+});

@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { INGEST_RULE_SQL, INGEST_TOPIC, resultsTopicFor } from '@alleycat/schema';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../src/broker/broker.js';
+import { type RunningIotDataPlane, startIotDataPlane } from '../src/iot/data-plane.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localKinesisClient } from '../src/kinesis/client.js';
+import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
+import { RuleEngine } from '../src/rules/rule-engine.js';
+import { createStream } from './helpers.js';
+
+let kinesalite: RunningKinesalite;
+let broker: RunningBroker;
+let dataPlane: RunningIotDataPlane;
+let iot: IoTDataPlaneClient;
+let subscriber: mqtt.MqttClient;
+let dir: string;
+const kinesis = () => localKinesisClient(kinesalite.url);
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-iotdata-'));
+  kinesalite = await startKinesalite();
+  await createStream(kinesis(), 's', 1);
+  const rules = new RuleEngine({
+    rules: [
+      { name: 'ingest', sql: INGEST_RULE_SQL, kinesis: [{ streamName: 's', partitionKey: '${racerId}' }] },
+    ],
+    kinesis: kinesis(),
+    errorsDir: dir,
+  });
+  broker = await startBroker({ rules, wsPort: null });
+  dataPlane = await startIotDataPlane({ brokerUrl: broker.mqttUrl, clientId: 'iot-data-plane' });
+  // The SDK exactly as the Lambda builds it, with only the endpoint (and keep-alive HTTP/1.1) set.
+  iot = new IoTDataPlaneClient({
+    endpoint: dataPlane.url,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true }) }),
+  });
+  subscriber = await mqtt.connectAsync(broker.mqttUrl, { clientId: 'bike-listener', protocolVersion: 4 });
+});
+
+afterAll(async () => {
+  iot.destroy();
+  await subscriber.endAsync(true);
+  await dataPlane.close();
+  await broker.close();
+  await kinesalite.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function nextMessage(filter: string): Promise<{ topic: string; payload: Buffer }> {
+  return new Promise((resolve) => {
+    const onMessage = (topic: string, payload: Buffer) => {
+      subscriber.off('message', onMessage);
+      resolve({ topic, payload });
+    };
+    subscriber.on('message', onMessage);
+    void subscriber.subscribeAsync(filter, { qos: 1 });
+  });
+}
+
+describe('IoT data plane Publish', () => {
+  it('publishes a leaderboard with @aws-sdk/client-iot-data-plane into the broker', async () => {
+    const topic = resultsTopicFor(3);
+    const received = nextMessage(topic);
+    await new Promise((r) => setTimeout(r, 50)); // let the subscription land
+    const payload = JSON.stringify({ raceId: 1, standings: [{ racerId: 7, rank: 1 }] });
+    const answer = await iot.send(
+      new PublishCommand({ topic, qos: 1, payload: new TextEncoder().encode(payload) }),
+    );
+    expect(answer.$metadata.httpStatusCode).toBe(200);
+    const message = await received;
+    expect(message.topic).toBe(topic);
+    expect(message.payload.toString()).toBe(payload);
+    expect(dataPlane.stats().published).toBe(1);
+  });
+
+  it('decodes percent-encoded topics', async () => {
+    const topic = 'odd topic/with spaces/é';
+    const received = nextMessage(topic);
+    await new Promise((r) => setTimeout(r, 50));
+    await iot.send(new PublishCommand({ topic, qos: 0, payload: new TextEncoder().encode('x') }));
+    expect((await received).topic).toBe(topic);
+  });
+
+  it('runs rules on HTTP publishes, as IoT does (clientid() is the endpoint’s client)', async () => {
+    await iot.send(
+      new PublishCommand({ topic: INGEST_TOPIC, qos: 1, payload: new TextEncoder().encode('{"racerId":4}') }),
+    );
+    const client = kinesis();
+    const { ShardIterator } = await client.send(
+      new GetShardIteratorCommand({
+        StreamName: 's',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const records = (await client.send(new GetRecordsCommand({ ShardIterator }))).Records ?? [];
+    expect(records.map((r) => JSON.parse(Buffer.from(r.Data!).toString()))).toEqual([
+      { racerId: 4, clientId: 'iot-data-plane' },
+    ]);
+  });
+
+  it('answers bad requests with AWS error shapes the SDK understands', async () => {
+    const badQos = await iot
+      .send(new PublishCommand({ topic: 'a', qos: 2, payload: new Uint8Array(1) }))
+      .catch((e: unknown) => e as Error & { $metadata: { httpStatusCode: number } });
+    expect(badQos).toMatchObject({ name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } });
+    expect((badQos as Error).message).toMatch(/qos must be 0 or 1/);
+    const wildcard = await iot
+      .send(new PublishCommand({ topic: 'a/+', payload: new Uint8Array(1) }))
+      .catch((e: unknown) => e);
+    expect(wildcard).toMatchObject({ name: 'InvalidRequestException' });
+    const tooLarge = await iot
+      .send(new PublishCommand({ topic: 'a', payload: new Uint8Array(128 * 1024 + 1) }))
+      .catch((e: unknown) => e);
+    expect(tooLarge).toMatchObject({
+      name: 'RequestEntityTooLargeException',
+      $metadata: { httpStatusCode: 413 },
+    });
+    expect(dataPlane.stats().rejected).toBe(3);
+  });
+});
