@@ -175,12 +175,10 @@ describe('least privilege', () => {
         DecryptStream: ['kms:Decrypt'],
         UseStateTable: [
           'dynamodb:GetItem',
-          'dynamodb:BatchGetItem',
           'dynamodb:Query',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',
-          'dynamodb:BatchWriteItem',
-          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
         ],
         PublishResults: ['iot:Publish'],
         WriteInvalidRecords: ['s3:PutObject'],

@@ -18,15 +18,17 @@ import { DeadLetterQueue } from './dead-letter-queue.js';
 import type { PrivateBucket } from './private-bucket.js';
 import { ServiceRole } from './service-role.js';
 
-/** What the ingest Lambda may do to the state table: read, conditionally write, batch and transact. */
+/**
+ * What the ingest Lambda does to the state table (`apps/ingest-lambda/src/dynamo-store.ts`): read items and
+ * the open-races partition, conditionally put and update, and delete a race's open marker when it closes.
+ * No batch or transaction calls, no scans.
+ */
 export const STATE_TABLE_ACTIONS = [
   'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
   'dynamodb:Query',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
 ] as const;
 
 /** What an event source mapping needs to read a stream with shared-throughput (polling) consumers. */
