@@ -1,0 +1,470 @@
+/**
+ * Lambda's Kinesis event source mapping, locally: one loop per shard polls GetRecords (through the limits
+ * layer, so within 5 calls/s per shard), forms batches (batch size, batching window, 6 MB payload), invokes the
+ * same handler bundle that deploys, and applies Lambda's rules to the outcome — ReportBatchItemFailures
+ * (resume from the lowest reported sequence number), bisect on function error, maximum retry attempts,
+ * maximum record age, and the on-failure destination (JSON files in AWS's shape, shard and sequence range).
+ * A shard's records are handled in order, one batch at a time (parallelization factor 1).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  type ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
+import { ConfigurationError, HandlerInvocationError } from '../errors.js';
+import {
+  type BatchVerdict,
+  eventRecordBytes,
+  type FunctionIdentity,
+  interpretResponse,
+  type KinesisEventRecord,
+  lambdaContext,
+  type OnFailureCondition,
+  onFailureRecord,
+  type SourceIdentity,
+  type StoredRecord,
+  toEventRecord,
+} from './event.js';
+
+export type Handler = (event: unknown, context: unknown) => unknown;
+
+export interface EventSourceMappingConfig {
+  streamName: string;
+  batchSize: number;
+  maximumBatchingWindowInSeconds: number;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  startingPositionTimestamp?: Date;
+  parallelizationFactor: number;
+  bisectBatchOnFunctionError: boolean;
+  /** -1: retry until the record expires. */
+  maximumRetryAttempts: number;
+  /** -1: never expire (within the stream's retention). */
+  maximumRecordAgeInSeconds: number;
+  reportBatchItemFailures: boolean;
+  /** Folder standing for the on-failure destination (the DLQ); absent: discarded records are only counted. */
+  onFailureDir?: string;
+}
+
+export interface PollerOptions {
+  mapping: EventSourceMappingConfig;
+  kinesis: KinesisClient;
+  /** The handler, or how to load it: a bundle path and an export name (`index.handler` → `handler`). */
+  handler: Handler | { bundle: string; exportName?: string };
+  function: FunctionIdentity;
+  source: SourceIdentity;
+  /** Minimum time between GetRecords calls on one shard (default 250 ms: 4/s, leaving room in the 5/s limit). */
+  pollIntervalMs?: number;
+  /** Pause before retrying a failed batch (doubles per attempt, capped at 2 s). */
+  retryBaseDelayMs?: number;
+  /** How often new shards are looked for (ms). */
+  shardDiscoveryMs?: number;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+export interface PollerStats {
+  invocations: number;
+  recordsDelivered: number;
+  /** Records checkpointed after a successful (or partially successful) invocation. */
+  recordsSucceeded: number;
+  failedInvocations: number;
+  partialFailures: number;
+  bisections: number;
+  /** Records sent to the on-failure destination (retries exhausted or too old). */
+  recordsDiscarded: number;
+  onFailureBatches: number;
+  throttledPolls: number;
+  /** How far behind the newest record the slowest shard is (ms), as Lambda's IteratorAge. */
+  iteratorAgeMs: number;
+}
+
+const MAX_RETRY_DELAY_MS = 2_000;
+
+export class EventSourceMappingPoller {
+  private readonly options: PollerOptions;
+  private readonly mapping: EventSourceMappingConfig;
+  private readonly now: () => number;
+  private handler?: Handler;
+  private running = false;
+  private readonly loops = new Map<string, Promise<void>>();
+  private discovery?: NodeJS.Timeout;
+  private readonly wakers = new Set<() => void>();
+  private readonly counters: PollerStats = {
+    invocations: 0,
+    recordsDelivered: 0,
+    recordsSucceeded: 0,
+    failedInvocations: 0,
+    partialFailures: 0,
+    bisections: 0,
+    recordsDiscarded: 0,
+    onFailureBatches: 0,
+    throttledPolls: 0,
+    iteratorAgeMs: 0,
+  };
+  private readonly iteratorAges = new Map<string, number>();
+
+  constructor(options: PollerOptions) {
+    validateMapping(options.mapping);
+    this.options = options;
+    this.mapping = options.mapping;
+    this.now = options.now ?? Date.now;
+    if (options.mapping.parallelizationFactor > 1) {
+      this.log(
+        `parallelization_factor ${options.mapping.parallelizationFactor} is run as 1 locally: one batch per shard at a time`,
+      );
+    }
+  }
+
+  stats(): PollerStats {
+    return { ...this.counters, iteratorAgeMs: Math.max(0, ...this.iteratorAges.values()) };
+  }
+
+  async start(): Promise<void> {
+    this.handler = await this.loadHandler();
+    this.running = true;
+    await this.discoverShards();
+    this.discovery = setInterval(() => {
+      this.discoverShards().catch((error: unknown) => this.log(`shard discovery failed: ${String(error)}`));
+    }, this.options.shardDiscoveryMs ?? 10_000);
+  }
+
+  /** Stops polling; resolves when every shard loop has finished its current batch. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.discovery) clearInterval(this.discovery);
+    for (const wake of this.wakers) wake();
+    await Promise.allSettled(this.loops.values());
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => process.stderr.write(`[event-source-mapping] ${l}\n`)))(line);
+  }
+
+  private async loadHandler(): Promise<Handler> {
+    const spec = this.options.handler;
+    if (typeof spec === 'function') return spec;
+    const module = (await import(pathToFileURL(path.resolve(spec.bundle)).href)) as Record<string, unknown>;
+    const name = spec.exportName ?? 'handler';
+    const handler = module[name];
+    if (typeof handler !== 'function') {
+      throw new ConfigurationError('handler', `${spec.bundle} exports no function ${JSON.stringify(name)}`);
+    }
+    return handler as Handler;
+  }
+
+  private async discoverShards(): Promise<void> {
+    const shards = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.options.kinesis.send(
+        nextToken === undefined
+          ? new ListShardsCommand({ StreamName: this.mapping.streamName })
+          : new ListShardsCommand({ NextToken: nextToken }),
+      );
+      shards.push(...(page.Shards ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken !== undefined);
+    for (const shard of shards) {
+      const shardId = shard.ShardId!;
+      if (this.loops.has(shardId) || !this.running) continue;
+      const loop = this.runShard(shardId).catch((error: unknown) => {
+        this.log(`${shardId}: stopped on ${String(error)}`);
+      });
+      this.loops.set(shardId, loop);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private async shardIterator(shardId: string, afterSequence?: string): Promise<string | undefined> {
+    const request =
+      afterSequence !== undefined
+        ? {
+            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as ShardIteratorType,
+            StartingSequenceNumber: afterSequence,
+          }
+        : this.mapping.startingPosition === 'AT_TIMESTAMP'
+          ? {
+              ShardIteratorType: 'AT_TIMESTAMP' as ShardIteratorType,
+              Timestamp: this.mapping.startingPositionTimestamp,
+            }
+          : { ShardIteratorType: this.mapping.startingPosition as ShardIteratorType };
+    const answer = await this.options.kinesis.send(
+      new GetShardIteratorCommand({ StreamName: this.mapping.streamName, ShardId: shardId, ...request }),
+    );
+    return answer.ShardIterator;
+  }
+
+  private async runShard(shardId: string): Promise<void> {
+    const pollInterval = this.options.pollIntervalMs ?? 250;
+    let iterator = await this.shardIterator(shardId);
+    let lastFetched: string | undefined;
+    let lastPollMs = 0;
+    const pending: StoredRecord[] = [];
+    let firstBufferedAtMs: number | undefined;
+    const retry = { headSequence: undefined as string | undefined, attempts: 0, forcedSizes: [] as number[] };
+
+    while (this.running) {
+      // Fetch when the buffer cannot fill a batch, at most once per poll interval.
+      if (
+        iterator !== undefined &&
+        pending.length < this.mapping.batchSize &&
+        this.now() - lastPollMs >= pollInterval
+      ) {
+        lastPollMs = this.now();
+        try {
+          const page = await this.options.kinesis.send(
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
+          );
+          iterator = page.NextShardIterator;
+          this.iteratorAges.set(shardId, page.MillisBehindLatest ?? 0);
+          for (const record of page.Records ?? []) {
+            pending.push(record as StoredRecord);
+            lastFetched = record.SequenceNumber;
+          }
+          if (pending.length > 0 && firstBufferedAtMs === undefined) firstBufferedAtMs = this.now();
+        } catch (error) {
+          const name = (error as Error).name;
+          if (name === 'ProvisionedThroughputExceededException') {
+            this.counters.throttledPolls += 1;
+            await this.sleep(1_000);
+          } else if (name === 'ExpiredIteratorException') {
+            iterator = await this.shardIterator(shardId, lastFetched);
+          } else throw error;
+          continue;
+        }
+      }
+      if (pending.length === 0) {
+        if (iterator === undefined) return; // closed shard, fully processed
+        firstBufferedAtMs = undefined;
+        await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
+        continue;
+      }
+      const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
+      if (
+        windowMs > 0 &&
+        retry.forcedSizes.length === 0 &&
+        retry.attempts === 0 &&
+        pending.length < this.mapping.batchSize &&
+        iterator !== undefined &&
+        this.now() - (firstBufferedAtMs ?? this.now()) < windowMs
+      ) {
+        await this.sleep(Math.min(pollInterval, windowMs));
+        continue;
+      }
+      this.expireOldRecords(shardId, pending, retry);
+      if (pending.length === 0) continue;
+      await this.processBatch(shardId, pending, retry);
+      firstBufferedAtMs = pending.length > 0 ? this.now() : undefined;
+    }
+  }
+
+  /** Drops head records older than maximum_record_age to the on-failure destination. */
+  private expireOldRecords(
+    shardId: string,
+    pending: StoredRecord[],
+    retry: { headSequence?: string; attempts: number; forcedSizes: number[] },
+  ): void {
+    const maxAge = this.mapping.maximumRecordAgeInSeconds;
+    if (maxAge < 0) return;
+    const cutoff = this.now() - maxAge * 1000;
+    let expired = 0;
+    while (expired < pending.length && pending[expired]!.ApproximateArrivalTimestamp.getTime() < cutoff)
+      expired += 1;
+    if (expired === 0) return;
+    const records = pending.splice(0, expired);
+    retry.attempts = 0;
+    retry.forcedSizes = [];
+    void this.sendToOnFailure(shardId, records, 'RecordAgeExceeded', 0, 'RecordAgeExceeded');
+  }
+
+  private async processBatch(
+    shardId: string,
+    pending: StoredRecord[],
+    retry: { headSequence?: string; attempts: number; forcedSizes: number[] },
+  ): Promise<void> {
+    if (retry.headSequence !== pending[0]!.SequenceNumber) {
+      retry.headSequence = pending[0]!.SequenceNumber;
+      retry.attempts = 0;
+    }
+    const wanted = Math.min(
+      retry.forcedSizes[0] ?? this.mapping.batchSize,
+      this.mapping.batchSize,
+      pending.length,
+    );
+    const batch: StoredRecord[] = [];
+    const events: KinesisEventRecord[] = [];
+    let bytes = 20;
+    for (const record of pending.slice(0, wanted)) {
+      const event = toEventRecord(record, shardId, this.options.source);
+      const size = eventRecordBytes(event);
+      if (batch.length > 0 && bytes + size > LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES) break;
+      bytes += size;
+      batch.push(record);
+      events.push(event);
+    }
+    const verdict = await this.invoke(events, batch);
+    if (verdict.kind === 'success') {
+      pending.splice(0, batch.length);
+      this.counters.recordsSucceeded += batch.length;
+      retry.forcedSizes.shift();
+      retry.attempts = 0;
+      return;
+    }
+    if (verdict.kind === 'partial') {
+      this.counters.partialFailures += 1;
+      // Everything before the first reported failure is done; processing resumes at it.
+      pending.splice(0, verdict.resumeIndex);
+      this.counters.recordsSucceeded += verdict.resumeIndex;
+      const remainder = batch.length - verdict.resumeIndex;
+      retry.forcedSizes.shift();
+      retry.headSequence = pending[0]!.SequenceNumber;
+      if (this.mapping.bisectBatchOnFunctionError) {
+        if (verdict.resumeIndex === 0 && remainder > 1) {
+          // The first record failed again: split, so a poison record ends up alone and takes no good
+          // record with it to the on-failure destination.
+          this.counters.bisections += 1;
+          const half = Math.ceil(remainder / 2);
+          retry.forcedSizes.unshift(half, remainder - half);
+          return;
+        }
+        retry.forcedSizes.unshift(remainder);
+      }
+      return this.afterFailure(shardId, pending, retry, remainder, 'partial batch failure');
+    }
+    this.counters.failedInvocations += 1;
+    if (this.mapping.bisectBatchOnFunctionError && batch.length > 1) {
+      // Bisecting does not use up a retry attempt: each half is tried on its own.
+      this.counters.bisections += 1;
+      const half = Math.ceil(batch.length / 2);
+      retry.forcedSizes.shift();
+      retry.forcedSizes.unshift(half, batch.length - half);
+      return;
+    }
+    return this.afterFailure(shardId, pending, retry, batch.length, verdict.reason);
+  }
+
+  private async afterFailure(
+    shardId: string,
+    pending: StoredRecord[],
+    retry: { attempts: number; forcedSizes: number[] },
+    failedCount: number,
+    reason: string,
+  ): Promise<void> {
+    retry.attempts += 1;
+    const max = this.mapping.maximumRetryAttempts;
+    if (max >= 0 && retry.attempts > max) {
+      const records = pending.splice(0, failedCount);
+      retry.forcedSizes.shift();
+      const invokeCount = retry.attempts;
+      retry.attempts = 0;
+      this.log(
+        `${shardId}: ${records.length} record(s) discarded after ${invokeCount} attempt(s): ${reason}`,
+      );
+      await this.sendToOnFailure(shardId, records, 'RetryAttemptsExhausted', invokeCount, 'Unhandled');
+      return;
+    }
+    const delay = Math.min(
+      MAX_RETRY_DELAY_MS,
+      (this.options.retryBaseDelayMs ?? 100) * 2 ** (retry.attempts - 1),
+    );
+    await this.sleep(delay);
+  }
+
+  private async invoke(events: KinesisEventRecord[], batch: StoredRecord[]): Promise<BatchVerdict> {
+    this.counters.invocations += 1;
+    this.counters.recordsDelivered += batch.length;
+    const timeoutMs = this.options.function.timeoutSeconds * 1000;
+    const context = lambdaContext(this.options.function, this.now() + timeoutMs, this.now);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const response = await Promise.race([
+        Promise.resolve().then(() => this.handler!({ Records: events }, context)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new HandlerInvocationError(
+                  'timeout',
+                  `Task timed out after ${this.options.function.timeoutSeconds.toFixed(2)} seconds`,
+                ),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+      return interpretResponse(response, batch, this.mapping.reportBatchItemFailures);
+    } catch (error) {
+      const reason =
+        error instanceof HandlerInvocationError ? error.message : `handler threw ${String(error)}`;
+      this.log(`${batch[0] ? events[0]!.eventID : ''}: ${reason}`);
+      return { kind: 'failure', reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async sendToOnFailure(
+    shardId: string,
+    records: StoredRecord[],
+    condition: OnFailureCondition,
+    invokeCount: number,
+    functionError: string,
+  ): Promise<void> {
+    this.counters.recordsDiscarded += records.length;
+    this.counters.onFailureBatches += 1;
+    const dir = this.mapping.onFailureDir;
+    if (dir === undefined) return;
+    const record = onFailureRecord({
+      records,
+      shardId,
+      streamArn: this.options.source.streamArn,
+      functionArn: this.options.function.functionArn,
+      condition,
+      invokeCount,
+      functionError,
+      nowMs: this.now(),
+    });
+    await mkdir(dir, { recursive: true });
+    const name = `${record.timestamp.replace(/[:.]/g, '-')}-${shardId}-${record.KinesisBatchInfo.startSequenceNumber}.json`;
+    await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);
+  }
+}
+
+function validateMapping(mapping: EventSourceMappingConfig): void {
+  const where = `event source mapping on ${mapping.streamName}`;
+  if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1 || mapping.batchSize > 10_000) {
+    throw new ConfigurationError(where, `batch_size must be 1..10000, got ${mapping.batchSize}`);
+  }
+  if (mapping.maximumBatchingWindowInSeconds < 0 || mapping.maximumBatchingWindowInSeconds > 300) {
+    throw new ConfigurationError(where, `maximum_batching_window_in_seconds must be 0..300`);
+  }
+  if (mapping.maximumRetryAttempts < -1 || mapping.maximumRetryAttempts > 10_000) {
+    throw new ConfigurationError(where, `maximum_retry_attempts must be -1..10000`);
+  }
+  if (
+    mapping.maximumRecordAgeInSeconds !== -1 &&
+    (mapping.maximumRecordAgeInSeconds < 60 || mapping.maximumRecordAgeInSeconds > 604_800)
+  ) {
+    throw new ConfigurationError(where, `maximum_record_age_in_seconds must be -1 or 60..604800`);
+  }
+  if (mapping.startingPosition === 'AT_TIMESTAMP' && mapping.startingPositionTimestamp === undefined) {
+    throw new ConfigurationError(where, 'AT_TIMESTAMP needs starting_position_timestamp');
+  }
+}

@@ -1,0 +1,291 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hashKeyOf, shardIndexFor } from '@alleycat/schema';
+import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KinesisEvent, OnFailureRecord } from '../src/esm/event.js';
+import { type EventSourceMappingConfig, EventSourceMappingPoller } from '../src/esm/poller.js';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
+import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
+import { createStream, waitFor } from './helpers.js';
+
+/** Handler modules written by the test, loaded by path like the real bundle. They report to globalThis. */
+const HANDLERS = {
+  ok: `export async function handler(event, context) {
+  globalThis.__esm.push({ event, remaining: context.getRemainingTimeInMillis(), name: context.functionName, id: context.awsRequestId });
+  return { batchItemFailures: [] };
+}`,
+  partial: `export async function handler(event) {
+  globalThis.__esm.push({ event });
+  const failures = event.Records
+    .filter((r) => Buffer.from(r.kinesis.data, 'base64').toString().startsWith('poison'))
+    .map((r) => ({ itemIdentifier: r.kinesis.sequenceNumber }));
+  return { batchItemFailures: failures };
+}`,
+  throws: `export const run = async (event) => {
+  globalThis.__esm.push({ event });
+  if (event.Records.some((r) => Buffer.from(r.kinesis.data, 'base64').toString().startsWith('poison'))) {
+    throw new Error('cannot score a poison record');
+  }
+};`,
+  hangs: `export async function handler(event) {
+  globalThis.__esm.push({ event });
+  if (event.Records.some((r) => Buffer.from(r.kinesis.data, 'base64').toString() === 'slow')) {
+    await new Promise(() => {});
+  }
+}`,
+} as const;
+
+declare global {
+  // biome-ignore lint/suspicious/noExplicitAny: test probe
+  var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string }>;
+}
+
+let kinesalite: RunningKinesalite;
+let proxy: KinesisLimitsProxy;
+let client: KinesisClient;
+let dir: string;
+let poller: EventSourceMappingPoller | undefined;
+const STREAM_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/dev-alleycat';
+
+beforeEach(async () => {
+  globalThis.__esm = [];
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-esm-'));
+  for (const [name, source] of Object.entries(HANDLERS))
+    await writeFile(path.join(dir, `${name}.mjs`), source);
+  kinesalite = await startKinesalite();
+  proxy = new KinesisLimitsProxy({ upstream: kinesalite.url });
+  client = localKinesisClient(await proxy.listen(0), { maxAttempts: 1 });
+  await createStream(client, 'dev-alleycat', 2);
+});
+
+afterEach(async () => {
+  await poller?.stop();
+  poller = undefined;
+  client.destroy();
+  await proxy.close();
+  await kinesalite.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const mapping = (overrides: Partial<EventSourceMappingConfig> = {}): EventSourceMappingConfig => ({
+  streamName: 'dev-alleycat',
+  batchSize: 10,
+  maximumBatchingWindowInSeconds: 0,
+  startingPosition: 'TRIM_HORIZON',
+  parallelizationFactor: 1,
+  bisectBatchOnFunctionError: true,
+  maximumRetryAttempts: 2,
+  maximumRecordAgeInSeconds: 3600,
+  reportBatchItemFailures: true,
+  onFailureDir: path.join(dir, 'dlq'),
+  ...overrides,
+});
+
+function startPoller(
+  handler: keyof typeof HANDLERS,
+  config: EventSourceMappingConfig,
+  extra: { exportName?: string; timeoutSeconds?: number; now?: () => number } = {},
+): Promise<void> {
+  poller = new EventSourceMappingPoller({
+    mapping: config,
+    kinesis: client,
+    handler: {
+      bundle: path.join(dir, `${handler}.mjs`),
+      ...(extra.exportName ? { exportName: extra.exportName } : {}),
+    },
+    function: {
+      functionName: 'dev-alleycat-ingest',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:dev-alleycat-ingest',
+      memoryMb: 512,
+      timeoutSeconds: extra.timeoutSeconds ?? 30,
+    },
+    source: {
+      streamArn: STREAM_ARN,
+      region: 'us-east-1',
+      roleArn: 'arn:aws:iam::000000000000:role/dev-alleycat-ingest',
+    },
+    pollIntervalMs: 100,
+    retryBaseDelayMs: 10,
+    log: () => {},
+    ...(extra.now ? { now: extra.now } : {}),
+  });
+  return poller.start();
+}
+
+/** Puts records on one shard (a fixed key) so their order is defined. */
+async function put(datas: string[], key = 'racer-1'): Promise<string[]> {
+  const answer = await client.send(
+    new PutRecordsCommand({
+      StreamName: 'dev-alleycat',
+      Records: datas.map((d) => ({ PartitionKey: key, Data: new TextEncoder().encode(d) })),
+    }),
+  );
+  expect(answer.FailedRecordCount).toBe(0);
+  return answer.Records!.map((r) => r.SequenceNumber!);
+}
+
+const decoded = (event: KinesisEvent) =>
+  event.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
+const succeededData = () => globalThis.__esm.flatMap((call) => decoded(call.event));
+
+async function onFailureFiles(): Promise<OnFailureRecord[]> {
+  const names = await readdir(path.join(dir, 'dlq')).catch(() => [] as string[]);
+  return Promise.all(
+    names.sort().map(async (n) => JSON.parse(await readFile(path.join(dir, 'dlq', n), 'utf8'))),
+  );
+}
+
+describe('event source mapping poller', () => {
+  it('delivers every record in order, in batches, in the real Lambda event shape', async () => {
+    const data = Array.from({ length: 25 }, (_, i) => `{"n":${i}}`);
+    const sequences = await put(data);
+    const otherKey = Array.from({ length: 50 }, (_, i) => `other-${i}`).find(
+      (k) => shardIndexFor(hashKeyOf(k), 2) !== shardIndexFor(hashKeyOf('racer-1'), 2),
+    )!;
+    await put(['{"other":1}'], otherKey);
+    await startPoller('ok', mapping());
+    await waitFor(() => succeededData().length === 26 || undefined);
+    const shardOf = (call: (typeof globalThis.__esm)[number]) => call.event.Records[0]!.eventID.split(':')[0];
+    const mainShard = shardOf(globalThis.__esm.find((c) => decoded(c.event)[0] === '{"n":0}')!);
+    const main = globalThis.__esm.filter((c) => shardOf(c) === mainShard);
+    expect(main.map((c) => c.event.Records.length)).toEqual([10, 10, 5]);
+    expect(main.flatMap((c) => decoded(c.event))).toEqual(data);
+    const first = main[0]!;
+    const record = first.event.Records[0]!;
+    expect(record).toEqual({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: 'racer-1',
+        sequenceNumber: sequences[0],
+        data: Buffer.from('{"n":0}').toString('base64'),
+        approximateArrivalTimestamp: expect.any(Number),
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${mainShard}:${sequences[0]}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/dev-alleycat-ingest',
+      awsRegion: 'us-east-1',
+      eventSourceARN: STREAM_ARN,
+    });
+    // Seconds since the epoch, with a fraction: Lambda's unit.
+    expect(Math.abs(record.kinesis.approximateArrivalTimestamp - Date.now() / 1000)).toBeLessThan(60);
+    expect(first.name).toBe('dev-alleycat-ingest');
+    expect(first.remaining).toBeGreaterThan(29_000);
+    expect(first.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(poller!.stats()).toMatchObject({ recordsSucceeded: 26, failedInvocations: 0, throttledPolls: 0 });
+    expect(proxy.stats().throttledReads).toBe(0);
+  });
+
+  it('resumes from the reported sequence number and sends a poison record alone to the on-failure destination', async () => {
+    const data = ['a', 'b', 'poison-1', 'c', 'd', 'e'];
+    const sequences = await put(data);
+    await startPoller('partial', mapping({ maximumRetryAttempts: 1 }));
+    await waitFor(
+      async () => ((await onFailureFiles()).length === 1 && succeededData().includes('e')) || undefined,
+    );
+    const [failure] = await onFailureFiles();
+    expect(failure).toMatchObject({
+      requestContext: {
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:dev-alleycat-ingest',
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 2,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      KinesisBatchInfo: {
+        startSequenceNumber: sequences[2],
+        endSequenceNumber: sequences[2],
+        batchSize: 1,
+        streamArn: STREAM_ARN,
+        shardId: expect.stringMatching(/^shardId-\d{12}$/),
+        approximateArrivalOfFirstRecord: expect.stringMatching(/Z$/),
+      },
+    });
+    // a and b were checkpointed by the first partial response: never delivered again.
+    expect(succeededData().filter((d) => d === 'a')).toHaveLength(1);
+    expect(succeededData().filter((d) => d === 'b')).toHaveLength(1);
+    expect(poller!.stats().recordsDiscarded).toBe(1);
+  });
+
+  it('bisects a batch whose handler throws until the poison record is alone, retries it, then moves on', async () => {
+    const data = ['1', '2', '3', '4', 'poison', '6', '7', '8'];
+    const sequences = await put(data);
+    await startPoller('throws', mapping({ maximumRetryAttempts: 2 }), { exportName: 'run' });
+    await waitFor(
+      async () => ((await onFailureFiles()).length === 1 && succeededData().includes('8')) || undefined,
+    );
+    const [failure] = await onFailureFiles();
+    expect(failure!.KinesisBatchInfo).toMatchObject({ startSequenceNumber: sequences[4], batchSize: 1 });
+    expect(failure!.requestContext.approximateInvokeCount).toBe(3);
+    const stats = poller!.stats();
+    expect(stats.bisections).toBeGreaterThanOrEqual(2);
+    // Everything except the poison record was handled by a successful invocation.
+    const okCalls = globalThis.__esm.filter((c) => !decoded(c.event).includes('poison'));
+    expect(new Set(okCalls.flatMap((c) => decoded(c.event)))).toEqual(
+      new Set(['1', '2', '3', '4', '6', '7', '8']),
+    );
+  });
+
+  it('times a handler out, and without bisect discards the whole batch after the retries', async () => {
+    const sequences = await put(['x', 'slow', 'y']);
+    await startPoller('hangs', mapping({ bisectBatchOnFunctionError: false, maximumRetryAttempts: 1 }), {
+      timeoutSeconds: 0.3,
+    });
+    await waitFor(async () => (await onFailureFiles()).length === 1 || undefined);
+    const [failure] = await onFailureFiles();
+    expect(failure!.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: sequences[0],
+      endSequenceNumber: sequences[2],
+      batchSize: 3,
+    });
+    expect(globalThis.__esm).toHaveLength(2); // first try and one retry
+    expect(poller!.stats()).toMatchObject({ failedInvocations: 2, recordsDiscarded: 3 });
+  });
+
+  it('sends records older than maximum_record_age to the on-failure destination without invoking', async () => {
+    const sequences = await put(['old-1', 'old-2']);
+    const twoHoursLater = () => Date.now() + 2 * 3600 * 1000;
+    await startPoller('ok', mapping({ maximumRecordAgeInSeconds: 3600 }), { now: twoHoursLater });
+    await waitFor(async () => (await onFailureFiles()).length === 1 || undefined);
+    const [failure] = await onFailureFiles();
+    expect(failure!.requestContext.condition).toBe('RecordAgeExceeded');
+    expect(failure!.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: sequences[0],
+      endSequenceNumber: sequences[1],
+      batchSize: 2,
+    });
+    expect(globalThis.__esm).toHaveLength(0);
+  });
+
+  it('waits up to the batching window to fill a batch', async () => {
+    await startPoller(
+      'ok',
+      mapping({ batchSize: 100, maximumBatchingWindowInSeconds: 1, startingPosition: 'LATEST' }),
+    );
+    await new Promise((r) => setTimeout(r, 300)); // LATEST iterator in place
+    const started = Date.now();
+    await put(['w1', 'w2']);
+    await new Promise((r) => setTimeout(r, 300));
+    await put(['w3']);
+    await waitFor(() => succeededData().length === 3 || undefined);
+    expect(globalThis.__esm).toHaveLength(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('refuses settings Lambda refuses, naming them', () => {
+    expect(
+      () =>
+        new EventSourceMappingPoller({
+          mapping: mapping({ batchSize: 0 }),
+          kinesis: client,
+          handler: async () => {},
+          function: { functionName: 'f', functionArn: 'a', memoryMb: 128, timeoutSeconds: 3 },
+          source: { streamArn: STREAM_ARN, region: 'us-east-1', roleArn: 'r' },
+        }),
+    ).toThrow(/batch_size must be 1\.\.10000, got 0/);
+  });
+});
