@@ -39,7 +39,6 @@ const HANDLERS = {
 } as const;
 
 declare global {
-  // biome-ignore lint/suspicious/noExplicitAny: test probe
   var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string }>;
 }
 

@@ -1,0 +1,245 @@
+/**
+ * The local stack's configuration, read from the stack `apps/infra` synthesizes (`cdk.tf.json`) and nothing
+ * else (DESIGN § One definition, two runtimes): streams, tables, topic rules, event source mappings and the
+ * function they invoke. Terraform references (`${aws_kinesis_stream.stream.name}`) are resolved against the
+ * same file; ARNs are built for the local account and the provider's region. IoT templates stay escaped
+ * (`$${racerId}`) for the rule engine's template parser. Pure apart from `loadStackConfig`'s file read.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigurationError } from './errors.js';
+import type { EventSourceMappingConfig } from './esm/poller.js';
+import type { TopicRuleConfig } from './rules/rule-engine.js';
+
+export const LOCAL_ACCOUNT_ID = '000000000000';
+
+export interface StreamConfig {
+  name: string;
+  shardCount: number;
+  arn: string;
+}
+
+export interface TableConfig {
+  name: string;
+  hashKey: string;
+  rangeKey?: string;
+  attributes: Array<{ name: string; type: 'S' | 'N' | 'B' }>;
+  ttlAttribute?: string;
+}
+
+export interface FunctionConfig {
+  name: string;
+  arn: string;
+  /** `index.handler`: file `index.*` in the bundle, export `handler`. */
+  handler: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  roleArn: string;
+  /** Environment as synthesized; values that point at AWS-only things (e.g. the IoT endpoint) are undefined. */
+  environment: Record<string, string | undefined>;
+}
+
+export interface MappingConfig extends Omit<EventSourceMappingConfig, 'onFailureDir'> {
+  functionName: string;
+  streamArn: string;
+  /** Name of the on-failure destination (an SQS queue on AWS; a folder locally). */
+  onFailureDestination?: string;
+}
+
+export interface StackConfig {
+  stackName: string;
+  region: string;
+  accountId: string;
+  streams: StreamConfig[];
+  tables: TableConfig[];
+  topicRules: Array<TopicRuleConfig & { errorActionBucket?: string }>;
+  eventSourceMappings: MappingConfig[];
+  functions: FunctionConfig[];
+}
+
+type Resources = Record<string, Record<string, Record<string, unknown>>>;
+
+interface TerraformJson {
+  provider?: { aws?: Array<{ region?: string }> };
+  resource?: Resources;
+  data?: Resources;
+}
+
+export async function loadStackConfig(file: string, stackName?: string): Promise<StackConfig> {
+  let json: TerraformJson;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8')) as TerraformJson;
+  } catch (error) {
+    throw new ConfigurationError(
+      file,
+      `cannot read the synthesized stack (${(error as Error).message}); run \`pnpm --filter @alleycat/infra synth\` first`,
+    );
+  }
+  return parseStackConfig(json, stackName ?? file.split('/').at(-2) ?? 'stack');
+}
+
+export function parseStackConfig(json: TerraformJson, stackName: string): StackConfig {
+  const resources = json.resource ?? {};
+  const region = json.provider?.aws?.[0]?.region ?? 'us-east-1';
+  const accountId = LOCAL_ACCOUNT_ID;
+  const arnOf = (type: string, attrs: Record<string, unknown>): string | undefined => {
+    const name = (key: string) => resolve(String(attrs[key]));
+    switch (type) {
+      case 'aws_kinesis_stream':
+        return `arn:aws:kinesis:${region}:${accountId}:stream/${name('name')}`;
+      case 'aws_lambda_function':
+        return `arn:aws:lambda:${region}:${accountId}:function:${name('function_name')}`;
+      case 'aws_sqs_queue':
+        return `arn:aws:sqs:${region}:${accountId}:${name('name')}`;
+      case 'aws_iam_role':
+        return `arn:aws:iam::${accountId}:role/${name('name')}`;
+      case 'aws_dynamodb_table':
+        return `arn:aws:dynamodb:${region}:${accountId}:table/${name('name')}`;
+      case 'aws_s3_bucket':
+        return `arn:aws:s3:::${name('bucket')}`;
+      default:
+        return undefined;
+    }
+  };
+  const reference = (path: string): string | undefined => {
+    const parts = path.split('.');
+    if (parts[0] === 'data') {
+      if (parts[1] === 'aws_caller_identity' && parts[3] === 'account_id') return accountId;
+      if (parts[1] === 'aws_region') return region;
+      return undefined;
+    }
+    const [type, id, attr] = parts as [string, string, string];
+    const attrs = resources[type]?.[id];
+    if (attrs === undefined || attr === undefined) return undefined;
+    if (attr === 'arn') return arnOf(type, attrs);
+    if (attr === 'id' || attr === 'name' || attr === 'bucket' || attr === 'function_name') {
+      const key =
+        type === 'aws_s3_bucket' ? 'bucket' : type === 'aws_lambda_function' ? 'function_name' : 'name';
+      return attrs[key] === undefined ? undefined : resolve(String(attrs[key]));
+    }
+    return attrs[attr] === undefined ? undefined : resolve(String(attrs[attr]));
+  };
+  /** Resolves `${…}` Terraform references; `$${…}` (escaped IoT templates) is left alone. */
+  function resolve(value: string): string {
+    return value.replace(
+      /(?<!\$)\$\{([A-Za-z0-9_.-]+)\}/g,
+      (whole, path: string) => reference(path) ?? whole,
+    );
+  }
+  const isUnresolved = (value: string) => /(?<!\$)\$\{[A-Za-z0-9_.-]+\}/.test(value);
+  const each = (type: string) => Object.entries(resources[type] ?? {});
+  const str = (v: unknown) => resolve(String(v));
+
+  const streams = each('aws_kinesis_stream').map(([, r]) => ({
+    name: str(r['name']),
+    shardCount: Number(r['shard_count'] ?? 1),
+    arn: arnOf('aws_kinesis_stream', r)!,
+  }));
+  const tables = each('aws_dynamodb_table').map(([, r]) => {
+    const table: TableConfig = {
+      name: str(r['name']),
+      hashKey: String(r['hash_key']),
+      attributes: ((r['attribute'] as Array<{ name: string; type: 'S' | 'N' | 'B' }>) ?? []).map((a) => ({
+        name: a.name,
+        type: a.type,
+      })),
+    };
+    if (r['range_key'] !== undefined) table.rangeKey = String(r['range_key']);
+    const ttl = r['ttl'] as { attribute_name?: string; enabled?: boolean } | undefined;
+    if (ttl?.enabled && ttl.attribute_name) table.ttlAttribute = ttl.attribute_name;
+    return table;
+  });
+  const topicRules = each('aws_iot_topic_rule').map(([id, r]) => {
+    const kinesis = (r['kinesis'] as Array<Record<string, unknown>> | undefined) ?? [];
+    const others = Object.keys(r).filter((k) =>
+      ['lambda', 'sqs', 'sns', 'dynamodb', 'dynamodbv2', 's3', 'firehose', 'republish', 'http'].includes(k),
+    );
+    if (others.length > 0) {
+      throw new ConfigurationError(
+        `aws_iot_topic_rule.${id}`,
+        `actions ${others.join(', ')} are not run locally (only kinesis)`,
+      );
+    }
+    const rule: TopicRuleConfig & { errorActionBucket?: string } = {
+      name: str(r['name']),
+      sql: str(r['sql']),
+      enabled: r['enabled'] !== false,
+      kinesis: kinesis.map((k) => ({
+        streamName: str(k['stream_name']),
+        partitionKey: String(k['partition_key'] ?? '${newuuid()}'),
+      })),
+    };
+    const version = r['sql_version'];
+    if (version !== undefined && version !== '2016-03-23') {
+      throw new ConfigurationError(
+        `aws_iot_topic_rule.${id}`,
+        `sql_version ${String(version)}: only 2016-03-23 is run locally`,
+      );
+    }
+    const s3 = (r['error_action'] as { s3?: { bucket_name?: string; key?: string } } | undefined)?.s3;
+    if (s3?.key !== undefined) rule.errorActionKey = s3.key;
+    if (s3?.bucket_name !== undefined) rule.errorActionBucket = str(s3.bucket_name);
+    return rule;
+  });
+  const functions = each('aws_lambda_function').map(([, r]) => {
+    const variables = ((r['environment'] as { variables?: Record<string, string> } | undefined)?.variables ??
+      {}) as Record<string, string>;
+    const environment: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(variables)) {
+      const resolved = str(value);
+      environment[key] = isUnresolved(resolved) ? undefined : resolved;
+    }
+    return {
+      name: str(r['function_name']),
+      arn: arnOf('aws_lambda_function', r)!,
+      handler: String(r['handler'] ?? 'index.handler'),
+      timeoutSeconds: Number(r['timeout'] ?? 3),
+      memoryMb: Number(r['memory_size'] ?? 128),
+      roleArn: str(r['role']),
+      environment,
+    };
+  });
+  const eventSourceMappings = each('aws_lambda_event_source_mapping').map(([id, r]) => {
+    const where = `aws_lambda_event_source_mapping.${id}`;
+    const streamArn = str(r['event_source_arn']);
+    const stream = streams.find((s) => s.arn === streamArn);
+    if (stream === undefined)
+      throw new ConfigurationError(
+        where,
+        `event_source_arn ${streamArn} is not a Kinesis stream of this stack`,
+      );
+    const functionRef = str(r['function_name']);
+    const fn = functions.find((f) => f.arn === functionRef || f.name === functionRef);
+    if (fn === undefined)
+      throw new ConfigurationError(where, `function_name ${functionRef} is not a function of this stack`);
+    const position = String(r['starting_position'] ?? 'LATEST');
+    if (position !== 'TRIM_HORIZON' && position !== 'LATEST' && position !== 'AT_TIMESTAMP') {
+      throw new ConfigurationError(
+        where,
+        `starting_position ${position} is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP`,
+      );
+    }
+    const destination = (r['destination_config'] as { on_failure?: { destination_arn?: string } } | undefined)
+      ?.on_failure?.destination_arn;
+    const mapping: MappingConfig = {
+      streamName: stream.name,
+      streamArn,
+      functionName: fn.name,
+      batchSize: Number(r['batch_size'] ?? 100),
+      maximumBatchingWindowInSeconds: Number(r['maximum_batching_window_in_seconds'] ?? 0),
+      startingPosition: position,
+      parallelizationFactor: Number(r['parallelization_factor'] ?? 1),
+      bisectBatchOnFunctionError: r['bisect_batch_on_function_error'] === true,
+      maximumRetryAttempts: Number(r['maximum_retry_attempts'] ?? -1),
+      maximumRecordAgeInSeconds: Number(r['maximum_record_age_in_seconds'] ?? -1),
+      reportBatchItemFailures: ((r['function_response_types'] as string[] | undefined) ?? []).includes(
+        'ReportBatchItemFailures',
+      ),
+    };
+    if (r['starting_position_timestamp'] !== undefined) {
+      mapping.startingPositionTimestamp = new Date(String(r['starting_position_timestamp']));
+    }
+    if (destination !== undefined) mapping.onFailureDestination = str(destination).split(':').at(-1)!;
+    return mapping;
+  });
+  return { stackName, region, accountId, streams, tables, topicRules, eventSourceMappings, functions };
+}

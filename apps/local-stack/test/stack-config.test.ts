@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { INGEST_RULE_SQL, LAMBDA_ENV } from '@alleycat/schema';
+import { describe, expect, it } from 'vitest';
+import { loadStackConfig, parseStackConfig } from '../src/stack-config.js';
+
+// A copy of the stack apps/infra synthesized (dev-alleycat), trimmed to the resources the local stack reads.
+const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
+
+describe('stack config from cdk.tf.json', () => {
+  it('reads streams, tables, the ingest rule, the mapping and the function, resolving references', async () => {
+    const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+    expect(config.region).toBe('eu-west-1');
+    expect(config.streams).toEqual([
+      {
+        name: 'dev-alleycat',
+        shardCount: 2,
+        arn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+      },
+    ]);
+    expect(config.tables).toEqual([
+      {
+        name: 'dev-alleycat-state',
+        hashKey: 'pk',
+        rangeKey: 'sk',
+        attributes: [
+          { name: 'pk', type: 'S' },
+          { name: 'sk', type: 'S' },
+        ],
+        ttlAttribute: 'expiresAt',
+      },
+    ]);
+    expect(config.topicRules).toEqual([
+      {
+        name: 'dev_alleycatIngest',
+        sql: INGEST_RULE_SQL,
+        enabled: true,
+        kinesis: [{ streamName: 'dev-alleycat', partitionKey: '$${racerId}' }],
+        errorActionKey: 'errors/$${parse_time("yyyy/MM/dd", timestamp(), "UTC")}/$${newuuid()}.json',
+        errorActionBucket: 'dev-alleycat-errors-000000000000-eu-west-1',
+      },
+    ]);
+    expect(config.eventSourceMappings).toEqual([
+      {
+        streamName: 'dev-alleycat',
+        streamArn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+        functionName: 'dev-alleycat-ingest',
+        batchSize: 1000,
+        maximumBatchingWindowInSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        parallelizationFactor: 1,
+        bisectBatchOnFunctionError: true,
+        maximumRetryAttempts: 3,
+        maximumRecordAgeInSeconds: 3600,
+        reportBatchItemFailures: true,
+        onFailureDestination: 'dev-alleycat-ingest-dlq',
+      },
+    ]);
+    const [fn] = config.functions;
+    expect(fn).toMatchObject({
+      name: 'dev-alleycat-ingest',
+      handler: 'index.handler',
+      timeoutSeconds: 30,
+      memoryMb: 512,
+      arn: 'arn:aws:lambda:eu-west-1:000000000000:function:dev-alleycat-ingest',
+    });
+    expect(fn!.roleArn).toMatch(/^arn:aws:iam::000000000000:role\//);
+    expect(fn!.environment[LAMBDA_ENV.tableName]).toBe('dev-alleycat-state');
+    // The IoT endpoint is an AWS data source: the local stack supplies its own.
+    expect(fn!.environment[LAMBDA_ENV.iotDataEndpoint]).toBeUndefined();
+  });
+
+  it('names the resource and setting it cannot run', async () => {
+    const stack = {
+      resource: {
+        aws_iot_topic_rule: {
+          r: { name: 'x', sql: "SELECT * FROM 'a'", sql_version: '2016-03-23', lambda: [{}] },
+        },
+      },
+    };
+    expect(() => parseStackConfig(stack, 's')).toThrow(
+      /aws_iot_topic_rule\.r: actions lambda are not run locally/,
+    );
+    await expect(loadStackConfig('/nonexistent/cdk.tf.json')).rejects.toThrow(
+      /pnpm --filter @alleycat\/infra synth/,
+    );
+  });
+});
