@@ -2,12 +2,17 @@
  * The real terraform on the synthesized stack: init from the offline provider mirror, validate, and plan with
  * fake credentials. Terraform >= 1.5 is a prerequisite of these tests: when it is missing they fail, loudly.
  */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allResources, type Synthesized, synthToTemp, testConfig } from './helpers.js';
 import {
   type CliConfig,
   cliConfig,
+  DEFAULT_MIRROR,
   init,
+  REPO_CLI_CONFIG,
   requireTerraform,
   terraform,
   writeOfflineOverride,
@@ -20,6 +25,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   for (const s of synthesized) s.cleanup();
+  cli?.cleanup?.();
 });
 
 /** Lines of `terraform plan -json` (machine-readable UI) that matter here. */
@@ -86,5 +92,61 @@ describe('terraform', () => {
     expect(Object.keys(s.json['data'])).toEqual(['aws_caller_identity', 'aws_iot_endpoint']);
     init(s.stackDir, cli);
     expect(terraform(s.stackDir, cli, ['validate']).stdout).toContain('Success!');
+  });
+});
+
+describe('terraform set-up', () => {
+  it('fails with a clear message when terraform is not on PATH', () => {
+    const path = process.env['PATH'];
+    const empty = mkdtempSync(join(tmpdir(), 'alleycat-no-terraform-'));
+    process.env['PATH'] = empty;
+    try {
+      expect(() => requireTerraform()).toThrow(
+        /terraform is not installed or not on PATH.*Terraform >= 1\.5/s,
+      );
+    } finally {
+      process.env['PATH'] = path;
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('uses ALLEYCAT_TF_CLI_CONFIG_FILE, else the repo mirror config, else downloads as usual', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alleycat-tfrc-test-'));
+    try {
+      const own = join(dir, 'mine.tfrc');
+      writeFileSync(own, '');
+      expect(cliConfig({ ALLEYCAT_TF_CLI_CONFIG_FILE: own })).toEqual({
+        file: own,
+        source: 'ALLEYCAT_TF_CLI_CONFIG_FILE',
+      });
+      expect(() => cliConfig({ ALLEYCAT_TF_CLI_CONFIG_FILE: join(dir, 'missing') })).toThrow(
+        /does not exist/,
+      );
+
+      const mirror = join(dir, 'mirror');
+      mkdirSync(join(mirror, 'registry.terraform.io/hashicorp/aws'), { recursive: true });
+      const fromMirror = cliConfig({ TF_PLUGIN_DIR: mirror }, dir);
+      expect(readFileSync(fromMirror.file, 'utf8')).toContain(`path    = ${JSON.stringify(mirror)}`);
+
+      const none = cliConfig({ TF_PLUGIN_DIR: join(dir, 'nowhere') }, dir);
+      expect(none.source).toMatch(/downloading from the registry/);
+      expect(readFileSync(none.file, 'utf8')).toBe('');
+
+      if (existsSync(join(DEFAULT_MIRROR, 'registry.terraform.io/hashicorp/aws'))) {
+        expect(cliConfig({}).file).toBe(REPO_CLI_CONFIG);
+        expect(readFileSync(REPO_CLI_CONFIG, 'utf8')).toContain(`path    = "${DEFAULT_MIRROR}"`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the test-only provider flags out of the synthesized stack', () => {
+    const s = synthToTemp(testConfig());
+    synthesized.push(s);
+    const before = readFileSync(join(s.stackDir, 'cdk.tf.json'), 'utf8');
+    writeOfflineOverride(s.stackDir);
+    expect(readFileSync(join(s.stackDir, 'cdk.tf.json'), 'utf8')).toBe(before);
+    expect(before).not.toContain('skip_credentials_validation');
   });
 });

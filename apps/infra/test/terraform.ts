@@ -5,7 +5,7 @@
  * synthesized JSON — never in what users deploy.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,8 @@ export interface CliConfig {
   file: string;
   /** Why this file: for the test log. */
   source: string;
+  /** Removes a configuration written for this run (no-op for the repo's or the user's file). */
+  cleanup?: () => void;
 }
 
 /**
@@ -55,26 +57,30 @@ export interface CliConfig {
  * configuration when the mirror holds hashicorp/aws (`TF_PLUGIN_DIR` names another mirror folder), else an empty
  * configuration, so `terraform init` downloads the provider as usual.
  */
-export function cliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
+export function cliConfig(env: NodeJS.ProcessEnv = process.env, tempRoot: string = tmpdir()): CliConfig {
   const user = env['ALLEYCAT_TF_CLI_CONFIG_FILE'];
   if (user) {
     if (!existsSync(user)) throw new TerraformError(`ALLEYCAT_TF_CLI_CONFIG_FILE=${user} does not exist`);
     return { file: user, source: 'ALLEYCAT_TF_CLI_CONFIG_FILE' };
   }
   const mirror = env['TF_PLUGIN_DIR'] || DEFAULT_MIRROR;
-  const dir = mkdtempSync(join(tmpdir(), 'alleycat-tfrc-'));
-  if (existsSync(join(mirror, AWS_PROVIDER_PATH))) {
-    if (mirror === DEFAULT_MIRROR) return { file: REPO_CLI_CONFIG, source: `repo terraform.rc (${mirror})` };
+  const hasMirror = existsSync(join(mirror, AWS_PROVIDER_PATH));
+  if (hasMirror && mirror === DEFAULT_MIRROR) {
+    return { file: REPO_CLI_CONFIG, source: `repo terraform.rc (${mirror})` };
+  }
+  const dir = mkdtempSync(join(tempRoot, 'alleycat-tfrc-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  if (hasMirror) {
     const file = join(dir, 'terraform.rc');
     writeFileSync(
       file,
       `provider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["${AWS_PROVIDER_PATH}"]\n  }\n  direct {\n    exclude = ["${AWS_PROVIDER_PATH}"]\n  }\n}\n`,
     );
-    return { file, source: `TF_PLUGIN_DIR mirror (${mirror})` };
+    return { file, source: `TF_PLUGIN_DIR mirror (${mirror})`, cleanup };
   }
   const file = join(dir, 'empty.tfrc');
   writeFileSync(file, '');
-  return { file, source: `no provider mirror at ${mirror}: downloading from the registry` };
+  return { file, source: `no provider mirror at ${mirror}: downloading from the registry`, cleanup };
 }
 
 /** The environment terraform runs with: fake credentials, no metadata service, no prompts, no telemetry. */
