@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { parseRaceMessage, planCapacity } from '@alleycat/schema';
+import {
+  buildLeaderboardMessages,
+  encodeLeaderboard,
+  parseRaceMessage,
+  planCapacity,
+  resultsTopicFor,
+} from '@alleycat/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, EXIT, main } from '../src/cli.js';
 import { startFaultProxy } from './support/fault-proxy.js';
@@ -238,6 +244,47 @@ describe('alleycat CLI', () => {
       delivered: 3,
       dropped: 0,
     });
+  });
+
+  it('rides live, printing each second and the standing from the results topic', async () => {
+    const board = buildLeaderboardMessages({
+      raceId: 123,
+      classId: 2,
+      second: 1,
+      publishedAt: Date.now(),
+      closed: false,
+      scores: [
+        { racerId: 7, current: 150, total: 300, max: 160 },
+        { racerId: 8, current: 170, total: 340, max: 170 },
+        { racerId: 9, current: 100, total: 200, max: 120 },
+      ],
+    });
+    const timer = setInterval(() => aedes.send(resultsTopicFor(2), encodeLeaderboard(board[0]!)), 200);
+    try {
+      const { code, out } = await run([
+        'ride',
+        '--racer',
+        '7',
+        '--class',
+        '2',
+        '--race-id',
+        '123',
+        '--seconds',
+        '6',
+        '--speedup',
+        '4',
+        '--mqtt-url',
+        `mqtt://127.0.0.1:${aedes.port}`,
+      ]);
+      expect(code).toBe(EXIT.ok);
+      const lines = out.trim().split('\n');
+      expect(lines[0]).toMatch(/^racer-7 riding race 123 \(class 2\)/);
+      expect(lines.filter((l) => /^\s+\d+s\s+[\d.]+ rpm/.test(l))).toHaveLength(6);
+      expect(out).toMatch(/rank 2\/3 {2}total 300\.0 {2}leader 340\.0/);
+      expect(lines.at(-1)).toMatch(/^published 6, delivered 6, resent 0, dropped 0$/);
+    } finally {
+      clearInterval(timer);
+    }
   });
 
   it('runs as the package bin', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../src/kinesis-client.js';
@@ -138,6 +139,42 @@ describe('KinesisProducer against kinesalite', () => {
       expect(stats.recordsFailed).toBe(0);
     });
     expectExactlyOnce(await readStream(direct, stream), sent);
+  });
+
+  it('keeps per-key order across retries when a key appears once per batch', async () => {
+    const stream = await freshStream(4);
+    // 1,000 racers, one message each per "second": a batch of 500 never holds a racer twice.
+    const sent = records(6_000, 1_000);
+    // Throttle a pseudo-random fifth of the entries (by a hash of their data) on their first attempt.
+    const seen = new Set<string>();
+    const plan: FaultPlan = {
+      throttleEntry: (entry) => {
+        if (seen.has(entry.Data)) return false;
+        seen.add(entry.Data);
+        return createHash('md5').update(entry.Data).digest()[0]! < 51;
+      },
+    };
+    await withProxy(plan, async (proxy, client) => {
+      const producer = new KinesisProducer({
+        client,
+        streamName: stream,
+        lingerMs: 10,
+        baseDelayMs: 5,
+        maxDelayMs: 40,
+      });
+      await producer.putMany(sent);
+      expect(await producer.flush()).toEqual([]);
+      expect(proxy.throttled).toBeGreaterThan(800);
+      expect(producer.stats.recordsRetried).toBe(proxy.throttled);
+    });
+    const stored = await readStream(direct, stream);
+    expectExactlyOnce(stored, sent);
+    const lastSeq = new Map<string, number>();
+    for (const r of stored) {
+      const { key, seq } = decode(r.data);
+      expect(seq).toBe((lastSeq.get(key) ?? -1) + 1);
+      lastSeq.set(key, seq);
+    }
   });
 
   it('returns records still throttled at the bound, with their error code, and sends the rest', async () => {
