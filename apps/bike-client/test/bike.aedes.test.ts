@@ -103,6 +103,26 @@ describe('Bike against aedes (MQTT 3.1.1, plain TCP)', () => {
     expect(broker.publishers).toEqual(new Set(['racer-7']));
   });
 
+  it('re-sends QoS 1 messages whose PUBACK never came when the broker hangs, losing none', async () => {
+    const broker = await startAedes();
+    servers.push(broker);
+    const bike = newBike(broker.port, 1, { operationTimeoutMs: 1_000, keepAliveSeconds: 30 });
+    await bike.connect();
+    for (let s = 0; s < 10; s++) bike.publish(message(7, s));
+    expect(await bike.drain(5_000)).toBe(true);
+    // A hung broker: TCP stays up, nothing is acknowledged.
+    broker.child.kill('SIGSTOP');
+    for (let s = 10; s < 40; s++) bike.publish(message(7, s));
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(bike.stats.resent).toBeGreaterThan(0);
+    broker.child.kill('SIGCONT');
+    expect(await bike.drain(20_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    const got = new Set(seconds(broker.received));
+    expect(Array.from({ length: 40 }, (_, s) => s).filter((s) => !got.has(s))).toEqual([]);
+    expect(bike.stats).toMatchObject({ published: 40, delivered: 40, dropped: 0 });
+  });
+
   it('drops the oldest queued messages at the bound and reports them', async () => {
     const broker = await startAedes();
     servers.push(broker);
