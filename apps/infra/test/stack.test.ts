@@ -249,7 +249,20 @@ describe('archive (Firehose)', () => {
     expect(s3.error_output_prefix).toContain('!{firehose:error-output-type}');
     expect(s3.role_arn).toBe(firehose.kinesis_source_configuration.role_arn);
     expect(target(archived, s3.role_arn).body.name).toBe('test-alleycat-firehose');
-    expect(s3.cloudwatch_logging_options.enabled).toBe(true);
+    expect(s3.cloudwatch_logging_options).toEqual({
+      enabled: true,
+      log_group_name: expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[\w-]+\.name\}$/),
+      log_stream_name: expect.stringMatching(/^\$\{aws_cloudwatch_log_stream\.[\w-]+\.name\}$/),
+    });
+    const group = target(archived, s3.cloudwatch_logging_options.log_group_name).body;
+    expect(group).toMatchObject({
+      name: '/aws/kinesisfirehose/test-alleycat-archive',
+      retention_in_days: 14,
+    });
+    expect(target(archived, s3.cloudwatch_logging_options.log_stream_name).body.name).toBe(
+      'DestinationDelivery',
+    );
+    expect(firehose.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\./)]);
   });
 });
 
