@@ -1,0 +1,331 @@
+/**
+ * Starts each part of the local stack as its own child process on 127.0.0.1, in dependency order, and stops
+ * them all by process id — on `stopAll()`, on Ctrl-C/SIGTERM, and when this process exits. A part that cannot
+ * bind its port fails the start with an error naming the part and the port.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LAMBDA_ENV } from '@alleycat/schema';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { LocalStackError, PortInUseError } from './errors.js';
+import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
+import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './parts/types.js';
+import type { StackConfig } from './stack-config.js';
+
+const RUN_PART = fileURLToPath(new URL('./parts/run-part.ts', import.meta.url));
+/** tsx, by absolute URL, so parts start whatever the working directory. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Fixed ports `pnpm stack` uses (documented in the README); tests pass 0 for free ports. */
+export const DEFAULT_PORTS = {
+  mqtt: 1883,
+  mqttWs: 9001,
+  kinesis: 4567,
+  kinesalite: 4568,
+  dynamodb: 8000,
+  iotData: 8086,
+} as const;
+
+export type Ports = { [K in keyof typeof DEFAULT_PORTS]: number };
+
+export interface RunningPart {
+  name: PartName;
+  pid: number;
+  urls: Record<string, string>;
+  child: ChildProcess;
+}
+
+export class PartStartError extends LocalStackError {
+  readonly part: string;
+  constructor(part: string, message: string, options?: ErrorOptions) {
+    super(`${part}: ${message}`, options);
+    this.name = 'PartStartError';
+    this.part = part;
+  }
+}
+
+export class Supervisor {
+  private readonly parts: RunningPart[] = [];
+  private readonly onExit = () => {
+    for (const part of this.parts) part.child.kill('SIGKILL');
+  };
+
+  constructor() {
+    process.on('exit', this.onExit);
+  }
+
+  running(): readonly RunningPart[] {
+    return this.parts;
+  }
+
+  /** Forks one part and resolves when it reports ready; rejects (and reaps it) when it fails. */
+  async start<K extends PartName>(
+    name: K,
+    config: PartConfigs[K],
+    env: Record<string, string | undefined> = {},
+    label: string = name,
+  ): Promise<RunningPart> {
+    const child = fork(RUN_PART, [name], {
+      execArgv: ['--import', TSX],
+      env: { ...process.env, ...env, [PART_CONFIG_ENV]: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const urls = await new Promise<Record<string, string>>((resolve, reject) => {
+      const onMessage = (message: PartMessage) => {
+        if (message.type === 'ready') {
+          cleanup();
+          resolve(message.urls);
+        } else if (message.type === 'error') {
+          cleanup();
+          const port = /port (\d+)/.exec(message.message)?.[1];
+          reject(
+            message.name === 'PortInUseError' && port
+              ? new PortInUseError(label, Number(port))
+              : new PartStartError(label, message.message),
+          );
+        }
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new PartStartError(label, `exited with code ${code} before it was ready`));
+      };
+      const cleanup = () => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+    }).catch(async (error: unknown) => {
+      await stopChild(child);
+      throw error;
+    });
+    const part: RunningPart = { name, pid: child.pid!, urls, child };
+    this.parts.push(part);
+    return part;
+  }
+
+  /** Asks one part for its counters (IPC). */
+  stats(part: RunningPart, timeoutMs = 2_000): Promise<Record<string, number>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new LocalStackError(`${part.name}: no stats within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onMessage = (message: PartMessage) => {
+        if (message.type !== 'stats') return;
+        clearTimeout(timer);
+        part.child.off('message', onMessage);
+        resolve(message.stats);
+      };
+      part.child.on('message', onMessage);
+      part.child.send({ type: 'stats' });
+    });
+  }
+
+  /** Stops one part (SIGTERM, then SIGKILL after a grace period). */
+  async stop(part: RunningPart): Promise<void> {
+    await stopChild(part.child);
+    this.parts.splice(this.parts.indexOf(part), 1);
+  }
+
+  /** Stops every part, last started first. */
+  async stopAll(): Promise<void> {
+    while (this.parts.length > 0) await this.stop(this.parts[this.parts.length - 1]!);
+    process.off('exit', this.onExit);
+  }
+}
+
+async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface StackOptions {
+  config: StackConfig;
+  ports: Ports;
+  /** Folder for the stack's files: errors bucket, DLQ, rule logs. */
+  dataDir: string;
+  /** The Lambda bundle (`apps/ingest-lambda/dist/lambda/index.mjs`). */
+  bundle: string;
+  limitsEnabled?: boolean;
+}
+
+export interface RunningStack {
+  supervisor: Supervisor;
+  endpoints: { mqtt: string; ws?: string; kinesis: string; dynamodb: string; iotData: string };
+  dirs: { errorsBucket: string; onFailure: string; ruleLogs: string };
+  stop(): Promise<void>;
+}
+
+/** Brings the whole stack up from the synthesized config; on any failure stops what was started. */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { config, ports } = options;
+  const supervisor = new Supervisor();
+  const dirs = {
+    errorsBucket: path.join(options.dataDir, 'errors-bucket'),
+    onFailure: path.join(options.dataDir, 'on-failure'),
+    ruleLogs: path.join(options.dataDir, 'rule-logs'),
+  };
+  await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
+  try {
+    const kinesalite = await supervisor.start('kinesalite', { port: ports.kinesalite }, {}, 'kinesalite');
+    const kinesis = await supervisor.start(
+      'kinesis',
+      {
+        port: ports.kinesis,
+        upstream: kinesalite.urls['kinesalite']!,
+        limitsEnabled: options.limitsEnabled ?? true,
+      },
+      {},
+      'Kinesis (limits layer)',
+    );
+    const dynamodb = await supervisor.start('dynamodb', { port: ports.dynamodb }, {}, 'DynamoDB (dynalite)');
+    const kinesisUrl = kinesis.urls['kinesis']!;
+    const dynamoUrl = dynamodb.urls['dynamodb']!;
+    await createResources(config, kinesisUrl, dynamoUrl);
+    const broker = await supervisor.start(
+      'broker',
+      {
+        port: ports.mqtt,
+        wsPort: ports.mqttWs,
+        rules: config.topicRules,
+        kinesisEndpoint: kinesisUrl,
+        errorsDir: dirs.errorsBucket,
+        ruleLogsDir: dirs.ruleLogs,
+      },
+      {},
+      'MQTT broker',
+    );
+    const iotData = await supervisor.start(
+      'iot-data',
+      { port: ports.iotData, brokerUrl: broker.urls['mqtt']! },
+      {},
+      'IoT data plane',
+    );
+    for (const mapping of config.eventSourceMappings) {
+      const fn = config.functions.find((f) => f.name === mapping.functionName)!;
+      const [file, exportName] = splitHandler(fn.handler);
+      const bundle = path.join(path.dirname(options.bundle), `${file}${path.extname(options.bundle)}`);
+      const env: Record<string, string | undefined> = {
+        ...fn.environment,
+        [LAMBDA_ENV.iotDataEndpoint]: iotData.urls['iotData'],
+        [LAMBDA_ENV.errorsBucket]: undefined,
+        [LAMBDA_ENV.errorsDir]: dirs.errorsBucket,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamoUrl,
+        AWS_REGION: config.region,
+        AWS_DEFAULT_REGION: config.region,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      };
+      await supervisor.start(
+        'event-source-mapping',
+        {
+          kinesisEndpoint: kinesisUrl,
+          mapping: {
+            ...mapping,
+            onFailureDir: path.join(dirs.onFailure, mapping.onFailureDestination ?? 'discarded'),
+          },
+          function: {
+            functionName: fn.name,
+            functionArn: fn.arn,
+            memoryMb: fn.memoryMb,
+            timeoutSeconds: fn.timeoutSeconds,
+          },
+          source: { streamArn: mapping.streamArn, region: config.region, roleArn: fn.roleArn },
+          bundle,
+          exportName,
+        },
+        env,
+        `event source mapping ${mapping.streamName} → ${fn.name}`,
+      );
+    }
+    const endpoints: RunningStack['endpoints'] = {
+      mqtt: broker.urls['mqtt']!,
+      kinesis: kinesisUrl,
+      dynamodb: dynamoUrl,
+      iotData: iotData.urls['iotData']!,
+    };
+    if (broker.urls['ws']) endpoints.ws = broker.urls['ws'];
+    return { supervisor, endpoints, dirs, stop: () => supervisor.stopAll() };
+  } catch (error) {
+    await supervisor.stopAll();
+    throw error;
+  }
+}
+
+function splitHandler(handler: string): [string, string] {
+  const dot = handler.lastIndexOf('.');
+  return dot < 0 ? ['index', handler] : [handler.slice(0, dot), handler.slice(dot + 1)];
+}
+
+/** Streams and tables of the stack, created as synthesized (so local and deployed shapes cannot drift). */
+async function createResources(config: StackConfig, kinesisUrl: string, dynamoUrl: string): Promise<void> {
+  const kinesis = localKinesisClient(kinesisUrl);
+  const http = await import('node:http');
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  const dynamo = new DynamoDBClient({
+    endpoint: dynamoUrl,
+    region: config.region,
+    credentials: LOCAL_CREDENTIALS,
+    requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true }) }),
+  });
+  try {
+    for (const stream of config.streams) {
+      await kinesis
+        .send(new CreateStreamCommand({ StreamName: stream.name, ShardCount: stream.shardCount }))
+        .catch((error: Error) => {
+          if (error.name !== 'ResourceInUseException') throw error; // a persisted stream from an earlier run
+        });
+      for (let i = 0; ; i++) {
+        const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream.name }));
+        if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+        if (i > 200) throw new LocalStackError(`stream ${stream.name} did not become ACTIVE`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    for (const table of config.tables) {
+      await dynamo
+        .send(
+          new CreateTableCommand({
+            TableName: table.name,
+            AttributeDefinitions: table.attributes.map((a) => ({
+              AttributeName: a.name,
+              AttributeType: a.type,
+            })),
+            KeySchema: [
+              { AttributeName: table.hashKey, KeyType: 'HASH' },
+              ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: 'RANGE' as const }] : []),
+            ],
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        )
+        .catch((error: Error) => {
+          if (error.name !== 'ResourceInUseException') throw error;
+        });
+      if (table.ttlAttribute) {
+        await dynamo
+          .send(
+            new UpdateTimeToLiveCommand({
+              TableName: table.name,
+              TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true },
+            }),
+          )
+          .catch(() => {}); // dynalite does not implement TTL; the attribute is still written by the Lambda
+      }
+    }
+  } finally {
+    kinesis.destroy();
+    dynamo.destroy();
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { INGEST_TOPIC } from '@alleycat/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStackConfig } from '../src/stack-config.js';
+import { type RunningStack, Supervisor, startStack } from '../src/supervisor.js';
+import { run, waitFor } from './helpers.js';
+
+const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
+const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+let dir: string;
+let stack: RunningStack | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-stack-'));
+  // A stand-in bundle with the deployed handler string (index.handler): it records what it is given.
+  await writeFile(
+    path.join(dir, 'index.mjs'),
+    `import { appendFileSync } from 'node:fs';
+export async function handler(event, context) {
+  appendFileSync(${JSON.stringify(path.join(dir, 'invocations.jsonl'))}, JSON.stringify({
+    records: event.Records.map((r) => ({ data: Buffer.from(r.kinesis.data, 'base64').toString(), key: r.kinesis.partitionKey, arn: r.eventSourceARN })),
+    fn: context.functionName,
+    env: { table: process.env.ALLEYCAT_TABLE_NAME, iot: process.env.ALLEYCAT_IOT_DATA_ENDPOINT, errorsDir: process.env.ALLEYCAT_ERRORS_DIR, bucket: process.env.ALLEYCAT_ERRORS_BUCKET ?? null, dynamo: process.env.AWS_ENDPOINT_URL_DYNAMODB },
+  }) + '\\n');
+  return { batchItemFailures: [] };
+}`,
+  );
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('supervisor', () => {
+  it('runs the synthesized stack as child processes: mosquitto_pub → rule → Kinesis → mapping → handler', async () => {
+    const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+    stack = await startStack({
+      config,
+      ports: FREE,
+      dataDir: path.join(dir, 'data'),
+      bundle: path.join(dir, 'index.mjs'),
+    });
+    const parts = stack.supervisor.running();
+    expect(parts.map((p) => p.name)).toEqual([
+      'kinesalite',
+      'kinesis',
+      'dynamodb',
+      'broker',
+      'iot-data',
+      'event-source-mapping',
+    ]);
+    expect(new Set(parts.map((p) => p.pid)).size).toBe(6);
+    const mqttPort = new URL(stack.endpoints.mqtt).port;
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      mqttPort,
+      '-i',
+      'racer-12',
+      '-q',
+      '1',
+      '-t',
+      INGEST_TOPIC,
+      '-m',
+      '{"racerId":12,"second":1}',
+    ]);
+    const log = path.join(dir, 'invocations.jsonl');
+    const lines = await waitFor(async () => {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return text.trim()
+        ? text
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+        : undefined;
+    }, 15_000);
+    expect(lines[0]).toEqual({
+      records: [
+        {
+          data: '{"racerId":12,"second":1,"clientId":"racer-12"}',
+          key: '12',
+          arn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+        },
+      ],
+      fn: 'dev-alleycat-ingest',
+      env: {
+        table: 'dev-alleycat-state',
+        iot: stack.endpoints.iotData,
+        errorsDir: stack.dirs.errorsBucket,
+        bucket: null,
+        dynamo: stack.endpoints.dynamodb,
+      },
+    });
+    const broker = parts.find((p) => p.name === 'broker')!;
+    expect(await stack.supervisor.stats(broker)).toMatchObject({ delivered: 1 });
+    await stack.stop();
+    for (const part of parts) expect(alive(part.pid)).toBe(false);
+    stack = undefined;
+    expect(await readdir(path.join(dir, 'data'))).toEqual(
+      expect.arrayContaining(['errors-bucket', 'on-failure', 'rule-logs']),
+    );
+  }, 60_000);
+
+  it('names the part and the port when a port is taken, and leaves no process behind', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const supervisor = new Supervisor();
+    try {
+      await expect(
+        supervisor.start(
+          'kinesis',
+          { port, upstream: 'http://127.0.0.1:1', limitsEnabled: true },
+          {},
+          'Kinesis (limits layer)',
+        ),
+      ).rejects.toThrow(`Kinesis (limits layer): port ${port} on 127.0.0.1 is already in use`);
+      expect(supervisor.running()).toHaveLength(0);
+    } finally {
+      await supervisor.stopAll();
+      blocker.close();
+    }
+  });
+});
