@@ -162,6 +162,8 @@ export class MqttSink implements Sink {
             qos: this.options.qos,
             client: this.client,
             subscribeResults: this.options.subscribeResults ?? false,
+            // Spread a fleet's reconnects over 1–5 s after a broker restart instead of all at once.
+            reconnectMinSeconds: 1 + (rider.racerId % 5),
             topic: this.options.topic ?? INGEST_TOPIC,
             onDropped: (messages, reason) => this.dropped(messages, reason),
           }),
