@@ -1,4 +1,5 @@
 import {
+  escapeForTerraform,
   INGEST_TOPIC,
   PARTITION_KEY_TEMPLATES,
   RESULTS_TOPIC_FILTER,
@@ -20,7 +21,6 @@ import { PrivateBucket } from './constructs/private-bucket.js';
 import { StateTable } from './constructs/state-table.js';
 import { TelemetryStream } from './constructs/telemetry-stream.js';
 import { Arns, type ResourceNames, resourceNames } from './naming.js';
-import { escapeTemplate } from './terraform-escape.js';
 import type { InfraConfig } from './types.js';
 
 /**
@@ -155,7 +155,7 @@ export class AlleycatStack extends TerraformStack {
       },
       ingest_rule_name: { value: this.ingestRule.rule.name, description: 'IoT topic rule into the stream' },
       partition_key_template: {
-        value: escapeTemplate(PARTITION_KEY_TEMPLATES[config.partitionKeyStrategy]),
+        value: escapeForTerraform(PARTITION_KEY_TEMPLATES[config.partitionKeyStrategy]),
         description: 'IoT substitution template of the Kinesis partition key',
       },
       table_name: { value: table.table.name, description: 'DynamoDB race-state table' },

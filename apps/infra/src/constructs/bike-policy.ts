@@ -1,9 +1,8 @@
-import { INGEST_TOPIC, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
+import { escapeForTerraform, INGEST_TOPIC, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
 import { IotPolicy } from '@cdktf/provider-aws/lib/iot-policy/index.js';
 import { Construct } from 'constructs';
 import type { Arns } from '../naming.js';
 import { allow, policyDocument, renderPolicy } from '../policy.js';
-import { escapeTemplate } from '../terraform-escape.js';
 
 /** IoT policy variable: the thing name of the certificate's attached thing (`racer-{racerId}`). */
 export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
@@ -20,9 +19,14 @@ export class BikePolicy extends Construct {
     super(scope, id);
     const { arns } = props;
     const document = policyDocument(
-      allow('ConnectAsOwnThing', 'iot:Connect', arns.iot(`client/${escapeTemplate(THING_NAME_VARIABLE)}`), {
-        Bool: { 'iot:Connection.Thing.IsAttached': 'true' },
-      }),
+      allow(
+        'ConnectAsOwnThing',
+        'iot:Connect',
+        arns.iot(`client/${escapeForTerraform(THING_NAME_VARIABLE)}`),
+        {
+          Bool: { 'iot:Connection.Thing.IsAttached': 'true' },
+        },
+      ),
       allow('PublishRaceMessages', 'iot:Publish', arns.iot(`topic/${INGEST_TOPIC}`)),
       allow('SubscribeToResults', 'iot:Subscribe', arns.iot(`topicfilter/${RESULTS_TOPIC_PREFIX}/*`)),
       allow('ReceiveResults', 'iot:Receive', arns.iot(`topic/${RESULTS_TOPIC_PREFIX}/*`)),

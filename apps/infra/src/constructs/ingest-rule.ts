@@ -1,4 +1,5 @@
 import {
+  escapeForTerraform,
   INGEST_RULE_SQL_VERSION,
   INGEST_TOPIC,
   ingestRuleSql,
@@ -10,7 +11,6 @@ import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule/index.js';
 import { Construct } from 'constructs';
 import type { Arns } from '../naming.js';
 import { allow, forKinesisStream, policyDocument } from '../policy.js';
-import { escapeTemplate } from '../terraform-escape.js';
 import type { PrivateBucket } from './private-bucket.js';
 import { ServiceRole } from './service-role.js';
 
@@ -70,13 +70,13 @@ export class IngestRule extends Construct {
         {
           streamName: props.streamName,
           roleArn: this.role.arn,
-          partitionKey: escapeTemplate(PARTITION_KEY_TEMPLATES[props.partitionKeyStrategy]),
+          partitionKey: escapeForTerraform(PARTITION_KEY_TEMPLATES[props.partitionKeyStrategy]),
         },
       ],
       errorAction: {
         s3: {
           bucketName: props.errorsBucket.bucket.id,
-          key: escapeTemplate(RULE_ERROR_KEY_TEMPLATE),
+          key: escapeForTerraform(RULE_ERROR_KEY_TEMPLATE),
           roleArn: this.role.arn,
         },
       },
