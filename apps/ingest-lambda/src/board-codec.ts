@@ -13,8 +13,12 @@ const CLOSE_CODES: Record<CloseReason, number> = { final: 1, timeout: 2 };
 const CLOSE_REASONS: Array<CloseReason | undefined> = [undefined, 'final', 'timeout'];
 
 class Writer {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf: Buffer;
   offset = 0;
+
+  constructor(expectedBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(64, expectedBytes));
+  }
 
   private ensure(extra: number): void {
     if (this.offset + extra <= this.buf.length) return;
@@ -40,11 +44,12 @@ class Writer {
     this.offset += 8;
   }
 
-  bytes(value: Uint8Array): void {
-    this.varint(value.length);
-    this.ensure(value.length);
-    this.buf.set(value, this.offset);
-    this.offset += value.length;
+  /** Length-prefixed UTF-8, written in place (no intermediate buffer per racer). */
+  string(value: string): void {
+    const length = Buffer.byteLength(value, 'utf8');
+    this.varint(length);
+    this.ensure(length);
+    this.offset += this.buf.write(value, this.offset, length, 'utf8');
   }
 
   done(): Uint8Array {
@@ -91,9 +96,10 @@ class Reader {
 
 /** Encodes racers; `raceLastArrivalMs` is the board's, so arrivals are stored as small lags behind it. */
 export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: number): Uint8Array {
-  const w = new Writer();
+  const list = Array.isArray(racers) ? (racers as RacerState[]) : [...racers];
+  // ~45 bytes for a racer with a short name and one range: one allocation in the common case.
+  const w = new Writer(16 + list.length * 64);
   w.varint(BOARD_FORMAT);
-  const list = [...racers];
   w.varint(list.length);
   for (const r of list) {
     w.varint(r.racerId);
@@ -104,7 +110,7 @@ export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: nu
     w.varint(r.count);
     w.varint(r.closed === undefined ? 0 : CLOSE_CODES[r.closed]);
     w.varint(Math.max(0, raceLastArrivalMs - r.lastArrivalMs));
-    w.bytes(Buffer.from(r.name, 'utf8'));
+    w.string(r.name);
     const ranges = r.seen.ranges;
     w.varint(ranges.length >> 1);
     let previous = 0;

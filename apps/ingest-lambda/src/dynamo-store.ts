@@ -17,6 +17,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { RaceBoard } from './board.js';
+import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
 import { KEY, MAX_BOARD_ITEM_BYTES, RACE_STATE_TTL_SECONDS } from './constants.js';
@@ -55,6 +56,7 @@ function expiresAt(lastArrivalMs: number): number {
 
 export class DynamoStateStore implements StateStore {
   readonly stats: WriteStats = { writes: 0, writeUnits: 0, conditionalFailures: 0 };
+  private readonly cache = new BoardCache();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -92,17 +94,19 @@ export class DynamoStateStore implements StateStore {
     const item = out.Item;
     try {
       const lastArrivalMs = num(item, 'lastArrival');
+      const version = num(item, 'v');
       const blob = item['racers']?.B;
       if (blob === undefined) throw new RangeError('attribute racers missing');
       return {
         raceId,
         classId: num(item, 'classId'),
-        version: num(item, 'v'),
+        version,
         createdAtMs: num(item, 'createdAt'),
         lastArrivalMs,
+        // Claims change these without a new version: always from the item.
         publishedAtMs: num(item, 'pubAt', 0),
         publishedVersion: num(item, 'pubV', 0),
-        racers: decodeRacers(blob, lastArrivalMs),
+        racers: this.cache.checkout(raceId, version) ?? decodeRacers(blob, lastArrivalMs),
       };
     } catch (error) {
       throw new CorruptBoardError(raceId, (error as Error).message);
@@ -164,7 +168,9 @@ export class DynamoStateStore implements StateStore {
         ),
       bytes,
     );
-    return out !== CONDITION_FAILED;
+    if (out === CONDITION_FAILED) return false;
+    this.cache.checkin(board.raceId, board.version, board.racers);
+    return true;
   }
 
   async claimPublish(raceId: number, version: number, nowMs: number, intervalMs: number): Promise<boolean> {

@@ -114,11 +114,31 @@ describe('decodeKinesisData', () => {
   });
 
   it('not base64', () => {
-    for (const text of ['not base64!', 'ab!d', 'YWJj=ZGVm', 'YWJjZA']) {
+    for (const text of [
+      'not base64!',
+      'ab!d',
+      'YWJj=ZGVm',
+      'YWJjZA',
+      'YWJj ZA==',
+      'YW\nJjZA==',
+      'YWJjZA=x',
+      '====',
+    ]) {
       const out = decodeKinesisData(text);
       expect(out.rejections[0]!.reason.code, text).toBe('not_base64');
     }
     expect(decodeBase64('')?.length).toBe(0);
+    // Any one character replaced by one outside the alphabet is caught, at any position and length.
+    for (let n = 1; n < 40; n++) {
+      const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff)).toString('base64');
+      expect(Buffer.from(decodeBase64(text)!)).toEqual(Buffer.from(text, 'base64'));
+      for (let i = 0; i < text.length; i++) {
+        for (const bad of ['!', ' ', '.', '\u00e9']) {
+          const mangled = text.slice(0, i) + bad + text.slice(i + 1);
+          expect(decodeBase64(mangled), `${JSON.stringify(mangled)}`).toBeUndefined();
+        }
+      }
+    }
     expect(Buffer.from(decodeBase64('YWJjZA==')!).toString()).toBe('abcd');
   });
 

@@ -1,0 +1,95 @@
+/** Deterministic benchmark data: race messages as Kinesis records, one batch per second of the race. */
+import { encodeRaceMessage, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+
+export function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const T0 = 1_764_250_000_000;
+const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/dev-alleycat';
+
+export interface Scenario {
+  racers: number;
+  races: number;
+  seconds: number;
+  shards: number;
+  /** Mark each racer's last second `final`. */
+  finals?: boolean;
+  seed?: number;
+}
+
+let sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+
+export function record(
+  data: Uint8Array,
+  partitionKey: string,
+  shard: number,
+  arrivalMs: number,
+): KinesisStreamRecord {
+  sequence += 17n;
+  const sequenceNumber = sequence.toString();
+  const shardId = `shardId-${String(shard).padStart(12, '0')}`;
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey,
+      sequenceNumber,
+      data: Buffer.from(data).toString('base64'),
+      approximateArrivalTimestamp: arrivalMs / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${shardId}:${sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/alleycat-ingest',
+    awsRegion: 'eu-west-1',
+    eventSourceARN: STREAM_ARN,
+  };
+}
+
+export function message(racerId: number, races: number, second: number, random: () => number): RaceMessage {
+  return {
+    event: 'update',
+    deviceTimestamp: T0 + second * 1000 + Math.floor(random() * 50),
+    second,
+    raceId: 5_402_746 + (racerId % races),
+    name: `Rider ${racerId}`,
+    racerId,
+    classId: racerId % races,
+    cadence: Math.round((50 + random() * 60) * 10) / 10,
+    resistance: Math.round((40 + random() * 50) * 10) / 10,
+    uuid: crypto.randomUUID(),
+  };
+}
+
+/**
+ * Batches as Lambda delivers them with a one-second batching window: per second, one batch per shard,
+ * holding that second of every racer whose partition key (racerId) hashes to the shard.
+ */
+export function batches(s: Scenario): Array<{ shard: number; second: number; event: KinesisStreamEvent }> {
+  const random = mulberry32(s.seed ?? 7);
+  const out: Array<{ shard: number; second: number; event: KinesisStreamEvent }> = [];
+  for (let second = 0; second < s.seconds; second++) {
+    const perShard: KinesisStreamRecord[][] = Array.from({ length: s.shards }, () => []);
+    for (let racerId = 0; racerId < s.racers; racerId++) {
+      const m = message(racerId, s.races, second, random);
+      if (s.finals && second === s.seconds - 1) m.event = 'final';
+      // Racer ids spread evenly over shards (what MD5 of the key does on average), cheaper to compute here.
+      const shard = racerId % s.shards;
+      perShard[shard]!.push(
+        record(Buffer.from(encodeRaceMessage(m)), partitionKeyFor(m), shard, m.deviceTimestamp + 120),
+      );
+    }
+    perShard.forEach((records, shard) => {
+      if (records.length > 0) out.push({ shard, second, event: { Records: records } });
+    });
+  }
+  return out;
+}

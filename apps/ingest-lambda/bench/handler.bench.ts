@@ -1,0 +1,336 @@
+/**
+ * `pnpm bench`: the handler's CPU path in records/s on one core, in the same run as
+ *   - the floor: base64 decode + JSON.parse per record, nothing else;
+ *   - the baseline: Powertools BatchProcessor (Kinesis) + a zod schema, one record at a time.
+ * "Handler" is the whole invocation (decode, validate, group by race, dedupe, score, board encode/decode,
+ * leaderboard build) with storage and publish behind in-memory boundaries (the same conditions as DynamoDB).
+ * Rounds interleave the candidates so machine noise hits all alike; each is timed in CPU seconds of this
+ * process (the machine is shared), and the median round is reported.
+ * Then: DynamoDB writes per 1,000 rider-seconds for several race shapes, and peak memory for a 6 MB batch
+ * (measured in a fresh child process each).
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { aggregate } from '@alleycat/kinesis-agg';
+import {
+  encodeLeaderboard,
+  encodeRaceMessage,
+  KINESIS_RECORD_MAX_BYTES,
+  LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES,
+  type LeaderboardMessage,
+} from '@alleycat/schema';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { decodeKinesisData } from '../src/decode.js';
+import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
+import { MemoryStateStore } from '../src/memory-store.js';
+import { IngestProcessor, type LoggerLike, type MetricsLike } from '../src/processor.js';
+import type { LeaderboardPublisher } from '../src/types.js';
+import { batches, message, mulberry32, record, type Scenario, T0 } from './corpus.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
+
+const quietLogger: LoggerLike = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  appendKeys() {},
+  removeKeys() {},
+};
+const quietMetrics: MetricsLike = { addMetric() {} };
+
+/** Encodes what it is given, as the IoT publisher does, and keeps only a count. */
+class CountingPublisher implements LeaderboardPublisher {
+  count = 0;
+  bytes = 0;
+  async publish(_topic: string, m: LeaderboardMessage): Promise<void> {
+    this.count++;
+    this.bytes += encodeLeaderboard(m).length;
+  }
+}
+
+function newProcessors(
+  shards: number,
+  store: MemoryStateStore,
+  clock: { now: number },
+  publisher: LeaderboardPublisher,
+) {
+  return Array.from(
+    { length: shards },
+    () =>
+      new IngestProcessor({
+        store,
+        publisher,
+        sink: new MemoryInvalidRecordSink(),
+        logger: quietLogger,
+        metrics: quietMetrics,
+        resultsTopicPrefix: 'alleycat-subscribe',
+        raceTimeoutSeconds: 120,
+        clock: () => clock.now,
+        wait: async (ms) => {
+          clock.now += ms;
+        },
+      }),
+  );
+}
+
+/** Runs a scenario through one processor per shard; returns the store for its write figures. */
+async function runScenario(s: Scenario, list = batches(s)) {
+  const store = new MemoryStateStore();
+  const clock = { now: T0 };
+  const publisher = new CountingPublisher();
+  const processors = newProcessors(s.shards, store, clock, publisher);
+  for (const b of list) {
+    clock.now = Math.max(clock.now, T0 + b.second * 1000 + 600 + b.shard * 37);
+    const response = await processors[b.shard]!.process(b.event);
+    if (response.batchItemFailures.length > 0) throw new Error('unexpected batch failure in the benchmark');
+  }
+  return { store, publisher };
+}
+
+// --- candidates -----------------------------------------------------------------------------------------
+
+const raceMessageSchema = z.object({
+  event: z.enum(['update', 'final']),
+  deviceTimestamp: z.number().int().min(0),
+  second: z.number().int().min(0).max(86_400),
+  raceId: z.number().int().min(0),
+  name: z.string().min(1).max(64),
+  racerId: z.number().int().min(0),
+  classId: z.number().int().min(0),
+  cadence: z.number().min(0).max(250),
+  resistance: z.number().min(0).max(100),
+  uuid: z.uuid().optional(),
+  clientId: z.string().optional(),
+});
+
+function floor(events: KinesisStreamEvent[]): number {
+  let n = 0;
+  for (const e of events) {
+    for (const r of e.Records) {
+      const v = JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')) as { second: number };
+      n += v.second >= 0 ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+async function baseline(events: KinesisStreamEvent[]): Promise<number> {
+  let n = 0;
+  const processor = new BatchProcessor(EventType.KinesisDataStreams);
+  const handler = async (r: KinesisStreamRecord) => {
+    raceMessageSchema.parse(JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')));
+    n++;
+  };
+  for (const e of events) await processPartialResponse(e, handler, processor);
+  return n;
+}
+
+function decodeOnly(events: KinesisStreamEvent[]): number {
+  let n = 0;
+  for (const e of events) for (const r of e.Records) n += decodeKinesisData(r.kinesis.data).messages.length;
+  return n;
+}
+
+async function handlerPath(s: Scenario, list: ReturnType<typeof batches>): Promise<number> {
+  await runScenario(s, list);
+  return list.reduce((n, b) => n + b.event.Records.length, 0);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function throughput(): Promise<void> {
+  const scenario: Scenario = { racers: 1_000, races: 6, seconds: 30, shards: 1 };
+  const list = batches(scenario);
+  const events = list.map((b) => b.event);
+  const records = events.reduce((n, e) => n + e.Records.length, 0);
+  const bytes = Buffer.from(events[0]!.Records[0]!.kinesis.data, 'base64').length;
+  console.log(
+    `corpus: ${records.toLocaleString('en')} records (${scenario.racers} racers, ${scenario.races} races, batches of ${scenario.racers}), ~${bytes} B each; ${ROUNDS} rounds, median`,
+  );
+
+  const candidates: Array<[string, () => Promise<number> | number]> = [
+    ['floor (base64 + JSON.parse)', () => floor(events)],
+    ['baseline (Powertools BatchProcessor + zod)', () => baseline(events)],
+    ['decode + validate only (this package)', () => decodeOnly(events)],
+    ['handler (whole CPU path)', () => handlerPath(scenario, list)],
+  ];
+  const times = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
+  // Warm-up: let the JIT see every path before timing.
+  for (const [, run] of candidates) await run();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < candidates.length; i++) {
+      const [name, run] = candidates[(i + round) % candidates.length]!;
+      // CPU time of this process, not wall time: the machine is shared, and "one core" is what is asked.
+      const start = process.cpuUsage();
+      const n = await run();
+      const used = process.cpuUsage(start);
+      const seconds = (used.user + used.system) / 1e6;
+      if (n !== records) throw new Error(`${name} processed ${n} of ${records}`);
+      times.get(name)!.push(records / seconds);
+    }
+  }
+  const rate = (name: string) => median(times.get(name)!);
+  const floorRate = rate(candidates[0]![0]);
+  const baseRate = rate(candidates[1]![0]);
+  console.log('\nrecords/s on one core          records/s   × floor   × baseline');
+  for (const [name] of candidates) {
+    const r = rate(name);
+    console.log(
+      `${name.padEnd(44)} ${Math.round(r).toLocaleString('en').padStart(9)}   ${(r / floorRate).toFixed(2).padStart(6)}   ${(r / baseRate).toFixed(2).padStart(8)}`,
+    );
+  }
+  const handlerRate = rate(candidates[3]![0]);
+  const decodeRate = rate(candidates[2]![0]);
+  const perRecordNs = 1e9 / handlerRate;
+  const decodeNs = 1e9 / decodeRate;
+  const floorNs = 1e9 / floorRate;
+  console.log(
+    `\nwhere the time goes (per record): ${perRecordNs.toFixed(0)} ns = base64 + JSON.parse ${floorNs.toFixed(0)} ns` +
+      ` + validation/normalising ${(decodeNs - floorNs).toFixed(0)} ns + grouping, dedupe, scoring, board codec, leaderboards ${(perRecordNs - decodeNs).toFixed(0)} ns`,
+  );
+}
+
+// --- write cost ---------------------------------------------------------------------------------------------
+
+async function writeCost(): Promise<void> {
+  console.log('\nDynamoDB writes per 1,000 rider-seconds (1 s batching window, 300 s races ending in final)');
+  console.log(
+    'shape                                   writes/1k  write units/1k  board KB  publishes/race/s',
+  );
+  const shapes: Array<[string, Scenario]> = [
+    ['1,000 racers, 1 race, 1 shard', { racers: 1_000, races: 1, seconds: 300, shards: 1, finals: true }],
+    ['1,000 racers, 1 race, 4 shards', { racers: 1_000, races: 1, seconds: 300, shards: 4, finals: true }],
+    ['1,000 racers, 6 races, 4 shards', { racers: 1_000, races: 6, seconds: 300, shards: 4, finals: true }],
+    [
+      '1,000 racers, 100 races of 10, 4 shards',
+      { racers: 1_000, races: 100, seconds: 300, shards: 4, finals: true },
+    ],
+  ];
+  for (const [name, s] of shapes) {
+    const { store, publisher } = await runScenario(s);
+    const riderSeconds = s.racers * s.seconds;
+    const perK = (v: number) => ((v / riderSeconds) * 1_000).toFixed(2);
+    let boardBytes = 0;
+    for (const b of store.boards.values()) boardBytes = Math.max(boardBytes, b.racers.length);
+    console.log(
+      `${name.padEnd(40)}${perK(store.stats.writes).padStart(9)}  ${perK(store.stats.writeUnits).padStart(14)}  ${(boardBytes / 1024).toFixed(1).padStart(8)}  ${(publisher.count / s.races / s.seconds).toFixed(2).padStart(16)}`,
+    );
+  }
+  console.log(
+    '(one write per rider-second, the naive design, would be 1,000 writes and 1,000 write units per 1,000)',
+  );
+}
+
+// --- memory for a 6 MB batch ----------------------------------------------------------------------------------
+
+/** Builds the largest event Lambda can deliver (6 MB of JSON payload) of small records or of KPL aggregates. */
+function sixMegabyteEvent(kind: 'small' | 'kpl'): string {
+  const random = mulberry32(11);
+  const records: KinesisStreamRecord[] = [];
+  let size = 20;
+  let second = 0;
+  let racer = 0;
+  const next = () => {
+    const m = message(racer, 6, second, random);
+    racer = (racer + 1) % 1_000;
+    if (racer === 0) second++;
+    return m;
+  };
+  for (;;) {
+    let r: KinesisStreamRecord;
+    if (kind === 'small') {
+      const m = next();
+      r = record(Buffer.from(encodeRaceMessage(m)), String(m.racerId), 0, T0 + m.second * 1000);
+    } else {
+      const users = [];
+      let bytes = 0;
+      while (bytes < KINESIS_RECORD_MAX_BYTES * 0.9) {
+        const m = next();
+        const data = Buffer.from(encodeRaceMessage(m));
+        bytes += data.length + 10;
+        users.push({ partitionKey: String(m.racerId), data });
+      }
+      const [agg] = aggregate(users, { maxBytes: KINESIS_RECORD_MAX_BYTES });
+      r = record(agg!.data, agg!.partitionKey, 0, T0 + second * 1000);
+    }
+    const added = JSON.stringify(r).length + 1;
+    if (size + added > LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES) break;
+    size += added;
+    records.push(r);
+  }
+  return JSON.stringify({ Records: records });
+}
+
+async function heapChild(kind: 'small' | 'kpl'): Promise<void> {
+  const v8 = await import('node:v8');
+  let peak = 0;
+  const sample = () => {
+    const used = v8.getHeapStatistics().used_heap_size;
+    if (used > peak) peak = used;
+  };
+  const payload = sixMegabyteEvent(kind);
+  global.gc?.();
+  const before = v8.getHeapStatistics().used_heap_size;
+  const timer = setInterval(sample, 1);
+  // As the Lambda runtime does: the payload arrives as JSON text and is parsed into the event.
+  const event = JSON.parse(payload) as KinesisStreamEvent;
+  sample();
+  const store = new MemoryStateStore();
+  const clock = { now: T0 + 120_000 };
+  const [processor] = newProcessors(1, store, clock, new CountingPublisher());
+  const response = await processor!.process(event);
+  sample();
+  clearInterval(timer);
+  const messages = [...store.boards.values()].length;
+  const { maxRSS } = process.resourceUsage();
+  console.log(
+    JSON.stringify({
+      kind,
+      payloadBytes: payload.length,
+      records: event.Records.length,
+      races: messages,
+      failures: response.batchItemFailures.length,
+      heapBeforeMB: before / 2 ** 20,
+      peakHeapMB: peak / 2 ** 20,
+      maxRssMB: maxRSS / 1024,
+    }),
+  );
+}
+
+async function memory(): Promise<void> {
+  console.log('\npeak memory for a 6 MB invocation (fresh process each, --max-old-space-size=192)');
+  for (const kind of ['small', 'kpl'] as const) {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--max-old-space-size=192',
+        '--expose-gc',
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--heap',
+        kind,
+      ],
+      { encoding: 'utf8', env: { ...process.env, BENCH_ROUNDS: '0' } },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
+    console.log(
+      `${kind === 'small' ? '~170 B records   ' : 'KPL aggregates   '} ${(Number(r['payloadBytes']) / 2 ** 20).toFixed(2)} MiB event, ${r['records']} Kinesis records: peak heap ${Number(r['peakHeapMB']).toFixed(0)} MB (before ${Number(r['heapBeforeMB']).toFixed(0)} MB), max RSS ${Number(r['maxRssMB']).toFixed(0)} MB (process incl. tsx)`,
+    );
+  }
+}
+
+const heapIndex = process.argv.indexOf('--heap');
+if (heapIndex >= 0) {
+  await heapChild(process.argv[heapIndex + 1] === 'kpl' ? 'kpl' : 'small');
+} else {
+  await throughput();
+  await writeCost();
+  await memory();
+}

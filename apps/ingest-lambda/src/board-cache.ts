@@ -1,0 +1,34 @@
+/**
+ * Decoded racers of boards this container wrote last, keyed by race and version. A Lambda container
+ * usually writes the same races batch after batch, so the board it reads back is most often the one it
+ * wrote: then the stored version matches and decoding the blob again is skipped (the read itself still
+ * happens — it is what proves nobody else wrote in between).
+ *
+ * Entries are checked out on a hit: the caller mutates the racers while merging, so a cached map must
+ * never be handed out twice. Only a successful write checks one back in, under the new version.
+ */
+import type { RacerState } from './board.js';
+
+export class BoardCache {
+  private readonly entries = new Map<number, { version: number; racers: Map<number, RacerState> }>();
+
+  constructor(private readonly capacity = 32) {}
+
+  /** The racers stored under `version`, if this container wrote them; removed from the cache. */
+  checkout(raceId: number, version: number): Map<number, RacerState> | undefined {
+    const entry = this.entries.get(raceId);
+    if (entry === undefined) return undefined;
+    this.entries.delete(raceId);
+    return entry.version === version ? entry.racers : undefined;
+  }
+
+  /** Remembers racers just written under `version` (least recently written entries leave first). */
+  checkin(raceId: number, version: number, racers: Map<number, RacerState>): void {
+    this.entries.delete(raceId);
+    this.entries.set(raceId, { version, racers });
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value as number;
+      this.entries.delete(oldest);
+    }
+  }
+}
