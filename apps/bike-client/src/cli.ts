@@ -4,7 +4,7 @@
  * 2 for usage, 1 for failures, 3 when the run finished but some messages were not delivered (they are in
  * the undelivered file).
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   INGEST_TOPIC,
@@ -56,7 +56,7 @@ Kinesis (simulate --via kinesis):
 
 MQTT (simulate --via mqtt, ride):
   --mqtt-url URL             local broker, plain TCP (default ${LOCAL_MQTT_URL_EXAMPLE})
-  --iot-endpoint HOST        AWS IoT Core data endpoint (mutual TLS) with --cert, --key [--ca]
+  --iot-endpoint HOST        AWS IoT Core data endpoint (mutual TLS) with --cert, --key [--ca] [--iot-port 8883]
   --qos 0|1                  default 0 (as the seed); 1 = at least once, with an offline queue
   --first-racer N            first racerId (default 1): split a large field over several processes
 
@@ -92,6 +92,7 @@ const OPTIONS = {
   'max-attempts': { type: 'string' },
   'mqtt-url': { type: 'string' },
   'iot-endpoint': { type: 'string' },
+  'iot-port': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   ca: { type: 'string' },
@@ -131,6 +132,7 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
     'max-attempts',
     'mqtt-url',
     'iot-endpoint',
+    'iot-port',
     'cert',
     'key',
     'ca',
@@ -150,6 +152,7 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
     'qos',
     'mqtt-url',
     'iot-endpoint',
+    'iot-port',
     'cert',
     'key',
     'ca',
@@ -264,26 +267,43 @@ function choice<T extends string>(flags: Flags, name: string, choices: readonly 
 function mqttEndpoint(flags: Flags): BikeEndpoint {
   const iot = flags['iot-endpoint'] as string | undefined;
   if (iot !== undefined) {
-    if (flags['mqtt-url'] !== undefined)
+    if (flags['mqtt-url'] !== undefined) {
       throw new UsageError('give either --mqtt-url or --iot-endpoint, not both');
+    }
     const certPath = flags.cert as string | undefined;
     const keyPath = flags.key as string | undefined;
     if (!certPath || !keyPath) throw new UsageError('--iot-endpoint needs --cert and --key (mutual TLS)');
+    for (const flag of ['cert', 'key', 'ca']) {
+      const path = flags[flag] as string | undefined;
+      if (path !== undefined && !isReadableFile(path)) {
+        throw new UsageError(`--${flag}: cannot read ${JSON.stringify(path)}`, flag);
+      }
+    }
     return {
       mode: 'aws',
       endpoint: iot,
       certPath,
       keyPath,
       ...(flags.ca ? { caPath: flags.ca as string } : {}),
+      ...(flags['iot-port'] !== undefined ? { port: integer(flags, 'iot-port', 8883, 1, 65_535) } : {}),
     };
   }
-  for (const flag of ['cert', 'key', 'ca']) {
+  for (const flag of ['cert', 'key', 'ca', 'iot-port']) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} applies to --iot-endpoint only`, flag);
   }
   try {
     return localEndpointFromUrl((flags['mqtt-url'] as string | undefined) ?? LOCAL_MQTT_URL_EXAMPLE);
   } catch (error) {
     throw new UsageError(`--mqtt-url: ${(error as Error).message}`, 'mqtt-url');
+  }
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -368,7 +388,7 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
     'linger-ms',
     'max-attempts',
   ];
-  const mqttOnly = ['mqtt-url', 'iot-endpoint', 'cert', 'key', 'ca', 'qos'];
+  const mqttOnly = ['mqtt-url', 'iot-endpoint', 'iot-port', 'cert', 'key', 'ca', 'qos'];
   for (const flag of via === 'kinesis' ? mqttOnly : kinesisOnly) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --via ${via}`, flag);
   }

@@ -67,6 +67,18 @@ describe('alleycat CLI', () => {
     [['ride', '--class', '2'], /^alleycat: --racer is required/],
     [['capacity', '--riders', '10', '--qos', '1'], /^alleycat: --qos does not apply to "capacity"/],
     [['fly'], /^alleycat: unknown command "fly"/],
+    [
+      ['ride', '--racer', '7', '--class', '2', '--iot-port', '443'],
+      /--iot-port applies to --iot-endpoint only/,
+    ],
+    [
+      ['ride', '--racer', '7', '--class', '2', '--iot-endpoint', 'x', '--cert', '/nope', '--key', '/nope'],
+      /--cert: cannot read "\/nope"/,
+    ],
+    [
+      ['ride', '--racer', '7', '--class', '2', '--iot-endpoint', 'x'],
+      /--iot-endpoint needs --cert and --key/,
+    ],
   ])('rejects %j with one line and exit 2', async (args, message) => {
     const { code, err, out } = await run(args);
     expect(code).toBe(EXIT.usage);

@@ -151,7 +151,11 @@ export interface MosquittoServer extends Server {
  * Debian's mosquitto on 127.0.0.1:`port` (a free one by default) with a temporary config. Persistence is on
  * (saved at shutdown, in the temp dir), so a restarted broker keeps a persistent subscriber's session.
  */
-export async function startMosquitto(port?: number, dir?: string): Promise<MosquittoServer> {
+export async function startMosquitto(
+  port?: number,
+  dir?: string,
+  extraConfig: string[] = [],
+): Promise<MosquittoServer> {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -162,6 +166,7 @@ export async function startMosquitto(port?: number, dir?: string): Promise<Mosqu
     config,
     [
       `listener ${listenPort} 127.0.0.1`,
+      ...extraConfig,
       'allow_anonymous true',
       'persistence true',
       `persistence_location ${folder}/`,
