@@ -1,0 +1,126 @@
+/**
+ * `pnpm stack`: the local services only, on fixed ports (flags to change them), configured from the stack
+ * apps/infra synthesized; prints every endpoint and the environment that points SDKs, the AWS CLI and MQTT
+ * clients at them; runs until Ctrl-C, then stops every part.
+ *
+ *   pnpm stack [--stack dev-alleycat] [--no-limits] [--data-dir .local-stack] [--mqtt-port 1883] …
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LAMBDA_BUNDLE } from '@alleycat/schema';
+import { loadStackConfig } from '../stack-config.js';
+import { DEFAULT_PORTS, type Ports, startStack } from '../supervisor.js';
+
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const INFRA_OUT = path.join(PACKAGE_DIR, '..', 'infra', 'cdktf.out', 'stacks');
+const DEFAULT_BUNDLE = path.join(
+  PACKAGE_DIR,
+  '..',
+  'ingest-lambda',
+  LAMBDA_BUNDLE.directory,
+  LAMBDA_BUNDLE.file,
+);
+
+const { values } = parseArgs({
+  options: {
+    stack: { type: 'string' },
+    'stack-file': { type: 'string' },
+    bundle: { type: 'string', default: DEFAULT_BUNDLE },
+    'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack') },
+    'no-limits': { type: 'boolean', default: false },
+    'mqtt-port': { type: 'string' },
+    'ws-port': { type: 'string' },
+    'kinesis-port': { type: 'string' },
+    'kinesalite-port': { type: 'string' },
+    'dynamodb-port': { type: 'string' },
+    'iot-data-port': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(
+    `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits]\n` +
+      `           [--mqtt-port ${DEFAULT_PORTS.mqtt}] [--ws-port ${DEFAULT_PORTS.mqttWs}] [--kinesis-port ${DEFAULT_PORTS.kinesis}]` +
+      ` [--kinesalite-port ${DEFAULT_PORTS.kinesalite}] [--dynamodb-port ${DEFAULT_PORTS.dynamodb}] [--iot-data-port ${DEFAULT_PORTS.iotData}]\n`,
+  );
+  process.exit(0);
+}
+
+const port = (value: string | undefined, fallback: number) =>
+  value === undefined ? fallback : Number(value);
+const ports: Ports = {
+  mqtt: port(values['mqtt-port'], DEFAULT_PORTS.mqtt),
+  mqttWs: port(values['ws-port'], DEFAULT_PORTS.mqttWs),
+  kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis),
+  kinesalite: port(values['kinesalite-port'], DEFAULT_PORTS.kinesalite),
+  dynamodb: port(values['dynamodb-port'], DEFAULT_PORTS.dynamodb),
+  iotData: port(values['iot-data-port'], DEFAULT_PORTS.iotData),
+};
+
+async function stackFile(): Promise<string> {
+  if (values['stack-file']) return values['stack-file'];
+  const stacks = await readdir(INFRA_OUT).catch(() => [] as string[]);
+  const name = values.stack ?? stacks[0];
+  if (name === undefined) {
+    throw new Error(
+      `no synthesized stack under ${INFRA_OUT}: run \`pnpm --filter @alleycat/infra synth\` first`,
+    );
+  }
+  return path.join(INFRA_OUT, name, 'cdk.tf.json');
+}
+
+try {
+  const file = await stackFile();
+  const config = await loadStackConfig(file);
+  const stack = await startStack({
+    config,
+    ports,
+    dataDir: values['data-dir']!,
+    bundle: values.bundle!,
+    limitsEnabled: !values['no-limits'],
+  });
+  const e = stack.endpoints;
+  const kinesisPort = new URL(e.kinesis).port;
+  process.stdout.write(
+    [
+      `Alleycat local stack (${config.stackName}, from ${path.relative(process.cwd(), file)}) — Ctrl-C stops it`,
+      '',
+      `  MQTT            ${e.mqtt}`,
+      `  MQTT over WS    ${e.ws ?? '(off)'}`,
+      `  Kinesis         ${e.kinesis}   (AWS shard limits ${values['no-limits'] ? 'OFF' : 'enforced'})`,
+      `  DynamoDB        ${e.dynamodb}`,
+      `  IoT data plane  ${e.iotData}   (POST /topics/{topic})`,
+      '',
+      `  streams: ${config.streams.map((s) => `${s.name} (${s.shardCount} shards)`).join(', ')}`,
+      `  tables:  ${config.tables.map((t) => t.name).join(', ')}`,
+      `  rules:   ${config.topicRules.map((r) => `${r.name}: ${r.sql}`).join('; ')}`,
+      `  files:   errors bucket ${stack.dirs.errorsBucket}, on-failure ${stack.dirs.onFailure}, rule logs ${stack.dirs.ruleLogs}`,
+      '',
+      '  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local',
+      `  export AWS_REGION=${config.region} AWS_DEFAULT_REGION=${config.region}`,
+      `  export AWS_ENDPOINT_URL_KINESIS=${e.kinesis}`,
+      `  export AWS_ENDPOINT_URL_DYNAMODB=${e.dynamodb}`,
+      `  export AWS_ENDPOINT_URL_IOT_DATA_PLANE=${e.iotData}`,
+      `  aws kinesis list-streams --endpoint-url ${e.kinesis}`,
+      `  mosquitto_sub -h 127.0.0.1 -p ${new URL(e.mqtt).port} -t 'alleycat-subscribe/#' -v`,
+      `  (Kinesis port ${kinesisPort}; SDK clients: HTTP/1.1 keep-alive handler, see README)`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (error) {
+  process.stderr.write(`pnpm stack: ${(error as Error).message}\n`);
+  process.exit(1);
+}
