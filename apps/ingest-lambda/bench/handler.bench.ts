@@ -10,12 +10,14 @@
  * (measured in a fresh child process each).
  */
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { aggregate } from '@alleycat/kinesis-agg';
 import {
   encodeLeaderboard,
   encodeRaceMessage,
   KINESIS_RECORD_MAX_BYTES,
+  LAMBDA_BUNDLE,
+  LAMBDA_ENV,
   LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES,
   type LeaderboardMessage,
 } from '@alleycat/schema';
@@ -326,6 +328,41 @@ async function memory(): Promise<void> {
   }
 }
 
+// --- the bundle: size and cold-start import time ----------------------------------------------------------
+
+async function coldStart(): Promise<void> {
+  const { existsSync, statSync } = await import('node:fs');
+  const bundle = fileURLToPath(
+    new URL(`../${LAMBDA_BUNDLE.directory}/${LAMBDA_BUNDLE.file}`, import.meta.url),
+  );
+  if (!existsSync(bundle)) {
+    console.log('\nbundle: not built (run `pnpm build` first)');
+    return;
+  }
+  const env = {
+    ...process.env,
+    [LAMBDA_ENV.tableName]: 'alleycat-state',
+    [LAMBDA_ENV.iotDataEndpoint]: 'http://127.0.0.1:9',
+    [LAMBDA_ENV.errorsDir]: '/tmp/alleycat-bench-errors',
+    AWS_REGION: 'eu-west-1',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(bundle).href)}); console.log(performance.now() - t);`;
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env,
+    });
+    times.push(Number(out.trim()));
+  }
+  const size = statSync(bundle).size;
+  const map = statSync(`${bundle}.map`).size;
+  console.log(
+    `\nbundle ${LAMBDA_BUNDLE.directory}/${LAMBDA_BUNDLE.file}: ${(size / 1024).toFixed(0)} KiB (+ ${(map / 1024).toFixed(0)} KiB map); import in a fresh Node ${process.versions.node} process (config, SDK clients, Powertools): median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms of 7`,
+  );
+}
+
 const heapIndex = process.argv.indexOf('--heap');
 if (heapIndex >= 0) {
   await heapChild(process.argv[heapIndex + 1] === 'kpl' ? 'kpl' : 'small');
@@ -333,4 +370,5 @@ if (heapIndex >= 0) {
   await throughput();
   await writeCost();
   await memory();
+  await coldStart();
 }

@@ -31,6 +31,15 @@ class Writer {
   varint(value: number): void {
     this.ensure(8);
     let v = value;
+    // Most values (seconds, counts, lags, small ids) fit in 31 bits: shifts instead of division.
+    if (v < 0x80000000) {
+      while (v >= 0x80) {
+        this.buf[this.offset++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      this.buf[this.offset++] = v;
+      return;
+    }
     while (v >= 0x80) {
       this.buf[this.offset++] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
@@ -62,6 +71,12 @@ class Reader {
   constructor(private readonly buf: Buffer) {}
 
   varint(): number {
+    // One-byte values (most of them) without the loop.
+    const first = this.buf[this.offset];
+    if (first !== undefined && first < 0x80) {
+      this.offset++;
+      return first;
+    }
     let result = 0;
     let scale = 1;
     for (;;) {

@@ -7,6 +7,7 @@ import { aggregate } from '@alleycat/kinesis-agg';
 import { invalidRecordKey, output } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor } from '../src/processor.js';
 import { event, json, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
@@ -152,6 +153,19 @@ describe('IngestProcessor: batch response contract', () => {
     const records = [messageRecord(raceMessage(1, 1, 0)), kinesisRecord(Buffer.from('nope'))];
     const response = await processor.process(event(records));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.kinesis.sequenceNumber }]);
+  });
+
+  it('a race whose state cannot take its records (board too large) sends them to the errors sink, not back', async () => {
+    const { processor, store, sink } = setup();
+    const records = [messageRecord(raceMessage(1, 10, 0)), messageRecord(raceMessage(2, 20, 0))];
+    store.failNext('saveBoard', new BoardTooLargeError(2, 500_000, 389_120), 2);
+    const response = await processor.process(event(records));
+    expect(response).toEqual({ batchItemFailures: [] });
+    const reports = [...sink.reports.values()];
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.reason.code).toBe('state_rejected');
+    expect(reports[0]!.sequenceNumber).toBe(records[1]!.kinesis.sequenceNumber);
+    expect((await totalsOf(store, 1)).size).toBe(1);
   });
 
   it('a failed best update is retried with the records and applied once the retry comes', async () => {
