@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bike } from '../src/bike.js';
-import { type MosquittoServer, startMosquitto } from './support/processes.js';
+import { type MosquittoServer, startMosquitto, tempDir } from './support/processes.js';
 
 // The AWS IoT code path (AwsIotMqttConnectionConfigBuilder, mutual TLS from certificate/key/CA files)
 // against mosquitto configured like IoT Core: a client certificate is required and names the client.
@@ -48,7 +47,7 @@ function issue(name: string, ca: string) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'alleycat-mtls-'));
+  dir = tempDir('alleycat-mtls-');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   for (const ca of ['ca', 'rogue-ca']) {
     openssl(

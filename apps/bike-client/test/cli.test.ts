@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -20,6 +19,7 @@ import {
   type Server,
   startAedes,
   startKinesalite,
+  tempDir,
 } from './support/processes.js';
 
 function io(): CliIo & { out: () => string; err: () => string } {
@@ -36,7 +36,7 @@ function io(): CliIo & { out: () => string; err: () => string } {
   return {
     stdout,
     stderr,
-    cwd: mkdtempSync(join(tmpdir(), 'alleycat-cli-')),
+    cwd: tempDir('alleycat-cli-'),
     out: () => out,
     err: () => err,
   };

@@ -1,15 +1,34 @@
 /** Child processes for tests: each started here is stopped by its own pid, and at exit if a test forgot. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+// Registered from each test file that imports this module (vitest collects hooks at import time).
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+});
+
+/** A temporary directory removed after the test file (or when the process exits). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
 
 export interface Server {
   child: ChildProcess;
@@ -156,11 +175,8 @@ export async function startMosquitto(
   dir?: string,
   extraConfig: string[] = [],
 ): Promise<MosquittoServer> {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const listenPort = port ?? (await freePort());
-  const folder = dir ?? mkdtempSync(join(tmpdir(), 'alleycat-mosquitto-'));
+  const folder = dir ?? tempDir('alleycat-mosquitto-');
   const config = join(folder, 'mosquitto.conf');
   writeFileSync(
     config,
