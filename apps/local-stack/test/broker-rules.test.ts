@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
@@ -188,6 +188,34 @@ describe('broker with the rules engine in its publish path', () => {
         errorMessage: expect.stringMatching(/ValidationException/),
       }),
     ]);
+  });
+  it('refuses (does not acknowledge) a publish when even the error action cannot store it', async () => {
+    const blocked = path.join(dir, 'not-a-folder');
+    await writeFile(blocked, 'a file where the errors bucket folder should be');
+    const failing = new RuleEngine({
+      rules: [{ ...ingestRule, kinesis: [{ streamName: 'no-such-stream', partitionKey: '${racerId}' }] }],
+      kinesis: viaProxy,
+      errorsDir: blocked,
+    });
+    const strict = await startBroker({ rules: failing, wsPort: null });
+    try {
+      const bike = await mqtt.connectAsync(strict.mqttUrl, {
+        clientId: 'racer-3',
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
+      const closed = new Promise<void>((resolve) => bike.once('close', () => resolve()));
+      let acked = false;
+      bike.publish(INGEST_TOPIC, '{"racerId":3}', { qos: 1 }, (error) => {
+        if (!error) acked = true;
+      });
+      await closed; // the broker drops the connection instead of sending a PUBACK
+      expect(acked).toBe(false);
+      expect(failing.stats()).toMatchObject({ errorActionFailures: 1, errorActions: 0, delivered: 0 });
+      bike.end(true);
+    } finally {
+      await strict.close();
+    }
   });
 });
 

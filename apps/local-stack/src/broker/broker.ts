@@ -4,6 +4,7 @@
  * or the error action — has accepted the message before the publisher hears it was received. If even the
  * error action fails, the publish is refused (aedes closes the connection) and the client sends it again.
  */
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -42,37 +43,37 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   }
   const tcp: Server = createServer(aedes.handle);
   const port = await listenOn(tcp, 'MQTT broker (TCP)', options.port ?? 0);
-  let wss: WebSocketServer | undefined;
-  let wsUrl: string | undefined;
-  if (options.wsPort !== null) {
-    const http = (await import('node:http')).createServer((_req, res) => {
-      res
-        .writeHead(426, { 'content-type': 'text/plain' })
-        .end('MQTT over WebSocket: connect with a WebSocket client\n');
-    });
-    wss = new WebSocketServer({
-      server: http,
-      // MQTT clients offer the `mqtt` subprotocol (`mqttv3.1` for old ones); answer with the one offered.
-      handleProtocols: (protocols) =>
-        protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false),
-    });
-    wss.on('connection', (socket, request) => {
-      const stream = createWebSocketStream(socket);
-      stream.on('error', () => socket.terminate());
-      aedes.handle(stream, request);
-    });
-    const wsPort = await listenOn(http, 'MQTT broker (WebSocket)', options.wsPort ?? 0);
-    wsUrl = `ws://${LOCALHOST}:${wsPort}/mqtt`;
-    const server = http;
-    const closeWs = async () => {
-      for (const client of wss!.clients) client.terminate();
-      wss!.close();
-      server.closeAllConnections();
-      await closeServer(server);
-    };
-    return finish(aedes, tcp, port, wsUrl, closeWs);
+  if (options.wsPort === null) return finish(aedes, tcp, port, undefined, async () => {});
+  const httpServer = createHttpServer((_req, res) => {
+    res
+      .writeHead(426, { 'content-type': 'text/plain' })
+      .end('MQTT over WebSocket: connect with a WebSocket client\n');
+  });
+  const wss = new WebSocketServer({
+    server: httpServer,
+    // MQTT clients offer the `mqtt` subprotocol (`mqttv3.1` for old ones); answer with the one offered.
+    handleProtocols: (protocols) =>
+      protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false),
+  });
+  wss.on('connection', (socket, request) => {
+    const stream = createWebSocketStream(socket);
+    stream.on('error', () => socket.terminate());
+    aedes.handle(stream, request);
+  });
+  let wsPort: number;
+  try {
+    wsPort = await listenOn(httpServer, 'MQTT broker (WebSocket)', options.wsPort ?? 0);
+  } catch (error) {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await closeServer(tcp);
+    throw error;
   }
-  return finish(aedes, tcp, port, undefined, async () => {});
+  return finish(aedes, tcp, port, `ws://${LOCALHOST}:${wsPort}/mqtt`, async () => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    httpServer.closeAllConnections();
+    await closeServer(httpServer);
+  });
 }
 
 function finish(
