@@ -256,7 +256,13 @@ export class IngestProcessor {
     let claimed = false;
     let previousPublish = { atMs: 0, version: 0 };
     for (let attempt = 1; ; attempt++) {
-      board = (await this.store.loadBoard(raceId)) ?? newBoard(raceId, list[0]!.message.classId, nowMs);
+      const stored = await this.store.loadBoard(raceId);
+      if (stored === undefined) {
+        // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
+        // that the timeout sweep never sees.
+        await this.store.markOpen({ raceId, classId: list[0]!.message.classId, openedAtMs: nowMs });
+      }
+      board = stored ?? newBoard(raceId, list[0]!.message.classId, nowMs);
       const readVersion = board.version;
       previousPublish = { atMs: board.publishedAtMs, version: board.publishedVersion };
       result = mergeMessages(board, list, this.timeoutMs);
@@ -272,12 +278,7 @@ export class IngestProcessor {
         publishedAtMs: previousPublish.atMs,
         claim: claimed,
       });
-      if (saved) {
-        if (readVersion === 0) {
-          await this.store.markOpen({ raceId, classId: board.classId, openedAtMs: nowMs });
-        }
-        break;
-      }
+      if (saved) break;
       totals.conflicts++;
       if (attempt >= MAX_STATE_ATTEMPTS) throw new StateConflictError(raceId, attempt);
       // Full jitter: two shards that collided should not collide again in lockstep.

@@ -6,6 +6,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { aggregate } from '@alleycat/kinesis-agg';
 import { hashKeyOf, type InvalidRecordReport, output, shardIndexFor } from '@alleycat/schema';
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
@@ -18,7 +19,7 @@ import { DirectoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor } from '../src/processor.js';
 import { IotLeaderboardPublisher } from '../src/publisher.js';
 import { type Dynalite, startDynalite, TEST_CREDENTIALS } from './helpers/dynalite.js';
-import { event, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
+import { event, json, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
 import { RecordingLogger, RecordingMetrics } from './helpers/fakes.js';
 import { type IotServer, startIotServer } from './helpers/iot-server.js';
 
@@ -230,6 +231,44 @@ describe('processor on dynalite', () => {
       }),
     );
     expect(query.Items).toHaveLength(1);
+  });
+
+  it('KPL aggregates count like single records; a race whose finals never came closes on timeout', async () => {
+    const table = await freshTable();
+    let now = T0;
+    const { processor, store } = container(
+      table,
+      () => now,
+      async () => {},
+      30,
+    );
+    const users = [0, 1, 2].flatMap((s) => [11, 12].map((r) => raceMessage(903, r, s)));
+    const [aggregated] = aggregate(users.map((m) => ({ partitionKey: String(m.racerId), data: json(m) })));
+    const record = kinesisRecord(aggregated!.data, { arrivalMs: T0 + 2_100 });
+    now = T0 + 2_500;
+    // Delivered twice (a Lambda retry of an aggregate re-delivers all of it): counted once.
+    expect(await processor.process(event([record]))).toEqual({ batchItemFailures: [] });
+    expect(await processor.process(event([record]))).toEqual({ batchItemFailures: [] });
+    let board = await store.loadBoard(903);
+    expect(board!.racers.get(11)!.count).toBe(3);
+    expect(board!.racers.get(12)!.count).toBe(3);
+    expect((await store.listOpen()).map((r) => r.raceId)).toContain(903);
+
+    // 40 s later another race's record arrives on the shard: the sweep closes race 903.
+    now = T0 + 42_500;
+    const before = iot.published.length;
+    await processor.process(event([messageRecord(raceMessage(904, 1, 0), { arrivalMs: now - 100 })]));
+    board = await store.loadBoard(903);
+    expect(board!.racers.get(11)!.closed).toBe('timeout');
+    expect(board!.racers.get(12)!.closed).toBe('timeout');
+    const closed = iot.published.slice(before).filter((p) => p.message.raceId === 903);
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.message.closed).toBe(true);
+    expect((await store.listOpen()).map((r) => r.raceId)).not.toContain(903);
+    const best = await dynalite.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'RACER#11' }, sk: { S: 'BEST#CLASS#3' } } }),
+    );
+    expect(Number(best.Item!['best']!.N)).toBeCloseTo(board!.racers.get(11)!.total, 9);
   });
 
   it('invalid records land in the errors folder with their reason', async () => {

@@ -272,6 +272,17 @@ describe('IngestProcessor: closing races', () => {
     expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2, 3]), 9);
   });
 
+  it('a new race is indexed for the timeout sweep even when indexing failed the first time', async () => {
+    const { processor, store } = setup();
+    const records = [messageRecord(raceMessage(8, 1, 0))];
+    store.failNext('markOpen', throttlingError(), 8);
+    expect((await processor.process(event(records))).batchItemFailures).toHaveLength(1);
+    expect(store.open.has(8)).toBe(false);
+    expect(await store.loadBoard(8)).toBeUndefined();
+    expect(await processor.process(event(records))).toEqual({ batchItemFailures: [] });
+    expect(store.open.has(8)).toBe(true);
+  });
+
   it('a race whose finals never came closes after the timeout and publishes closed standings', async () => {
     const { processor, store, publisher, clock } = setup({ timeoutSeconds: 30 });
     await processor.process(event([0, 1].map((s) => messageRecord(raceMessage(5, 1, s)))));

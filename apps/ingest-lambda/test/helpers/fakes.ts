@@ -3,7 +3,7 @@ import type { LeaderboardMessage } from '@alleycat/schema';
 import type { RaceBoard } from '../../src/board.js';
 import { MemoryStateStore } from '../../src/memory-store.js';
 import type { LoggerLike, MetricsLike } from '../../src/processor.js';
-import type { BoardExpectation } from '../../src/state-store.js';
+import type { BoardExpectation, OpenRace } from '../../src/state-store.js';
 import type { LeaderboardPublisher } from '../../src/types.js';
 
 export class RecordingLogger implements LoggerLike {
@@ -64,7 +64,7 @@ export function accessDeniedError(): Error {
 export class FaultyStore extends MemoryStateStore {
   private faults: Array<{ op: string; error: Error; raceId?: number }> = [];
 
-  failNext(op: 'saveBoard' | 'loadBoard' | 'updateBest', error: Error, raceId?: number): void {
+  failNext(op: 'saveBoard' | 'loadBoard' | 'updateBest' | 'markOpen', error: Error, raceId?: number): void {
     this.faults.push(raceId === undefined ? { op, error } : { op, error, raceId });
   }
 
@@ -84,6 +84,11 @@ export class FaultyStore extends MemoryStateStore {
   override async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
     this.take('saveBoard', board.raceId);
     return super.saveBoard(board, expected);
+  }
+
+  override async markOpen(race: OpenRace): Promise<void> {
+    this.take('markOpen', race.raceId);
+    return super.markOpen(race);
   }
 
   override async updateBest(
