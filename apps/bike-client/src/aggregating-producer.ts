@@ -11,13 +11,8 @@
 import { Aggregator, decodeRecord, type EncodedRecord } from '@alleycat/kinesis-agg';
 import { hashKeyOf } from '@alleycat/schema';
 import { AGGREGATION_DEFAULT_TARGET_BYTES, PRODUCER_DEFAULTS } from './constants.js';
-import type { KinesisProducer, UnsentRecord } from './kinesis-producer.js';
-
-export interface ShardRange {
-  shardId: string;
-  start: bigint;
-  end: bigint;
-}
+import type { KinesisProducer } from './kinesis-producer.js';
+import type { ShardRange, UnsentRecord, UnsentUserRecord } from './types.js';
 
 export interface AggregatingProducerOptions {
   producer: KinesisProducer;
@@ -32,15 +27,6 @@ export interface AggregatingProducerOptions {
 export interface UserRecord {
   data: Uint8Array;
   partitionKey: string;
-}
-
-/** One user record that could not be sent, recovered from its unsent aggregate. */
-export interface UnsentUserRecord {
-  partitionKey: string;
-  data: Uint8Array;
-  errorCode: string;
-  errorMessage: string;
-  attempts: number;
 }
 
 export class AggregatingProducer {

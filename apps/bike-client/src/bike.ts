@@ -25,23 +25,8 @@ import { io, iot, mqtt } from 'aws-iot-device-sdk-v2';
 import { BIKE_DEFAULTS } from './constants.js';
 import { BikeClosedError, EndpointUnreachableError } from './errors.js';
 import { encodeChecked } from './race.js';
-import { type OwnStanding, StandingsTracker } from './standings.js';
-
-export type DropReason = 'queue_full' | 'closed';
-
-/** Where the bike connects. */
-export type BikeEndpoint =
-  | {
-      mode: 'aws';
-      /** The account's IoT data endpoint (`xxxx-ats.iot.region.amazonaws.com`). */
-      endpoint: string;
-      certPath: string;
-      keyPath: string;
-      /** Amazon Root CA; the system trust store when absent. */
-      caPath?: string;
-      port?: number;
-    }
-  | { mode: 'local'; host: string; port: number };
+import { StandingsTracker } from './standings.js';
+import type { BikeEndpoint, BikeStats, DropReason, OwnStanding } from './types.js';
 
 export interface BikeOptions {
   racerId: number;
@@ -66,23 +51,6 @@ export interface BikeOptions {
   onStanding?: (standing: OwnStanding) => void;
   /** One shared SDK client (event loop) for many bikes; created per bike when absent. */
   client?: mqtt.MqttClient;
-}
-
-export interface BikeStats {
-  /** Messages given to `publish`. */
-  published: number;
-  /** QoS 1: PUBACKed. QoS 0: written to the socket. */
-  delivered: number;
-  /** Publishes re-sent after a failure or a lost connection. */
-  resent: number;
-  /** Dropped at the queue bound. */
-  dropped: number;
-  queued: number;
-  inFlight: number;
-  /** Connection losses, and successful reconnects after them. */
-  interruptions: number;
-  reconnects: number;
-  leaderboards: number;
 }
 
 interface Queued {

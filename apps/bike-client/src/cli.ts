@@ -14,7 +14,7 @@ import {
   planCapacity,
   STREAM_NAME,
 } from '@alleycat/schema';
-import { Bike, type BikeEndpoint, localEndpointFromUrl } from './bike.js';
+import { Bike, localEndpointFromUrl } from './bike.js';
 import {
   AGGREGATION_DEFAULT_TARGET_BYTES,
   LOCAL_KINESIS_ENDPOINT_EXAMPLE,
@@ -29,8 +29,9 @@ import { describeStream, ensureStream, listShardRanges } from './kinesis-stream.
 import { Prng } from './prng.js';
 import { createRacer, nextMessage } from './race.js';
 import { RaceClock } from './race-clock.js';
-import { Simulation, type SimulationSummary } from './simulator.js';
-import { KinesisSink, MqttSink, type Sink, type UndeliveredMessage } from './sinks.js';
+import { Simulation } from './simulator.js';
+import { KinesisSink, MqttSink } from './sinks.js';
+import type { BikeEndpoint, SimulationSummary, Sink, UndeliveredMessage } from './types.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, undelivered: 3 } as const;
 

@@ -2,16 +2,11 @@
 export {
   AggregatingProducer,
   type AggregatingProducerOptions,
-  type ShardRange,
-  type UnsentUserRecord,
   unsentUserRecords,
 } from './aggregating-producer.js';
 export {
   Bike,
-  type BikeEndpoint,
   type BikeOptions,
-  type BikeStats,
-  type DropReason,
   describeCrtError,
   localEndpointFromUrl,
 } from './bike.js';
@@ -27,11 +22,8 @@ export {
 export {
   KinesisProducer,
   type KinesisProducerOptions,
-  type ProducerRecord,
-  type ProducerStats,
-  type UnsentRecord,
 } from './kinesis-producer.js';
-export { describeStream, ensureStream, listShardRanges, type StreamInfo } from './kinesis-stream.js';
+export { describeStream, ensureStream, listShardRanges } from './kinesis-stream.js';
 export { Prng, seedFrom } from './prng.js';
 export {
   createField,
@@ -42,15 +34,13 @@ export {
   type Racer,
 } from './race.js';
 export { RaceClock, type RaceClockOptions } from './race-clock.js';
-export { createRiderProfile, RiderModel, type RiderProfile, type RiderSample } from './rider-model.js';
-export { Simulation, type SimulationOptions, type SimulationSummary } from './simulator.js';
+export { createRiderProfile, RiderModel } from './rider-model.js';
+export { Simulation, type SimulationOptions } from './simulator.js';
 export {
   KinesisSink,
   type KinesisSinkOptions,
   MqttSink,
   type MqttSinkOptions,
-  type Sink,
-  type SinkCounters,
-  type UndeliveredMessage,
 } from './sinks.js';
-export { type OwnStanding, StandingsTracker } from './standings.js';
+export { StandingsTracker } from './standings.js';
+export type * from './types.js';

@@ -24,47 +24,7 @@ import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } fr
 import { classifyRequestError } from './classify.js';
 import { PRODUCER_DEFAULTS } from './constants.js';
 import { InvalidRecordError } from './errors.js';
-
-export interface ProducerRecord {
-  data: Uint8Array;
-  partitionKey: string;
-  /** Decimal 128-bit hash key that overrides the partition key's shard (aggregates use it). */
-  explicitHashKey?: string;
-  /** Records sharing an ordering key are never in flight together. Default: the partition key. */
-  orderingKey?: string;
-  /** Race messages this record carries (1 unless it is an aggregate or a batch); for the counters. */
-  messages?: number;
-}
-
-export interface UnsentRecord {
-  record: ProducerRecord;
-  /** The last per-entry `ErrorCode` or whole-request error name, e.g. `ProvisionedThroughputExceededException`. */
-  errorCode: string;
-  errorMessage: string;
-  attempts: number;
-}
-
-export interface ProducerStats {
-  /** Records Kinesis accepted. */
-  recordsSent: number;
-  /** Race messages inside the accepted records. */
-  messagesSent: number;
-  /** Entry re-sends (an entry retried twice counts 2). */
-  recordsRetried: number;
-  /** Records given up on and returned as unsent. */
-  recordsFailed: number;
-  messagesFailed: number;
-  /** Data plus partition-key bytes of accepted records. */
-  bytesSent: number;
-  /** Billed PUT payload units of accepted records: each costs ceil(data bytes / 25 KiB). */
-  putPayloadUnits: number;
-  /** PutRecords calls made, retries included. */
-  requests: number;
-  /** Calls that failed as a whole. */
-  requestsFailed: number;
-  /** Entries refused with `ProvisionedThroughputExceededException`. */
-  throttledEntries: number;
-}
+import type { ProducerRecord, ProducerStats, UnsentRecord } from './types.js';
 
 export interface KinesisProducerOptions {
   client: KinesisClient;

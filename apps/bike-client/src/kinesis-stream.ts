@@ -7,12 +7,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { classifyRequestError } from './classify.js';
-
-export interface StreamInfo {
-  streamName: string;
-  status: string;
-  openShards: number;
-}
+import type { StreamInfo } from './types.js';
 
 /** The stream's status and shard count; throws a classified `KinesisRequestError` when it cannot. */
 export async function describeStream(client: KinesisClient, streamName: string): Promise<StreamInfo> {

@@ -6,7 +6,8 @@
 import { encodeRaceMessage, parseRaceMessage, type RaceMessage } from '@alleycat/schema';
 import { InvalidMessageError } from './errors.js';
 import { Prng } from './prng.js';
-import { createRiderProfile, RiderModel, type RiderProfile } from './rider-model.js';
+import { createRiderProfile, RiderModel } from './rider-model.js';
+import type { RiderProfile } from './types.js';
 
 export interface Racer {
   profile: RiderProfile;

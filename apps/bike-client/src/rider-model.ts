@@ -6,6 +6,7 @@
  */
 import { MAX_CADENCE_RPM, MAX_RESISTANCE_PERCENT } from '@alleycat/schema';
 import type { Prng } from './prng.js';
+import type { RiderProfile, RiderSample } from './types.js';
 
 const FIRST_NAMES = [
   'Ada',
@@ -38,28 +39,6 @@ const FIRST_NAMES = [
   'Łucja',
 ];
 const INITIALS = 'ABCDEFGHIJKLMNOPRSTVWZ';
-
-/** What makes riders differ. */
-export interface RiderProfile {
-  racerId: number;
-  classId: number;
-  name: string;
-  /** Cruising cadence, rpm. */
-  baseCadence: number;
-  /** Preferred resistance, %. */
-  baseResistance: number;
-  /** 0–1: how little the rider fades over the race. */
-  endurance: number;
-  /** 0–1: how hard the rider sprints at the end and in surges. */
-  punch: number;
-  /** rpm of second-to-second wobble. */
-  jitter: number;
-}
-
-export interface RiderSample {
-  cadence: number;
-  resistance: number;
-}
 
 /** A rider's profile drawn from `prng` (deterministic for a given seed and racer). */
 export function createRiderProfile(racerId: number, classId: number, prng: Prng): RiderProfile {

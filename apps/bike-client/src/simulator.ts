@@ -6,7 +6,7 @@
 import type { RaceMessage } from '@alleycat/schema';
 import { createField, encodeChecked, nextMessage, type Racer } from './race.js';
 import { RaceClock } from './race-clock.js';
-import type { Sink, SinkCounters, UndeliveredMessage } from './sinks.js';
+import type { SimulationSummary, Sink, SinkCounters } from './types.js';
 
 export interface SimulationOptions {
   riders: number;
@@ -25,32 +25,6 @@ export interface SimulationProgress {
   seconds: number;
   built: number;
   counters: SinkCounters;
-}
-
-export interface SimulationSummary {
-  sink: string;
-  riders: number;
-  classes: number;
-  seconds: number;
-  speedup: number;
-  seed: number | string;
-  raceIds: number[];
-  messages: number;
-  delivered: number;
-  failed: number;
-  retried: number;
-  requests: number;
-  records: number;
-  bytes: number;
-  putPayloadUnits: number;
-  throttled: number;
-  /** Wall seconds from the first tick to everything settled. */
-  elapsedSeconds: number;
-  messagesPerSecond: number;
-  requestsPerMessage: number;
-  /** Largest lateness of a race second against its schedule (the sink could not keep up). */
-  maxLagMs: number;
-  undelivered: UndeliveredMessage[];
 }
 
 export class Simulation {

@@ -6,45 +6,19 @@
 import { INGEST_TOPIC, type PartitionKeyStrategy, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { mqtt } from 'aws-iot-device-sdk-v2';
-import { AggregatingProducer, type ShardRange, unsentUserRecords } from './aggregating-producer.js';
-import { Bike, type BikeEndpoint, type DropReason } from './bike.js';
+import { AggregatingProducer, unsentUserRecords } from './aggregating-producer.js';
+import { Bike } from './bike.js';
 import { MQTT_CONNECT_GROUP_SIZE } from './constants.js';
-import { KinesisProducer, type KinesisProducerOptions, type UnsentRecord } from './kinesis-producer.js';
-
-/** A message that did not make it, and why (written to the dead-letter file by the CLI). */
-export interface UndeliveredMessage {
-  errorCode: string;
-  errorMessage: string;
-  attempts?: number;
-  /** The message as it would have been sent (JSON text). */
-  payload: string;
-}
-
-export interface SinkCounters {
-  /** Messages accepted by Kinesis (or delivered to the broker). */
-  delivered: number;
-  /** Re-sends (Kinesis entries, or MQTT publishes). */
-  retried: number;
-  /** Messages given up on. */
-  failed: number;
-  /** Requests made (PutRecords calls), or publishes. */
-  requests: number;
-  bytes: number;
-  putPayloadUnits: number;
-  /** Kinesis records written (fewer than messages when aggregated). */
-  records: number;
-  throttled: number;
-}
-
-export interface Sink {
-  readonly name: string;
-  /** Messages of one race second, with their validated wire form. */
-  send(messages: readonly RaceMessage[], payloads: readonly string[]): Promise<void>;
-  counters(): SinkCounters;
-  /** Delivers what is pending; returns every message not delivered since the last call. */
-  flush(): Promise<UndeliveredMessage[]>;
-  close(): Promise<UndeliveredMessage[]>;
-}
+import { KinesisProducer, type KinesisProducerOptions } from './kinesis-producer.js';
+import type {
+  BikeEndpoint,
+  DropReason,
+  ShardRange,
+  Sink,
+  SinkCounters,
+  UndeliveredMessage,
+  UnsentRecord,
+} from './types.js';
 
 export interface KinesisSinkOptions {
   client: KinesisClient;

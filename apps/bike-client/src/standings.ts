@@ -4,21 +4,7 @@
  * board is in when it has `parts` parts of one (race, second). Older seconds are ignored.
  */
 import { type LeaderboardMessage, type ParseError, parseLeaderboardMessage } from '@alleycat/schema';
-
-export interface OwnStanding {
-  raceId: number;
-  second: number;
-  racerId: number;
-  rank: number;
-  racers: number;
-  /** Output of the racer's latest second. */
-  current: number;
-  total: number;
-  max: number;
-  closed: boolean;
-  /** The leader's total, when the part with rank 1 has arrived. */
-  leaderTotal?: number;
-}
+import type { OwnStanding } from './types.js';
 
 export class StandingsTracker {
   readonly racerId: number;
