@@ -289,14 +289,18 @@ async function heapChild(kind: 'small' | 'kpl'): Promise<void> {
   const response = await processor!.process(event);
   sample();
   clearInterval(timer);
-  const messages = [...store.boards.values()].length;
+  let seconds = 0;
+  for (const raceId of store.boards.keys()) {
+    for (const r of (await store.loadBoard(raceId))!.racers.values()) seconds += r.count;
+  }
   const { maxRSS } = process.resourceUsage();
   console.log(
     JSON.stringify({
       kind,
       payloadBytes: payload.length,
       records: event.Records.length,
-      races: messages,
+      races: store.boards.size,
+      secondsCounted: seconds,
       failures: response.batchItemFailures.length,
       heapBeforeMB: before / 2 ** 20,
       peakHeapMB: peak / 2 ** 20,
@@ -323,7 +327,7 @@ async function memory(): Promise<void> {
     );
     const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
     console.log(
-      `${kind === 'small' ? '~170 B records   ' : 'KPL aggregates   '} ${(Number(r['payloadBytes']) / 2 ** 20).toFixed(2)} MiB event, ${r['records']} Kinesis records: peak heap ${Number(r['peakHeapMB']).toFixed(0)} MB (before ${Number(r['heapBeforeMB']).toFixed(0)} MB), max RSS ${Number(r['maxRssMB']).toFixed(0)} MB (process incl. tsx)`,
+      `${kind === 'small' ? '~200 B records   ' : 'KPL aggregates   '} ${(Number(r['payloadBytes']) / 2 ** 20).toFixed(2)} MiB event, ${r['records']} Kinesis records, ${r['secondsCounted']} race messages: peak heap ${Number(r['peakHeapMB']).toFixed(0)} MB (before ${Number(r['heapBeforeMB']).toFixed(0)} MB), max RSS ${Number(r['maxRssMB']).toFixed(0)} MB (process incl. tsx)`,
     );
   }
 }

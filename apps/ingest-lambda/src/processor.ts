@@ -137,6 +137,7 @@ export class IngestProcessor {
 
   private async processRecords(records: KinesisStreamRecord[]): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
+    const writesBefore = this.store.stats.writes;
     let firstFailed = Number.POSITIVE_INFINITY;
     const fail = (index: number): void => {
       if (index < firstFailed) firstFailed = index;
@@ -230,8 +231,21 @@ export class IngestProcessor {
     this.metrics.addMetric(METRIC.bestsUpdated, 'Count', totals.bests);
     this.metrics.addMetric(METRIC.leaderboardsPublished, 'Count', totals.published);
     this.metrics.addMetric(METRIC.stateConflicts, 'Count', totals.conflicts);
+    // Every write request, including lost conditions: what DynamoDB bills (the README's writes per 1,000).
+    this.metrics.addMetric(METRIC.stateWrites, 'Count', this.store.stats.writes - writesBefore);
     this.metrics.addMetric(METRIC.invalidRecords, 'Count', rejected.length);
 
+    this.logger.debug('batch processed', {
+      firstSequenceNumber: records[0]!.kinesis.sequenceNumber,
+      lastSequenceNumber: records[records.length - 1]!.kinesis.sequenceNumber,
+      records: records.length,
+      messages,
+      races: byRace.size,
+      invalid: rejected.length,
+      ...totals,
+      failedFromSequenceNumber:
+        firstFailed === Number.POSITIVE_INFINITY ? undefined : records[firstFailed]!.kinesis.sequenceNumber,
+    });
     if (firstFailed === Number.POSITIVE_INFINITY) return { batchItemFailures: [] };
     this.metrics.addMetric(METRIC.batchItemFailures, 'Count', records.length - firstFailed);
     // Lambda resumes a Kinesis shard from the lowest reported sequence number: one entry says it all.
