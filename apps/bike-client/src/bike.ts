@@ -94,7 +94,10 @@ export class Bike extends EventEmitter {
     this.qos = options.qos ?? BIKE_DEFAULTS.qos;
     this.topic = options.topic ?? INGEST_TOPIC;
     this.maxQueued = options.maxQueuedMessages ?? BIKE_DEFAULTS.maxQueuedMessages;
-    this.maxInFlight = Math.min(options.maxInFlight ?? 20, IOT_PUBLISH_PER_CONNECTION_PER_SECOND);
+    this.maxInFlight = Math.min(
+      options.maxInFlight ?? BIKE_DEFAULTS.maxInFlight,
+      IOT_PUBLISH_PER_CONNECTION_PER_SECOND,
+    );
     this.tracker = new StandingsTracker(options.racerId);
     const client = options.client ?? new mqtt.MqttClient();
     this.connection = client.new_connection(this.buildConfig());

@@ -41,6 +41,8 @@ export const BIKE_DEFAULTS = {
   connectTimeoutMs: 5_000,
   /** Attempts of the first connect before giving up (later drops reconnect by themselves, forever). */
   connectAttempts: 3,
+  /** Publishes handed to the SDK and not yet complete (IoT Core allows 100 publishes/s per connection). */
+  maxInFlight: 20,
   /** Messages held while offline or awaiting PUBACK: one hour at 1 Hz. Older ones are dropped and reported. */
   maxQueuedMessages: 3_600,
 } as const;

@@ -69,6 +69,7 @@ export class KinesisProducer {
   private readonly ready: Entry[][] = [];
   private readyRecords = 0;
   private inFlight = 0;
+  private inFlightRecords = 0;
   private readonly keysInFlight = new Map<string, number>();
   private unsent: UnsentRecord[] = [];
   private waiters: Array<() => void> = [];
@@ -124,7 +125,6 @@ export class KinesisProducer {
   get pending(): number {
     return this.buffer.length + this.readyRecords + this.inFlightRecords;
   }
-  private inFlightRecords = 0;
 
   /**
    * Queues one record. Resolves at once unless `maxBufferedRecords` are waiting, then when there is room.
