@@ -240,7 +240,7 @@ export class IngestProcessor {
       lastSequenceNumber: records[records.length - 1]!.kinesis.sequenceNumber,
       records: records.length,
       messages,
-      races: byRace.size,
+      racesInBatch: byRace.size,
       invalid: rejected.length,
       ...totals,
       failedFromSequenceNumber:
