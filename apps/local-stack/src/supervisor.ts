@@ -37,6 +37,8 @@ export interface RunningPart {
   pid: number;
   urls: Record<string, string>;
   child: ChildProcess;
+  /** What it was started with, ports pinned to the ones it bound: a restart comes back on the same ports. */
+  restartWith: { config: PartConfigs[PartName]; env: Record<string, string | undefined>; label: string };
 }
 
 export class PartStartError extends LocalStackError {
@@ -103,9 +105,22 @@ export class Supervisor {
       await stopChild(child);
       throw error;
     });
-    const part: RunningPart = { name, pid: child.pid!, urls, child };
+    const part: RunningPart = {
+      name,
+      pid: child.pid!,
+      urls,
+      child,
+      restartWith: { config: pinPorts(config, urls), env, label },
+    };
     this.parts.push(part);
     return part;
+  }
+
+  /** Stops one part and starts it again on the same ports, with the same configuration. */
+  async restart(part: RunningPart): Promise<RunningPart> {
+    await this.stop(part);
+    const { config, env, label } = part.restartWith;
+    return this.start(part.name, config as PartConfigs[PartName], env, label);
   }
 
   /** Asks one part for its counters (IPC). */
@@ -129,7 +144,8 @@ export class Supervisor {
   /** Stops one part (SIGTERM, then SIGKILL after a grace period). */
   async stop(part: RunningPart): Promise<void> {
     await stopChild(part.child);
-    this.parts.splice(this.parts.indexOf(part), 1);
+    const index = this.parts.indexOf(part);
+    if (index >= 0) this.parts.splice(index, 1);
   }
 
   /** Stops every part, last started first. */
@@ -137,6 +153,19 @@ export class Supervisor {
     while (this.parts.length > 0) await this.stop(this.parts[this.parts.length - 1]!);
     process.off('exit', this.onExit);
   }
+}
+
+/** The config with port 0 replaced by the port the part actually bound (read back from its URLs). */
+function pinPorts<C>(config: C, urls: Record<string, string>): C {
+  const pinned = { ...config } as Record<string, unknown>;
+  const portOf = (url: string | undefined) => (url === undefined ? undefined : Number(new URL(url).port));
+  const ws = portOf(urls['ws']);
+  const main = portOf(
+    urls['mqtt'] ?? urls['kinesis'] ?? urls['kinesalite'] ?? urls['dynamodb'] ?? urls['iotData'],
+  );
+  if (typeof pinned['port'] === 'number' && main !== undefined) pinned['port'] = main;
+  if (typeof pinned['wsPort'] === 'number' && ws !== undefined) pinned['wsPort'] = ws;
+  return pinned as C;
 }
 
 async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {

@@ -107,8 +107,53 @@ describe('supervisor', () => {
     });
     const broker = parts.find((p) => p.name === 'broker')!;
     expect(await stack.supervisor.stats(broker)).toMatchObject({ delivered: 1 });
+
+    // Kinesis goes away alone: the rule's error action takes the message; back on the same port, the
+    // rule and the event source mapping carry on.
+    const kinesisPart = parts.find((p) => p.name === 'kinesis')!;
+    await stack.supervisor.stop(kinesisPart);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      mqttPort,
+      '-i',
+      'racer-13',
+      '-q',
+      '1',
+      '-t',
+      INGEST_TOPIC,
+      '-m',
+      '{"racerId":13}',
+    ]);
+    const errorFiles = await readdir(stack.dirs.errorsBucket, { recursive: true });
+    expect(errorFiles.filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    const restarted = await stack.supervisor.restart(kinesisPart);
+    expect(restarted.urls['kinesis']).toBe(stack.endpoints.kinesis);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      mqttPort,
+      '-i',
+      'racer-14',
+      '-q',
+      '1',
+      '-t',
+      INGEST_TOPIC,
+      '-m',
+      '{"racerId":14}',
+    ]);
+    await waitFor(
+      async () => ((await readFile(log, 'utf8')).includes('racer-14') ? true : undefined),
+      15_000,
+    );
+    expect(await stack.supervisor.stats(broker)).toMatchObject({ delivered: 2, errorActions: 1 });
+
+    const pids = stack.supervisor.running().map((p) => p.pid);
+    expect(pids).toHaveLength(6);
     await stack.stop();
-    for (const part of parts) expect(alive(part.pid)).toBe(false);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
     stack = undefined;
     expect(await readdir(path.join(dir, 'data'))).toEqual(
       expect.arrayContaining(['errors-bucket', 'on-failure', 'rule-logs']),

@@ -80,6 +80,8 @@ export interface PollerStats {
   recordsDiscarded: number;
   onFailureBatches: number;
   throttledPolls: number;
+  /** GetRecords calls that failed for another reason (Kinesis unreachable, restarting). */
+  pollErrors: number;
   /** How far behind the newest record the slowest shard is (ms), as Lambda's IteratorAge. */
   iteratorAgeMs: number;
 }
@@ -105,6 +107,7 @@ export class EventSourceMappingPoller {
     recordsDiscarded: 0,
     onFailureBatches: 0,
     throttledPolls: 0,
+    pollErrors: 0,
     iteratorAgeMs: 0,
   };
   private readonly iteratorAges = new Map<string, number>();
@@ -246,7 +249,13 @@ export class EventSourceMappingPoller {
             await this.sleep(1_000);
           } else if (name === 'ExpiredIteratorException') {
             iterator = await this.shardIterator(shardId, lastFetched);
-          } else throw error;
+          } else {
+            // Kinesis unreachable or restarting: keep the buffer, wait, and pick up after the last record read.
+            this.counters.pollErrors += 1;
+            this.log(`${shardId}: GetRecords failed (${name}: ${(error as Error).message}); retrying in 1 s`);
+            await this.sleep(1_000);
+            iterator = await this.shardIterator(shardId, lastFetched).catch(() => iterator);
+          }
           continue;
         }
       }
