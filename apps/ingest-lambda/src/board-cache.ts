@@ -10,22 +10,28 @@
 import type { RacerState } from './board.js';
 
 export class BoardCache {
-  private readonly entries = new Map<number, { version: number; racers: Map<number, RacerState> }>();
+  private readonly entries = new Map<
+    number,
+    { version: number; createdAtMs: number; racers: Map<number, RacerState> }
+  >();
 
   constructor(private readonly capacity = 32) {}
 
-  /** The racers stored under `version`, if this container wrote them; removed from the cache. */
-  checkout(raceId: number, version: number): Map<number, RacerState> | undefined {
+  /**
+   * The racers stored under `version`, if this container wrote them; removed from the cache. `createdAtMs`
+   * tells a board recreated after TTL expiry (whose versions start again at 1) from the one cached.
+   */
+  checkout(raceId: number, version: number, createdAtMs: number): Map<number, RacerState> | undefined {
     const entry = this.entries.get(raceId);
     if (entry === undefined) return undefined;
     this.entries.delete(raceId);
-    return entry.version === version ? entry.racers : undefined;
+    return entry.version === version && entry.createdAtMs === createdAtMs ? entry.racers : undefined;
   }
 
   /** Remembers racers just written under `version` (least recently written entries leave first). */
-  checkin(raceId: number, version: number, racers: Map<number, RacerState>): void {
+  checkin(raceId: number, version: number, createdAtMs: number, racers: Map<number, RacerState>): void {
     this.entries.delete(raceId);
-    this.entries.set(raceId, { version, racers });
+    this.entries.set(raceId, { version, createdAtMs, racers });
     if (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as number;
       this.entries.delete(oldest);

@@ -95,18 +95,19 @@ export class DynamoStateStore implements StateStore {
     try {
       const lastArrivalMs = num(item, 'lastArrival');
       const version = num(item, 'v');
+      const createdAtMs = num(item, 'createdAt');
       const blob = item['racers']?.B;
       if (blob === undefined) throw new RangeError('attribute racers missing');
       return {
         raceId,
         classId: num(item, 'classId'),
         version,
-        createdAtMs: num(item, 'createdAt'),
+        createdAtMs,
         lastArrivalMs,
         // Claims change these without a new version: always from the item.
         publishedAtMs: num(item, 'pubAt', 0),
         publishedVersion: num(item, 'pubV', 0),
-        racers: this.cache.checkout(raceId, version) ?? decodeRacers(blob, lastArrivalMs),
+        racers: this.cache.checkout(raceId, version, createdAtMs) ?? decodeRacers(blob, lastArrivalMs),
       };
     } catch (error) {
       throw new CorruptBoardError(raceId, (error as Error).message);
@@ -169,7 +170,7 @@ export class DynamoStateStore implements StateStore {
       bytes,
     );
     if (out === CONDITION_FAILED) return false;
-    this.cache.checkin(board.raceId, board.version, board.racers);
+    this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
   }
 

@@ -44,7 +44,8 @@ export class MemoryStateStore implements StateStore {
       lastArrivalMs: s.lastArrivalMs,
       publishedAtMs: s.publishedAtMs,
       publishedVersion: s.publishedVersion,
-      racers: this.cache.checkout(raceId, s.version) ?? decodeRacers(s.racers, s.lastArrivalMs),
+      racers:
+        this.cache.checkout(raceId, s.version, s.createdAtMs) ?? decodeRacers(s.racers, s.lastArrivalMs),
     };
   }
 
@@ -72,7 +73,7 @@ export class MemoryStateStore implements StateStore {
       publishedVersion: expected.claim ? board.publishedVersion : (stored?.publishedVersion ?? 0),
       racers,
     });
-    this.cache.checkin(board.raceId, board.version, board.racers);
+    this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
   }
 

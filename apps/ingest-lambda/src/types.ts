@@ -30,18 +30,9 @@ export interface SourcedMessage {
   arrivalMs: number;
 }
 
-/** A record, or one user record inside an aggregate, that will not be processed. */
-export interface Rejection {
-  recordIndex: number;
-  subSequenceNumber?: number;
-  reason: RejectReason;
-  /** The bytes judged (the user record's, for a sub-record of an aggregate). */
-  data: Uint8Array;
-}
-
 /** What decoding one Kinesis record gives: its messages and anything inside it that was rejected. */
 export interface DecodedRecord {
-  messages: import('@alleycat/schema').RaceMessage[];
+  messages: RaceMessage[];
   rejections: Array<{ subSequenceNumber?: number; reason: RejectReason; data: Uint8Array }>;
   /** User records in the Kinesis record (1 unless it is a KPL aggregate). */
   userRecords: number;
