@@ -513,7 +513,7 @@ function startProgress(simulation: Simulation, sink: Sink, io: CliIo): { stop():
     const rate = ((c.delivered - last.delivered) * 1000) / (now - last.at);
     last = { at: now, delivered: c.delivered };
     io.stderr.write(
-      `\r\x1b[Ksecond ${simulation.second + 1}/${simulation.options.seconds}  ${Math.round(rate).toLocaleString('en-US')} msg/s  delivered ${c.delivered.toLocaleString('en-US')}  retries ${c.retried}  failed ${c.failed}`,
+      `\r\x1b[Ksecond ${simulation.second + 1}/${simulation.options.seconds}  ${Math.round(rate).toLocaleString('en-US')} msg/s  delivered ${c.delivered.toLocaleString('en-US')}  retries ${c.retried}  failed ${c.failed}  lag ${Math.round(simulation.clock.maxLagMs)} ms`,
     );
   }, 1000);
   return {

@@ -126,8 +126,13 @@ export class MqttSink implements Sink {
   /** Opens every connection; throws (after closing what opened) if any bike cannot connect. */
   async connect(): Promise<void> {
     const { riders, groupSize = MQTT_CONNECT_GROUP_SIZE } = this.options;
-    for (let i = 0; i < riders.length; i += groupSize) {
-      const group = riders.slice(i, i + groupSize).map(
+    // One bike first: an unreachable broker then fails in one bike's connect time, with its own error,
+    // instead of a whole group's retries.
+    const groups = [riders.slice(0, 1)];
+    for (let i = 1; i < riders.length; i += groupSize) groups.push(riders.slice(i, i + groupSize));
+    let connected = 0;
+    for (const riderGroup of groups) {
+      const group = riderGroup.map(
         (rider) =>
           new Bike({
             racerId: rider.racerId,
@@ -149,7 +154,8 @@ export class MqttSink implements Sink {
         await this.close();
         throw (failure as PromiseRejectedResult).reason;
       }
-      this.options.onConnectProgress?.(Math.min(i + groupSize, riders.length), riders.length);
+      connected += group.length;
+      this.options.onConnectProgress?.(connected, riders.length);
     }
   }
 

@@ -100,6 +100,23 @@ describe('alleycat CLI', () => {
     expect(err.trim().split('\n')).toHaveLength(1);
   });
 
+  it('says in one line when the MQTT broker is unreachable, and exits 1', async () => {
+    const { code, err } = await run([
+      'simulate',
+      '--via',
+      'mqtt',
+      '--riders',
+      '300',
+      '--seconds',
+      '2',
+      '--mqtt-url',
+      'mqtt://127.0.0.1:9',
+    ]);
+    expect(code).toBe(EXIT.failure);
+    expect(err).toMatch(/^alleycat: cannot reach mqtt:\/\/127\.0\.0\.1:9: .*CONNECTION_REFUSED/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
   it('says in one line when the stream does not exist', async () => {
     const { code, err } = await run([
       'simulate',
