@@ -11,9 +11,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LocalStackError, RuleEvaluationError } from '../errors.js';
 import type { MessageContext, Value } from './expression.js';
+import { KinesisBatcher } from './kinesis-batcher.js';
 import { evaluateRuleSql, parseRuleSql, type RuleSql } from './sql.js';
 import { parseTemplate, renderTemplate, type Template } from './template.js';
 import { topicMatches } from './topic-filter.js';
@@ -94,7 +95,7 @@ export class ErrorActionFailedError extends LocalStackError {
 
 export class RuleEngine {
   private readonly rules: CompiledRule[];
-  private readonly kinesis: KinesisClient;
+  private readonly writer: KinesisBatcher;
   private readonly errorsDir: string;
   private readonly ruleLogsDir: string;
   private readonly now: () => number;
@@ -128,7 +129,7 @@ export class RuleEngine {
           });
         }
       });
-    this.kinesis = options.kinesis;
+    this.writer = new KinesisBatcher({ kinesis: options.kinesis });
     this.errorsDir = options.errorsDir;
     this.ruleLogsDir = options.ruleLogsDir ?? path.join(options.errorsDir, '..', 'rule-logs');
     this.now = options.now ?? Date.now;
@@ -168,21 +169,16 @@ export class RuleEngine {
     await Promise.all(
       rule.actions.map(async (action) => {
         const partitionKey = renderTemplate(action.partitionKey, ctx);
-        try {
-          await this.kinesis.send(
-            new PutRecordCommand({ StreamName: action.streamName, PartitionKey: partitionKey, Data: output }),
-          );
-        } catch (error) {
-          const name = (error as Error).name;
-          if (name === 'ProvisionedThroughputExceededException') throttled = true;
-          failures.push({
-            failedAction: 'KinesisAction',
-            failedResource: action.streamName,
-            errorMessage:
-              `Failed to put record to Kinesis stream. The error received was ${name}: ${(error as Error).message}. ` +
-              `Message arrived on: ${message.topic}, Action: kinesis, StreamName: ${action.streamName}, PartitionKey: ${partitionKey}`,
-          });
-        }
+        const outcome = await this.writer.put(action.streamName, partitionKey, output);
+        if (outcome.ok) return;
+        if (outcome.throttled) throttled = true;
+        failures.push({
+          failedAction: 'KinesisAction',
+          failedResource: action.streamName,
+          errorMessage:
+            `Failed to put record to Kinesis stream. The error received was ${outcome.error}. ` +
+            `Message arrived on: ${message.topic}, Action: kinesis, StreamName: ${action.streamName}, PartitionKey: ${partitionKey}`,
+        });
       }),
     );
     if (failures.length === 0) {
