@@ -177,11 +177,25 @@ describe('processor on dynalite', () => {
     }
 
     // Both shards run at the same time, each in order; every 7th batch is delivered twice (at-least-once).
+    // Under this contention a race can lose its optimistic write 8 times running: then the records come
+    // back as batch item failures, and — as Lambda does — are delivered again from that sequence number.
+    let handedBack = 0;
+    const deliver = async (processor: IngestProcessor, batch: KinesisStreamRecord[]) => {
+      let pending = batch;
+      for (let attempt = 0; attempt < 20 && pending.length > 0; attempt++) {
+        const { batchItemFailures } = await processor.process(event(pending));
+        const from = batchItemFailures[0]?.itemIdentifier;
+        if (from === undefined) return;
+        handedBack++;
+        pending = pending.slice(pending.findIndex((r) => r.kinesis.sequenceNumber === from));
+      }
+      throw new Error('batch never succeeded');
+    };
     await Promise.all(
       shards.map(async ({ processor }, i) => {
         for (const [n, batch] of perShard[i]!.entries()) {
-          expect(await processor.process(event(batch))).toEqual({ batchItemFailures: [] });
-          if (n % 7 === 3) expect(await processor.process(event(batch))).toEqual({ batchItemFailures: [] });
+          await deliver(processor, batch);
+          if (n % 7 === 3) await deliver(processor, batch);
           now += 100;
         }
       }),
@@ -203,7 +217,7 @@ describe('processor on dynalite', () => {
     );
     expect(Number(bests.Item!['best']!.N)).toBeCloseTo(expected.get(1000)!.total, 6);
     console.log(
-      `two shards, ${RACERS} racers × ${SECONDS} s: ${writes} writes (${conflicts} lost conditions, ${RACERS} bests)`,
+      `two shards, ${RACERS} racers × ${SECONDS} s: ${writes} writes (${conflicts} lost conditions, ${RACERS} bests), ${handedBack} batches handed back`,
     );
   });
 
