@@ -70,7 +70,8 @@ export class Bike extends EventEmitter {
   private readonly connection: mqtt.MqttClientConnection;
   private readonly tracker: StandingsTracker;
   private readonly queue: Queued[] = [];
-  private inFlight = 0;
+  /** Handed to the SDK, not yet acknowledged (QoS 1) or written (QoS 0). */
+  private readonly inFlightItems = new Set<Queued>();
   private online = false;
   private closed = false;
   private everConnected = false;
@@ -167,7 +168,7 @@ export class Bike extends EventEmitter {
   }
 
   get stats(): BikeStats {
-    return { ...this.counters, queued: this.queue.length, inFlight: this.inFlight };
+    return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightItems.size };
   }
 
   get standing(): OwnStanding | undefined {
@@ -225,8 +226,11 @@ export class Bike extends EventEmitter {
     const payload = encodeChecked(message);
     this.counters.published += 1;
     this.queue.push({ message, payload });
-    if (this.queue.length + this.inFlight > this.maxQueued) {
-      const excess = Math.min(this.queue.length, this.queue.length + this.inFlight - this.maxQueued);
+    if (this.queue.length + this.inFlightItems.size > this.maxQueued) {
+      const excess = Math.min(
+        this.queue.length,
+        this.queue.length + this.inFlightItems.size - this.maxQueued,
+      );
       const dropped = this.queue.splice(0, excess).map((q) => q.message);
       this.counters.dropped += dropped.length;
       this.options.onDropped?.(dropped, 'queue_full');
@@ -236,20 +240,26 @@ export class Bike extends EventEmitter {
   }
 
   private pump(): void {
-    while (this.online && !this.closed && this.inFlight < this.maxInFlight && this.queue.length > 0) {
+    while (
+      this.online &&
+      !this.closed &&
+      this.inFlightItems.size < this.maxInFlight &&
+      this.queue.length > 0
+    ) {
       const item = this.queue.shift()!;
-      this.inFlight += 1;
+      this.inFlightItems.add(item);
       this.connection
         .publish(this.topic, item.payload, this.qos === 1 ? mqtt.QoS.AtLeastOnce : mqtt.QoS.AtMostOnce)
         .then(
           () => {
-            this.inFlight -= 1;
+            // Not in the set any more: `close()` already reported it as undelivered.
+            if (!this.inFlightItems.delete(item)) return;
             this.counters.delivered += 1;
             this.settled();
           },
           () => {
             // Not acknowledged (timeout, connection lost): back to the front, sent again when online.
-            this.inFlight -= 1;
+            if (!this.inFlightItems.delete(item)) return;
             if (this.closed) return this.settled();
             this.counters.resent += 1;
             this.queue.unshift(item);
@@ -261,7 +271,7 @@ export class Bike extends EventEmitter {
 
   private settled(): void {
     this.pump();
-    if (this.queue.length === 0 && this.inFlight === 0) {
+    if (this.queue.length === 0 && this.inFlightItems.size === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const resolve of waiters) resolve();
@@ -270,7 +280,7 @@ export class Bike extends EventEmitter {
 
   /** Resolves when nothing is queued or in flight; false if `timeoutMs` passed first. */
   async drain(timeoutMs = 30_000): Promise<boolean> {
-    if (this.queue.length === 0 && this.inFlight === 0) return true;
+    if (this.queue.length === 0 && this.inFlightItems.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       new Promise<boolean>((resolve) => this.drainWaiters.push(() => resolve(true))),
@@ -283,13 +293,14 @@ export class Bike extends EventEmitter {
   }
 
   /**
-   * Disconnects. Messages still queued are returned (and counted as dropped) so the caller can keep them:
-   * call `drain()` first to send them.
+   * Disconnects. Messages still queued, and those sent but not acknowledged, are returned (and counted as
+   * dropped) so the caller can keep them: call `drain()` first to send them.
    */
   async close(): Promise<RaceMessage[]> {
     if (this.closed) return [];
     this.closed = true;
-    const left = this.queue.splice(0).map((q) => q.message);
+    const left = [...this.inFlightItems, ...this.queue.splice(0)].map((q) => q.message);
+    this.inFlightItems.clear();
     if (left.length > 0) {
       this.counters.dropped += left.length;
       this.options.onDropped?.(left, 'closed');

@@ -123,6 +123,31 @@ describe('Bike against aedes (MQTT 3.1.1, plain TCP)', () => {
     expect(bike.stats).toMatchObject({ published: 40, delivered: 40, dropped: 0 });
   });
 
+  it('reports, at close, every message not yet acknowledged', async () => {
+    const broker = await startAedes();
+    servers.push(broker);
+    const dropped: RaceMessage[] = [];
+    const bike = newBike(broker.port, 1, {
+      maxInFlight: 5,
+      onDropped: (m, reason) => reason === 'closed' && dropped.push(...m),
+    });
+    await bike.connect();
+    broker.child.kill('SIGSTOP');
+    try {
+      for (let s = 0; s < 12; s++) bike.publish(message(7, s));
+      expect(await bike.drain(300)).toBe(false);
+      expect(bike.stats).toMatchObject({ inFlight: 5, queued: 7, delivered: 0 });
+      const left = await bike.close();
+      expect(left.map((m) => m.second).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 12 }, (_, s) => s),
+      );
+      expect(dropped).toEqual(left);
+      expect(bike.stats).toMatchObject({ dropped: 12, delivered: 0, inFlight: 0, queued: 0 });
+    } finally {
+      broker.child.kill('SIGCONT');
+    }
+  });
+
   it('drops the oldest queued messages at the bound and reports them', async () => {
     const broker = await startAedes();
     servers.push(broker);
