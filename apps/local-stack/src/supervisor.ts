@@ -185,6 +185,12 @@ export interface StackOptions {
   /** The Lambda bundle (`apps/ingest-lambda/dist/lambda/index.mjs`). */
   bundle: string;
   limitsEnabled?: boolean;
+  /**
+   * An MQTT broker already running (e.g. mosquitto, `mqtt://127.0.0.1:1883`): the stack then runs the rules
+   * engine as a subscriber of it (`rules-bridge`) instead of its own aedes. See `src/rules/mqtt-bridge.ts` for
+   * what that changes.
+   */
+  externalBroker?: string;
 }
 
 export interface RunningStack {
@@ -220,19 +226,26 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const kinesisUrl = kinesis.urls['kinesis']!;
     const dynamoUrl = dynamodb.urls['dynamodb']!;
     await createResources(config, kinesisUrl, dynamoUrl);
-    const broker = await supervisor.start(
-      'broker',
-      {
-        port: ports.mqtt,
-        wsPort: ports.mqttWs,
-        rules: config.topicRules,
-        kinesisEndpoint: kinesisUrl,
-        errorsDir: dirs.errorsBucket,
-        ruleLogsDir: dirs.ruleLogs,
-      },
-      {},
-      'MQTT broker',
-    );
+    const ruleSettings = {
+      rules: config.topicRules,
+      kinesisEndpoint: kinesisUrl,
+      errorsDir: dirs.errorsBucket,
+      ruleLogsDir: dirs.ruleLogs,
+    };
+    const broker =
+      options.externalBroker === undefined
+        ? await supervisor.start(
+            'broker',
+            { port: ports.mqtt, wsPort: ports.mqttWs, ...ruleSettings },
+            {},
+            'MQTT broker',
+          )
+        : await supervisor
+            .start('rules-bridge', { brokerUrl: options.externalBroker, ...ruleSettings }, {}, 'rules bridge')
+            .then((bridge) => ({
+              ...bridge,
+              urls: { mqtt: options.externalBroker! } as Record<string, string>,
+            }));
     const iotData = await supervisor.start(
       'iot-data',
       { port: ports.iotData, brokerUrl: broker.urls['mqtt']! },

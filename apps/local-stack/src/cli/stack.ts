@@ -3,7 +3,8 @@
  * apps/infra synthesized; prints every endpoint and the environment that points SDKs, the AWS CLI and MQTT
  * clients at them; runs until Ctrl-C, then stops every part.
  *
- *   pnpm stack [--stack dev-alleycat] [--no-limits] [--data-dir .local-stack] [--mqtt-port 1883] …
+ *   pnpm stack [--stack dev-alleycat] [--no-limits] [--data-dir .local-stack] [--mqtt-port 1883]
+ *              [--external-broker mqtt://127.0.0.1:1883] …
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     bundle: { type: 'string', default: DEFAULT_BUNDLE },
     'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack') },
     'no-limits': { type: 'boolean', default: false },
+    'external-broker': { type: 'string' },
     'mqtt-port': { type: 'string' },
     'ws-port': { type: 'string' },
     'kinesis-port': { type: 'string' },
@@ -42,7 +44,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits]\n` +
+    `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits] [--external-broker mqtt://HOST:PORT]\n` +
       `           [--mqtt-port ${DEFAULT_PORTS.mqtt}] [--ws-port ${DEFAULT_PORTS.mqttWs}] [--kinesis-port ${DEFAULT_PORTS.kinesis}]` +
       ` [--kinesalite-port ${DEFAULT_PORTS.kinesalite}] [--dynamodb-port ${DEFAULT_PORTS.dynamodb}] [--iot-data-port ${DEFAULT_PORTS.iotData}]\n`,
   );
@@ -81,6 +83,7 @@ try {
     dataDir: values['data-dir']!,
     bundle: values.bundle!,
     limitsEnabled: !values['no-limits'],
+    ...(values['external-broker'] ? { externalBroker: values['external-broker'] } : {}),
   });
   const e = stack.endpoints;
   const kinesisPort = new URL(e.kinesis).port;

@@ -15,6 +15,7 @@ import { localKinesisClient } from '../kinesis/client.js';
 import { startKinesalite } from '../kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../kinesis/limits-proxy.js';
 import { LOCALHOST, listenOn } from '../net.js';
+import { startRulesBridge } from '../rules/mqtt-bridge.js';
 import { RuleEngine } from '../rules/rule-engine.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './types.js';
 
@@ -72,6 +73,24 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
       urls,
       close: async () => {
         await broker.close();
+        kinesis.destroy();
+      },
+      stats: () => ({ ...rules.stats() }),
+    };
+  },
+  async 'rules-bridge'(config) {
+    const kinesis = localKinesisClient(config.kinesisEndpoint, { maxAttempts: 1 });
+    const rules = new RuleEngine({
+      rules: config.rules,
+      kinesis,
+      errorsDir: config.errorsDir,
+      ruleLogsDir: config.ruleLogsDir,
+    });
+    const bridge = await startRulesBridge({ brokerUrl: config.brokerUrl, rules, filters: rules.filters() });
+    return {
+      urls: {},
+      close: async () => {
+        await bridge.close();
         kinesis.destroy();
       },
       stats: () => ({ ...rules.stats() }),

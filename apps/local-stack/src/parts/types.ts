@@ -15,6 +15,14 @@ export interface PartConfigs {
     errorsDir: string;
     ruleLogsDir: string;
   };
+  /** The rules engine subscribed to an external broker (instead of `broker`). */
+  'rules-bridge': {
+    brokerUrl: string;
+    rules: TopicRuleConfig[];
+    kinesisEndpoint: string;
+    errorsDir: string;
+    ruleLogsDir: string;
+  };
   'iot-data': { port: number; brokerUrl: string };
   'event-source-mapping': {
     kinesisEndpoint: string;

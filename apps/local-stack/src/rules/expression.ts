@@ -17,7 +17,8 @@ export interface MessageContext {
   /** True when the payload parsed as JSON. */
   isJson: boolean;
   topic: string;
-  clientId: string;
+  /** The publisher's MQTT client id; undefined when the broker cannot tell (an external broker). */
+  clientId: string | undefined;
   /** When the broker received the message (ms since the epoch): `timestamp()`. */
   receivedAtMs: number;
 }

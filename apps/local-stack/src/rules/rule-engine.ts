@@ -49,7 +49,8 @@ export interface RuleEngineOptions {
 export interface IncomingMessage {
   topic: string;
   payload: Buffer;
-  clientId: string;
+  /** The publisher's client id; undefined when the broker does not say (then `clientid()` is Undefined). */
+  clientId: string | undefined;
 }
 
 export interface RuleEngineStats {
@@ -139,6 +140,11 @@ export class RuleEngine {
     return { ...this.counters };
   }
 
+  /** The topic filters of the enabled rules (what a bridge on an external broker subscribes to). */
+  filters(): string[] {
+    return [...new Set(this.rules.map((rule) => rule.sql.from.filter))];
+  }
+
   /** Whether any rule listens on `topic` (the broker skips the rule path otherwise). */
   matches(topic: string): boolean {
     return !topic.startsWith('$') && this.rules.some((rule) => topicMatches(rule.sql.from, topic));
@@ -199,7 +205,7 @@ export class RuleEngine {
       ruleName: rule.config.name,
       topic: message.topic,
       cloudwatchTraceId: randomUUID(),
-      clientId: message.clientId,
+      clientId: message.clientId ?? '',
       base64OriginalPayload: message.payload.toString('base64'),
       failures,
     };
