@@ -36,10 +36,19 @@ const HANDLERS = {
     await new Promise(() => {});
   }
 }`,
+  concurrent: `let inFlight = 0;
+export async function handler(event) {
+  inFlight += 1;
+  globalThis.__maxInFlight = Math.max(globalThis.__maxInFlight ?? 0, inFlight);
+  await new Promise((r) => setTimeout(r, 80));
+  globalThis.__esm.push({ event });
+  inFlight -= 1;
+}`,
 } as const;
 
 declare global {
   var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string }>;
+  var __maxInFlight: number | undefined;
 }
 
 let kinesalite: RunningKinesalite;
@@ -273,6 +282,34 @@ describe('event source mapping poller', () => {
     await waitFor(() => succeededData().length === 3 || undefined);
     expect(globalThis.__esm).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('runs up to parallelization_factor batches of a shard at once, keeping each partition key in order', async () => {
+    globalThis.__maxInFlight = 0;
+    // 8 keys on one shard, 5 records each, interleaved.
+    const keys = Array.from({ length: 400 }, (_, i) => `k${i}`)
+      .filter((k) => shardIndexFor(hashKeyOf(k), 2) === 0)
+      .slice(0, 8);
+    const sent: Array<{ key: string; data: string }> = [];
+    for (let n = 0; n < 5; n++) for (const key of keys) sent.push({ key, data: `${key}#${n}` });
+    const answer = await client.send(
+      new PutRecordsCommand({
+        StreamName: 'dev-alleycat',
+        Records: sent.map((r) => ({ PartitionKey: r.key, Data: new TextEncoder().encode(r.data) })),
+      }),
+    );
+    expect(answer.FailedRecordCount).toBe(0);
+    await startPoller('concurrent', mapping({ parallelizationFactor: 4, batchSize: 3 }));
+    await waitFor(() => succeededData().length === sent.length || undefined);
+    expect(globalThis.__maxInFlight).toBeGreaterThan(1);
+    expect(globalThis.__maxInFlight).toBeLessThanOrEqual(4);
+    const delivered = succeededData();
+    expect(new Set(delivered).size).toBe(sent.length);
+    for (const key of keys) {
+      expect(delivered.filter((d) => d.startsWith(`${key}#`))).toEqual(
+        [0, 1, 2, 3, 4].map((n) => `${key}#${n}`),
+      );
+    }
   });
 
   it('refuses settings Lambda refuses, naming them', () => {

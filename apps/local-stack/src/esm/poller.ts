@@ -4,12 +4,12 @@
  * same handler bundle that deploys, and applies Lambda's rules to the outcome — ReportBatchItemFailures
  * (resume from the lowest reported sequence number), bisect on function error, maximum retry attempts,
  * maximum record age, and the on-failure destination (JSON files in AWS's shape, shard and sequence range).
- * A shard's records are handled in order, one batch at a time (parallelization factor 1).
+ * Each shard runs up to `parallelization_factor` batches at once; a partition key's records stay in order.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
+import { hashKeyOf, LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -88,6 +88,18 @@ export interface PollerStats {
 
 const MAX_RETRY_DELAY_MS = 2_000;
 
+interface RetryState {
+  headSequence?: string;
+  attempts: number;
+  forcedSizes: number[];
+}
+
+interface Lane {
+  pending: StoredRecord[];
+  firstBufferedAtMs?: number;
+  retry: RetryState;
+}
+
 export class EventSourceMappingPoller {
   private readonly options: PollerOptions;
   private readonly mapping: EventSourceMappingConfig;
@@ -117,11 +129,6 @@ export class EventSourceMappingPoller {
     this.options = options;
     this.mapping = options.mapping;
     this.now = options.now ?? Date.now;
-    if (options.mapping.parallelizationFactor > 1) {
-      this.log(
-        `parallelization_factor ${options.mapping.parallelizationFactor} is run as 1 locally: one batch per shard at a time`,
-      );
-    }
   }
 
   stats(): PollerStats {
@@ -216,18 +223,25 @@ export class EventSourceMappingPoller {
 
   private async runShard(shardId: string): Promise<void> {
     const pollInterval = this.options.pollIntervalMs ?? 250;
+    const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
     let iterator = await this.shardIterator(shardId);
     let lastFetched: string | undefined;
     let lastPollMs = 0;
-    const pending: StoredRecord[] = [];
-    let firstBufferedAtMs: number | undefined;
-    const retry = { headSequence: undefined as string | undefined, attempts: 0, forcedSizes: [] as number[] };
+    // One lane per concurrent batch (parallelization factor). A partition key always maps to the same lane,
+    // so a key's records stay in order, as Lambda keeps them.
+    const lanes: Lane[] = Array.from({ length: this.mapping.parallelizationFactor }, () => ({
+      pending: [],
+      retry: { attempts: 0, forcedSizes: [] },
+    }));
+    const laneOf = (record: StoredRecord) =>
+      lanes.length === 1 ? lanes[0]! : lanes[Number(hashKeyOf(record.PartitionKey) % BigInt(lanes.length))]!;
+    const buffered = () => lanes.reduce((n, lane) => n + lane.pending.length, 0);
 
     while (this.running) {
-      // Fetch when the buffer cannot fill a batch, at most once per poll interval.
+      // Fetch when the buffer cannot fill a batch per lane, at most once per poll interval.
       if (
         iterator !== undefined &&
-        pending.length < this.mapping.batchSize &&
+        buffered() < this.mapping.batchSize * lanes.length &&
         this.now() - lastPollMs >= pollInterval
       ) {
         lastPollMs = this.now();
@@ -238,10 +252,11 @@ export class EventSourceMappingPoller {
           iterator = page.NextShardIterator;
           this.iteratorAges.set(shardId, page.MillisBehindLatest ?? 0);
           for (const record of page.Records ?? []) {
-            pending.push(record as StoredRecord);
+            const lane = laneOf(record as StoredRecord);
+            lane.pending.push(record as StoredRecord);
+            lane.firstBufferedAtMs ??= this.now();
             lastFetched = record.SequenceNumber;
           }
-          if (pending.length > 0 && firstBufferedAtMs === undefined) firstBufferedAtMs = this.now();
         } catch (error) {
           const name = (error as Error).name;
           if (name === 'ProvisionedThroughputExceededException') {
@@ -259,37 +274,39 @@ export class EventSourceMappingPoller {
           continue;
         }
       }
-      if (pending.length === 0) {
+      if (buffered() === 0) {
         if (iterator === undefined) return; // closed shard, fully processed
-        firstBufferedAtMs = undefined;
         await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
         continue;
       }
-      const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
-      if (
-        windowMs > 0 &&
-        retry.forcedSizes.length === 0 &&
-        retry.attempts === 0 &&
-        pending.length < this.mapping.batchSize &&
-        iterator !== undefined &&
-        this.now() - (firstBufferedAtMs ?? this.now()) < windowMs
-      ) {
+      const ready = lanes.filter(
+        (lane) =>
+          lane.pending.length > 0 &&
+          !(
+            windowMs > 0 &&
+            lane.retry.forcedSizes.length === 0 &&
+            lane.retry.attempts === 0 &&
+            lane.pending.length < this.mapping.batchSize &&
+            iterator !== undefined &&
+            this.now() - (lane.firstBufferedAtMs ?? this.now()) < windowMs
+          ),
+      );
+      if (ready.length === 0) {
         await this.sleep(Math.min(pollInterval, windowMs));
         continue;
       }
-      this.expireOldRecords(shardId, pending, retry);
-      if (pending.length === 0) continue;
-      await this.processBatch(shardId, pending, retry);
-      firstBufferedAtMs = pending.length > 0 ? this.now() : undefined;
+      await Promise.all(
+        ready.map(async (lane) => {
+          this.expireOldRecords(shardId, lane.pending, lane.retry);
+          if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
+          lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
+        }),
+      );
     }
   }
 
   /** Drops head records older than maximum_record_age to the on-failure destination. */
-  private expireOldRecords(
-    shardId: string,
-    pending: StoredRecord[],
-    retry: { headSequence?: string; attempts: number; forcedSizes: number[] },
-  ): void {
+  private expireOldRecords(shardId: string, pending: StoredRecord[], retry: RetryState): void {
     const maxAge = this.mapping.maximumRecordAgeInSeconds;
     if (maxAge < 0) return;
     const cutoff = this.now() - maxAge * 1000;
@@ -303,11 +320,7 @@ export class EventSourceMappingPoller {
     void this.sendToOnFailure(shardId, records, 'RecordAgeExceeded', 0, 'RecordAgeExceeded');
   }
 
-  private async processBatch(
-    shardId: string,
-    pending: StoredRecord[],
-    retry: { headSequence?: string; attempts: number; forcedSizes: number[] },
-  ): Promise<void> {
+  private async processBatch(shardId: string, pending: StoredRecord[], retry: RetryState): Promise<void> {
     if (retry.headSequence !== pending[0]!.SequenceNumber) {
       retry.headSequence = pending[0]!.SequenceNumber;
       retry.attempts = 0;
@@ -372,7 +385,7 @@ export class EventSourceMappingPoller {
   private async afterFailure(
     shardId: string,
     pending: StoredRecord[],
-    retry: { attempts: number; forcedSizes: number[] },
+    retry: RetryState,
     failedCount: number,
     reason: string,
   ): Promise<void> {
@@ -472,6 +485,16 @@ function validateMapping(mapping: EventSourceMappingConfig): void {
     (mapping.maximumRecordAgeInSeconds < 60 || mapping.maximumRecordAgeInSeconds > 604_800)
   ) {
     throw new ConfigurationError(where, `maximum_record_age_in_seconds must be -1 or 60..604800`);
+  }
+  if (
+    !Number.isInteger(mapping.parallelizationFactor) ||
+    mapping.parallelizationFactor < 1 ||
+    mapping.parallelizationFactor > 10
+  ) {
+    throw new ConfigurationError(
+      where,
+      `parallelization_factor must be 1..10, got ${mapping.parallelizationFactor}`,
+    );
   }
   if (mapping.startingPosition === 'AT_TIMESTAMP' && mapping.startingPositionTimestamp === undefined) {
     throw new ConfigurationError(where, 'AT_TIMESTAMP needs starting_position_timestamp');
