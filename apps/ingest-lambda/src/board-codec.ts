@@ -55,6 +55,24 @@ class Writer {
 
   /** Length-prefixed UTF-8, written in place (no intermediate buffer per racer). */
   string(value: string): void {
+    const n = value.length;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (value.charCodeAt(i) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      // Most names: one byte per character, copied directly (cheaper than the UTF-8 encoder for ~10 chars).
+      this.varint(n);
+      this.ensure(n);
+      const buf = this.buf;
+      let o = this.offset;
+      for (let i = 0; i < n; i++) buf[o++] = value.charCodeAt(i);
+      this.offset = o;
+      return;
+    }
     const length = Buffer.byteLength(value, 'utf8');
     this.varint(length);
     this.ensure(length);
