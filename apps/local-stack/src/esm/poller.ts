@@ -80,6 +80,9 @@ export interface PollerStats {
   recordsDiscarded: number;
   onFailureBatches: number;
   throttledPolls: number;
+  /** Time spent inside the handler (ms): total and the longest invocation. */
+  handlerMsTotal: number;
+  handlerMsMax: number;
   /** GetRecords calls that failed for another reason (Kinesis unreachable, restarting). */
   pollErrors: number;
   /** How far behind the newest record the slowest shard is (ms), as Lambda's IteratorAge. */
@@ -120,6 +123,8 @@ export class EventSourceMappingPoller {
     onFailureBatches: 0,
     throttledPolls: 0,
     pollErrors: 0,
+    handlerMsTotal: 0,
+    handlerMsMax: 0,
     iteratorAgeMs: 0,
   };
   private readonly iteratorAges = new Map<string, number>();
@@ -415,6 +420,7 @@ export class EventSourceMappingPoller {
     const timeoutMs = this.options.function.timeoutSeconds * 1000;
     const context = lambdaContext(this.options.function, this.now() + timeoutMs, this.now);
     let timer: NodeJS.Timeout | undefined;
+    const startedMs = Date.now();
     try {
       const response = await Promise.race([
         Promise.resolve().then(() => this.handler!({ Records: events }, context)),
@@ -439,6 +445,9 @@ export class EventSourceMappingPoller {
       return { kind: 'failure', reason };
     } finally {
       clearTimeout(timer);
+      const elapsed = Date.now() - startedMs;
+      this.counters.handlerMsTotal += elapsed;
+      this.counters.handlerMsMax = Math.max(this.counters.handlerMsMax, elapsed);
     }
   }
 

@@ -1,0 +1,144 @@
+/**
+ * End-to-end latency of the whole local pipeline with the real ingest Lambda bundle: R riders (MQTT
+ * clients, QoS 1) publish one race message per second for S seconds; a subscriber reads the leaderboards and
+ * records, for every (rider, second), when a leaderboard first shows that rider's total including that
+ * second. Latency = that moment − when the second was published. Nothing lost = every pair observed.
+ * The limits are enforced (stream as synthesized: test/fixtures/cdk.tf.json, 2 shards).
+ * Run: pnpm bench:pipeline   (BENCH_RIDERS default 1000, BENCH_SECONDS default 20, BENCH_CLASSES default 6)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  INGEST_TOPIC,
+  LAMBDA_BUNDLE,
+  output,
+  parseLeaderboardMessage,
+  RESULTS_TOPIC_FILTER,
+} from '@alleycat/schema';
+import mqtt from 'mqtt';
+import { loadStackConfig } from '../src/stack-config.js';
+import { startStack } from '../src/supervisor.js';
+
+const RIDERS = Number(process.env['BENCH_RIDERS'] ?? 1000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
+const CLASSES = Number(process.env['BENCH_CLASSES'] ?? 6);
+const here = path.dirname(new URL(import.meta.url).pathname);
+const bundle = path.join(here, '..', '..', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
+
+const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-bench-pipeline-'));
+const config = await loadStackConfig(
+  path.join(here, '..', 'test', 'fixtures', 'cdk.tf.json'),
+  'dev-alleycat',
+);
+const stack = await startStack({
+  config,
+  ports: { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 },
+  dataDir: dir,
+  bundle,
+});
+try {
+  const riders = Array.from({ length: RIDERS }, (_, i) => ({
+    racerId: 1 + i,
+    classId: 1 + (i % CLASSES),
+    next: 1,
+    expected: [0] as number[],
+  }));
+  for (const rider of riders) {
+    for (let s = 1; s <= SECONDS; s++) {
+      const cadence = 60 + ((rider.racerId * 7 + s * 13) % 60);
+      const resistance = 20 + ((rider.racerId + s * 3) % 50);
+      rider.expected.push(rider.expected[s - 1]! + output(cadence, resistance));
+    }
+  }
+  const byId = new Map(riders.map((r) => [r.racerId, r]));
+  const publishedAt: number[] = [];
+  const latencies: number[] = [];
+  const listener = await mqtt.connectAsync(stack.endpoints.mqtt, {
+    clientId: 'bench-listener',
+    protocolVersion: 4,
+  });
+  listener.on('message', (_topic, payload) => {
+    const parsed = parseLeaderboardMessage(payload);
+    if (!parsed.ok) return;
+    const now = Date.now();
+    for (const [racerId, , total] of parsed.leaderboard.standings) {
+      const rider = byId.get(racerId);
+      if (rider === undefined) continue;
+      // Totals are published rounded to hundredths.
+      while (rider.next <= SECONDS && total >= Math.round(rider.expected[rider.next]! * 100) / 100 - 0.011) {
+        if (publishedAt[rider.next] !== undefined) latencies.push(now - publishedAt[rider.next]!);
+        rider.next += 1;
+      }
+    }
+  });
+  await listener.subscribeAsync(RESULTS_TOPIC_FILTER, { qos: 0 });
+
+  const clients: mqtt.MqttClient[] = [];
+  const connectStarted = Date.now();
+  for (let i = 0; i < RIDERS; i += 250) {
+    const group = riders.slice(i, i + 250);
+    clients.push(
+      ...(await Promise.all(
+        group.map((r) =>
+          mqtt.connectAsync(stack.endpoints.mqtt, {
+            clientId: `racer-${r.racerId}`,
+            protocolVersion: 4,
+            reconnectPeriod: 1000,
+          }),
+        ),
+      )),
+    );
+  }
+  console.log(`${RIDERS} riders connected in ${Date.now() - connectStarted} ms`);
+  const start = Date.now() + 500;
+  for (let s = 1; s <= SECONDS; s++) {
+    const at = start + (s - 1) * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
+    publishedAt[s] = Date.now();
+    for (const [i, client] of clients.entries()) {
+      const rider = riders[i]!;
+      const cadence = 60 + ((rider.racerId * 7 + s * 13) % 60);
+      const resistance = 20 + ((rider.racerId + s * 3) % 50);
+      const message = {
+        uuid: crypto.randomUUID(),
+        event: s === SECONDS ? 'final' : 'update',
+        deviceTimestamp: publishedAt[s],
+        second: s,
+        raceId: 9000 + rider.classId,
+        name: `Rider ${rider.racerId}`,
+        racerId: rider.racerId,
+        classId: rider.classId,
+        cadence,
+        resistance,
+      };
+      client.publish(INGEST_TOPIC, JSON.stringify(message), { qos: 1 });
+    }
+  }
+  // Grace period, then wait (up to 15 s more) for every (rider, second) to show up on a leaderboard.
+  await new Promise((r) => setTimeout(r, 3_000));
+  const pendingBefore = riders.filter((r) => r.next <= SECONDS).length;
+  const deadline = Date.now() + 15_000;
+  while (riders.some((r) => r.next <= SECONDS) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 250));
+  const missing = riders.reduce((n, r) => n + (SECONDS + 1 - r.next), 0);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+  const broker = stack.supervisor.running().find((p) => p.name === 'broker')!;
+  const mapping = stack.supervisor.running().find((p) => p.name === 'event-source-mapping')!;
+  const layer = stack.supervisor.running().find((p) => p.name === 'kinesis')!;
+  console.log(
+    `riders ${RIDERS}, seconds ${SECONDS}, classes ${CLASSES}: ${latencies.length} (rider, second) pairs seen, ${missing} never seen (${pendingBefore} riders behind after 3 s)`,
+  );
+  console.log(
+    `publish → leaderboard latency: p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms, max ${sorted.at(-1)} ms (2-core shared machine)`,
+  );
+  console.log(`rules engine: ${JSON.stringify(await stack.supervisor.stats(broker))}`);
+  console.log(`limits layer: ${JSON.stringify(await stack.supervisor.stats(layer))}`);
+  console.log(`event source mapping: ${JSON.stringify(await stack.supervisor.stats(mapping))}`);
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await listener.endAsync(true);
+} finally {
+  await stack.stop();
+  await rm(dir, { recursive: true, force: true });
+}
