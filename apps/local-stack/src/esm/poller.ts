@@ -76,6 +76,8 @@ export interface PollerStats {
   failedInvocations: number;
   partialFailures: number;
   bisections: number;
+  /** Failed attempts to write an on-failure record (each is retried until it succeeds). */
+  onFailureWriteErrors: number;
   /** Records sent to the on-failure destination (retries exhausted or too old). */
   recordsDiscarded: number;
   onFailureBatches: number;
@@ -121,6 +123,7 @@ export class EventSourceMappingPoller {
     bisections: 0,
     recordsDiscarded: 0,
     onFailureBatches: 0,
+    onFailureWriteErrors: 0,
     throttledPolls: 0,
     pollErrors: 0,
     handlerMsTotal: 0,
@@ -302,7 +305,7 @@ export class EventSourceMappingPoller {
       }
       await Promise.all(
         ready.map(async (lane) => {
-          this.expireOldRecords(shardId, lane.pending, lane.retry);
+          await this.expireOldRecords(shardId, lane.pending, lane.retry);
           if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
           lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
         }),
@@ -311,7 +314,7 @@ export class EventSourceMappingPoller {
   }
 
   /** Drops head records older than maximum_record_age to the on-failure destination. */
-  private expireOldRecords(shardId: string, pending: StoredRecord[], retry: RetryState): void {
+  private async expireOldRecords(shardId: string, pending: StoredRecord[], retry: RetryState): Promise<void> {
     const maxAge = this.mapping.maximumRecordAgeInSeconds;
     if (maxAge < 0) return;
     const cutoff = this.now() - maxAge * 1000;
@@ -322,7 +325,7 @@ export class EventSourceMappingPoller {
     const records = pending.splice(0, expired);
     retry.attempts = 0;
     retry.forcedSizes = [];
-    void this.sendToOnFailure(shardId, records, 'RecordAgeExceeded', 0, 'RecordAgeExceeded');
+    await this.sendToOnFailure(shardId, records, 'RecordAgeExceeded', 0, 'RecordAgeExceeded');
   }
 
   private async processBatch(shardId: string, pending: StoredRecord[], retry: RetryState): Promise<void> {
@@ -472,9 +475,23 @@ export class EventSourceMappingPoller {
       functionError,
       nowMs: this.now(),
     });
-    await mkdir(dir, { recursive: true });
     const name = `${record.timestamp.replace(/[:.]/g, '-')}-${shardId}-${record.KinesisBatchInfo.startSequenceNumber}.json`;
-    await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);
+    // The records are only dropped from the shard once their range is written down: keep trying (the shard
+    // waits, as it would for an unavailable destination) until it is stored or the poller stops.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(path.join(dir, name), `${JSON.stringify(record, null, 2)}\n`);
+        return;
+      } catch (error) {
+        this.counters.onFailureWriteErrors += 1;
+        this.log(
+          `${shardId}: cannot write the on-failure record ${name} (attempt ${attempt}): ${String(error)}`,
+        );
+        if (!this.running) return;
+        await this.sleep(Math.min(MAX_RETRY_DELAY_MS, 100 * attempt));
+      }
+    }
   }
 }
 
