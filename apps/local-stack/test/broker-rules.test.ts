@@ -219,6 +219,32 @@ describe('broker with the rules engine in its publish path', () => {
   });
 });
 
+describe('broker refusing what IoT Core refuses', () => {
+  beforeEach(() => setUp());
+
+  it('closes the connection of a client publishing QoS 2 or more than 128 KiB, delivering neither', async () => {
+    const listener = await connect(broker.mqttUrl, 'listener-2');
+    await listener.subscribeAsync('#', { qos: 1 });
+    const seen: string[] = [];
+    listener.on('message', (topic) => seen.push(topic));
+    for (const [clientId, payload, qos] of [
+      ['racer-31', '{"racerId":31}', 2],
+      ['racer-32', Buffer.alloc(128 * 1024 + 1, 0x20), 1],
+    ] as const) {
+      const bike = await connect(broker.mqttUrl, clientId);
+      const closed = new Promise<void>((resolve) => bike.once('close', () => resolve()));
+      bike.publish(INGEST_TOPIC, payload, { qos });
+      await closed;
+      bike.end(true);
+    }
+    const ok = await connect(broker.mqttUrl, 'racer-33');
+    await ok.publishAsync(INGEST_TOPIC, '{"racerId":33}', { qos: 1 });
+    await waitFor(() => seen.length === 1 || undefined);
+    expect(broker.stats()).toEqual({ refusedTooLarge: 1, refusedQos2: 1 });
+    expect((await stored()).map((r) => r.key)).toEqual(['33']);
+  });
+});
+
 describe('broker under Kinesis throttling', () => {
   beforeEach(() => setUp(50));
 

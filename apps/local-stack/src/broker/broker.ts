@@ -3,9 +3,11 @@
  * sends a QoS 1 PUBACK only after `authorizePublish` calls back (FIELD-NOTES), so the rule's action — Kinesis,
  * or the error action — has accepted the message before the publisher hears it was received. If even the
  * error action fails, the publish is refused (aedes closes the connection) and the client sends it again.
+ * Like IoT Core, it refuses QoS 2 and payloads over 128 KiB by closing the publisher's connection.
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
+import { IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
@@ -21,6 +23,8 @@ export interface BrokerOptions {
 
 export interface RunningBroker {
   aedes: Aedes;
+  /** Publishes refused as IoT Core refuses them (the client is disconnected). */
+  stats(): { refusedTooLarge: number; refusedQos2: number };
   mqttUrl: string;
   wsUrl?: string;
   close(): Promise<void>;
@@ -29,21 +33,32 @@ export interface RunningBroker {
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
   const aedes = await Aedes.createBroker();
   const rules = options.rules;
-  if (rules !== undefined) {
-    aedes.authorizePublish = (client, packet, callback) => {
-      // Messages the broker publishes itself (client null) are not device traffic.
-      if (client === null || !rules.matches(packet.topic)) return callback(null);
-      rules
-        .onMessage({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client.id })
-        .then(
-          () => callback(null),
-          (error: unknown) => callback(error as Error),
-        );
-    };
-  }
+  const counters = { refusedTooLarge: 0, refusedQos2: 0 };
+  aedes.authorizePublish = (client, packet, callback) => {
+    // Messages the broker publishes itself (client null) are not device traffic.
+    if (client === null) return callback(null);
+    // IoT Core's message broker: no QoS 2, payloads up to 128 KiB; it drops the connection otherwise.
+    if (packet.qos === 2) {
+      counters.refusedQos2 += 1;
+      return callback(new Error(`client ${client.id}: QoS 2 is not supported (IoT Core: QoS 0 and 1 only)`));
+    }
+    if (packet.payload.length > IOT_MESSAGE_MAX_BYTES) {
+      counters.refusedTooLarge += 1;
+      return callback(
+        new Error(
+          `client ${client.id}: payload of ${packet.payload.length} bytes exceeds ${IOT_MESSAGE_MAX_BYTES}`,
+        ),
+      );
+    }
+    if (rules === undefined || !rules.matches(packet.topic)) return callback(null);
+    rules.onMessage({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client.id }).then(
+      () => callback(null),
+      (error: unknown) => callback(error as Error),
+    );
+  };
   const tcp: Server = createServer(aedes.handle);
   const port = await listenOn(tcp, 'MQTT broker (TCP)', options.port ?? 0);
-  if (options.wsPort === null) return finish(aedes, tcp, port, undefined, async () => {});
+  if (options.wsPort === null) return finish(aedes, tcp, port, undefined, async () => {}, counters);
   const httpServer = createHttpServer((_req, res) => {
     res
       .writeHead(426, { 'content-type': 'text/plain' })
@@ -68,12 +83,19 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     await closeServer(tcp);
     throw error;
   }
-  return finish(aedes, tcp, port, `ws://${LOCALHOST}:${wsPort}/mqtt`, async () => {
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    httpServer.closeAllConnections();
-    await closeServer(httpServer);
-  });
+  return finish(
+    aedes,
+    tcp,
+    port,
+    `ws://${LOCALHOST}:${wsPort}/mqtt`,
+    async () => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      httpServer.closeAllConnections();
+      await closeServer(httpServer);
+    },
+    counters,
+  );
 }
 
 function finish(
@@ -82,9 +104,11 @@ function finish(
   port: number,
   wsUrl: string | undefined,
   closeWs: () => Promise<void>,
+  counters: { refusedTooLarge: number; refusedQos2: number },
 ): RunningBroker {
   const running: RunningBroker = {
     aedes,
+    stats: () => ({ ...counters }),
     mqttUrl: `mqtt://${LOCALHOST}:${port}`,
     async close() {
       await closeWs();

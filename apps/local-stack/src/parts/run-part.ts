@@ -75,7 +75,7 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
         await broker.close();
         kinesis.destroy();
       },
-      stats: () => ({ ...rules.stats() }),
+      stats: () => ({ ...rules.stats(), ...broker.stats() }),
     };
   },
   async 'rules-bridge'(config) {
