@@ -11,6 +11,8 @@ import type { EventSourceMappingConfig } from './esm/poller.js';
 import type { TopicRuleConfig } from './rules/rule-engine.js';
 
 export const LOCAL_ACCOUNT_ID = '000000000000';
+/** Shards an on-demand stream starts with. */
+export const ON_DEMAND_INITIAL_SHARDS = 4;
 
 export interface StreamConfig {
   name: string;
@@ -129,11 +131,19 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
   const each = (type: string) => Object.entries(resources[type] ?? {});
   const str = (v: unknown) => resolve(String(v));
 
-  const streams = each('aws_kinesis_stream').map(([, r]) => ({
-    name: str(r['name']),
-    shardCount: Number(r['shard_count'] ?? 1),
-    arn: arnOf('aws_kinesis_stream', r)!,
-  }));
+  const streams = each('aws_kinesis_stream').map(([id, r]) => {
+    const mode =
+      (r['stream_mode_details'] as { stream_mode?: string } | undefined)?.stream_mode ?? 'PROVISIONED';
+    // On-demand streams start with 4 shards and scale; locally they keep 4 (and the per-shard limits).
+    const shardCount = mode === 'ON_DEMAND' ? ON_DEMAND_INITIAL_SHARDS : Number(r['shard_count']);
+    if (!Number.isInteger(shardCount) || shardCount < 1) {
+      throw new ConfigurationError(
+        `aws_kinesis_stream.${id}`,
+        `shard_count must be a positive integer, got ${String(r['shard_count'])}`,
+      );
+    }
+    return { name: str(r['name']), shardCount, arn: arnOf('aws_kinesis_stream', r)! };
+  });
   const tables = each('aws_dynamodb_table').map(([, r]) => {
     const table: TableConfig = {
       name: str(r['name']),

@@ -4,7 +4,7 @@
  * bind its port fails the start with an error naming the part and the port.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -210,6 +210,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ruleLogs: path.join(options.dataDir, 'rule-logs'),
   };
   await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
+  if (config.eventSourceMappings.length > 0) {
+    await access(options.bundle).catch(() => {
+      throw new LocalStackError(
+        `the Lambda bundle ${options.bundle} does not exist: run \`pnpm --filter @alleycat/ingest-lambda build\` first`,
+      );
+    });
+  }
   try {
     const kinesalite = await supervisor.start('kinesalite', { port: ports.kinesalite }, {}, 'kinesalite');
     const kinesis = await supervisor.start(

@@ -80,6 +80,16 @@ describe('stack config from cdk.tf.json', () => {
     expect(() => parseStackConfig(stack, 's')).toThrow(
       /aws_iot_topic_rule\.r: actions lambda are not run locally/,
     );
+    const onDemand = {
+      resource: {
+        aws_kinesis_stream: { s: { name: 'x', stream_mode_details: { stream_mode: 'ON_DEMAND' } } },
+      },
+    };
+    expect(parseStackConfig(onDemand, 's').streams[0]!.shardCount).toBe(4);
+    const noShards = { resource: { aws_kinesis_stream: { s: { name: 'x' } } } };
+    expect(() => parseStackConfig(noShards, 's')).toThrow(
+      /aws_kinesis_stream\.s: shard_count must be a positive integer/,
+    );
     await expect(loadStackConfig('/nonexistent/cdk.tf.json')).rejects.toThrow(
       /pnpm --filter @alleycat\/infra synth/,
     );

@@ -160,6 +160,18 @@ describe('supervisor', () => {
     );
   }, 60_000);
 
+  it('says which command builds a missing Lambda bundle, before starting anything', async () => {
+    const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+    await expect(
+      startStack({
+        config,
+        ports: FREE,
+        dataDir: path.join(dir, 'nobundle'),
+        bundle: path.join(dir, 'missing', 'index.mjs'),
+      }),
+    ).rejects.toThrow(/does not exist: run `pnpm --filter @alleycat\/ingest-lambda build` first/);
+  });
+
   it('names the part and the port when a port is taken, and leaves no process behind', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
