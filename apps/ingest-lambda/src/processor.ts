@@ -270,6 +270,7 @@ export class IngestProcessor {
     let claimed = false;
     let previousPublish = { atMs: 0, version: 0 };
     for (let attempt = 1; ; attempt++) {
+      claimed = false; // a claim made by a lost write was never made
       const stored = await this.store.loadBoard(raceId);
       if (stored === undefined) {
         // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
@@ -468,6 +469,7 @@ export class IngestProcessor {
       if (nowMs - board.lastArrivalMs <= this.timeoutMs) return;
       const readVersion = board.version;
       const previousAt = board.publishedAtMs;
+      const previousVersion = board.publishedVersion;
       const closedNow = closeIdleRace(board);
       const needsPublish = closedNow.length > 0 || board.publishedVersion < board.version;
       if (closedNow.length > 0) {
@@ -495,7 +497,21 @@ export class IngestProcessor {
           await this.store.updateBest(r.racerId, board.classId, r.total, raceId, nowMs);
         },
       );
-      if (needsPublish) await this.publishBoard(board, nowMs, true);
+      if (needsPublish) {
+        try {
+          await this.publishBoard(board, nowMs, true);
+        } catch (error) {
+          // Give the slot back: the next sweep finds the version unpublished and tries again.
+          await this.store
+            .releasePublish(
+              raceId,
+              { atMs: nowMs, version: board.version },
+              { atMs: previousAt, version: previousVersion },
+            )
+            .catch(() => undefined);
+          throw error;
+        }
+      }
       if (isRaceClosed(board)) await this.store.markClosed(raceId);
       return;
     }

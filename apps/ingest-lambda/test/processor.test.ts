@@ -7,6 +7,7 @@ import { aggregate } from '@alleycat/kinesis-agg';
 import { invalidRecordKey, output } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { decodeRacers, encodeRacers } from '../src/board-codec.js';
 import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor } from '../src/processor.js';
@@ -244,6 +245,29 @@ describe('IngestProcessor: leaderboards', () => {
     expect(publisher.published).toHaveLength(1);
     expect(publisher.published[0]!.message.standings[0]![2]).toBeCloseTo(expectedTotal(7, 1, [0, 1, 2]), 2);
     expect((await store.loadBoard(7))!.racers.get(1)!.count).toBe(3);
+  });
+
+  it('a claim made by a lost write is not used: only a stored claim publishes', async () => {
+    const { processor, store, publisher } = setup();
+    // Another shard writes the same records (and claims the slot) between this invocation's read and write.
+    const save = store.saveBoard.bind(store);
+    let raced = false;
+    store.saveBoard = async (board, expected) => {
+      if (!raced) {
+        raced = true;
+        const racers = decodeRacers(
+          encodeRacers(board.racers.values(), board.lastArrivalMs),
+          board.lastArrivalMs,
+        );
+        await save({ ...board, racers }, expected);
+        return false;
+      }
+      return save(board, expected);
+    };
+    const response = await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publisher.published).toHaveLength(0);
+    expect((await store.loadBoard(7))!.racers.get(1)!.count).toBe(1);
   });
 
   it('a refused publish (not retryable) is logged, not retried', async () => {
