@@ -150,7 +150,11 @@ export class DynamoStateStore implements StateStore {
       values[':pubV'] = N(board.publishedVersion);
       if (expected.version !== 0) {
         // Another invocation may have claimed the slot since the read (claims do not bump `v`).
-        condition += ' AND pubAt = :readPubAt';
+        // A board never published has no `pubAt` yet (read as 0).
+        condition +=
+          expected.publishedAtMs === 0
+            ? ' AND (attribute_not_exists(pubAt) OR pubAt = :readPubAt)'
+            : ' AND pubAt = :readPubAt';
         values[':readPubAt'] = N(expected.publishedAtMs);
       }
     }

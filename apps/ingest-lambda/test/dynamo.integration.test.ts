@@ -102,6 +102,21 @@ describe('DynamoStateStore on dynalite', () => {
     expect(Number(item.Item!['expiresAt']!.N)).toBeGreaterThan(T0 / 1000);
   });
 
+  it('a board written without a claim can be claimed by a later write', async () => {
+    const table = await freshTable();
+    const store = new DynamoStateStore(dynalite.client, table);
+    const board = newBoard(3, 3, T0);
+    board.version = 1;
+    expect(await store.saveBoard(board, { version: 0, publishedAtMs: 0, claim: false })).toBe(true);
+    const loaded = (await store.loadBoard(3))!;
+    expect(loaded.publishedAtMs).toBe(0);
+    loaded.version = 2;
+    loaded.publishedAtMs = T0;
+    loaded.publishedVersion = 2;
+    expect(await store.saveBoard(loaded, { version: 1, publishedAtMs: 0, claim: true })).toBe(true);
+    expect((await store.loadBoard(3))!.publishedVersion).toBe(2);
+  });
+
   it('publish slot: one claim per interval, never for an older version', async () => {
     const table = await freshTable();
     const store = new DynamoStateStore(dynalite.client, table);
