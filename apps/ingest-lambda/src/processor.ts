@@ -151,7 +151,9 @@ export class IngestProcessor {
     let newestArrival = 0;
     for (let i = 0; i < records.length; i++) {
       const kinesis = records[i]!.kinesis;
-      const arrivalMs = Math.round(kinesis.approximateArrivalTimestamp * 1000);
+      // Lambda always sets it; a hand-made event may not (then: now, so timeouts still make sense).
+      const arrival = kinesis.approximateArrivalTimestamp;
+      const arrivalMs = Number.isFinite(arrival) && arrival > 0 ? Math.round(arrival * 1000) : nowMs;
       if (arrivalMs < oldestArrival) oldestArrival = arrivalMs;
       if (arrivalMs > newestArrival) newestArrival = arrivalMs;
       const decoded = decodeKinesisData(kinesis.data);

@@ -61,6 +61,16 @@ async function totalsOf(store: FaultyStore, raceId: number): Promise<Map<number,
 }
 
 describe('IngestProcessor: batch response contract', () => {
+  it('a record without approximateArrivalTimestamp is taken as arriving now', async () => {
+    const { processor, store, clock } = setup();
+    const record = messageRecord(raceMessage(1, 1, 0));
+    delete (record.kinesis as { approximateArrivalTimestamp?: number }).approximateArrivalTimestamp;
+    expect(await processor.process(event([record]))).toEqual({ batchItemFailures: [] });
+    const board = await store.loadBoard(1);
+    expect(board!.lastArrivalMs).toBe(clock.now);
+    expect(board!.racers.get(1)!.count).toBe(1);
+  });
+
   it('an empty event succeeds', async () => {
     const { processor } = setup();
     expect(await processor.process(event([]))).toEqual({ batchItemFailures: [] });
