@@ -294,6 +294,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           source: { streamArn: mapping.streamArn, region: config.region, roleArn: fn.roleArn },
           bundle,
           exportName,
+          checkpointDir: path.join(options.dataDir, 'checkpoints', `${fn.name}-${mapping.streamName}`),
         },
         env,
         `event source mapping ${mapping.streamName} → ${fn.name}`,

@@ -6,7 +6,7 @@
  * maximum record age, and the on-failure destination (JSON files in AWS's shape, shard and sequence range).
  * Each shard runs up to `parallelization_factor` batches at once; a partition key's records stay in order.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashKeyOf, LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
@@ -62,6 +62,8 @@ export interface PollerOptions {
   pollIntervalMs?: number;
   /** Pause before retrying a failed batch (doubles per attempt, capped at 2 s). */
   retryBaseDelayMs?: number;
+  /** Folder for per-shard checkpoints, so a restarted poller resumes where it stopped (none: start over). */
+  checkpointDir?: string;
   /** How often new shards are looked for (ms). */
   shardDiscoveryMs?: number;
   log?: (line: string) => void;
@@ -97,6 +99,16 @@ interface RetryState {
   headSequence?: string;
   attempts: number;
   forcedSizes: number[];
+}
+
+/** A shard position: resume at a record still to do, or after the last one done. */
+interface Checkpoint {
+  kind: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER';
+  sequenceNumber: string;
+}
+
+function after(sequenceNumber: string | undefined): Checkpoint | undefined {
+  return sequenceNumber === undefined ? undefined : { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber };
 }
 
 interface Lane {
@@ -210,12 +222,12 @@ export class EventSourceMappingPoller {
     });
   }
 
-  private async shardIterator(shardId: string, afterSequence?: string): Promise<string | undefined> {
+  private async shardIterator(shardId: string, position?: Checkpoint): Promise<string | undefined> {
     const request =
-      afterSequence !== undefined
+      position !== undefined
         ? {
-            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as ShardIteratorType,
-            StartingSequenceNumber: afterSequence,
+            ShardIteratorType: position.kind as ShardIteratorType,
+            StartingSequenceNumber: position.sequenceNumber,
           }
         : this.mapping.startingPosition === 'AT_TIMESTAMP'
           ? {
@@ -229,10 +241,38 @@ export class EventSourceMappingPoller {
     return answer.ShardIterator;
   }
 
+  private checkpointFile(shardId: string): string | undefined {
+    const dir = this.options.checkpointDir;
+    return dir === undefined ? undefined : path.join(dir, `${shardId}.json`);
+  }
+
+  /** Where a restarted poller resumes a shard, as Lambda keeps its place across its own restarts. */
+  private async readCheckpoint(shardId: string): Promise<Checkpoint | undefined> {
+    const file = this.checkpointFile(shardId);
+    if (file === undefined) return undefined;
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as Checkpoint;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeCheckpoint(shardId: string, checkpoint: Checkpoint): Promise<void> {
+    const file = this.checkpointFile(shardId);
+    if (file === undefined) return;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.tmp`, JSON.stringify(checkpoint));
+    await rename(`${file}.tmp`, file); // atomic: a crash leaves the old checkpoint or the new one
+  }
+
   private async runShard(shardId: string): Promise<void> {
     const pollInterval = this.options.pollIntervalMs ?? 250;
     const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
-    let iterator = await this.shardIterator(shardId);
+    const saved = await this.readCheckpoint(shardId);
+    let iterator = saved
+      ? await this.shardIterator(shardId, saved).catch(() => this.shardIterator(shardId))
+      : await this.shardIterator(shardId);
+    let savedKey = JSON.stringify(saved ?? null);
     let lastFetched: string | undefined;
     let lastPollMs = 0;
     // One lane per concurrent batch (parallelization factor). A partition key always maps to the same lane,
@@ -271,13 +311,13 @@ export class EventSourceMappingPoller {
             this.counters.throttledPolls += 1;
             await this.sleep(1_000);
           } else if (name === 'ExpiredIteratorException') {
-            iterator = await this.shardIterator(shardId, lastFetched);
+            iterator = await this.shardIterator(shardId, after(lastFetched));
           } else {
             // Kinesis unreachable or restarting: keep the buffer, wait, and pick up after the last record read.
             this.counters.pollErrors += 1;
             this.log(`${shardId}: GetRecords failed (${name}: ${(error as Error).message}); retrying in 1 s`);
             await this.sleep(1_000);
-            iterator = await this.shardIterator(shardId, lastFetched).catch(() => iterator);
+            iterator = await this.shardIterator(shardId, after(lastFetched)).catch(() => iterator);
           }
           continue;
         }
@@ -310,6 +350,22 @@ export class EventSourceMappingPoller {
           lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
         }),
       );
+      // Everything before the earliest record still pending (in any lane) is done.
+      const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
+      const checkpoint: Checkpoint | undefined =
+        heads.length > 0
+          ? {
+              kind: 'AT_SEQUENCE_NUMBER',
+              sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
+            }
+          : after(lastFetched);
+      const key = JSON.stringify(checkpoint ?? null);
+      if (checkpoint !== undefined && key !== savedKey) {
+        await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
+          this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+        );
+        savedKey = key;
+      }
     }
   }
 

@@ -117,6 +117,7 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
       handler: { bundle: config.bundle, exportName: config.exportName },
       function: config.function,
       source: config.source,
+      checkpointDir: config.checkpointDir,
     });
     await poller.start();
     return {

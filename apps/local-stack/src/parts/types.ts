@@ -31,6 +31,7 @@ export interface PartConfigs {
     source: SourceIdentity;
     bundle: string;
     exportName: string;
+    checkpointDir: string;
   };
 }
 
