@@ -125,7 +125,10 @@ export class IngestProcessor {
 
   async process(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
     const records = event.Records ?? [];
-    if (records.length === 0) return { batchItemFailures: [] };
+    if (records.length === 0) {
+      this.metrics.addMetric(METRIC.records, 'Count', 0);
+      return { batchItemFailures: [] };
+    }
     const shardId = shardIdOf(records[0]!);
     this.logger.appendKeys({ shardId });
     try {
