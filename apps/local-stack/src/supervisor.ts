@@ -4,7 +4,7 @@
  * bind its port fails the start with an error naming the part and the port.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -210,6 +210,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ruleLogs: path.join(options.dataDir, 'rule-logs'),
   };
   await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
+  // kinesalite starts empty (in memory): positions in an earlier run's streams mean nothing now. Restarting a
+  // single part (Supervisor.restart) keeps them.
+  await rm(path.join(options.dataDir, 'checkpoints'), { recursive: true, force: true });
   if (config.eventSourceMappings.length > 0) {
     await access(options.bundle).catch(() => {
       throw new LocalStackError(
