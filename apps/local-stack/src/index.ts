@@ -1,5 +1,6 @@
 /** @alleycat/local-stack: the parts of the local pipeline, usable one by one or as a whole stack. */
 export { type BrokerOptions, type RunningBroker, startBroker } from './broker/broker.js';
+export * from './constants.js';
 export * from './errors.js';
 export * from './esm/event.js';
 export {
@@ -31,7 +32,6 @@ export { evaluateRuleSql, parseRuleSql, type RuleSql } from './rules/sql.js';
 export { parseTemplate, renderTemplate } from './rules/template.js';
 export * from './stack-config.js';
 export {
-  DEFAULT_PORTS,
   type Ports,
   type RunningStack,
   type StackOptions,

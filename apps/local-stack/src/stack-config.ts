@@ -6,11 +6,12 @@
  * (`$${racerId}`) for the rule engine's template parser. Pure apart from `loadStackConfig`'s file read.
  */
 import { readFile } from 'node:fs/promises';
+import { LOCAL_ACCOUNT_ID } from './constants.js';
 import { ConfigurationError } from './errors.js';
 import type { EventSourceMappingConfig } from './esm/poller.js';
 import type { TopicRuleConfig } from './rules/rule-engine.js';
 
-export const LOCAL_ACCOUNT_ID = '000000000000';
+export { LOCAL_ACCOUNT_ID };
 /** Shards an on-demand stream starts with. */
 export const ON_DEMAND_INITIAL_SHARDS = 4;
 

@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAMBDA_ENV } from '@alleycat/schema';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { DEFAULT_PORTS } from './constants.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './parts/types.js';
@@ -20,15 +21,7 @@ const RUN_PART = fileURLToPath(new URL('./parts/run-part.ts', import.meta.url));
 /** tsx, by absolute URL, so parts start whatever the working directory. */
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-/** Fixed ports `pnpm stack` uses (documented in the README); tests pass 0 for free ports. */
-export const DEFAULT_PORTS = {
-  mqtt: 1883,
-  mqttWs: 9001,
-  kinesis: 4567,
-  kinesalite: 4568,
-  dynamodb: 8000,
-  iotData: 8086,
-} as const;
+export { DEFAULT_PORTS };
 
 export type Ports = { [K in keyof typeof DEFAULT_PORTS]: number };
 

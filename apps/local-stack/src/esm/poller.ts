@@ -17,6 +17,12 @@ import {
   ListShardsCommand,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
+import {
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_RETRY_BASE_DELAY_MS,
+  DEFAULT_SHARD_DISCOVERY_MS,
+  MAX_RETRY_DELAY_MS,
+} from '../constants.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
 import {
   type BatchVerdict,
@@ -93,8 +99,6 @@ export interface PollerStats {
   iteratorAgeMs: number;
 }
 
-const MAX_RETRY_DELAY_MS = 2_000;
-
 interface RetryState {
   headSequence?: string;
   attempts: number;
@@ -161,7 +165,7 @@ export class EventSourceMappingPoller {
     await this.discoverShards();
     this.discovery = setInterval(() => {
       this.discoverShards().catch((error: unknown) => this.log(`shard discovery failed: ${String(error)}`));
-    }, this.options.shardDiscoveryMs ?? 10_000);
+    }, this.options.shardDiscoveryMs ?? DEFAULT_SHARD_DISCOVERY_MS);
   }
 
   /** Stops polling; resolves when every shard loop has finished its current batch. */
@@ -266,7 +270,7 @@ export class EventSourceMappingPoller {
   }
 
   private async runShard(shardId: string): Promise<void> {
-    const pollInterval = this.options.pollIntervalMs ?? 250;
+    const pollInterval = this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
     const saved = await this.readCheckpoint(shardId);
     let iterator = saved
@@ -468,7 +472,7 @@ export class EventSourceMappingPoller {
     }
     const delay = Math.min(
       MAX_RETRY_DELAY_MS,
-      (this.options.retryBaseDelayMs ?? 100) * 2 ** (retry.attempts - 1),
+      (this.options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS) * 2 ** (retry.attempts - 1),
     );
     await this.sleep(delay);
   }

@@ -21,6 +21,7 @@ import {
   KINESIS_SHARD_WRITE_BYTES_PER_SECOND,
   KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
 } from '@alleycat/schema';
+import { DEFAULT_SHARD_MAP_TTL_MS, ITERATOR_LIFETIME_MS, LOCAL_ACCOUNT_ID } from '../constants.js';
 import {
   AMZ_JSON,
   contentTypeOf,
@@ -108,8 +109,6 @@ interface PutRecordsEntry {
   ExplicitHashKey?: unknown;
 }
 
-/** Iterators live five minutes on AWS; after that a GetRecords with one fails (ExpiredIteratorException). */
-const ITERATOR_LIFETIME_MS = 5 * 60 * 1000;
 const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
 const STREAM_CHANGING_OPERATIONS = new Set([
   'CreateStream',
@@ -144,8 +143,8 @@ export class KinesisLimitsProxy {
     this.upstream = new URL(options.upstream);
     this.enabled = options.enabled ?? true;
     this.limits = { ...AWS_SHARD_LIMITS, ...options.limits };
-    this.accountId = options.accountId ?? '000000000000';
-    this.shardMapTtlMs = options.shardMapTtlMs ?? 5_000;
+    this.accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
+    this.shardMapTtlMs = options.shardMapTtlMs ?? DEFAULT_SHARD_MAP_TTL_MS;
     this.now = options.now ?? Date.now;
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
