@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # mosquitto: the bike is tested against a second, independent broker; mosquitto-clients: the local stack is
-# tested with mosquitto_pub/mosquitto_sub; openssl: the bike's mutual-TLS test makes its own CA.
-APT_PACKAGES=(mosquitto mosquitto-clients openssl)
+# tested with mosquitto_pub/mosquitto_sub and the AWS CLI (awscli); openssl: the bike's mutual-TLS test makes its own CA.
+APT_PACKAGES=(mosquitto mosquitto-clients openssl awscli)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
