@@ -11,6 +11,7 @@ import {
   output,
   PARTITION_KEY_STRATEGIES,
   type PartitionKeyStrategy,
+  Prng,
   planCapacity,
   STREAM_NAME,
 } from '@alleycat/schema';
@@ -26,7 +27,6 @@ import {
 import { BikeClientError, EndpointUnreachableError, KinesisRequestError, UsageError } from './errors.js';
 import { createKinesisClient, effectiveKinesisEndpoint } from './kinesis-client.js';
 import { describeStream, ensureStream, listShardRanges } from './kinesis-stream.js';
-import { Prng } from './prng.js';
 import { createRacer, nextMessage } from './race.js';
 import { RaceClock } from './race-clock.js';
 import { Simulation } from './simulator.js';

@@ -24,7 +24,6 @@ export {
   type KinesisProducerOptions,
 } from './kinesis-producer.js';
 export { describeStream, ensureStream, listShardRanges } from './kinesis-stream.js';
-export { Prng, seedFrom } from './prng.js';
 export {
   createField,
   createRacer,

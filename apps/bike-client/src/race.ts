@@ -3,9 +3,8 @@
  * with the schema's types and checked with its parser (which enforces `RACE_MESSAGE_MAX_BYTES`) before they
  * leave: a message that fails is a bug here and is never sent.
  */
-import { encodeRaceMessage, parseRaceMessage, type RaceMessage } from '@alleycat/schema';
+import { encodeRaceMessage, Prng, parseRaceMessage, type RaceMessage } from '@alleycat/schema';
 import { InvalidMessageError } from './errors.js';
-import { Prng } from './prng.js';
 import { createRiderProfile, RiderModel } from './rider-model.js';
 import type { RiderProfile } from './types.js';
 

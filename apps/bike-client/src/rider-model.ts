@@ -4,8 +4,9 @@
  * warms up, fades with fatigue, jumps in occasional surges and rises in a final sprint; resistance moves in
  * knob turns between levels the rider picks now and then. All values stay inside the schema's ranges.
  */
+
+import type { Prng } from '@alleycat/schema';
 import { MAX_CADENCE_RPM, MAX_RESISTANCE_PERCENT } from '@alleycat/schema';
-import type { Prng } from './prng.js';
 import type { RiderProfile, RiderSample } from './types.js';
 
 const FIRST_NAMES = [

@@ -1,6 +1,5 @@
-import { MAX_CADENCE_RPM, MAX_RESISTANCE_PERCENT, parseRaceMessage } from '@alleycat/schema';
+import { MAX_CADENCE_RPM, MAX_RESISTANCE_PERCENT, Prng, parseRaceMessage } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../src/prng.js';
 import { createField, encodeChecked, nextMessage } from '../src/race.js';
 import { RaceClock } from '../src/race-clock.js';
 import { createRiderProfile, RiderModel } from '../src/rider-model.js';

@@ -6,26 +6,17 @@
 import {
   DEFAULT_PARTITION_KEY_STRATEGY,
   KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
+  Prng,
   partitionKeyFor,
   planCapacity,
   shardSkew,
 } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 
-/** A seeded PRNG so the scenario is the same every run. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function oneSecond(riders: number) {
   const shards = planCapacity({ riders }).shards;
-  const random = mulberry32(7);
+  const prng = new Prng(7);
+  const random = () => prng.next();
   const second = 1_700_000_000_000;
   const messages = Array.from({ length: riders }, (_, racerId) => ({
     racerId,

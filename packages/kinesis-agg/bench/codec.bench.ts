@@ -4,7 +4,7 @@
  * hits every candidate alike; the median round is reported, in user records per second on one core.
  */
 import { createRequire } from 'node:module';
-import { encodeRaceMessage, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
+import { encodeRaceMessage, Prng, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
 import { aggregate, deaggregate, type UserRecordInput } from '../src/index.js';
 
 const MESSAGES = 20_000;
@@ -26,19 +26,10 @@ interface KplModule {
 }
 const kpl = createRequire(import.meta.url)('aws-kinesis-agg') as KplModule;
 
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 1,000 racers in 6 classes, second by second, keyed by racer (the schema's default strategy). */
 function corpus(): UserRecordInput[] {
-  const random = mulberry32(7);
+  const prng = new Prng(7);
+  const random = () => prng.next();
   return Array.from({ length: MESSAGES }, (_, i) => {
     const racerId = i % 1_000;
     const message: RaceMessage = {

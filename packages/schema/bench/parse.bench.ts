@@ -7,26 +7,17 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 import { FORMATS } from '../src/formats.js';
-import { encodeRaceMessage, parseRaceMessage, type RaceMessage } from '../src/index.js';
+import { encodeRaceMessage, Prng, parseRaceMessage, type RaceMessage } from '../src/index.js';
 
 const PRINTABLE_PATTERN = FORMATS.printable.pattern;
 
 const CORPUS_SIZE = 20_000;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
 
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Realistic traffic: 1,000 racers in 6 classes, seconds of a race, a uuid on some, fractional values. */
 function corpus(): string[] {
-  const random = mulberry32(42);
+  const prng = new Prng(42);
+  const random = () => prng.next();
   const names = ['Hayden', 'Hubert', 'Zoë', 'Ana-María', 'Bartholomew', 'Kai', 'Oluwaseun', 'Li'];
   return Array.from({ length: CORPUS_SIZE }, (_, i) => {
     const racerId = i % 1_000;

@@ -21,6 +21,7 @@ export { type JsonSchema, jsonSchemas, SCHEMA_VERSION } from './json-schema.js';
 export * from './leaderboard.js';
 export * from './limits.js';
 export * from './partition-keys.js';
+export * from './prng.js';
 export * from './race-message.js';
 export * from './scoring.js';
 export type * from './spec.js';

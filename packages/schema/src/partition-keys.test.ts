@@ -7,23 +7,13 @@ import {
   hashKeyOf,
   InvalidArgumentError,
   PARTITION_KEY_TEMPLATES,
+  Prng,
   partitionKeyFor,
   planCapacity,
   shardHashRanges,
   shardIndexFor,
   shardSkew,
 } from './index.js';
-
-/** A seeded PRNG so the skew scenario is the same every run. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('partition keys', () => {
   it('derives keys per strategy', () => {
@@ -82,7 +72,8 @@ describe('partition keys', () => {
   it('shows why timestamp keys make hot shards and racer keys spread load (40,000 riders)', () => {
     const riders = 40_000;
     const shards = planCapacity({ riders }).shards; // 50
-    const random = mulberry32(7);
+    const prng = new Prng(7);
+    const random = () => prng.next();
     // Bikes publish on the second; IoT stamps arrival within ~50 ms. One second of traffic:
     const arrivals = Array.from({ length: riders }, (_, racerId) => ({
       racerId,

@@ -1,4 +1,7 @@
-/** A small seeded PRNG (mulberry32 + helpers): the same seed replays the same race, on any machine. */
+/**
+ * A small seeded PRNG (mulberry32 + helpers): the same seed replays the same race on any machine. Shared by
+ * the simulator, the benchmarks and the tests so that a seed means the same traffic everywhere.
+ */
 
 /** 32-bit seed from any integer or string (FNV-1a for strings). */
 export function seedFrom(value: number | string): number {
