@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { access, mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAMBDA_ENV } from '@alleycat/schema';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
@@ -43,13 +44,31 @@ export class PartStartError extends LocalStackError {
   }
 }
 
+/** Receives each line a part writes (stdout or stderr), labelled with the part; see `SupervisorOptions`. */
+export type PartOutputHandler = (
+  line: string,
+  part: { name: PartName; label: string },
+  stream: 'stdout' | 'stderr',
+) => void;
+
+export interface SupervisorOptions {
+  /**
+   * Where parts' output goes. Default: this process's stdout/stderr (inherited). With a handler, each line
+   * is handed to it instead (e.g. `pnpm start` reads the Lambda's EMF metric lines and keeps the screen for
+   * its leaderboard).
+   */
+  onOutput?: PartOutputHandler;
+}
+
 export class Supervisor {
   private readonly parts: RunningPart[] = [];
   private readonly onExit = () => {
     for (const part of this.parts) part.child.kill('SIGKILL');
   };
+  private readonly onOutput: PartOutputHandler | undefined;
 
-  constructor() {
+  constructor(options: SupervisorOptions = {}) {
+    this.onOutput = options.onOutput;
     process.on('exit', this.onExit);
   }
 
@@ -67,8 +86,19 @@ export class Supervisor {
     const child = fork(RUN_PART, [name], {
       execArgv: ['--import', TSX],
       env: { ...process.env, ...env, [PART_CONFIG_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', this.onOutput ? 'pipe' : 'inherit', this.onOutput ? 'pipe' : 'inherit', 'ipc'],
     });
+    const onOutput = this.onOutput;
+    if (onOutput) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const source = child[stream];
+        if (source) {
+          createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
+            onOutput(line, { name, label }, stream),
+          );
+        }
+      }
+    }
     const urls = await new Promise<Record<string, string>>((resolve, reject) => {
       const onMessage = (message: PartMessage) => {
         if (message.type === 'ready') {
@@ -184,6 +214,8 @@ export interface StackOptions {
    * what that changes.
    */
   externalBroker?: string;
+  /** Parts' output lines go here instead of this process's stdout/stderr. */
+  onOutput?: PartOutputHandler;
 }
 
 export interface RunningStack {
@@ -196,7 +228,7 @@ export interface RunningStack {
 /** Brings the whole stack up from the synthesized config; on any failure stops what was started. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { config, ports } = options;
-  const supervisor = new Supervisor();
+  const supervisor = new Supervisor(options.onOutput ? { onOutput: options.onOutput } : {});
   const dirs = {
     errorsBucket: path.join(options.dataDir, 'errors-bucket'),
     onFailure: path.join(options.dataDir, 'on-failure'),

@@ -1,0 +1,383 @@
+/**
+ * `pnpm start`: the whole pipeline on this machine, with a race on it. Brings the stack up (free ports unless
+ * given), runs `alleycat simulate` (apps/bike-client, as a child process) through MQTT or straight into
+ * Kinesis, shows a live leaderboard from `alleycat-subscribe/+` with the parts' counters, prints the final
+ * results and stops everything. Exit 0 when every message was delivered and every race finished on its board.
+ *
+ *   pnpm start [--riders 1000] [--seconds 50] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1]
+ *              [--seed 1] [--top 3] [--data-dir DIR] [--no-limits] [--mqtt-port 0 …]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { INGEST_TOPIC, LAMBDA_BUNDLE, parseLeaderboardMessage, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
+import mqtt from 'mqtt';
+import { MetricTotals, parseEmfLine } from '../race/emf.js';
+import { percentile } from '../race/percentiles.js';
+import { RaceBoards } from '../race/race-boards.js';
+import { type RaceCounters, renderBoards, renderScreen, renderStatus } from '../race/render.js';
+import { loadStackConfig } from '../stack-config.js';
+import { type Ports, type RunningStack, startStack } from '../supervisor.js';
+
+// The AWS SDK warns that its 2027 releases need Node 22 (the lockfile pins it); keep the screen for the race.
+const printWarning = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'NodeVersionSupportWarning' || String(warning.message).includes('upgrade to node'))
+    return;
+  for (const listener of printWarning) listener(warning);
+});
+
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const REPO_DIR = path.join(PACKAGE_DIR, '..', '..');
+const INFRA_OUT = path.join(REPO_DIR, 'apps', 'infra', 'cdktf.out', 'stacks');
+const ALLEYCAT_BIN = path.join(REPO_DIR, 'apps', 'bike-client', 'bin', 'alleycat.mjs');
+const DEFAULT_BUNDLE = path.join(
+  REPO_DIR,
+  'apps',
+  'ingest-lambda',
+  LAMBDA_BUNDLE.directory,
+  LAMBDA_BUNDLE.file,
+);
+/** After the last race second, how long to wait for every race's closing board. */
+const FINISH_TIMEOUT_MS = 30_000;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    riders: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '50' },
+    classes: { type: 'string', default: '6' },
+    via: { type: 'string', default: 'mqtt' },
+    aggregate: { type: 'boolean', default: false },
+    speedup: { type: 'string', default: '1' },
+    seed: { type: 'string', default: '1' },
+    top: { type: 'string', default: '3' },
+    stack: { type: 'string' },
+    'stack-file': { type: 'string' },
+    bundle: { type: 'string', default: DEFAULT_BUNDLE },
+    'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack', 'race') },
+    'no-limits': { type: 'boolean', default: false },
+    'mqtt-port': { type: 'string', default: '0' },
+    'ws-port': { type: 'string', default: '0' },
+    'kinesis-port': { type: 'string', default: '0' },
+    'kinesalite-port': { type: 'string', default: '0' },
+    'dynamodb-port': { type: 'string', default: '0' },
+    'iot-data-port': { type: 'string', default: '0' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  process.stdout.write(
+    'pnpm start [--riders 1000] [--seconds 50] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1] [--seed 1]\n' +
+      '           [--top 3] [--data-dir DIR] [--no-limits] [--stack NAME | --stack-file cdk.tf.json]\n' +
+      '           [--mqtt-port 0] [--ws-port 0] [--kinesis-port 0] [--kinesalite-port 0] [--dynamodb-port 0] [--iot-data-port 0]\n' +
+      'Ports default to free ones (0); a port given and busy is an error naming it.\n',
+  );
+  process.exit(0);
+}
+
+function positiveInteger(flag: string, value: string | undefined, min = 1): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min) {
+    throw new UsageError(`--${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+const isTty = process.stdout.isTTY === true;
+const out = (text: string) => process.stdout.write(text);
+
+async function stackFile(): Promise<string> {
+  if (flags['stack-file']) return flags['stack-file'];
+  const stacks = await readdir(INFRA_OUT).catch(() => [] as string[]);
+  const name = flags.stack ?? stacks[0];
+  if (name === undefined) {
+    throw new UsageError(
+      `no synthesized stack under ${INFRA_OUT}: run \`pnpm --filter @alleycat/infra synth\``,
+    );
+  }
+  return path.join(INFRA_OUT, name, 'cdk.tf.json');
+}
+
+let stack: RunningStack | undefined;
+let simulator: ChildProcess | undefined;
+let listener: mqtt.MqttClient | undefined;
+let stopping: Promise<void> | undefined;
+
+/** Stops the simulator, the listener and every part (by process id); safe to call more than once. */
+function stopEverything(): Promise<void> {
+  stopping ??= (async () => {
+    if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
+      const exited = new Promise<void>((resolve) => simulator!.once('exit', () => resolve()));
+      simulator.kill('SIGINT'); // the simulator flushes and prints its summary on SIGINT
+      const timer = setTimeout(() => simulator?.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await listener?.endAsync(true).catch(() => {});
+    await stack?.stop();
+  })();
+  return stopping;
+}
+
+async function main(): Promise<number> {
+  const riders = positiveInteger('riders', flags.riders);
+  const seconds = positiveInteger('seconds', flags.seconds);
+  const classes = positiveInteger('classes', flags.classes);
+  const top = positiveInteger('top', flags.top);
+  positiveInteger('seed', flags.seed, 0);
+  const speedup = Number(flags.speedup);
+  if (!(speedup > 0)) throw new UsageError(`--speedup: expected a positive number, got ${flags.speedup}`);
+  const via = flags.via;
+  if (via !== 'mqtt' && via !== 'kinesis')
+    throw new UsageError(`--via: expected mqtt or kinesis, got ${via}`);
+  if (flags.aggregate && via !== 'kinesis') throw new UsageError('--aggregate: only with --via kinesis');
+  const ports: Ports = {
+    mqtt: positiveInteger('mqtt-port', flags['mqtt-port'], 0),
+    mqttWs: positiveInteger('ws-port', flags['ws-port'], 0),
+    kinesis: positiveInteger('kinesis-port', flags['kinesis-port'], 0),
+    kinesalite: positiveInteger('kinesalite-port', flags['kinesalite-port'], 0),
+    dynamodb: positiveInteger('dynamodb-port', flags['dynamodb-port'], 0),
+    iotData: positiveInteger('iot-data-port', flags['iot-data-port'], 0),
+  };
+
+  const file = await stackFile();
+  const config = await loadStackConfig(file);
+  const stream = config.eventSourceMappings[0]?.streamName ?? config.streams[0]?.name;
+  const streamConfig = config.streams.find((s) => s.name === stream);
+  if (stream === undefined || streamConfig === undefined) {
+    throw new UsageError(`${file} has no Kinesis stream with an event source mapping`);
+  }
+  const dataDir = flags['data-dir']!;
+  await rm(dataDir, { recursive: true, force: true }); // each race starts with empty inspection files
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dataDir, { recursive: true });
+  const logFile = path.join(dataDir, 'stack.log');
+  const log = createWriteStream(logFile);
+
+  // The Lambda's EMF lines stand in for CloudWatch; every other line of every part goes to the log file.
+  const metrics = new MetricTotals();
+  const started = Date.now();
+  out(
+    `Alleycat local race: ${riders.toLocaleString('en-US')} riders × ${seconds} s in ${classes} classes via ${via}` +
+      `${flags.aggregate ? ' (KPL-aggregated)' : ''}${speedup !== 1 ? `, ${speedup}× speed` : ''}; ` +
+      `stream ${stream} (${streamConfig.shardCount} shards, limits ${flags['no-limits'] ? 'OFF' : 'enforced'})\n` +
+      `starting the stack (${path.relative(process.cwd(), file)}), logs in ${path.relative(process.cwd(), logFile)}…\n`,
+  );
+  stack = await startStack({
+    config,
+    ports,
+    dataDir,
+    bundle: flags.bundle!,
+    limitsEnabled: !flags['no-limits'],
+    onOutput: (line, part) => {
+      const emf = part.name === 'event-source-mapping' ? parseEmfLine(line) : undefined;
+      if (emf) metrics.add(emf);
+      else log.write(`[${part.label}] ${line}\n`);
+    },
+  });
+  out(
+    `stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: MQTT ${stack.endpoints.mqtt}, Kinesis ${stack.endpoints.kinesis}\n`,
+  );
+
+  const boards = new RaceBoards();
+  listener = await mqtt.connectAsync(stack.endpoints.mqtt, {
+    clientId: `alleycat-start-${process.pid}`,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  listener.on('message', (topic, payload) => {
+    const now = Date.now();
+    if (topic === INGEST_TOPIC) {
+      // The bikes' own messages (MQTT path): when each race second was published, for end-to-end latency.
+      try {
+        const m = JSON.parse(payload.toString('utf8')) as { raceId?: unknown; second?: unknown };
+        if (typeof m.raceId === 'number' && typeof m.second === 'number')
+          boards.sent(m.raceId, m.second, now);
+      } catch {
+        // not a race message: the rule and the Lambda deal with it
+      }
+      return;
+    }
+    const parsed = parseLeaderboardMessage(payload);
+    if (parsed.ok) boards.receive(parsed.leaderboard, now);
+  });
+  await listener.subscribeAsync(RESULTS_TOPIC_FILTER, { qos: 0 });
+  if (via === 'mqtt') await listener.subscribeAsync(INGEST_TOPIC, { qos: 0 });
+
+  const broker = stack.supervisor.running().find((p) => p.name === 'broker');
+  const kinesisPart = stack.supervisor.running().find((p) => p.name === 'kinesis');
+  const partStats = async () => {
+    const [rules, kinesis] = await Promise.all([
+      broker ? stack!.supervisor.stats(broker).catch(() => ({}) as Record<string, number>) : {},
+      kinesisPart ? stack!.supervisor.stats(kinesisPart).catch(() => ({}) as Record<string, number>) : {},
+    ]);
+    return { rules: rules as Record<string, number>, kinesis: kinesis as Record<string, number> };
+  };
+
+  const args = [
+    ALLEYCAT_BIN,
+    'simulate',
+    '--json',
+    `--via=${via}`,
+    `--riders=${riders}`,
+    `--seconds=${seconds}`,
+    `--classes=${classes}`,
+    `--speedup=${speedup}`,
+    `--seed=${flags.seed}`,
+    `--undelivered-file=${path.join(dataDir, 'undelivered.ndjson')}`,
+    ...(via === 'mqtt'
+      ? [`--mqtt-url=${stack.endpoints.mqtt}`, '--qos=1']
+      : [`--kinesis-endpoint=${stack.endpoints.kinesis}`, `--stream=${stream}`, `--region=${config.region}`]),
+    ...(flags.aggregate ? ['--aggregate'] : []),
+  ];
+  let simulatorStdout = '';
+  const raceStarted = Date.now();
+  simulator = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: config.region,
+    },
+  });
+  simulator.stdout!.on('data', (chunk: Buffer) => {
+    simulatorStdout += chunk.toString('utf8');
+  });
+  simulator.stderr!.on('data', (chunk: Buffer) => log.write(`[simulator] ${chunk.toString('utf8')}`));
+  const simulatorDone = new Promise<number>((resolve) =>
+    simulator!.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
+
+  // The live screen: redrawn in place on a terminal, a progress line every 5 s otherwise.
+  let previous = { ingest: 0, processed: 0, at: Date.now() };
+  let drawnLines = 0;
+  let lastPlain = 0;
+  const counters = async (): Promise<RaceCounters> => {
+    const { rules, kinesis } = await partStats();
+    const now = Date.now();
+    const ingest = via === 'mqtt' ? (rules['delivered'] ?? 0) : (kinesis['writtenRecords'] ?? 0);
+    const processed = metrics.get('Messages');
+    const dt = Math.max(1, now - previous.at) / 1000;
+    const c: RaceCounters = {
+      second: Math.floor(((now - raceStarted) / 1000) * speedup),
+      seconds,
+      via,
+      ingestPerSecond: (ingest - previous.ingest) / dt,
+      processedPerSecond: (processed - previous.processed) / dt,
+      processed,
+      invalid: metrics.get('InvalidRecords'),
+      duplicates: metrics.get('DuplicateSeconds'),
+      throttledWrites: kinesis['throttledRecords'] ?? 0,
+      throttledReads: kinesis['throttledReads'] ?? 0,
+      errorActions: rules['errorActions'] ?? 0,
+      latenciesMs: boards.latenciesMs,
+      arrivalLagMs: metrics.last['ArrivalLagMs'],
+    };
+    previous = { ingest, processed, at: now };
+    return c;
+  };
+  const heading = `Alleycat — ${riders.toLocaleString('en-US')} riders via ${via} (Ctrl-C stops everything)`;
+  const draw = async () => {
+    const c = await counters();
+    if (isTty) {
+      const lines = renderScreen(heading, c, boards.all(), top);
+      out(`${drawnLines > 0 ? `\x1b[${drawnLines}A` : ''}\x1b[J${lines.join('\n')}\n`);
+      drawnLines = lines.length;
+    } else if (Date.now() - lastPlain >= 5_000) {
+      lastPlain = Date.now();
+      out(`${renderStatus(c)}\n`);
+    }
+    return c;
+  };
+  let drawing = false;
+  const ticker = setInterval(() => {
+    if (drawing) return;
+    drawing = true;
+    draw()
+      .catch(() => {})
+      .finally(() => {
+        drawing = false;
+      });
+  }, 500);
+
+  const simulatorCode = await simulatorDone;
+  let summary: Record<string, unknown> = {};
+  try {
+    summary = JSON.parse(simulatorStdout) as Record<string, unknown>;
+  } catch {
+    clearInterval(ticker);
+    throw new Error(`the simulator exited with code ${simulatorCode} without a summary; see ${logFile}`);
+  }
+  const raceIds = (summary['raceIds'] as number[] | undefined) ?? [];
+
+  // Every race ends with a closed board once all its finals are counted; wait for those (bounded).
+  const deadline = Date.now() + FINISH_TIMEOUT_MS;
+  while (Date.now() < deadline && !raceIds.every((id) => boards.get(id)?.closed)) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  clearInterval(ticker);
+  while (drawing) await new Promise((r) => setTimeout(r, 20));
+  const final = await draw();
+
+  const unfinished = raceIds.filter((id) => !boards.get(id)?.closed);
+  const delivered = Number(summary['delivered'] ?? 0);
+  const failed = Number(summary['failed'] ?? 0);
+  const lat = boards.latenciesMs;
+  const lines = [
+    '',
+    `Final results (${((Date.now() - raceStarted) / 1000).toFixed(1)} s race + drain):`,
+    ...(isTty ? [] : renderBoards(boards.all(), top)),
+    `  simulator: ${Number(summary['messages'] ?? 0).toLocaleString('en-US')} messages built, ${delivered.toLocaleString('en-US')} delivered, ${failed} failed, ${summary['retried'] ?? 0} retried, ${summary['throttled'] ?? 0} throttled entries`,
+    `  Lambda: ${metrics.get('Messages').toLocaleString('en-US')} messages, ${metrics.get('SecondsCounted').toLocaleString('en-US')} seconds counted, ${final.duplicates} duplicates, ${final.invalid} invalid, ${metrics.get('LeaderboardsPublished')} leaderboards published`,
+    `  limits layer: ${final.throttledWrites} writes and ${final.throttledReads} reads throttled; rule error action: ${final.errorActions}`,
+    ...(lat.length > 0
+      ? [
+          `  publish → leaderboard: p50 ${Math.round(percentile(lat, 50))} ms, p99 ${Math.round(percentile(lat, 99))} ms over ${lat.length} boards`,
+        ]
+      : []),
+    `  inspection files: ${dataDir}`,
+  ];
+  if (unfinished.length > 0) {
+    lines.push(
+      `  NOT FINISHED: no closing leaderboard within ${FINISH_TIMEOUT_MS / 1000} s for races ${unfinished.join(', ')}`,
+    );
+  }
+  out(`${lines.join('\n')}\n`);
+  log.end();
+  return simulatorCode === 0 && failed === 0 && unfinished.length === 0 ? 0 : 1;
+}
+
+let interrupted = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupted) return;
+  interrupted = true;
+  out(`\n${signal}: stopping every part…\n`);
+  void stopEverything().finally(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+try {
+  const code = await main();
+  await stopEverything();
+  process.exit(interrupted ? 130 : code);
+} catch (error) {
+  if (!interrupted) {
+    const e = error as Error;
+    process.stderr.write(
+      `pnpm start: ${e.name === 'UsageError' || e.name === 'PortInUseError' ? '' : `${e.name}: `}${e.message}\n`,
+    );
+    await stopEverything().catch(() => {});
+    process.exit(e.name === 'UsageError' ? 2 : 1);
+  }
+}
