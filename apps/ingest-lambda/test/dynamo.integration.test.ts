@@ -51,7 +51,8 @@ function iotClient(): IoTDataPlaneClient {
     endpoint: iot.endpoint,
     credentials: TEST_CREDENTIALS,
     requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
+    // As in production (clients.ts): one SDK retry absorbs a keep-alive socket the server has just closed.
+    maxAttempts: 2,
   });
 }
 
@@ -63,18 +64,19 @@ function container(
   timeoutSeconds = 60,
 ) {
   const store = new DynamoStateStore(dynalite.client, tableName);
+  const logger = new RecordingLogger();
   const processor = new IngestProcessor({
     store,
     publisher: new IotLeaderboardPublisher(iotClient()),
     sink: new DirectoryInvalidRecordSink(errorsDir),
-    logger: new RecordingLogger(),
+    logger,
     metrics: new RecordingMetrics(),
     resultsTopicPrefix: 'alleycat-subscribe',
     raceTimeoutSeconds: timeoutSeconds,
     clock,
     wait,
   });
-  return { store, processor };
+  return { store, processor, logger };
 }
 
 describe('DynamoStateStore on dynalite', () => {
@@ -321,14 +323,21 @@ describe('processor on dynalite', () => {
   it('IoT publish errors (HTTP 503) hand the race back; the retry publishes and counts nothing twice', async () => {
     const table = await freshTable();
     let now = T0;
-    const { processor, store } = container(table, () => now);
+    const { processor, store, logger } = container(table, () => now);
     const records = [0, 1, 2].map((s) => messageRecord(raceMessage(902, 5, s)));
     const before = iot.published.length;
-    iot.failNext(1, 503);
+    iot.failNext(2, 503); // both SDK attempts
     const response = await processor.process(event(records));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.kinesis.sequenceNumber }]);
+    // It failed for the publish (the state was written), not for anything else.
+    expect(logger.entries.find((e) => e.level === 'error')!.extra['error']).toMatchObject({
+      operation: 'IoT Publish alleycat-subscribe/3',
+      retryable: true,
+    });
+    expect((await store.loadBoard(902))!.racers.get(5)!.count).toBe(3);
     now += 1_500;
-    expect(await processor.process(event(records))).toEqual({ batchItemFailures: [] });
+    const retried = await processor.process(event(records));
+    expect(retried).toEqual({ batchItemFailures: [] });
     const mine = iot.published.slice(before).filter((p) => p.message.raceId === 902);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.topic).toBe('alleycat-subscribe/3');

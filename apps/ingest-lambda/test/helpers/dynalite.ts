@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { STATE_TABLE } from '@alleycat/schema';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface Dynalite {
@@ -57,6 +57,14 @@ export async function startDynalite(): Promise<Dynalite> {
           ],
         }),
       );
+      // Even with createTableMs 0 the table is CREATING for a moment, and requests to it fail with
+      // ResourceNotFoundException (as on AWS): wait until it is ACTIVE.
+      for (let i = 0; i < 200; i++) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+        if (Table?.TableStatus === 'ACTIVE') return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`table ${name} did not become ACTIVE`);
     },
     async stop() {
       client.destroy();
