@@ -4,12 +4,12 @@
  * Kinesis, shows a live leaderboard from `alleycat-subscribe/+` with the parts' counters, prints the final
  * results and stops everything. Exit 0 when every message was delivered and every race finished on its board.
  *
- *   pnpm start [--riders 1000] [--seconds 50] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1]
+ *   pnpm start [--riders 1000] [--seconds 45] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1]
  *              [--seed 1] [--top 3] [--data-dir DIR] [--no-limits] [--mqtt-port 0 …]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -52,7 +52,7 @@ class UsageError extends Error {
 const { values: flags } = parseArgs({
   options: {
     riders: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '45' },
     classes: { type: 'string', default: '6' },
     via: { type: 'string', default: 'mqtt' },
     aggregate: { type: 'boolean', default: false },
@@ -76,7 +76,7 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stdout.write(
-    'pnpm start [--riders 1000] [--seconds 50] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1] [--seed 1]\n' +
+    'pnpm start [--riders 1000] [--seconds 45] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1] [--seed 1]\n' +
       '           [--top 3] [--data-dir DIR] [--no-limits] [--stack NAME | --stack-file cdk.tf.json]\n' +
       '           [--mqtt-port 0] [--ws-port 0] [--kinesis-port 0] [--kinesalite-port 0] [--dynamodb-port 0] [--iot-data-port 0]\n' +
       'Ports default to free ones (0); a port given and busy is an error naming it.\n',
@@ -158,7 +158,6 @@ async function main(): Promise<number> {
   }
   const dataDir = flags['data-dir']!;
   await rm(dataDir, { recursive: true, force: true }); // each race starts with empty inspection files
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(dataDir, { recursive: true });
   const logFile = path.join(dataDir, 'stack.log');
   const log = createWriteStream(logFile);
@@ -259,14 +258,19 @@ async function main(): Promise<number> {
   );
 
   // The live screen: redrawn in place on a terminal, a progress line every 5 s otherwise.
-  let previous = { ingest: 0, processed: 0, at: Date.now() };
+  /** Samples of the counters, for rates over the last ~2 s (a 0.5 s window is too jumpy to read). */
+  const history: Array<{ ingest: number; processed: number; at: number }> = [];
   let drawnLines = 0;
+  let lastParts: Awaited<ReturnType<typeof partStats>> = { rules: {}, kinesis: {} };
   let lastPlain = 0;
   const counters = async (): Promise<RaceCounters> => {
     const { rules, kinesis } = await partStats();
     const now = Date.now();
     const ingest = via === 'mqtt' ? (rules['delivered'] ?? 0) : (kinesis['writtenRecords'] ?? 0);
     const processed = metrics.get('Messages');
+    history.push({ ingest, processed, at: now });
+    while (history.length > 2 && now - history[1]!.at >= 2_000) history.shift();
+    const previous = history[0]!;
     const dt = Math.max(1, now - previous.at) / 1000;
     const c: RaceCounters = {
       second: Math.floor(((now - raceStarted) / 1000) * speedup),
@@ -283,7 +287,7 @@ async function main(): Promise<number> {
       latenciesMs: boards.latenciesMs,
       arrivalLagMs: metrics.last['ArrivalLagMs'],
     };
-    previous = { ingest, processed, at: now };
+    lastParts = { rules, kinesis };
     return c;
   };
   const heading = `Alleycat — ${riders.toLocaleString('en-US')} riders via ${via} (Ctrl-C stops everything)`;
@@ -353,6 +357,23 @@ async function main(): Promise<number> {
     );
   }
   out(`${lines.join('\n')}\n`);
+  // Everything counted, for a person (or a script) to look at after the race.
+  const results = {
+    simulator: summary,
+    lambdaMetrics: metrics.totals,
+    parts: lastParts,
+    latencyMs:
+      lat.length > 0 ? { p50: percentile(lat, 50), p99: percentile(lat, 99), boards: lat.length } : null,
+    races: boards.all().map((r) => ({
+      raceId: r.raceId,
+      classId: r.classId,
+      closed: r.closed,
+      second: r.second,
+      standings: [...r.standings.values()],
+    })),
+    unfinished,
+  };
+  await writeFile(path.join(dataDir, 'results.json'), `${JSON.stringify(results)}\n`);
   log.end();
   return simulatorCode === 0 && failed === 0 && unfinished.length === 0 ? 0 : 1;
 }
