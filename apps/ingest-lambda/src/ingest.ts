@@ -46,9 +46,10 @@ export function createIngestRuntime(
   });
   let coldStart = true;
   const handler: KinesisHandler = async (event, context) => {
-    logger.addContext(context);
+    // The local stack's poller may pass a partial context; Lambda always passes a full one.
+    if (context !== undefined && context !== null) logger.addContext(context);
     if (coldStart) {
-      metrics.captureColdStartMetric(context.functionName);
+      metrics.captureColdStartMetric(context?.functionName);
       coldStart = false;
     }
     try {
