@@ -4,8 +4,13 @@
  * records, for every (rider, second), when a leaderboard first shows that rider's total including that
  * second. Latency = that moment − when the second was published. Nothing lost = every pair observed.
  * The limits are enforced (stream as synthesized: test/fixtures/cdk.tf.json, 2 shards).
+ * BENCH_VIA=kinesis: the same messages go straight into Kinesis (PutRecords of ≤ 500 through the limits layer,
+ * partition key = racerId, as the simulator's producer) instead of MQTT.
+ * Per stage: publish → PUBACK / PutRecords response; Kinesis arrival → invocation (the mapping's wait);
+ * handler time; the Lambda's publish (`publishedAt`) → leaderboard received. Peak RSS (VmHWM) of every part.
  * Run: pnpm bench:pipeline   (BENCH_RIDERS default 1000, BENCH_SECONDS default 20, BENCH_CLASSES default 6)
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,13 +21,24 @@ import {
   parseLeaderboardMessage,
   RESULTS_TOPIC_FILTER,
 } from '@alleycat/schema';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
+import { percentile } from '../src/race/percentiles.js';
 import { loadStackConfig } from '../src/stack-config.js';
 import { startStack } from '../src/supervisor.js';
 
 const RIDERS = Number(process.env['BENCH_RIDERS'] ?? 1000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
 const CLASSES = Number(process.env['BENCH_CLASSES'] ?? 6);
+const VIA = process.env['BENCH_VIA'] === 'kinesis' ? 'kinesis' : 'mqtt';
+const metrics = new MetricTotals();
+/** Peak resident memory of a process (Linux `VmHWM`), in MB. */
+const peakRssMb = (pid: number) => {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+};
 const here = path.dirname(new URL(import.meta.url).pathname);
 const bundle = path.join(here, '..', '..', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
 
@@ -36,6 +52,12 @@ const stack = await startStack({
   ports: { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 },
   dataDir: dir,
   bundle,
+  onOutput: (line, part) => {
+    const emf = parseEmfLine(line);
+    if (emf) metrics.add(emf);
+    else if (!line.includes('"level"') && !line.includes('NodeVersionSupportWarning'))
+      console.error(`[${part.label}] ${line}`);
+  },
 });
 try {
   const riders = Array.from({ length: RIDERS }, (_, i) => ({
@@ -60,10 +82,12 @@ try {
     clientId: 'bench-listener',
     protocolVersion: 4,
   });
+  const deliveryLatencies: number[] = [];
   listener.on('message', (_topic, payload) => {
     const parsed = parseLeaderboardMessage(payload);
     if (!parsed.ok) return;
     const now = Date.now();
+    deliveryLatencies.push(now - parsed.leaderboard.publishedAt);
     for (const [racerId, , total] of parsed.leaderboard.standings) {
       const rider = byId.get(racerId);
       if (rider === undefined) continue;
@@ -78,7 +102,7 @@ try {
 
   const clients: mqtt.MqttClient[] = [];
   const connectStarted = Date.now();
-  for (let i = 0; i < RIDERS; i += 250) {
+  for (let i = 0; i < (VIA === 'mqtt' ? RIDERS : 0); i += 250) {
     const group = riders.slice(i, i + 250);
     clients.push(
       ...(await Promise.all(
@@ -92,14 +116,36 @@ try {
       )),
     );
   }
-  console.log(`${RIDERS} riders connected in ${Date.now() - connectStarted} ms`);
+  if (VIA === 'mqtt') console.log(`${RIDERS} riders connected in ${Date.now() - connectStarted} ms`);
+  const kinesis = localKinesisClient(stack.endpoints.kinesis);
+  let putThrottled = 0;
+  const put = async (entries: Array<{ data: string; key: string }>, sentAt: number): Promise<void> => {
+    for (let i = 0; i < entries.length; i += 500) {
+      let batch = entries.slice(i, i + 500);
+      for (let attempt = 0; batch.length > 0; attempt++) {
+        const out = await kinesis.send(
+          new PutRecordsCommand({
+            StreamName: config.streams[0]!.name,
+            Records: batch.map((e) => ({ Data: Buffer.from(e.data), PartitionKey: e.key })),
+          }),
+        );
+        const failed = batch.filter((_, j) => out.Records?.[j]?.ErrorCode);
+        putThrottled += failed.length;
+        const done = batch.length - failed.length;
+        for (let k = 0; k < done; k++) ackLatencies.push(Date.now() - sentAt);
+        batch = failed;
+        if (batch.length > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  };
   const start = Date.now() + 500;
   for (let s = 1; s <= SECONDS; s++) {
     const at = start + (s - 1) * 1000;
     await new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
     publishedAt[s] = Date.now();
-    for (const [i, client] of clients.entries()) {
-      const rider = riders[i]!;
+    const entries: Array<{ data: string; key: string }> = [];
+    for (const [i, rider] of riders.entries()) {
+      const client = clients[i];
       const cadence = 60 + ((rider.racerId * 7 + s * 13) % 60);
       const resistance = 20 + ((rider.racerId + s * 3) % 50);
       const message = {
@@ -115,10 +161,15 @@ try {
         resistance,
       };
       const sentAt = publishedAt[s]!;
+      if (client === undefined) {
+        entries.push({ data: JSON.stringify(message), key: String(rider.racerId) });
+        continue;
+      }
       client.publish(INGEST_TOPIC, JSON.stringify(message), { qos: 1 }, (error) => {
         if (!error) ackLatencies.push(Date.now() - sentAt);
       });
     }
+    if (entries.length > 0) void put(entries, publishedAt[s]!);
   }
   // Grace period, then wait (up to 15 s more) for every (rider, second) to show up on a leaderboard.
   await new Promise((r) => setTimeout(r, 3_000));
@@ -140,7 +191,28 @@ try {
   );
   const acks = [...ackLatencies].sort((a, b) => a - b);
   const qa = (p: number) => acks[Math.min(acks.length - 1, Math.floor(p * acks.length))] ?? Number.NaN;
-  console.log(`publish → PUBACK (rule wrote to Kinesis): p50 ${qa(0.5)} ms, p99 ${qa(0.99)} ms`);
+  console.log(
+    `publish → ${VIA === 'mqtt' ? 'PUBACK (rule wrote to Kinesis)' : 'PutRecords accepted'}: p50 ${qa(0.5)} ms, p99 ${qa(0.99)} ms${VIA === 'kinesis' ? `, ${putThrottled} entries throttled and retried` : ''}`,
+  );
+  const mappingStats = await stack.supervisor.stats(mapping);
+  console.log(
+    `Kinesis arrival → invocation: mean ${Math.round(mappingStats['arrivalToInvokeMsTotal']! / Math.max(1, mappingStats['recordsDelivered']!))} ms, max ${mappingStats['arrivalToInvokeMsMax']} ms; handler: ${mappingStats['invocations']} invocations, mean ${Math.round(mappingStats['handlerMsTotal']! / Math.max(1, mappingStats['invocations']!))} ms, max ${mappingStats['handlerMsMax']} ms`,
+  );
+  console.log(
+    `Lambda publish → leaderboard received: p50 ${percentile(deliveryLatencies, 50)} ms, p99 ${percentile(deliveryLatencies, 99)} ms over ${deliveryLatencies.length} messages`,
+  );
+  console.log(
+    `Lambda metrics: ${JSON.stringify(Object.fromEntries(['Messages', 'SecondsCounted', 'DuplicateSeconds', 'InvalidRecords', 'LeaderboardsPublished', 'StateConflicts', 'BatchItemFailures', 'StateWrites'].map((k) => [k, metrics.get(k)])))}`,
+  );
+  console.log(
+    `peak RSS (MB, VmHWM): ${stack.supervisor
+      .running()
+      .map((p) => `${p.name} ${peakRssMb(p.pid)}`)
+      .join(
+        ', ',
+      )}, bench process (${VIA === 'mqtt' ? `${RIDERS} MQTT bikes + ` : ''}listener) ${peakRssMb(process.pid)}`,
+  );
+  kinesis.destroy();
   console.log(`rules engine: ${JSON.stringify(await stack.supervisor.stats(broker))}`);
   console.log(`limits layer: ${JSON.stringify(await stack.supervisor.stats(layer))}`);
   console.log(`event source mapping: ${JSON.stringify(await stack.supervisor.stats(mapping))}`);

@@ -90,6 +90,12 @@ export interface PollerStats {
   recordsDiscarded: number;
   onFailureBatches: number;
   throttledPolls: number;
+  /**
+   * Kinesis arrival → invocation start, summed over records delivered (ms), and the longest: the mapping's
+   * share of the end-to-end latency (poll interval, batching window, waiting for the shard's previous batch).
+   */
+  arrivalToInvokeMsTotal: number;
+  arrivalToInvokeMsMax: number;
   /** Time spent inside the handler (ms): total and the longest invocation. */
   handlerMsTotal: number;
   handlerMsMax: number;
@@ -141,6 +147,8 @@ export class EventSourceMappingPoller {
     onFailureBatches: 0,
     onFailureWriteErrors: 0,
     throttledPolls: 0,
+    arrivalToInvokeMsTotal: 0,
+    arrivalToInvokeMsMax: 0,
     pollErrors: 0,
     handlerMsTotal: 0,
     handlerMsMax: 0,
@@ -484,6 +492,11 @@ export class EventSourceMappingPoller {
     const context = lambdaContext(this.options.function, this.now() + timeoutMs, this.now);
     let timer: NodeJS.Timeout | undefined;
     const startedMs = Date.now();
+    for (const record of batch) {
+      const waited = startedMs - record.ApproximateArrivalTimestamp.getTime();
+      this.counters.arrivalToInvokeMsTotal += waited;
+      this.counters.arrivalToInvokeMsMax = Math.max(this.counters.arrivalToInvokeMsMax, waited);
+    }
     try {
       const response = await Promise.race([
         Promise.resolve().then(() => this.handler!({ Records: events }, context)),
