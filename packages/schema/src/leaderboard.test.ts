@@ -12,6 +12,8 @@ import {
   type RacerScore,
   rankStandings,
   roundScore,
+  type Standing,
+  standingBytes,
 } from './index.js';
 
 const base = { raceId: 5402746, classId: 1, second: 300, publishedAt: 1_700_000_000_000, closed: false };
@@ -107,5 +109,32 @@ describe('parseLeaderboardMessage', () => {
       ok: false,
       error: { code: 'wrong_type', path: '/standings/1/3' },
     });
+  });
+});
+
+describe('standingBytes', () => {
+  it('equals the length JSON.stringify gives, for every value the ranges allow', () => {
+    const score = fc.oneof(
+      fc.double({ min: 0, max: MAX_OUTPUT * MAX_RACE_SECOND, noNaN: true }).map(roundScore),
+      fc.constantFrom(0, 0.1, 0.01, 9.99, 10, 99.9, 100, 999.99, 1000, 1e6, 10 ** 7 - 0.01),
+    );
+    const id = fc.oneof(
+      fc.maxSafeNat(),
+      fc.constantFrom(0, 9, 10, 99, 100, 10 ** 15, Number.MAX_SAFE_INTEGER),
+    );
+    fc.assert(
+      fc.property(
+        id,
+        score,
+        score,
+        score,
+        fc.integer({ min: 1, max: 100_000 }),
+        (racerId, current, total, max, rank) => {
+          const standing: Standing = [racerId, current, total, max, rank];
+          expect(standingBytes(standing)).toBe(JSON.stringify(standing).length);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });

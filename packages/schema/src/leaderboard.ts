@@ -61,6 +61,36 @@ export interface LeaderboardInput {
 
 const utf8 = new TextEncoder();
 
+/** Characters `JSON.stringify` writes for a non-negative integer below 2^53. */
+function integerChars(value: number): number {
+  let chars = 1;
+  for (let bound = 10; value >= bound && chars < 16; bound *= 10) chars++;
+  return chars;
+}
+
+/** Characters `JSON.stringify` writes for a non-negative score rounded to hundredths. */
+function scoreChars(value: number): number {
+  // Beyond 1e12 hundredths stop being exact in a double: let the runtime say (never for real races).
+  if (value >= 1e12) return String(value).length;
+  const hundredths = Math.round(value * 100);
+  const fraction = hundredths % 100;
+  const chars = integerChars((hundredths - fraction) / 100);
+  return fraction === 0 ? chars : chars + (fraction % 10 === 0 ? 2 : 3);
+}
+
+/** Bytes of `JSON.stringify(standing)`, counted without building the string (this runs for every racer). */
+export function standingBytes(standing: Standing): number {
+  // Brackets and four commas, plus each number.
+  return (
+    6 +
+    integerChars(standing[0]) +
+    scoreChars(standing[1]) +
+    scoreChars(standing[2]) +
+    scoreChars(standing[3]) +
+    integerChars(standing[4])
+  );
+}
+
 /**
  * The messages that carry one race's standings, each at most `maxBytes` of UTF-8 JSON and
  * `LEADERBOARD_MAX_STANDINGS_PER_PART` rows. One message for any race up to a few thousand racers.
@@ -96,7 +126,7 @@ export function buildLeaderboardMessages(
   for (const standing of standings) {
     const name = names.get(standing[0]);
     // Each row costs its JSON plus a separating comma (and the same for its name entry).
-    let cost = JSON.stringify(standing).length + 1;
+    let cost = standingBytes(standing) + 1;
     if (name !== undefined) cost += utf8.encode(JSON.stringify([standing[0], name])).byteLength + 1;
     if (cost > budget)
       throw new InvalidArgumentError('maxBytes', `${maxBytes} bytes cannot hold one standing`);
