@@ -1,0 +1,180 @@
+/**
+ * Races that exceed the stream's shard limits (the synthesized stack with its stream cut to 1 shard: 1,000
+ * records/s) through the whole local stack, AWS's limits enforced:
+ * - straight into Kinesis, the simulator's producer is throttled per entry, backs off and retries, and every
+ *   message reaches the stream and the boards;
+ * - through MQTT, the rule's Kinesis action is throttled and each refused message goes to the rule's error
+ *   action, as on IoT Core: counted, and found (with its original payload) in the error files; together with
+ *   what reached the stream, that is every message the bikes sent.
+ */
+import { execFile } from 'node:child_process';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { decodeRecord } from '@alleycat/kinesis-agg';
+import { INGEST_TOPIC, LAMBDA_BUNDLE, parseRaceRecord, type RaceMessage } from '@alleycat/schema';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { loadStackConfig } from '../src/stack-config.js';
+import { type RunningStack, startStack } from '../src/supervisor.js';
+import { waitFor } from './helpers.js';
+
+const run = promisify(execFile);
+const REPO = path.join(import.meta.dirname, '..', '..', '..');
+const ALLEYCAT = path.join(REPO, 'apps', 'bike-client', 'bin', 'alleycat.mjs');
+const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
+const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
+const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
+const STREAM = 'dev-alleycat';
+
+let stack: RunningStack;
+let dir: string;
+let watcher: mqtt.MqttClient;
+const seenOnBroker: RaceMessage[] = [];
+
+beforeAll(async () => {
+  await access(BUNDLE);
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-throttle-'));
+  const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+  for (const stream of config.streams) stream.shardCount = 1;
+  stack = await startStack({ config, ports: FREE, dataDir: dir, bundle: BUNDLE, onOutput: () => {} });
+  watcher = await mqtt.connectAsync(stack.endpoints.mqtt, {
+    clientId: 'throttle-watcher',
+    protocolVersion: 4,
+  });
+  watcher.on('message', (_topic, payload) => {
+    const parsed = parseRaceRecord(payload);
+    if (parsed.ok) seenOnBroker.push(...parsed.messages);
+  });
+  await watcher.subscribeAsync(INGEST_TOPIC, { qos: 0 });
+}, 60_000);
+
+afterAll(async () => {
+  await watcher?.endAsync(true);
+  await stack?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const key = (m: RaceMessage) => `${m.raceId}:${m.racerId}:${m.second}`;
+
+async function simulate(args: string[]): Promise<Record<string, number> & { raceIds: number[] }> {
+  const { stdout } = await run(process.execPath, [ALLEYCAT, 'simulate', '--json', '--classes=2', ...args], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'eu-west-1',
+    },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout);
+}
+
+async function readStream(): Promise<RaceMessage[]> {
+  const kinesalite = stack.supervisor.running().find((p) => p.name === 'kinesalite')!.urls['kinesalite']!;
+  const client = localKinesisClient(kinesalite);
+  const messages: RaceMessage[] = [];
+  try {
+    const { Shards } = await client.send(new ListShardsCommand({ StreamName: STREAM }));
+    for (const shard of Shards ?? []) {
+      let { ShardIterator: iterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamName: STREAM,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      while (iterator) {
+        const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        for (const record of page.Records ?? []) {
+          for (const user of decodeRecord(record.Data!, record.PartitionKey!).records) {
+            const parsed = parseRaceRecord(user.data);
+            if (parsed.ok) messages.push(...parsed.messages);
+          }
+        }
+        if ((page.Records ?? []).length === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return messages;
+}
+
+const stats = (name: string) =>
+  stack.supervisor.stats(stack.supervisor.running().find((p) => p.name === name)!);
+
+describe('races over the shard limits (1 shard, limits enforced)', () => {
+  it('Kinesis path: the producer is throttled, backs off, and loses nothing', async () => {
+    const before = await stats('kinesis');
+    // 400 riders at 8× speed: 3,200 records/s offered to a shard that takes 1,000/s.
+    const summary = await simulate([
+      '--via=kinesis',
+      `--kinesis-endpoint=${stack.endpoints.kinesis}`,
+      `--stream=${STREAM}`,
+      '--region=eu-west-1',
+      '--riders=400',
+      '--seconds=8',
+      '--speedup=8',
+      '--max-attempts=30',
+      '--first-racer=1',
+    ]);
+    expect(summary).toMatchObject({ messages: 3200, delivered: 3200, failed: 0 });
+    expect(summary['throttled']).toBeGreaterThan(0);
+    expect(summary['retried']).toBeGreaterThan(0);
+    const after = await stats('kinesis');
+    expect(after['throttledRecords']! - before['throttledRecords']!).toBeGreaterThanOrEqual(
+      summary['throttled']!,
+    );
+    const inStream = new Set((await readStream()).filter((m) => summary.raceIds.includes(m.raceId)).map(key));
+    expect(inStream.size).toBe(3200);
+  }, 120_000);
+
+  it('MQTT path: throttled messages go to the rule’s error action, each counted and in its file', async () => {
+    const before = await stats('broker');
+    const summary = await simulate([
+      '--via=mqtt',
+      `--mqtt-url=${stack.endpoints.mqtt}`,
+      '--qos=1',
+      '--riders=400',
+      '--seconds=8',
+      '--speedup=8',
+      '--first-racer=5001',
+    ]);
+    expect(summary).toMatchObject({ messages: 3200, delivered: 3200, failed: 0 });
+    await waitFor(
+      () => seenOnBroker.filter((m) => summary.raceIds.includes(m.raceId)).length >= 3200 || undefined,
+    );
+    const after = await stats('broker');
+    const errorActions = after['errorActions']! - before['errorActions']!;
+    expect(errorActions).toBeGreaterThan(0);
+    expect(after['throttled']! - before['throttled']!).toBe(errorActions);
+    expect(after['delivered']! - before['delivered']! + errorActions).toBe(3200);
+
+    // Every error-action file: IoT's error payload, the original message inside.
+    const errorsDir = path.join(stack.dirs.errorsBucket, 'errors');
+    const files = (await readdir(errorsDir, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath, e.name));
+    expect(files).toHaveLength(errorActions);
+    const inErrors: string[] = [];
+    for (const file of files) {
+      const report = JSON.parse(await readFile(file, 'utf8'));
+      expect(report.failures?.[0]?.errorMessage ?? JSON.stringify(report)).toMatch(
+        /ProvisionedThroughputExceeded|Rate exceeded/,
+      );
+      const parsed = parseRaceRecord(Buffer.from(report.base64OriginalPayload, 'base64'));
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) inErrors.push(...parsed.messages.map(key));
+    }
+    const inStream = new Set((await readStream()).filter((m) => summary.raceIds.includes(m.raceId)).map(key));
+    const sent = new Set(seenOnBroker.filter((m) => summary.raceIds.includes(m.raceId)).map(key));
+    // Nothing lost: every message the bikes sent is in the stream or in an error file, and none in both.
+    expect(new Set([...inStream, ...inErrors])).toEqual(sent);
+    expect(inStream.size + inErrors.length).toBe(sent.size);
+  }, 120_000);
+});
