@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
@@ -164,11 +164,19 @@ export const MOSQUITTO = process.env.ALLEYCAT_MOSQUITTO ?? '/usr/sbin/mosquitto'
 
 export interface MosquittoServer extends Server {
   dir: string;
+  /** The broker's log so far (errors, warnings, notices, connections), for failure messages. */
+  log(): string;
 }
 
 /**
  * Debian's mosquitto on 127.0.0.1:`port` (a free one by default) with a temporary config. Persistence is on
  * (saved at shutdown, in the temp dir), so a restarted broker keeps a persistent subscriber's session.
+ *
+ * `user` is the user running the tests: started as root, mosquitto otherwise switches to the `mosquitto`
+ * user, which cannot write the persistence file into a root-owned 0700 temp dir. It then logs
+ * "Error saving in-memory database … Permission denied", restarts with no sessions, and whatever it
+ * acknowledges before a subscriber has subscribed again is delivered to nobody (`user` has no effect
+ * when the tests do not run as root). The log goes to stderr (unbuffered) and is kept for messages.
  */
 export async function startMosquitto(
   port?: number,
@@ -184,20 +192,33 @@ export async function startMosquitto(
       `listener ${listenPort} 127.0.0.1`,
       ...extraConfig,
       'allow_anonymous true',
+      `user ${userInfo().username}`,
       'persistence true',
       `persistence_location ${folder}/`,
       'max_queued_messages 100000',
-      'log_dest none',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
       '',
     ].join('\n'),
   );
   const child = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
+  let log = '';
+  // Read it all (a full pipe would block the broker); keep the last 64 KiB.
+  child.stderr!.on('data', (chunk) => {
+    log = (log + chunk).slice(-65_536);
+  });
   await waitForPort(listenPort);
-  return { child, port: listenPort, dir: folder, stop: () => stopChild(child) };
+  return { child, port: listenPort, dir: folder, log: () => log, stop: () => stopChild(child) };
 }
 
-/** `mosquitto_sub` with a persistent QoS 1 session on `topic`: collects payload lines. */
+/**
+ * `mosquitto_sub` with a persistent QoS 1 session (`-c`, fixed client id) on `topic`: collects payload lines.
+ * When the broker goes away it reconnects by itself (libmosquitto, 1 s) and subscribes again.
+ */
 export async function startMosquittoSub(port: number, topic: string, received: string[]) {
   const child = spawn(
     'mosquitto_sub',
@@ -205,23 +226,35 @@ export async function startMosquittoSub(port: number, topic: string, received: s
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   live.add(child);
+  // PROBE lines (from `mosquitto_pub` below, to learn when the subscription is live) are not collected: a
+  // second probe sent while the first was still on its way would otherwise arrive among the messages.
+  let probed = false;
   let out = '';
   child.stdout!.on('data', (chunk) => {
     out += chunk;
     let newline = out.indexOf('\n');
     while (newline >= 0) {
-      received.push(out.slice(0, newline));
+      const line = out.slice(0, newline);
+      if (line === 'PROBE') probed = true;
+      else received.push(line);
       out = out.slice(newline + 1);
       newline = out.indexOf('\n');
     }
   });
-  // Subscribed once a probe comes through.
   const deadline = Date.now() + 10_000;
-  while (!received.includes('PROBE')) {
+  while (!probed) {
     if (Date.now() > deadline) throw new Error('mosquitto_sub did not subscribe');
     spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', '1', '-m', 'PROBE']);
     await new Promise((r) => setTimeout(r, 200));
   }
-  received.splice(0, received.length, ...received.filter((line) => line !== 'PROBE'));
-  return { child, stop: () => stopChild(child) };
+  return {
+    child,
+    /** Freezes the subscriber (SIGSTOP): it reads nothing and cannot reconnect until `resume()`. */
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    stop: () => {
+      child.kill('SIGCONT');
+      return stopChild(child);
+    },
+  };
 }
