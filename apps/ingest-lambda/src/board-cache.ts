@@ -28,6 +28,17 @@ export class BoardCache {
     return entry.version === version && entry.createdAtMs === createdAtMs ? entry.racers : undefined;
   }
 
+  /**
+   * The racers stored under `version` without removing them: only for reading (a leaderboard), never
+   * merged into. Safe because a container runs one invocation at a time and publishes after its merges.
+   */
+  peek(raceId: number, version: number, createdAtMs: number): Map<number, RacerState> | undefined {
+    const entry = this.entries.get(raceId);
+    return entry !== undefined && entry.version === version && entry.createdAtMs === createdAtMs
+      ? entry.racers
+      : undefined;
+  }
+
   /** Remembers racers just written under `version` (least recently written entries leave first). */
   checkin(raceId: number, version: number, createdAtMs: number, racers: Map<number, RacerState>): void {
     this.entries.delete(raceId);

@@ -37,11 +37,37 @@ export interface RaceBoard {
   createdAtMs: number;
   /** Latest arrival of any record of the race (ms); drives racer timeouts and the race timeout. */
   lastArrivalMs: number;
-  /** When the leaderboard was last claimed for publishing (ms), and the version it showed. */
-  publishedAtMs: number;
-  publishedVersion: number;
+  /** The leaderboard's publish slot as stored with the board (README § Leaderboards). */
+  publish: PublishState;
   racers: Map<number, RacerState>;
 }
+
+/**
+ * The publish slot of a race, shared by every shard. A claim (`claimedAtMs`, at most one per interval)
+ * promises a publish; its claimant later *seals* it (`sealedAtMs = claimedAtMs`): one write that records
+ * which version it publishes (`version`) and when (`sentAtMs`). A board written while the current claim
+ * is unsealed is covered by it; a board written after the seal is owed a trailing publish.
+ */
+export interface PublishState {
+  /** When the latest claim was made (ms); 0 if never. Claims are at least one interval apart. */
+  claimedAtMs: number;
+  /** `claimedAtMs` of the latest sealed claim; equal to `claimedAtMs` once the current claim is sealed. */
+  sealedAtMs: number;
+  /** When the latest sealed claim published (ms): publishes are at least one interval apart. */
+  sentAtMs: number;
+  /** The board version the latest seal published (0: none). */
+  version: number;
+  /** Racers on the board at that publish (names go out again when it grew). */
+  racers: number;
+}
+
+export const NO_PUBLISH: Readonly<PublishState> = {
+  claimedAtMs: 0,
+  sealedAtMs: 0,
+  sentAtMs: 0,
+  version: 0,
+  racers: 0,
+};
 
 export function newBoard(raceId: number, classId: number, nowMs: number): RaceBoard {
   return {
@@ -50,8 +76,7 @@ export function newBoard(raceId: number, classId: number, nowMs: number): RaceBo
     version: 0,
     createdAtMs: nowMs,
     lastArrivalMs: 0,
-    publishedAtMs: 0,
-    publishedVersion: 0,
+    publish: { ...NO_PUBLISH },
     racers: new Map(),
   };
 }

@@ -29,6 +29,21 @@ export const METRIC = {
 /** A race's leaderboard goes out at most this often (DESIGN § Data flow). */
 export const PUBLISH_INTERVAL_MS = 1_000;
 
+/**
+ * How long a claimant of the publish slot waits before it seals and publishes, so that the other shards'
+ * writes of the same second make it in (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`.
+ */
+export const DEFAULT_PUBLISH_SETTLE_MS = 150;
+/** Upper bound of the settle delay: it must stay well inside the publish interval. */
+export const MAX_PUBLISH_SETTLE_MS = 900;
+/**
+ * Environment variable of the settle delay. Not (yet) in the schema's `LAMBDA_ENV`; read here so the
+ * local stack and `apps/infra` can set it by this name.
+ */
+export const PUBLISH_SETTLE_ENV = 'ALLEYCAT_PUBLISH_SETTLE_MS';
+/** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */
+export const MAX_SEAL_ATTEMPTS = 3;
+
 /** Default when `ALLEYCAT_RACE_TIMEOUT_SECONDS` is not set: a racer or race silent this long is closed. */
 export const DEFAULT_RACE_TIMEOUT_SECONDS = 120;
 

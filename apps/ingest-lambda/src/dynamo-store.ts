@@ -16,13 +16,13 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { RaceBoard } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
 import { KEY, MAX_BOARD_ITEM_BYTES, RACE_STATE_TTL_SECONDS } from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
-import type { BoardExpectation, OpenRace, StateStore, WriteStats } from './state-store.js';
+import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
 
 const PK = STATE_TABLE.partitionKey;
 const SK = STATE_TABLE.sortKey;
@@ -46,6 +46,11 @@ function num(item: Record<string, AttributeValue>, name: string, fallback?: numb
   return Number(v);
 }
 
+/** `name = :placeholder`, or "never set" when the value read was 0 (the attribute is written on first use). */
+function matches(name: string, placeholder: string, value: number): string {
+  return value === 0 ? `attribute_not_exists(${name})` : `${name} = ${placeholder}`;
+}
+
 function boardKey(raceId: number): Record<string, AttributeValue> {
   return { [PK]: S(`${KEY.racePrefix}${raceId}`), [SK]: S(KEY.boardSort) };
 }
@@ -57,6 +62,8 @@ function expiresAt(lastArrivalMs: number): number {
 export class DynamoStateStore implements StateStore {
   readonly stats: WriteStats = { writes: 0, writeUnits: 0, conditionalFailures: 0 };
   private readonly cache = new BoardCache();
+  /** Size of each board last read or written here, to count what a slot update on the item bills. */
+  private readonly lastBoardBytes = new Map<number, number>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -84,6 +91,43 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
+  /** A board item as a `RaceBoard`; `peek` reads the decode cache without taking the entry (publish only). */
+  private toBoard(raceId: number, item: Record<string, AttributeValue>, peek: boolean): RaceBoard {
+    try {
+      const lastArrivalMs = num(item, 'lastArrival');
+      const version = num(item, 'v');
+      const createdAtMs = num(item, 'createdAt');
+      const blob = item['racers']?.B;
+      if (blob === undefined) throw new RangeError('attribute racers missing');
+      const cached = peek
+        ? this.cache.peek(raceId, version, createdAtMs)
+        : this.cache.checkout(raceId, version, createdAtMs);
+      return {
+        raceId,
+        classId: num(item, 'classId'),
+        version,
+        createdAtMs,
+        lastArrivalMs,
+        // Claims and seals change these without a new version: always from the item.
+        publish: {
+          claimedAtMs: num(item, 'pubAt', 0),
+          sealedAtMs: num(item, 'sealAt', 0),
+          sentAtMs: num(item, 'sentAt', 0),
+          version: num(item, 'pubV', 0),
+          racers: num(item, 'pubN', 0),
+        },
+        racers: cached ?? decodeRacers(blob, lastArrivalMs),
+      };
+    } catch (error) {
+      throw new CorruptBoardError(raceId, (error as Error).message);
+    }
+  }
+
+  /** Write bytes of an update to the board item: DynamoDB bills the whole item, however little changes. */
+  private boardBytes(raceId: number): number {
+    return this.lastBoardBytes.get(raceId) ?? KB;
+  }
+
   async loadBoard(raceId: number): Promise<RaceBoard | undefined> {
     const out = await this.send('GetItem board', () =>
       this.client.send(
@@ -91,27 +135,9 @@ export class DynamoStateStore implements StateStore {
       ),
     );
     if (out === CONDITION_FAILED || out.Item === undefined) return undefined;
-    const item = out.Item;
-    try {
-      const lastArrivalMs = num(item, 'lastArrival');
-      const version = num(item, 'v');
-      const createdAtMs = num(item, 'createdAt');
-      const blob = item['racers']?.B;
-      if (blob === undefined) throw new RangeError('attribute racers missing');
-      return {
-        raceId,
-        classId: num(item, 'classId'),
-        version,
-        createdAtMs,
-        lastArrivalMs,
-        // Claims change these without a new version: always from the item.
-        publishedAtMs: num(item, 'pubAt', 0),
-        publishedVersion: num(item, 'pubV', 0),
-        racers: this.cache.checkout(raceId, version, createdAtMs) ?? decodeRacers(blob, lastArrivalMs),
-      };
-    } catch (error) {
-      throw new CorruptBoardError(raceId, (error as Error).message);
-    }
+    const blob = out.Item['racers']?.B;
+    if (blob !== undefined) this.lastBoardBytes.set(raceId, blob.length + BOARD_OVERHEAD_BYTES);
+    return this.toBoard(raceId, out.Item, false);
   }
 
   async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
@@ -141,22 +167,16 @@ export class DynamoStateStore implements StateStore {
     let condition: string;
     if (expected.version === 0) condition = `attribute_not_exists(${PK})`;
     else {
-      condition = '#v = :v';
+      // The version, and the slot's claim and seal as read: a claim or seal since the read changes what
+      // this writer owes the leaderboard, so it must read again (README § Leaderboards).
+      condition = `#v = :v AND ${matches('pubAt', ':readPubAt', expected.claimedAtMs)} AND ${matches('sealAt', ':readSealAt', expected.sealedAtMs)}`;
       values[':v'] = N(expected.version);
+      if (expected.claimedAtMs !== 0) values[':readPubAt'] = N(expected.claimedAtMs);
+      if (expected.sealedAtMs !== 0) values[':readSealAt'] = N(expected.sealedAtMs);
     }
     if (expected.claim) {
-      sets.push('pubAt = :pubAt', 'pubV = :pubV');
-      values[':pubAt'] = N(board.publishedAtMs);
-      values[':pubV'] = N(board.publishedVersion);
-      if (expected.version !== 0) {
-        // Another invocation may have claimed the slot since the read (claims do not bump `v`).
-        // A board never published has no `pubAt` yet (read as 0).
-        condition +=
-          expected.publishedAtMs === 0
-            ? ' AND (attribute_not_exists(pubAt) OR pubAt = :readPubAt)'
-            : ' AND pubAt = :readPubAt';
-        values[':readPubAt'] = N(expected.publishedAtMs);
-      }
+      sets.push('pubAt = :pubAt');
+      values[':pubAt'] = N(board.publish.claimedAtMs);
     }
     const out = await this.send(
       'UpdateItem board',
@@ -174,11 +194,14 @@ export class DynamoStateStore implements StateStore {
       bytes,
     );
     if (out === CONDITION_FAILED) return false;
+    this.lastBoardBytes.set(board.raceId, bytes);
     this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
   }
 
-  async claimPublish(raceId: number, version: number, nowMs: number, intervalMs: number): Promise<boolean> {
+  async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
+    const values: Record<string, AttributeValue> = { ':now': N(nowMs) };
+    if (seenClaimedAtMs !== 0) values[':seen'] = N(seenClaimedAtMs);
     const out = await this.send(
       'UpdateItem claim',
       () =>
@@ -186,25 +209,62 @@ export class DynamoStateStore implements StateStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: boardKey(raceId),
-            UpdateExpression: 'SET pubAt = :now, pubV = :ver',
-            ConditionExpression: `attribute_exists(${PK}) AND (attribute_not_exists(pubV) OR (pubV < :ver AND pubAt <= :limit))`,
-            ExpressionAttributeValues: {
-              ':now': N(nowMs),
-              ':ver': N(version),
-              ':limit': N(nowMs - intervalMs),
-            },
+            UpdateExpression: 'SET pubAt = :now',
+            ConditionExpression: `attribute_exists(${PK}) AND ${matches('pubAt', ':seen', seenClaimedAtMs)}`,
+            ExpressionAttributeValues: values,
           }),
         ),
-      KB,
+      this.boardBytes(raceId),
     );
     return out !== CONDITION_FAILED;
   }
 
-  async releasePublish(
+  async sealPublish(
     raceId: number,
-    claimed: { atMs: number; version: number },
-    previous: { atMs: number; version: number },
-  ): Promise<void> {
+    claimedAtMs: number,
+    nowMs: number,
+    intervalMs: number,
+  ): Promise<SealOutcome> {
+    const out = await this.send(
+      'UpdateItem seal',
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: boardKey(raceId),
+            // The item's own version and racer count, copied in the same write that ends the claim.
+            UpdateExpression: 'SET sealAt = :claim, sentAt = :now, pubV = #v, pubN = racerCount',
+            ConditionExpression: 'pubAt = :claim AND (attribute_not_exists(sentAt) OR sentAt <= :limit)',
+            ExpressionAttributeNames: { '#v': 'v' },
+            ExpressionAttributeValues: {
+              ':claim': N(claimedAtMs),
+              ':now': N(nowMs),
+              ':limit': N(nowMs - intervalMs),
+            },
+            // The board as sealed (the seal changes only the slot), with the slot as it was before.
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
+      this.boardBytes(raceId),
+    );
+    if (out !== CONDITION_FAILED) return { board: this.toBoard(raceId, out.Attributes ?? {}, true) };
+    // Why did it fail? Rare (a claimant later than a whole interval): one read tells.
+    const current = await this.send('GetItem slot', () =>
+      this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: boardKey(raceId),
+          ConsistentRead: true,
+          ProjectionExpression: 'pubAt, sentAt',
+        }),
+      ),
+    );
+    const item = current === CONDITION_FAILED ? undefined : current.Item;
+    if (item === undefined || num(item, 'pubAt', 0) !== claimedAtMs) return { lost: true };
+    return { retryAtMs: num(item, 'sentAt', 0) + intervalMs };
+  }
+
+  async releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void> {
     await this.send(
       'UpdateItem release',
       () =>
@@ -212,17 +272,17 @@ export class DynamoStateStore implements StateStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: boardKey(raceId),
-            UpdateExpression: 'SET pubAt = :prevAt, pubV = :prevV',
-            ConditionExpression: 'pubAt = :at AND pubV = :ver',
+            UpdateExpression: 'SET pubV = :prevV, sentAt = :prevSent, pubN = :prevN',
+            ConditionExpression: 'pubAt = :claim AND sealAt = :claim',
             ExpressionAttributeValues: {
-              ':prevAt': N(previous.atMs),
               ':prevV': N(previous.version),
-              ':at': N(claimed.atMs),
-              ':ver': N(claimed.version),
+              ':prevSent': N(previous.sentAtMs),
+              ':prevN': N(previous.racers),
+              ':claim': N(claimedAtMs),
             },
           }),
         ),
-      KB,
+      this.boardBytes(raceId),
     );
   }
 
@@ -279,6 +339,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async markClosed(raceId: number): Promise<void> {
+    this.lastBoardBytes.delete(raceId);
     await this.send(
       'DeleteItem open',
       () =>

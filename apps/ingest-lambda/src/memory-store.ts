@@ -2,10 +2,10 @@
  * In-memory `StateStore` with the same conditions as the DynamoDB one. Boards are stored encoded, as in
  * DynamoDB, so a load never aliases a board another invocation is merging.
  */
-import type { RaceBoard } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
-import type { BoardExpectation, OpenRace, StateStore, WriteStats } from './state-store.js';
+import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
 
 interface StoredBoard {
   raceId: number;
@@ -13,9 +13,9 @@ interface StoredBoard {
   version: number;
   createdAtMs: number;
   lastArrivalMs: number;
-  publishedAtMs: number;
-  publishedVersion: number;
+  publish: PublishState;
   racers: Uint8Array;
+  racerCount: number;
 }
 
 const KB = 1024;
@@ -33,20 +33,24 @@ export class MemoryStateStore implements StateStore {
     this.stats.writeUnits += Math.max(1, Math.ceil(bytes / KB));
   }
 
-  async loadBoard(raceId: number): Promise<RaceBoard | undefined> {
-    const s = this.boards.get(raceId);
-    if (s === undefined) return undefined;
+  private toBoard(s: StoredBoard, peek: boolean): RaceBoard {
+    const cached = peek
+      ? this.cache.peek(s.raceId, s.version, s.createdAtMs)
+      : this.cache.checkout(s.raceId, s.version, s.createdAtMs);
     return {
       raceId: s.raceId,
       classId: s.classId,
       version: s.version,
       createdAtMs: s.createdAtMs,
       lastArrivalMs: s.lastArrivalMs,
-      publishedAtMs: s.publishedAtMs,
-      publishedVersion: s.publishedVersion,
-      racers:
-        this.cache.checkout(raceId, s.version, s.createdAtMs) ?? decodeRacers(s.racers, s.lastArrivalMs),
+      publish: { ...s.publish },
+      racers: cached ?? decodeRacers(s.racers, s.lastArrivalMs),
     };
+  }
+
+  async loadBoard(raceId: number): Promise<RaceBoard | undefined> {
+    const s = this.boards.get(raceId);
+    return s === undefined ? undefined : this.toBoard(s, false);
   }
 
   async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
@@ -58,50 +62,77 @@ export class MemoryStateStore implements StateStore {
         ? stored === undefined
         : stored !== undefined &&
           stored.version === expected.version &&
-          (!expected.claim || stored.publishedAtMs === expected.publishedAtMs);
+          stored.publish.claimedAtMs === expected.claimedAtMs &&
+          stored.publish.sealedAtMs === expected.sealedAtMs;
     if (!matches) {
       this.stats.conditionalFailures++;
       return false;
     }
+    const publish = { ...(stored?.publish ?? board.publish) };
+    if (expected.claim) publish.claimedAtMs = board.publish.claimedAtMs;
     this.boards.set(board.raceId, {
       raceId: board.raceId,
       classId: board.classId,
       version: board.version,
       createdAtMs: board.createdAtMs,
       lastArrivalMs: board.lastArrivalMs,
-      publishedAtMs: expected.claim ? board.publishedAtMs : (stored?.publishedAtMs ?? 0),
-      publishedVersion: expected.claim ? board.publishedVersion : (stored?.publishedVersion ?? 0),
+      publish,
       racers,
+      racerCount: board.racers.size,
     });
     this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
   }
 
-  async claimPublish(raceId: number, version: number, nowMs: number, intervalMs: number): Promise<boolean> {
-    this.write(1);
+  async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
     const s = this.boards.get(raceId);
-    if (s === undefined || s.publishedVersion >= version || s.publishedAtMs > nowMs - intervalMs) {
+    this.write(s === undefined ? 1 : s.racers.length + 150);
+    if (s === undefined || s.publish.claimedAtMs !== seenClaimedAtMs) {
       this.stats.conditionalFailures++;
       return false;
     }
-    s.publishedAtMs = nowMs;
-    s.publishedVersion = version;
+    s.publish.claimedAtMs = nowMs;
     return true;
   }
 
-  async releasePublish(
+  async sealPublish(
     raceId: number,
-    claimed: { atMs: number; version: number },
-    previous: { atMs: number; version: number },
-  ): Promise<void> {
-    this.write(1);
+    claimedAtMs: number,
+    nowMs: number,
+    intervalMs: number,
+  ): Promise<SealOutcome> {
     const s = this.boards.get(raceId);
-    if (s === undefined || s.publishedAtMs !== claimed.atMs || s.publishedVersion !== claimed.version) {
+    this.write(s === undefined ? 1 : s.racers.length + 150);
+    if (s === undefined || s.publish.claimedAtMs !== claimedAtMs) {
+      this.stats.conditionalFailures++;
+      return { lost: true };
+    }
+    if (s.publish.sentAtMs > nowMs - intervalMs) {
+      this.stats.conditionalFailures++;
+      return { retryAtMs: s.publish.sentAtMs + intervalMs };
+    }
+    // The board as it was when sealed (the seal changes only the slot), with the slot as it was before.
+    const board = this.toBoard(s, true);
+    s.publish = {
+      claimedAtMs,
+      sealedAtMs: claimedAtMs,
+      sentAtMs: nowMs,
+      version: s.version,
+      racers: s.racerCount,
+    };
+    return { board };
+  }
+
+  async releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void> {
+    const s = this.boards.get(raceId);
+    this.write(s === undefined ? 1 : s.racers.length + 150);
+    if (s === undefined || s.publish.claimedAtMs !== claimedAtMs || s.publish.sealedAtMs !== claimedAtMs) {
       this.stats.conditionalFailures++;
       return;
     }
-    s.publishedAtMs = previous.atMs;
-    s.publishedVersion = previous.version;
+    s.publish.version = previous.version;
+    s.publish.sentAtMs = previous.sentAtMs;
+    s.publish.racers = previous.racers;
   }
 
   async updateBest(racerId: number, classId: number, total: number, raceId: number): Promise<boolean> {

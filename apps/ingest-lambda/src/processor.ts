@@ -12,13 +12,17 @@ import {
   leaderboardFor,
   type MergeResult,
   mergeMessages,
+  NO_PUBLISH,
   newBoard,
+  type PublishState,
   type RaceBoard,
 } from './board.js';
 import { isRetryable } from './classify.js';
 import { forEachLimit, sleep } from './concurrency.js';
 import {
   BEST_CONCURRENCY,
+  DEFAULT_PUBLISH_SETTLE_MS,
+  MAX_SEAL_ATTEMPTS,
   MAX_STATE_ATTEMPTS,
   METRIC,
   PUBLISH_INTERVAL_MS,
@@ -62,9 +66,11 @@ export interface ProcessorOptions {
   resultsTopicPrefix: string;
   raceTimeoutSeconds: number;
   clock?: Clock;
-  /** Waits before a deferred publish claim; injectable so tests need not sleep. */
+  /** Waits for the settle delay and for a busy slot; injectable so tests need not sleep. */
   wait?: (ms: number) => Promise<void>;
   publishIntervalMs?: number;
+  /** Delay between claiming the slot and publishing (default `DEFAULT_PUBLISH_SETTLE_MS`). */
+  publishSettleMs?: number;
   sweepIntervalMs?: number;
 }
 
@@ -76,17 +82,44 @@ interface Rejected {
   partBase64?: string;
 }
 
-/** A publish left for the end of the invocation: the slot was busy when the board was written. */
-interface DeferredPublish {
-  board: RaceBoard;
-  notBeforeMs: number;
+/**
+ * What a writer owes the leaderboard after its write (README § Leaderboards): to seal and publish the
+ * claim it made (`claimedAtMs`), or, when its version came after the current claim was sealed, a trailing
+ * claim once the slot frees (`afterClaimAtMs`: the claim it saw).
+ */
+export type PublishDuty =
+  | { raceId: number; claimedAtMs: number; afterClaimAtMs?: undefined }
+  | { raceId: number; claimedAtMs?: undefined; afterClaimAtMs: number };
+
+/** A duty with the record to hand back if its publish fails. */
+interface PendingPublish {
+  duty: PublishDuty;
   firstRecord: number;
-  withNames: boolean;
 }
 
 /** Poison for a race's state, not a fault of the environment: retrying cannot help. */
 function isStatePoison(error: unknown): boolean {
   return error instanceof BoardTooLargeError || error instanceof CorruptBoardError;
+}
+
+/**
+ * What a writer of `version` (or a reader of it, when its records changed nothing) owes the leaderboard,
+ * given the slot as it was at its write (`slot`, exact: the write was conditioned on it) and that it did
+ * not claim: nothing if that version is published or the current claim is not sealed yet (its seal will
+ * read this version); otherwise a trailing claim once the slot frees. Pure, for the README's argument.
+ */
+export function publishDutyOf(
+  raceId: number,
+  version: number,
+  slot: PublishState,
+  nowMs: number,
+  intervalMs: number,
+): PublishDuty | undefined {
+  if (version <= slot.version) return undefined;
+  const unsealed = slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs;
+  // An unsealed claim younger than an interval has a live claimant (or one whose batch Lambda retries).
+  if (unsealed && nowMs - slot.claimedAtMs < intervalMs) return undefined;
+  return { raceId, afterClaimAtMs: slot.claimedAtMs };
 }
 
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
@@ -106,6 +139,7 @@ export class IngestProcessor {
   private readonly clock: Clock;
   private readonly wait: (ms: number) => Promise<void>;
   private readonly intervalMs: number;
+  private readonly settleMs: number;
   private readonly sweepIntervalMs: number;
   private lastSweepMs = Number.NEGATIVE_INFINITY;
 
@@ -120,6 +154,7 @@ export class IngestProcessor {
     this.clock = options.clock ?? Date.now;
     this.wait = options.wait ?? sleep;
     this.intervalMs = options.publishIntervalMs ?? PUBLISH_INTERVAL_MS;
+    this.settleMs = options.publishSettleMs ?? DEFAULT_PUBLISH_SETTLE_MS;
     this.sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
   }
 
@@ -183,15 +218,15 @@ export class IngestProcessor {
     this.metrics.addMetric(METRIC.iteratorAge, 'Milliseconds', Math.max(0, nowMs - oldestArrival));
     this.metrics.addMetric(METRIC.arrivalLag, 'Milliseconds', Math.max(0, nowMs - newestArrival));
 
-    // State per race, a bounded number at once; publishes whose slot was busy are collected for the end.
-    const deferred: DeferredPublish[] = [];
+    // State per race, a bounded number at once; publishes are collected for the end (they wait to settle).
+    const pending: PendingPublish[] = [];
     const totals = { counted: 0, duplicates: 0, racers: 0, races: 0, bests: 0, published: 0, conflicts: 0 };
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, list]) => {
       const firstRecord = list[0]!.recordIndex;
       try {
         const outcome = await this.processRace(raceId, list, nowMs, totals);
         for (const r of outcome.rejected) rejected.push(r);
-        if (outcome.deferred !== undefined) deferred.push({ ...outcome.deferred, firstRecord });
+        if (outcome.duty !== undefined) pending.push({ duty: outcome.duty, firstRecord });
       } catch (error) {
         if (isStatePoison(error)) {
           // The race's state cannot take these messages; keep them inspectable and let the shard move on.
@@ -218,11 +253,11 @@ export class IngestProcessor {
     await this.writeRejections(records, rejected, fail);
 
     await Promise.all(
-      deferred.map(async (d) => {
+      pending.map(async (p) => {
         try {
-          if (await this.publishDeferred(d)) totals.published++;
+          if (await this.fulfil(p.duty)) totals.published++;
         } catch (error) {
-          this.onPublishError(error, d.firstRecord, d.board.raceId, fail);
+          this.onPublishError(error, p.firstRecord, p.duty.raceId, fail);
         }
       }),
     );
@@ -269,11 +304,11 @@ export class IngestProcessor {
       'counted' | 'duplicates' | 'racers' | 'races' | 'bests' | 'published' | 'conflicts',
       number
     >,
-  ): Promise<{ rejected: Rejected[]; deferred?: Omit<DeferredPublish, 'firstRecord'> }> {
+  ): Promise<{ rejected: Rejected[]; duty?: PublishDuty }> {
     let board: RaceBoard | undefined;
     let result: MergeResult | undefined;
     let claimed = false;
-    let previousPublish = { atMs: 0, version: 0 };
+    let slot: PublishState = NO_PUBLISH;
     for (let attempt = 1; ; attempt++) {
       claimed = false; // a claim made by a lost write was never made
       const stored = await this.store.loadBoard(raceId);
@@ -284,18 +319,17 @@ export class IngestProcessor {
       }
       board = stored ?? newBoard(raceId, list[0]!.message.classId, nowMs);
       const readVersion = board.version;
-      previousPublish = { atMs: board.publishedAtMs, version: board.publishedVersion };
+      slot = { ...board.publish };
       result = mergeMessages(board, list, this.timeoutMs);
       if (!result.changed) break;
       board.version = readVersion + 1;
-      claimed = nowMs - board.publishedAtMs >= this.intervalMs;
-      if (claimed) {
-        board.publishedAtMs = nowMs;
-        board.publishedVersion = board.version;
-      }
+      const claimAt = this.clock();
+      claimed = claimAt - slot.claimedAtMs >= this.intervalMs;
+      if (claimed) board.publish.claimedAtMs = claimAt;
       const saved = await this.store.saveBoard(board, {
         version: readVersion,
-        publishedAtMs: previousPublish.atMs,
+        claimedAtMs: slot.claimedAtMs,
+        sealedAtMs: slot.sealedAtMs,
         claim: claimed,
       });
       if (saved) break;
@@ -318,41 +352,59 @@ export class IngestProcessor {
       recordIndex: r.source.recordIndex,
       reason: r.reason,
     }));
+    const duty = claimed
+      ? { raceId, claimedAtMs: board.publish.claimedAtMs }
+      : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
+    return duty === undefined ? { rejected } : { rejected, duty };
+  }
 
-    const withNames = result.newRacers > 0;
-    if (claimed) {
+  /**
+   * Publishes what `duty` owes: for a trailing duty, first waits for the slot to free and claims it (if
+   * someone else claims it first, their seal comes after this writer's version and covers it); then waits
+   * the settle delay, seals the claim — which reads the board as it is now, the other shards' writes of
+   * the second included — and publishes that board. True if this invocation published.
+   */
+  private async fulfil(duty: PublishDuty): Promise<boolean> {
+    const { raceId } = duty;
+    let claimedAtMs: number;
+    if (duty.claimedAtMs !== undefined) claimedAtMs = duty.claimedAtMs;
+    else {
+      await this.waitUntil(duty.afterClaimAtMs + this.intervalMs);
+      const now = this.clock();
+      if (!(await this.store.claimPublish(raceId, duty.afterClaimAtMs, now))) return false;
+      claimedAtMs = now;
+    }
+    await this.waitUntil(claimedAtMs + this.settleMs);
+    for (let attempt = 1; attempt <= MAX_SEAL_ATTEMPTS; attempt++) {
+      const now = this.clock();
+      const sealed = await this.store.sealPublish(raceId, claimedAtMs, now, this.intervalMs);
+      if ('lost' in sealed) return false; // a later claim replaced ours: its seal covers our version
+      if ('retryAtMs' in sealed) {
+        await this.waitUntil(sealed.retryAtMs);
+        continue;
+      }
+      const { board } = sealed;
       try {
-        await this.publishBoard(board, nowMs, withNames);
-        totals.published++;
+        // Names go out when racers joined since the last publish (and every few seconds, see leaderboardFor).
+        await this.publishBoard(board, now, board.racers.size !== board.publish.racers);
       } catch (error) {
-        // Give the slot back so the retry (or the next writer) publishes this version.
+        // Put the published version back: the retry of these records (or the next writer) publishes it.
         await this.store
-          .releasePublish(
-            raceId,
-            { atMs: board.publishedAtMs, version: board.publishedVersion },
-            previousPublish,
-          )
+          .releasePublish(raceId, claimedAtMs, board.publish)
           .catch((releaseError: unknown) =>
             this.logger.warn('could not release the publish slot', { raceId, error: releaseError }),
           );
-        if (isRetryable(error)) throw error;
-        this.logger.error('leaderboard publish refused', { raceId, retryable: false, error });
+        throw error;
       }
-      return { rejected };
+      return true;
     }
-    // The slot was busy. Mid-race the next write (any shard, within about a second) publishes a newer
-    // version anyway; but when racers closed, or an earlier publish of this version failed, nothing may
-    // follow, so this invocation waits for the slot and publishes itself.
-    if (
-      (result.changed && result.racersClosed > 0) ||
-      (!result.changed && board.publishedVersion < board.version)
-    ) {
-      return {
-        rejected,
-        deferred: { board, notBeforeMs: previousPublish.atMs + this.intervalMs, withNames },
-      };
-    }
-    return { rejected };
+    this.logger.warn('leaderboard slot stayed busy; publish left to the next writer', { raceId });
+    return false;
+  }
+
+  private async waitUntil(atMs: number): Promise<void> {
+    const ms = atMs - this.clock();
+    if (ms > 0) await this.wait(ms);
   }
 
   private async publishBoard(board: RaceBoard, publishedAtMs: number, withNames: boolean): Promise<void> {
@@ -360,37 +412,6 @@ export class IngestProcessor {
     for (const message of leaderboardFor(board, publishedAtMs, withNames)) {
       await this.publisher.publish(topic, message);
     }
-  }
-
-  /**
-   * Claims the slot once it is free and publishes this invocation's version, unless a version at least as
-   * new was published meanwhile. Without this, the last seconds of a race written while another shard
-   * held the slot would never reach the bikes.
-   */
-  private async publishDeferred(d: DeferredPublish): Promise<boolean> {
-    const { board } = d;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await this.wait(
-        Math.max(0, (attempt === 0 ? d.notBeforeMs : this.clock() + this.intervalMs) - this.clock()),
-      );
-      const now = this.clock();
-      if (await this.store.claimPublish(board.raceId, board.version, now, this.intervalMs)) {
-        try {
-          await this.publishBoard(board, now, d.withNames);
-        } catch (error) {
-          await this.store
-            .releasePublish(
-              board.raceId,
-              { atMs: now, version: board.version },
-              { atMs: board.publishedAtMs, version: board.publishedVersion },
-            )
-            .catch(() => undefined);
-          throw error;
-        }
-        return true;
-      }
-    }
-    return false;
   }
 
   private onPublishError(
@@ -401,7 +422,11 @@ export class IngestProcessor {
   ): void {
     if (isRetryable(error)) {
       fail(firstRecord);
-      this.logger.warn('leaderboard publish failed; records will be retried', { raceId, error });
+      this.logger.error('leaderboard publish failed; records will be retried', {
+        raceId,
+        retryable: true,
+        error,
+      });
     } else {
       // A refused publish (policy, topic) does not heal by retrying: the state is safe, the board stale.
       this.logger.error('leaderboard publish refused', { raceId, retryable: false, error });
@@ -473,26 +498,27 @@ export class IngestProcessor {
       }
       if (nowMs - board.lastArrivalMs <= this.timeoutMs) return;
       const readVersion = board.version;
-      const previousAt = board.publishedAtMs;
-      const previousVersion = board.publishedVersion;
+      const slot = { ...board.publish };
       const closedNow = closeIdleRace(board);
-      const needsPublish = closedNow.length > 0 || board.publishedVersion < board.version;
+      let duty: PublishDuty | undefined;
       if (closedNow.length > 0) {
         board.version = readVersion + 1;
-        const claim = nowMs - previousAt >= this.intervalMs;
-        if (claim) {
-          board.publishedAtMs = nowMs;
-          board.publishedVersion = board.version;
-        }
-        if (
-          !(await this.store.saveBoard(board, { version: readVersion, publishedAtMs: previousAt, claim }))
-        ) {
-          continue;
-        }
+        const claimAt = this.clock();
+        const claim = claimAt - slot.claimedAtMs >= this.intervalMs;
+        if (claim) board.publish.claimedAtMs = claimAt;
+        const saved = await this.store.saveBoard(board, {
+          version: readVersion,
+          claimedAtMs: slot.claimedAtMs,
+          sealedAtMs: slot.sealedAtMs,
+          claim,
+        });
+        if (!saved) continue;
         this.metrics.addMetric(METRIC.racesClosedByTimeout, 'Count', 1);
-        if (!claim) return; // publish and index cleanup on a later sweep, once the slot is free
-      } else if (needsPublish) {
-        if (!(await this.store.claimPublish(raceId, board.version, nowMs, this.intervalMs))) return;
+        duty = claim
+          ? { raceId, claimedAtMs: claimAt }
+          : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
+      } else {
+        duty = publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
       }
       // Racers closed by timeout get their best (again: max is idempotent, and a sweep may have died here).
       await forEachLimit(
@@ -502,20 +528,9 @@ export class IngestProcessor {
           await this.store.updateBest(r.racerId, board.classId, r.total, raceId, nowMs);
         },
       );
-      if (needsPublish) {
-        try {
-          await this.publishBoard(board, nowMs, true);
-        } catch (error) {
-          // Give the slot back: the next sweep finds the version unpublished and tries again.
-          await this.store
-            .releasePublish(
-              raceId,
-              { atMs: nowMs, version: board.version },
-              { atMs: previousAt, version: previousVersion },
-            )
-            .catch(() => undefined);
-          throw error;
-        }
+      // A failed publish leaves the race in the index: the next sweep finds its version unpublished.
+      if (duty !== undefined && (await this.fulfil(duty))) {
+        this.metrics.addMetric(METRIC.leaderboardsPublished, 'Count', 1);
       }
       if (isRaceClosed(board)) await this.store.markClosed(raceId);
       return;

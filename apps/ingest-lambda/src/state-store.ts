@@ -2,13 +2,17 @@
  * Where race state lives. `DynamoStateStore` is the real one; `MemoryStateStore` implements the same
  * conditions in memory for the benchmark's CPU path and for unit tests of the orchestration.
  */
-import type { RaceBoard } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 
-/** What a board write is conditioned on: the version read (0: must not exist) and, when claiming, `pubAt`. */
+/**
+ * What a board write is conditioned on: the version read (0: must not exist) and the publish slot's claim
+ * and seal as read — so a writer knows exactly which claim its version is covered by (README § Leaderboards).
+ */
 export interface BoardExpectation {
   version: number;
-  publishedAtMs: number;
-  /** True when this write also claims the leaderboard slot (sets `pubAt`/`pubV` to the board's). */
+  claimedAtMs: number;
+  sealedAtMs: number;
+  /** True when this write also claims the publish slot (sets `pubAt` to `board.publish.claimedAtMs`). */
   claim: boolean;
 }
 
@@ -25,6 +29,9 @@ export interface WriteStats {
   conditionalFailures: number;
 }
 
+/** What sealing a claim gave: the board to publish, a lost claim, or "too early, retry at". */
+export type SealOutcome = { board: RaceBoard } | { lost: true } | { retryAtMs: number };
+
 export interface StateStore {
   /** Strongly consistent read of a race's board; undefined if the race has none yet. */
   loadBoard(raceId: number): Promise<RaceBoard | undefined>;
@@ -33,14 +40,16 @@ export interface StateStore {
    * False on a lost race with another writer (conditional check failed); throws on anything else.
    */
   saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean>;
-  /** Claims the leaderboard slot for `version` if no version ≥ it was published and the slot is free. */
-  claimPublish(raceId: number, version: number, nowMs: number, intervalMs: number): Promise<boolean>;
-  /** Gives a claimed slot back after the publish failed (only if nobody claimed since). */
-  releasePublish(
-    raceId: number,
-    claimed: { atMs: number; version: number },
-    previous: { atMs: number; version: number },
-  ): Promise<void>;
+  /** Claims the publish slot at `nowMs` if the current claim is still the one seen (`seenClaimedAtMs`). */
+  claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean>;
+  /**
+   * Seals the claim made at `claimedAtMs`: records the board's current version and racer count as
+   * published at `nowMs`, and returns the board as it is at that moment (the one to publish). `lost` if
+   * another claim replaced it; `retryAtMs` if the previous publish was less than `intervalMs` ago.
+   */
+  sealPublish(raceId: number, claimedAtMs: number, nowMs: number, intervalMs: number): Promise<SealOutcome>;
+  /** After a failed publish: puts back the published version and time (only if the seal is still current). */
+  releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void>;
   /** Raises a racer's best total for a class (never lowers it). True if it changed. */
   updateBest(
     racerId: number,

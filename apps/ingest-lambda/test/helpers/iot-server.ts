@@ -10,6 +10,8 @@ export interface PublishedMessage {
   topic: string;
   qos: string | null;
   message: LeaderboardMessage;
+  /** When the server received it (ms). */
+  receivedAt: number;
 }
 
 export interface IotServer {
@@ -43,6 +45,7 @@ export async function startIotServer(): Promise<IotServer> {
         topic,
         qos: url.searchParams.get('qos'),
         message: JSON.parse(Buffer.concat(chunks).toString('utf8')) as LeaderboardMessage,
+        receivedAt: Date.now(),
       });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
