@@ -6,8 +6,8 @@
  * After each race, a sample of what was sent is sent again in reverse order (duplicates, reordered), and the
  * boards must not move.
  */
-import { execFile } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -202,6 +202,60 @@ async function resendToKinesis(messages: readonly RaceMessage[]): Promise<void> 
   }
 }
 
+/** A small race of its own (unique raceId), as messages, with the totals they add up to. */
+function miniRace(raceId: number, classId: number, racerIds: number[], seconds = 3) {
+  const now = Date.now();
+  const messages = racerIds.flatMap((racerId) =>
+    Array.from({ length: seconds }, (_, s) => ({
+      uuid: crypto.randomUUID(),
+      event: s + 1 === seconds ? 'final' : 'update',
+      deviceTimestamp: now + s * 1000,
+      second: s + 1,
+      raceId,
+      name: `Client ${racerId}`,
+      racerId,
+      classId,
+      cadence: 70 + ((racerId + s) % 40),
+      resistance: 30 + ((racerId * 3 + s) % 40),
+    })),
+  );
+  const totals = new Map<number, number>();
+  for (const m of messages)
+    totals.set(m.racerId, (totals.get(m.racerId) ?? 0) + output(m.cadence, m.resistance));
+  return { messages, totals: new Map([...totals].map(([r, t]) => [r, roundScore(t)])) };
+}
+
+/** Standings of the latest closed board of `raceId` a client received (payloads as text). */
+function closedBoardIn(payloads: readonly string[], raceId: number): Map<number, number> | undefined {
+  let latest: Map<number, number> | undefined;
+  for (const payload of payloads) {
+    const parsed = parseLeaderboardMessage(payload);
+    if (parsed.ok && parsed.leaderboard.raceId === raceId && parsed.leaderboard.closed) {
+      latest = new Map(parsed.leaderboard.standings.map(([racerId, , total]) => [racerId, total]));
+    }
+  }
+  return latest;
+}
+
+/**
+ * Waits for a closed board with every racer of the race: "closed" means every racer the board knows has sent
+ * its final, so a racer whose records reach the Lambda later (another shard) reopens it.
+ */
+async function finalBoard(
+  payloads: readonly string[],
+  raceId: number,
+  racers: number,
+): Promise<Map<number, number>> {
+  return waitFor(() => {
+    const board = closedBoardIn(payloads, raceId);
+    return board && board.size === racers ? board : undefined;
+  }, 30_000).catch(() => {
+    throw new Error(
+      `no closed board with ${racers} racers for race ${raceId}: last ${JSON.stringify([...(closedBoardIn(payloads, raceId) ?? [])])}`,
+    );
+  });
+}
+
 function sample(messages: readonly RaceMessage[], raceIds: readonly number[], every: number): RaceMessage[] {
   return messages.filter((m, i) => raceIds.includes(m.raceId) && i % every === 0);
 }
@@ -274,4 +328,142 @@ describe('races from the simulator through the local stack, checked against what
       expect(boardTotals(summary.raceIds)).toEqual(expected);
     }, 120_000);
   }
+
+  it('mosquitto_pub publishes a race and mosquitto_sub reads its leaderboard', async () => {
+    const port = new URL(stack.endpoints.mqtt).port;
+    const race = miniRace(880_001, 4, [8801, 8802]);
+    const sub = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'alleycat-subscribe/4',
+      '-q',
+      '1',
+    ]);
+    const lines: string[] = [];
+    let buffered = '';
+    sub.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // let it subscribe
+      for (const m of race.messages) {
+        await run('mosquitto_pub', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          port,
+          '-i',
+          `racer-${m.racerId}`,
+          '-q',
+          '1',
+          '-t',
+          INGEST_TOPIC,
+          '-m',
+          JSON.stringify(m),
+        ]);
+      }
+      const board = await finalBoard(lines, 880_001, 2);
+      expect(board).toEqual(race.totals);
+    } finally {
+      sub.kill('SIGTERM');
+    }
+  }, 60_000);
+
+  it('an MQTT-over-WebSocket client publishes a race and reads its leaderboard', async () => {
+    expect(stack.endpoints.ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/);
+    const race = miniRace(880_002, 5, [8811, 8812]);
+    const reader = await mqtt.connectAsync(stack.endpoints.ws!, {
+      clientId: 'ws-reader',
+      protocolVersion: 4,
+    });
+    const payloads: string[] = [];
+    reader.on('message', (_t, payload) => payloads.push(payload.toString()));
+    await reader.subscribeAsync('alleycat-subscribe/5', { qos: 1 });
+    const bikes = await Promise.all(
+      [8811, 8812].map((racerId) =>
+        mqtt.connectAsync(stack.endpoints.ws!, { clientId: `racer-${racerId}`, protocolVersion: 4 }),
+      ),
+    );
+    try {
+      for (const m of race.messages) {
+        await bikes[m.racerId === 8811 ? 0 : 1]!.publishAsync(INGEST_TOPIC, JSON.stringify(m), { qos: 1 });
+      }
+      expect(await finalBoard(payloads, 880_002, 2)).toEqual(race.totals);
+    } finally {
+      await Promise.all([reader, ...bikes].map((c) => c.endAsync(true)));
+    }
+  }, 60_000);
+
+  it('aws kinesis put-record feeds a race that reaches the boards, and get-records reads it back', async () => {
+    const race = miniRace(880_003, 6, [8821, 8822], 2);
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_DEFAULT_REGION: 'eu-west-1',
+      AWS_PAGER: '',
+    };
+    const aws = (args: string[]) =>
+      run('aws', ['kinesis', ...args, '--endpoint-url', stack.endpoints.kinesis, '--output', 'json'], {
+        env,
+      }).then(({ stdout }) => JSON.parse(stdout));
+    const sequenceOf: Record<string, string> = {};
+    for (const m of race.messages) {
+      // fileb:// sends the file's bytes as they are, with AWS CLI v1 and v2 alike (their text blobs differ).
+      const file = path.join(dir, `${m.uuid}.json`);
+      await writeFile(file, JSON.stringify(m));
+      const put = await aws([
+        'put-record',
+        '--stream-name',
+        STREAM,
+        '--partition-key',
+        String(m.racerId),
+        '--data',
+        `fileb://${file}`,
+      ]);
+      sequenceOf[m.uuid] = put.SequenceNumber;
+    }
+    await waitFor(
+      () => (boards.get(880_003)?.closed && boardTotals([880_003]).size === 2 ? true : undefined),
+      30_000,
+    ).catch(() => {
+      const race = boards.get(880_003);
+      throw new Error(
+        `race 880003 never closed with both racers: ${JSON.stringify(race && { ...race, standings: [...race.standings], names: [] })}, Lambda metrics ${JSON.stringify(metrics.totals)}`,
+      );
+    });
+    expect(boardTotals([880_003])).toEqual(race.totals);
+
+    const first = race.messages[0]!;
+    const put = await aws(['describe-stream', '--stream-name', STREAM]);
+    const shardIds = put.StreamDescription.Shards.map((s: { ShardId: string }) => s.ShardId);
+    let found: RaceMessage | undefined;
+    for (const shardId of shardIds) {
+      const { ShardIterator } = await aws([
+        'get-shard-iterator',
+        '--stream-name',
+        STREAM,
+        '--shard-id',
+        shardId,
+        '--shard-iterator-type',
+        'AT_SEQUENCE_NUMBER',
+        '--starting-sequence-number',
+        sequenceOf[first.uuid]!,
+      ]).catch(() => ({ ShardIterator: undefined }));
+      if (!ShardIterator) continue;
+      const page = await aws(['get-records', '--shard-iterator', ShardIterator, '--limit', '1']);
+      const data = page.Records?.[0]?.Data;
+      if (data) {
+        const parsed = parseRaceRecord(Buffer.from(data, 'base64'));
+        if (parsed.ok && parsed.messages[0]?.uuid === first.uuid) found = parsed.messages[0];
+      }
+    }
+    expect(found).toMatchObject({ raceId: 880_003, racerId: first.racerId, second: 1 });
+  }, 90_000);
 });
