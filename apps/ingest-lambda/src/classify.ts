@@ -1,63 +1,35 @@
 /**
- * Is a failure worth retrying? Answered from AWS SDK v3 error metadata, never from message text:
- * `$retryable` (set by the SDK for throttling and transient errors), `$fault === 'server'`, the
- * throttling/transient error names the SDK itself retries on, and Node's network error codes.
+ * Is a failure worth retrying? Answered with the classifiers the AWS SDK's own retry strategy uses
+ * (`@smithy/core/retry`: `$retryable`, throttling and transient names, 429/5xx, Node socket codes, a
+ * transient `cause`), plus the modeled `$fault: 'server'` and a few socket codes it does not list —
+ * never from message text.
  */
+import { isRetryableByTrait, isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { IngestError } from './errors.js';
 
-/** Error names the SDK's retry strategy treats as throttling or transient (smithy `service-error-classification`). */
-const RETRYABLE_NAMES = new Set([
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'TooManyRequestsException',
-  'Throttling',
-  'ThrottledException',
-  'LimitExceededException',
-  'TransactionInProgressException',
-  'InternalServerError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'AbortError',
-]);
+type SdkError = Parameters<typeof isThrottlingError>[0];
 
-/** Transient socket errors (the request may not have reached the service). */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-]);
+/**
+ * Socket failures the SDK's lists miss (the request may not have reached the service): undici's socket
+ * error and a connection aborted mid-request. The SDK's own list covers ECONNRESET, ECONNREFUSED, EPIPE,
+ * ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ENOTFOUND and EAI_AGAIN.
+ */
+const EXTRA_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNABORTED']);
 
-interface SdkErrorShape {
-  name?: unknown;
+interface ErrorShape {
   code?: unknown;
-  $retryable?: unknown;
   $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
 }
 
 export function isRetryable(error: unknown): boolean {
   if (error instanceof IngestError) return error.retryable;
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as SdkErrorShape;
-  if (e.$retryable !== undefined && e.$retryable !== null) return true;
+  const sdk = error as SdkError;
+  if (isRetryableByTrait(sdk) || isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk)) {
+    return true;
+  }
+  const e = error as ErrorShape;
+  // A modeled server fault (e.g. DynamoDB's InternalServerError) even without an HTTP status at hand.
   if (e.$fault === 'server') return true;
-  if (typeof e.name === 'string' && RETRYABLE_NAMES.has(e.name)) return true;
-  if (typeof e.code === 'string' && RETRYABLE_CODES.has(e.code)) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (typeof status === 'number' && (status === 429 || status >= 500)) return true;
-  return false;
+  return typeof e.code === 'string' && EXTRA_SOCKET_CODES.has(e.code);
 }

@@ -1,6 +1,11 @@
 /** Configuration from the environment, validated once at cold start (names come from `LAMBDA_ENV`). */
 import { LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
-import { DEFAULT_RACE_TIMEOUT_SECONDS } from './constants.js';
+import {
+  DEFAULT_PUBLISH_SETTLE_MS,
+  DEFAULT_RACE_TIMEOUT_SECONDS,
+  MAX_PUBLISH_SETTLE_MS,
+  PUBLISH_SETTLE_ENV,
+} from './constants.js';
 import { ConfigError } from './errors.js';
 import type { IngestConfig } from './types.js';
 
@@ -81,6 +86,18 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     }
   }
 
+  const rawSettle = env[PUBLISH_SETTLE_ENV]?.trim();
+  let publishSettleMs = DEFAULT_PUBLISH_SETTLE_MS;
+  if (rawSettle !== undefined && rawSettle !== '') {
+    publishSettleMs = Number(rawSettle);
+    if (!/^\d+$/.test(rawSettle) || publishSettleMs > MAX_PUBLISH_SETTLE_MS) {
+      throw new ConfigError(
+        PUBLISH_SETTLE_ENV,
+        `"${rawSettle}" must be a whole number of milliseconds from 0 to ${MAX_PUBLISH_SETTLE_MS}`,
+      );
+    }
+  }
+
   // Lambda always sets AWS_REGION; the local stack must too (the SDK would fail later, less clearly).
   const region = required(env, 'AWS_REGION');
 
@@ -89,6 +106,7 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     iotDataEndpoint,
     resultsTopicPrefix: prefix,
     raceTimeoutSeconds,
+    publishSettleMs,
     region,
   };
   if (errorsBucket !== undefined) config.errorsBucket = errorsBucket;

@@ -43,6 +43,7 @@ export function createIngestRuntime(
     metrics,
     resultsTopicPrefix: config.resultsTopicPrefix,
     raceTimeoutSeconds: config.raceTimeoutSeconds,
+    publishSettleMs: config.publishSettleMs,
   });
   let coldStart = true;
   const handler: KinesisHandler = async (event, context) => {

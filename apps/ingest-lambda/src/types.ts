@@ -11,6 +11,8 @@ export interface IngestConfig {
   errorsBucket?: string;
   errorsDir?: string;
   raceTimeoutSeconds: number;
+  /** Delay between claiming a race's publish slot and publishing (`ALLEYCAT_PUBLISH_SETTLE_MS`). */
+  publishSettleMs: number;
   region: string;
 }
 

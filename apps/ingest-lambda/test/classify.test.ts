@@ -37,11 +37,30 @@ describe('isRetryable', () => {
     expect(
       isRetryable(Object.assign(new Error('x'), { name: 'Unknown', $metadata: { httpStatusCode: 400 } })),
     ).toBe(false);
+    expect(
+      isRetryable(Object.assign(new Error('x'), { name: 'Unknown', $metadata: { httpStatusCode: 429 } })),
+    ).toBe(true);
+    expect(
+      isRetryable(Object.assign(new Error('x'), { name: 'Unknown', $metadata: { httpStatusCode: 501 } })),
+    ).toBe(true);
+    expect(isRetryable(Object.assign(new Error('x'), { name: 'SlowDown', $metadata: {} }))).toBe(true);
   });
 
   it('treats socket failures and timeouts as transient', () => {
     expect(isRetryable(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('dns'), { code: 'EAI_AGAIN' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('undici'), { code: 'UND_ERR_SOCKET' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('aborted'), { code: 'ECONNABORTED' }))).toBe(true);
     expect(isRetryable(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe(true);
+    // A transient cause makes the wrapper transient (as the SDK's classifier reads it).
+    expect(
+      isRetryable(
+        Object.assign(new Error('wrapped'), { cause: Object.assign(new Error('r'), { code: 'EPIPE' }) }),
+      ),
+    ).toBe(true);
+    // An abort is deliberate (the SDK does not retry it either).
+    expect(isRetryable(Object.assign(new Error('a'), { name: 'AbortError' }))).toBe(false);
+    expect(isRetryable(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
     expect(isRetryable(new Error('plain'))).toBe(false);
     expect(isRetryable('a string')).toBe(false);
   });
