@@ -287,6 +287,7 @@ export class EventSourceMappingPoller {
     let savedKey = JSON.stringify(saved ?? null);
     let lastFetched: string | undefined;
     let lastPollMs = 0;
+    let inflight: Promise<void> | undefined;
     // One lane per concurrent batch (parallelization factor). A partition key always maps to the same lane,
     // so a key's records stay in order, as Lambda keeps them.
     const lanes: Lane[] = Array.from({ length: this.mapping.parallelizationFactor }, () => ({
@@ -334,51 +335,83 @@ export class EventSourceMappingPoller {
           continue;
         }
       }
-      if (buffered() === 0) {
-        if (iterator === undefined) return; // closed shard, fully processed
-        await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
-        continue;
-      }
-      const ready = lanes.filter(
-        (lane) =>
-          lane.pending.length > 0 &&
-          !(
-            windowMs > 0 &&
-            lane.retry.forcedSizes.length === 0 &&
-            lane.retry.attempts === 0 &&
-            lane.pending.length < this.mapping.batchSize &&
-            iterator !== undefined &&
-            this.now() - (lane.firstBufferedAtMs ?? this.now()) < windowMs
-          ),
-      );
-      if (ready.length === 0) {
-        await this.sleep(Math.min(pollInterval, windowMs));
-        continue;
-      }
-      await Promise.all(
-        ready.map(async (lane) => {
-          await this.expireOldRecords(shardId, lane.pending, lane.retry);
-          if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
-          lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
-        }),
-      );
-      // Everything before the earliest record still pending (in any lane) is done.
-      const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
-      const checkpoint: Checkpoint | undefined =
-        heads.length > 0
-          ? {
-              kind: 'AT_SEQUENCE_NUMBER',
-              sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
-            }
-          : after(lastFetched);
-      const key = JSON.stringify(checkpoint ?? null);
-      if (checkpoint !== undefined && key !== savedKey) {
-        await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
-          this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+      if (inflight === undefined) {
+        if (buffered() === 0) {
+          if (iterator === undefined) return; // closed shard, fully processed
+          await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
+          continue;
+        }
+        const ready = lanes.filter(
+          (lane) =>
+            lane.pending.length > 0 &&
+            !(
+              windowMs > 0 &&
+              lane.retry.forcedSizes.length === 0 &&
+              lane.retry.attempts === 0 &&
+              lane.pending.length < this.mapping.batchSize &&
+              iterator !== undefined &&
+              this.now() - (lane.firstBufferedAtMs ?? this.now()) < windowMs
+            ),
         );
-        savedKey = key;
+        if (ready.length === 0) {
+          await this.sleep(Math.min(pollInterval, windowMs));
+          continue;
+        }
+        inflight = this.processLanes(shardId, ready, lanes, lastFetched, savedKey).then(
+          (key) => {
+            savedKey = key;
+          },
+          (error: unknown) => this.log(`${shardId}: batch failed unexpectedly: ${String(error)}`),
+        );
+        void inflight.finally(() => {
+          inflight = undefined;
+        });
       }
+      // Read ahead while the batch runs (as Lambda's pollers do), so the next one can start as soon as it
+      // returns: wake up for the batch's end or the next poll, whichever comes first.
+      const canPoll = iterator !== undefined && buffered() < this.mapping.batchSize * lanes.length;
+      await Promise.race([
+        inflight,
+        ...(canPoll ? [this.sleep(Math.max(5, pollInterval - (this.now() - lastPollMs)))] : []),
+      ]);
     }
+    await inflight;
+  }
+
+  /**
+   * Invokes one batch per ready lane, then writes the shard's checkpoint (everything before the earliest
+   * record still pending in any lane is done). Returns the checkpoint's key (unchanged when not written).
+   */
+  private async processLanes(
+    shardId: string,
+    ready: Lane[],
+    lanes: Lane[],
+    lastFetched: string | undefined,
+    savedKey: string,
+  ): Promise<string> {
+    await Promise.all(
+      ready.map(async (lane) => {
+        await this.expireOldRecords(shardId, lane.pending, lane.retry);
+        if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
+        lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
+      }),
+    );
+    const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
+    const checkpoint: Checkpoint | undefined =
+      heads.length > 0
+        ? {
+            kind: 'AT_SEQUENCE_NUMBER',
+            sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
+          }
+        : after(lastFetched);
+    const key = JSON.stringify(checkpoint ?? null);
+    if (checkpoint !== undefined && key !== savedKey) {
+      await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
+        this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+      );
+      return key;
+    }
+    return savedKey;
   }
 
   /** Drops head records older than maximum_record_age to the on-failure destination. */
