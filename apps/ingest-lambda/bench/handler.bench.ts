@@ -28,8 +28,10 @@ import { decodeKinesisData } from '../src/decode.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { MemoryStateStore } from '../src/memory-store.js';
 import { IngestProcessor, type LoggerLike, type MetricsLike } from '../src/processor.js';
+import type { SealOutcome } from '../src/state-store.js';
 import type { LeaderboardPublisher } from '../src/types.js';
 import { batches, message, mulberry32, record, type Scenario, T0 } from './corpus.js';
+import { VirtualTime } from './virtual-time.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
 
@@ -56,9 +58,8 @@ class CountingPublisher implements LeaderboardPublisher {
 function newProcessors(
   shards: number,
   store: MemoryStateStore,
-  clock: { now: number },
+  time: VirtualTime,
   publisher: LeaderboardPublisher,
-  publishIntervalMs?: number,
 ) {
   return Array.from(
     { length: shards },
@@ -71,26 +72,39 @@ function newProcessors(
         metrics: quietMetrics,
         resultsTopicPrefix: 'alleycat-subscribe',
         raceTimeoutSeconds: 120,
-        ...(publishIntervalMs === undefined ? {} : { publishIntervalMs }),
-        clock: () => clock.now,
-        wait: async (ms) => {
-          clock.now += ms;
-        },
+        clock: time.clock,
+        wait: time.wait,
       }),
   );
 }
 
-/** Runs a scenario through one processor per shard; returns the store for its write figures. */
-async function runScenario(s: Scenario, list = batches(s), publishIntervalMs?: number) {
-  const store = new MemoryStateStore();
-  const clock = { now: T0 };
-  const publisher = new CountingPublisher();
-  const processors = newProcessors(s.shards, store, clock, publisher, publishIntervalMs);
-  for (const b of list) {
-    clock.now = Math.max(clock.now, T0 + b.second * 1000 + 600 + b.shard * 37);
-    const response = await processors[b.shard]!.process(b.event);
-    if (response.batchItemFailures.length > 0) throw new Error('unexpected batch failure in the benchmark');
+/** A store whose publish claims are never sealed: no leaderboard is built (diagnostic only). */
+class NeverSealedStore extends MemoryStateStore {
+  override async sealPublish(): Promise<SealOutcome> {
+    return { lost: true };
   }
+}
+
+/**
+ * Runs a scenario with one processor per shard, the shards concurrently in virtual time: each shard's
+ * batch of second s is delivered at s + 0.6 s (+ 37 ms per shard), or when its previous invocation ends.
+ */
+async function runScenario(s: Scenario, list = batches(s), withLeaderboards = true) {
+  const store = withLeaderboards ? new MemoryStateStore() : new NeverSealedStore();
+  const time = new VirtualTime(T0);
+  const publisher = new CountingPublisher();
+  const processors = newProcessors(s.shards, store, time, publisher);
+  const perShard = Array.from({ length: s.shards }, (_, shard) => list.filter((b) => b.shard === shard));
+  await time.run(
+    perShard.map((shardBatches, shard) => async () => {
+      for (const b of shardBatches) {
+        await time.at(T0 + b.second * 1000 + 600 + shard * 37);
+        const response = await processors[shard]!.process(b.event);
+        if (response.batchItemFailures.length > 0)
+          throw new Error('unexpected batch failure in the benchmark');
+      }
+    }),
+  );
   return { store, publisher };
 }
 
@@ -141,9 +155,9 @@ function decodeOnly(events: KinesisStreamEvent[]): number {
 async function handlerPath(
   s: Scenario,
   list: ReturnType<typeof batches>,
-  publishIntervalMs?: number,
+  withLeaderboards = true,
 ): Promise<number> {
-  await runScenario(s, list, publishIntervalMs);
+  await runScenario(s, list, withLeaderboards);
   return list.reduce((n, b) => n + b.event.Records.length, 0);
 }
 
@@ -169,7 +183,7 @@ async function throughput(): Promise<void> {
     ['handler (whole CPU path)', () => handlerPath(scenario, list)],
     // Not a mode of the handler: the same run with leaderboards never due, to show what building and
     // encoding them (one standing per record, as each race publishes once a second) costs.
-    ['  same, without leaderboards (diagnostic)', () => handlerPath(scenario, list, Number.MAX_SAFE_INTEGER)],
+    ['  same, without leaderboards (diagnostic)', () => handlerPath(scenario, list, false)],
   ];
   const times = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
   // Warm-up: let the JIT see every path before timing.
@@ -295,9 +309,14 @@ async function heapChild(kind: 'small' | 'kpl'): Promise<void> {
   const event = JSON.parse(payload) as KinesisStreamEvent;
   sample();
   const store = new MemoryStateStore();
-  const clock = { now: T0 + 120_000 };
-  const [processor] = newProcessors(1, store, clock, new CountingPublisher());
-  const response = await processor!.process(event);
+  const time = new VirtualTime(T0 + 120_000);
+  const [processor] = newProcessors(1, store, time, new CountingPublisher());
+  let response: Awaited<ReturnType<IngestProcessor['process']>> = { batchItemFailures: [] };
+  await time.run([
+    async () => {
+      response = await processor!.process(event);
+    },
+  ]);
   sample();
   clearInterval(timer);
   let seconds = 0;
@@ -382,8 +401,10 @@ const heapIndex = process.argv.indexOf('--heap');
 if (heapIndex >= 0) {
   await heapChild(process.argv[heapIndex + 1] === 'kpl' ? 'kpl' : 'small');
 } else {
-  await throughput();
-  await writeCost();
-  await memory();
-  await coldStart();
+  // BENCH_PARTS=throughput,writes,memory,bundle (default: all) runs only those parts.
+  const parts = (process.env['BENCH_PARTS'] ?? 'throughput,writes,memory,bundle').split(',');
+  if (parts.includes('throughput')) await throughput();
+  if (parts.includes('writes')) await writeCost();
+  if (parts.includes('memory')) await memory();
+  if (parts.includes('bundle')) await coldStart();
 }

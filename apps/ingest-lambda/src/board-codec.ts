@@ -14,22 +14,26 @@ const CLOSE_REASONS: Array<CloseReason | undefined> = [undefined, 'final', 'time
 
 class Writer {
   private buf: Buffer;
+  /** Doubles go through a DataView: cheaper than `Buffer#writeDoubleLE` (no argument checks). */
+  private view: DataView;
   offset = 0;
 
   constructor(expectedBytes: number) {
     this.buf = Buffer.allocUnsafe(Math.max(64, expectedBytes));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
-  private ensure(extra: number): void {
+  /** Makes room for `extra` more bytes; the writes below assume the caller reserved what they write. */
+  ensure(extra: number): void {
     if (this.offset + extra <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.offset + extra));
     this.buf.copy(next, 0, 0, this.offset);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   /** Unsigned LEB128 for integers up to 2^53 (arithmetic, since bit operators stop at 32 bits). */
   varint(value: number): void {
-    this.ensure(8);
     let v = value;
     // Most values (seconds, counts, lags, small ids) fit in 31 bits: shifts instead of division.
     if (v < 0x80000000) {
@@ -48,8 +52,7 @@ class Writer {
   }
 
   f64(value: number): void {
-    this.ensure(8);
-    this.buf.writeDoubleLE(value, this.offset);
+    this.view.setFloat64(this.offset, value, true);
     this.offset += 8;
   }
 
@@ -66,7 +69,6 @@ class Writer {
     if (ascii) {
       // Most names: one byte per character, copied directly (cheaper than the UTF-8 encoder for ~10 chars).
       this.varint(n);
-      this.ensure(n);
       const buf = this.buf;
       let o = this.offset;
       for (let i = 0; i < n; i++) buf[o++] = value.charCodeAt(i);
@@ -75,7 +77,6 @@ class Writer {
     }
     const length = Buffer.byteLength(value, 'utf8');
     this.varint(length);
-    this.ensure(length);
     this.offset += this.buf.write(value, this.offset, length, 'utf8');
   }
 
@@ -86,7 +87,10 @@ class Writer {
 
 class Reader {
   offset = 0;
-  constructor(private readonly buf: Buffer) {}
+  private readonly view: DataView;
+  constructor(private readonly buf: Buffer) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
 
   varint(): number {
     // One-byte values (most of them) without the loop.
@@ -109,7 +113,7 @@ class Reader {
 
   f64(): number {
     if (this.offset + 8 > this.buf.length) throw new RangeError('truncated float');
-    const v = this.buf.readDoubleLE(this.offset);
+    const v = this.view.getFloat64(this.offset, true);
     this.offset += 8;
     return v;
   }
@@ -132,9 +136,13 @@ export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: nu
   const list = Array.isArray(racers) ? (racers as RacerState[]) : [...racers];
   // ~45 bytes for a racer with a short name and one range: one allocation in the common case.
   const w = new Writer(16 + list.length * 64);
+  w.ensure(16);
   w.varint(BOARD_FORMAT);
   w.varint(list.length);
   for (const r of list) {
+    const ranges = r.seen.ranges;
+    // Worst case of this racer: 8-byte varints, 3 doubles, UTF-8 name (≤ 3 bytes a UTF-16 unit).
+    w.ensure(8 * 6 + 24 + 8 + r.name.length * 3 + ranges.length * 8);
     w.varint(r.racerId);
     w.f64(r.total);
     w.f64(r.max);
@@ -144,7 +152,6 @@ export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: nu
     w.varint(r.closed === undefined ? 0 : CLOSE_CODES[r.closed]);
     w.varint(Math.max(0, raceLastArrivalMs - r.lastArrivalMs));
     w.string(r.name);
-    const ranges = r.seen.ranges;
     w.varint(ranges.length >> 1);
     let previous = 0;
     for (let i = 0; i < ranges.length; i += 2) {

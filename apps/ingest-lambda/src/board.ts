@@ -3,10 +3,16 @@
  * and stored as one DynamoDB item. Exactly-once lives here: a second counts only if it is absent from the
  * racer's `seen` set of the board version the write is conditioned on (README § Exactly once).
  */
-import { buildLeaderboardMessages, type LeaderboardMessage, output, type RacerScore } from '@alleycat/schema';
+import {
+  buildLeaderboardMessages,
+  type LeaderboardMessage,
+  output,
+  type RaceMessage,
+  type RacerScore,
+} from '@alleycat/schema';
 import { NAMES_EVERY_SECONDS } from './constants.js';
 import { SecondSet } from './second-set.js';
-import type { RejectReason, SourcedMessage } from './types.js';
+import type { RaceGroup, RejectReason, SourcedMessage } from './types.js';
 
 /** Why a racer's race is over: their `final` arrived, or they went silent while the race went on. */
 export type CloseReason = 'final' | 'timeout';
@@ -81,10 +87,39 @@ export function newBoard(raceId: number, classId: number, nowMs: number): RaceBo
   };
 }
 
-/** A message refused at merge time (it contradicts the stored race), with its origin. */
+/** A message refused at merge time (it contradicts the stored race), with the record it came from. */
 export interface MergeRejection {
-  source: SourcedMessage;
+  recordIndex: number;
   reason: RejectReason;
+}
+
+/** An empty group for `raceId`. */
+export function newRaceGroup(raceId: number): RaceGroup {
+  return {
+    raceId,
+    length: 0,
+    racerId: [],
+    classId: [],
+    second: [],
+    output: [],
+    final: [],
+    name: [],
+    recordIndex: [],
+    arrivalMs: [],
+  };
+}
+
+/** Appends one message to its race's group. */
+export function addToGroup(group: RaceGroup, m: RaceMessage, recordIndex: number, arrivalMs: number): void {
+  group.racerId.push(m.racerId);
+  group.classId.push(m.classId);
+  group.second.push(m.second);
+  group.output.push(output(m.cadence, m.resistance));
+  group.final.push(m.event === 'final');
+  group.name.push(m.name);
+  group.recordIndex.push(recordIndex);
+  group.arrivalMs.push(arrivalMs);
+  group.length++;
 }
 
 export interface MergeResult {
@@ -124,6 +159,13 @@ export function mergeMessages(
   messages: readonly SourcedMessage[],
   timeoutMs: number,
 ): MergeResult {
+  const group = newRaceGroup(board.raceId);
+  for (const s of messages) addToGroup(group, s.message, s.recordIndex, s.arrivalMs);
+  return mergeGroup(board, group, timeoutMs);
+}
+
+/** `mergeMessages` over a race's group of messages in columns (what the processor builds). */
+export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): MergeResult {
   let changed = false;
   let secondsCounted = 0;
   let duplicates = 0;
@@ -132,67 +174,71 @@ export function mergeMessages(
   const touchedClosed = new Set<number>();
   const closedNow = new Set<number>();
   const rejected: MergeRejection[] = [];
+  const boardClass = board.classId;
+  const racers = board.racers;
 
-  for (const source of messages) {
-    const m = source.message;
-    if (m.classId !== board.classId) {
+  for (let i = 0; i < g.length; i++) {
+    const racerId = g.racerId[i]!;
+    const arrivalMs = g.arrivalMs[i]!;
+    if (g.classId[i] !== boardClass) {
       rejected.push({
-        source,
+        recordIndex: g.recordIndex[i]!,
         reason: {
           code: 'class_mismatch',
           path: '/classId',
-          message: `race ${board.raceId} is a race of class ${board.classId}, not ${m.classId}`,
+          message: `race ${board.raceId} is a race of class ${boardClass}, not ${g.classId[i]}`,
         },
       });
       continue;
     }
-    let racer = board.racers.get(m.racerId);
+    let racer = racers.get(racerId);
     if (racer === undefined) {
       racer = {
-        racerId: m.racerId,
-        name: m.name,
+        racerId,
+        name: g.name[i]!,
         total: 0,
         max: 0,
         current: 0,
         latestSecond: -1,
         count: 0,
-        lastArrivalMs: source.arrivalMs,
+        lastArrivalMs: arrivalMs,
         seen: new SecondSet(),
       };
-      board.racers.set(m.racerId, racer);
+      racers.set(racerId, racer);
       newRacers++;
       changed = true;
-      updated.add(m.racerId);
+      updated.add(racerId);
     }
-    if (racer.seen.add(m.second)) {
-      const value = output(m.cadence, m.resistance);
+    const second = g.second[i]!;
+    if (racer.seen.add(second)) {
+      const value = g.output[i]!;
       racer.total += value;
       if (racer.count === 0 || value > racer.max) racer.max = value;
-      if (m.second > racer.latestSecond) {
-        racer.latestSecond = m.second;
+      if (second > racer.latestSecond) {
+        racer.latestSecond = second;
         racer.current = value;
       }
       racer.count++;
       secondsCounted++;
       changed = true;
-      updated.add(m.racerId);
+      updated.add(racerId);
     } else duplicates++;
-    if (m.event === 'final' && racer.closed !== 'final') {
+    if (g.final[i] && racer.closed !== 'final') {
       // A `final` also ends a racer closed by timeout: the bike had not given up after all.
       racer.closed = 'final';
-      closedNow.add(m.racerId);
+      closedNow.add(racerId);
       changed = true;
-      updated.add(m.racerId);
+      updated.add(racerId);
     }
-    if (source.arrivalMs > racer.lastArrivalMs) {
-      racer.lastArrivalMs = source.arrivalMs;
-      changed = true;
-    }
-    if (source.arrivalMs > board.lastArrivalMs) {
-      board.lastArrivalMs = source.arrivalMs;
+    if (arrivalMs > racer.lastArrivalMs) {
+      racer.lastArrivalMs = arrivalMs;
       changed = true;
     }
-    if (racer.closed !== undefined) touchedClosed.add(m.racerId);
+    if (arrivalMs > board.lastArrivalMs) {
+      board.lastArrivalMs = arrivalMs;
+      changed = true;
+    }
+    if (racer.closed !== undefined) touchedClosed.add(racerId);
   }
   closeSilentRacers(board, timeoutMs, closedNow);
   if (closedNow.size > 0) changed = true;
@@ -242,18 +288,17 @@ export function leaderboardFor(
   publishedAtMs: number,
   withNames: boolean,
 ): LeaderboardMessage[] {
-  const scores: RacerScore[] = [];
-  for (const r of board.racers.values()) {
-    scores.push({ racerId: r.racerId, current: r.current, total: r.total, max: r.max, name: r.name });
-  }
+  // A racer's state has every field of a `RacerScore`: handed over as is, no copy per racer.
+  const scores: RacerScore[] = [...board.racers.values()];
   const second = latestSecond(board);
+  const closed = isRaceClosed(board);
   return buildLeaderboardMessages({
     raceId: board.raceId,
     classId: board.classId,
     second,
     publishedAt: publishedAtMs,
-    closed: isRaceClosed(board),
+    closed,
     scores,
-    withNames: withNames || second % NAMES_EVERY_SECONDS === 0 || isRaceClosed(board),
+    withNames: withNames || second % NAMES_EVERY_SECONDS === 0 || closed,
   });
 }

@@ -199,6 +199,28 @@ export class DynamoStateStore implements StateStore {
     return true;
   }
 
+  async readPublish(raceId: number): Promise<PublishState | undefined> {
+    const out = await this.send('GetItem slot', () =>
+      this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: boardKey(raceId),
+          ConsistentRead: true,
+          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN',
+        }),
+      ),
+    );
+    const item = out === CONDITION_FAILED ? undefined : out.Item;
+    if (item === undefined) return undefined;
+    return {
+      claimedAtMs: num(item, 'pubAt', 0),
+      sealedAtMs: num(item, 'sealAt', 0),
+      sentAtMs: num(item, 'sentAt', 0),
+      version: num(item, 'pubV', 0),
+      racers: num(item, 'pubN', 0),
+    };
+  }
+
   async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
     const values: Record<string, AttributeValue> = { ':now': N(nowMs) };
     if (seenClaimedAtMs !== 0) values[':seen'] = N(seenClaimedAtMs);
@@ -249,19 +271,9 @@ export class DynamoStateStore implements StateStore {
     );
     if (out !== CONDITION_FAILED) return { board: this.toBoard(raceId, out.Attributes ?? {}, true) };
     // Why did it fail? Rare (a claimant later than a whole interval): one read tells.
-    const current = await this.send('GetItem slot', () =>
-      this.client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: boardKey(raceId),
-          ConsistentRead: true,
-          ProjectionExpression: 'pubAt, sentAt',
-        }),
-      ),
-    );
-    const item = current === CONDITION_FAILED ? undefined : current.Item;
-    if (item === undefined || num(item, 'pubAt', 0) !== claimedAtMs) return { lost: true };
-    return { retryAtMs: num(item, 'sentAt', 0) + intervalMs };
+    const slot = await this.readPublish(raceId);
+    if (slot === undefined || slot.claimedAtMs !== claimedAtMs) return { lost: true };
+    return { retryAtMs: slot.sentAtMs + intervalMs };
   }
 
   async releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void> {

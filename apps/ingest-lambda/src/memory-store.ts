@@ -84,6 +84,11 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async readPublish(raceId: number): Promise<PublishState | undefined> {
+    const s = this.boards.get(raceId);
+    return s === undefined ? undefined : { ...s.publish };
+  }
+
   async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
     const s = this.boards.get(raceId);
     this.write(s === undefined ? 1 : s.racers.length + 150);

@@ -7,13 +7,15 @@
 import { type InvalidRecordReport, invalidRecordKey, resultsTopicFor } from '@alleycat/schema';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import {
+  addToGroup,
   closeIdleRace,
   isRaceClosed,
   leaderboardFor,
   type MergeResult,
-  mergeMessages,
+  mergeGroup,
   NO_PUBLISH,
   newBoard,
+  newRaceGroup,
   type PublishState,
   type RaceBoard,
 } from './board.js';
@@ -34,13 +36,7 @@ import {
 import { decodeKinesisData } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
 import type { StateStore } from './state-store.js';
-import type {
-  Clock,
-  InvalidRecordSink,
-  LeaderboardPublisher,
-  RejectReason,
-  SourcedMessage,
-} from './types.js';
+import type { Clock, InvalidRecordSink, LeaderboardPublisher, RaceGroup, RejectReason } from './types.js';
 
 /** The parts of Powertools' Logger the processor uses (so tests and the benchmark can pass their own). */
 export interface LoggerLike {
@@ -89,7 +85,7 @@ interface Rejected {
  */
 export type PublishDuty =
   | { raceId: number; claimedAtMs: number; afterClaimAtMs?: undefined }
-  | { raceId: number; claimedAtMs?: undefined; afterClaimAtMs: number };
+  | { raceId: number; claimedAtMs?: undefined; afterClaimAtMs: number; version: number };
 
 /** A duty with the record to hand back if its publish fails. */
 interface PendingPublish {
@@ -119,7 +115,7 @@ export function publishDutyOf(
   const unsealed = slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs;
   // An unsealed claim younger than an interval has a live claimant (or one whose batch Lambda retries).
   if (unsealed && nowMs - slot.claimedAtMs < intervalMs) return undefined;
-  return { raceId, afterClaimAtMs: slot.claimedAtMs };
+  return { raceId, afterClaimAtMs: slot.claimedAtMs, version };
 }
 
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
@@ -182,7 +178,7 @@ export class IngestProcessor {
     };
 
     // Decode everything first (pure CPU): messages grouped by race, rejections aside.
-    const byRace = new Map<number, SourcedMessage[]>();
+    const byRace = new Map<number, RaceGroup>();
     const rejected: Rejected[] = [];
     let messages = 0;
     let oldestArrival = Number.POSITIVE_INFINITY;
@@ -196,12 +192,12 @@ export class IngestProcessor {
       if (arrivalMs > newestArrival) newestArrival = arrivalMs;
       const decoded = decodeKinesisData(kinesis.data);
       for (const message of decoded.messages) {
-        let list = byRace.get(message.raceId);
-        if (list === undefined) {
-          list = [];
-          byRace.set(message.raceId, list);
+        let group = byRace.get(message.raceId);
+        if (group === undefined) {
+          group = newRaceGroup(message.raceId);
+          byRace.set(message.raceId, group);
         }
-        list.push({ message, recordIndex: i, arrivalMs });
+        addToGroup(group, message, i, arrivalMs);
       }
       messages += decoded.messages.length;
       for (const r of decoded.rejections) {
@@ -221,10 +217,10 @@ export class IngestProcessor {
     // State per race, a bounded number at once; publishes are collected for the end (they wait to settle).
     const pending: PendingPublish[] = [];
     const totals = { counted: 0, duplicates: 0, racers: 0, races: 0, bests: 0, published: 0, conflicts: 0 };
-    await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, list]) => {
-      const firstRecord = list[0]!.recordIndex;
+    await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
+      const firstRecord = group.recordIndex[0]!;
       try {
-        const outcome = await this.processRace(raceId, list, nowMs, totals);
+        const outcome = await this.processRace(raceId, group, nowMs, totals);
         for (const r of outcome.rejected) rejected.push(r);
         if (outcome.duty !== undefined) pending.push({ duty: outcome.duty, firstRecord });
       } catch (error) {
@@ -233,10 +229,10 @@ export class IngestProcessor {
           this.logger.error('race state rejected its records', { raceId, error });
           const reason = { code: 'state_rejected', path: '', message: (error as Error).message };
           const seen = new Set<number>();
-          for (const s of list) {
-            if (seen.has(s.recordIndex)) continue;
-            seen.add(s.recordIndex);
-            rejected.push({ recordIndex: s.recordIndex, reason });
+          for (const recordIndex of group.recordIndex) {
+            if (seen.has(recordIndex)) continue;
+            seen.add(recordIndex);
+            rejected.push({ recordIndex, reason });
           }
           return;
         }
@@ -298,7 +294,7 @@ export class IngestProcessor {
    */
   private async processRace(
     raceId: number,
-    list: SourcedMessage[],
+    group: RaceGroup,
     nowMs: number,
     totals: Record<
       'counted' | 'duplicates' | 'racers' | 'races' | 'bests' | 'published' | 'conflicts',
@@ -315,12 +311,12 @@ export class IngestProcessor {
       if (stored === undefined) {
         // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
         // that the timeout sweep never sees.
-        await this.store.markOpen({ raceId, classId: list[0]!.message.classId, openedAtMs: nowMs });
+        await this.store.markOpen({ raceId, classId: group.classId[0]!, openedAtMs: nowMs });
       }
-      board = stored ?? newBoard(raceId, list[0]!.message.classId, nowMs);
+      board = stored ?? newBoard(raceId, group.classId[0]!, nowMs);
       const readVersion = board.version;
       slot = { ...board.publish };
-      result = mergeMessages(board, list, this.timeoutMs);
+      result = mergeGroup(board, group, this.timeoutMs);
       if (!result.changed) break;
       board.version = readVersion + 1;
       const claimAt = this.clock();
@@ -349,7 +345,7 @@ export class IngestProcessor {
       if (await this.store.updateBest(racerId, board.classId, racer.total, raceId, nowMs)) totals.bests++;
     });
     const rejected: Rejected[] = result.rejected.map((r) => ({
-      recordIndex: r.source.recordIndex,
+      recordIndex: r.recordIndex,
       reason: r.reason,
     }));
     const duty = claimed
@@ -370,6 +366,12 @@ export class IngestProcessor {
     if (duty.claimedAtMs !== undefined) claimedAtMs = duty.claimedAtMs;
     else {
       await this.waitUntil(duty.afterClaimAtMs + this.intervalMs);
+      // A read first (cheaper than a lost claim, which bills the whole board item): another shard's
+      // claim since our write, or a publish of our version, covers it.
+      const slot = await this.store.readPublish(raceId);
+      if (slot === undefined || slot.claimedAtMs !== duty.afterClaimAtMs || slot.version >= duty.version) {
+        return false;
+      }
       const now = this.clock();
       if (!(await this.store.claimPublish(raceId, duty.afterClaimAtMs, now))) return false;
       claimedAtMs = now;

@@ -40,6 +40,8 @@ export interface StateStore {
    * False on a lost race with another writer (conditional check failed); throws on anything else.
    */
   saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean>;
+  /** The publish slot alone (strongly consistent; a projection, not the racers); undefined if no board. */
+  readPublish(raceId: number): Promise<PublishState | undefined>;
   /** Claims the publish slot at `nowMs` if the current claim is still the one seen (`seenClaimedAtMs`). */
   claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean>;
   /**

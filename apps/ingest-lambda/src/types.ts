@@ -32,6 +32,24 @@ export interface SourcedMessage {
   arrivalMs: number;
 }
 
+/**
+ * One race's messages of an invocation, as columns (index i is one message). Only what merging needs is
+ * kept, so the parsed message objects die young instead of living through the invocation's I/O.
+ */
+export interface RaceGroup {
+  raceId: number;
+  length: number;
+  racerId: number[];
+  classId: number[];
+  second: number[];
+  /** `output(cadence, resistance)` of the second. */
+  output: number[];
+  final: boolean[];
+  name: string[];
+  recordIndex: number[];
+  arrivalMs: number[];
+}
+
 /** What decoding one Kinesis record gives: its messages and anything inside it that was rejected. */
 export interface DecodedRecord {
   messages: RaceMessage[];
