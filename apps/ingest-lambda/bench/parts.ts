@@ -29,7 +29,7 @@ t('group', 1000 * SECONDS, () => {
 });
 const groups = msgs.map((ms) => {
   const g = newRaceGroup(ms[0]!.raceId);
-  ms.forEach((m, i) => addToGroup(g, m, i, T0 + m.second * 1000));
+  for (const [i, m] of ms.entries()) addToGroup(g, m, i, T0 + m.second * 1000);
   return g;
 });
 t('merge', 1000 * SECONDS, () => {

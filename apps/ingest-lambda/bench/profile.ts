@@ -17,8 +17,11 @@ let published = 0;
 const start = process.cpuUsage();
 for (let i = 0; i < REPEAT; i++) {
   const time = new VirtualTime(T0);
+  const store = new MemoryStateStore();
+  // PROFILE_NO_LEADERBOARDS=1: claims are never sealed, so no leaderboard is built (the diagnostic).
+  if (process.env['PROFILE_NO_LEADERBOARDS'] === '1') store.sealPublish = async () => ({ lost: true });
   const processor = new IngestProcessor({
-    store: new MemoryStateStore(),
+    store,
     publisher: {
       async publish(_topic: string, m: LeaderboardMessage) {
         published += encodeLeaderboard(m).length > 0 ? 1 : 0;
