@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
 import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
-import { IngestProcessor } from '../src/processor.js';
+import { IngestProcessor, publishDutyOf } from '../src/processor.js';
 import { event, json, kinesisRecord, messageRecord, raceMessage } from './helpers/events.js';
 import {
   accessDeniedError,
@@ -318,6 +318,61 @@ describe('IngestProcessor: leaderboards', () => {
     const response = await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
     expect(response).toEqual({ batchItemFailures: [] });
     expect(logger.entries.some((e) => e.message === 'leaderboard publish refused')).toBe(true);
+  });
+});
+
+describe('IngestProcessor: the publish slot under failure', () => {
+  it('a claimant that dies before sealing blocks nobody for more than a second; the retry of its batch publishes', async () => {
+    const { processor, publisher, store, clock } = setup();
+    const t0 = clock.now;
+    // Shard A writes and claims, then its container dies before the seal (nothing after the merge runs).
+    const seal = store.sealPublish.bind(store);
+    store.sealPublish = () => new Promise(() => {}); // never settles: the invocation is gone
+    const recordsA = [messageRecord(raceMessage(7, 1, 0))];
+    void processor.process(event(recordsA));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await store.loadBoard(7))!.publish).toMatchObject({ claimedAtMs: t0, sealedAtMs: 0 });
+    store.sealPublish = seal;
+    // Shard B writes within the second: the claim is unsealed and young, so B counts on it and leaves.
+    clock.now = t0 + 300;
+    const b = setup();
+    const shardB = new IngestProcessor({
+      store,
+      publisher,
+      sink: b.sink,
+      logger: b.logger,
+      metrics: b.metrics,
+      resultsTopicPrefix: 'alleycat-subscribe',
+      raceTimeoutSeconds: 60,
+      clock: () => clock.now,
+      wait: async (ms) => {
+        clock.now += ms;
+      },
+    });
+    await shardB.process(event([messageRecord(raceMessage(7, 2, 0))]));
+    expect(clock.now).toBe(t0 + 300); // no wait
+    expect(publisher.published).toHaveLength(0);
+    // Lambda retries A's batch after the crash: nothing to count, but version 2 is unpublished and the dead
+    // claim is over a second old, so the retry claims the slot and publishes both racers.
+    clock.now = t0 + 1_500;
+    expect(await shardB.process(event(recordsA))).toEqual({ batchItemFailures: [] });
+    expect(publisher.published).toHaveLength(1);
+    expect(publisher.published[0]!.message.racers).toBe(2);
+    expect((await store.loadBoard(7))!.publish.version).toBe(2);
+  });
+
+  it('publishDutyOf: nothing when published or covered by an unsealed young claim; else a trailing claim', () => {
+    const slot = { claimedAtMs: 1_000, sealedAtMs: 1_000, sentAtMs: 1_150, version: 4, racers: 2 };
+    expect(publishDutyOf(7, 4, slot, 1_500, 1_000)).toBeUndefined(); // this version is out
+    expect(publishDutyOf(7, 5, slot, 1_500, 1_000)).toEqual({ raceId: 7, afterClaimAtMs: 1_000, version: 5 });
+    const unsealed = { ...slot, claimedAtMs: 2_000 };
+    expect(publishDutyOf(7, 5, unsealed, 2_100, 1_000)).toBeUndefined(); // its seal will read version 5
+    // A claim unsealed for a whole interval is dead (or slow): not counted on.
+    expect(publishDutyOf(7, 5, unsealed, 3_000, 1_000)).toEqual({
+      raceId: 7,
+      afterClaimAtMs: 2_000,
+      version: 5,
+    });
   });
 });
 
