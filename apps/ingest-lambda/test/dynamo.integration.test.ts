@@ -336,7 +336,8 @@ describe('processor on dynalite', () => {
     expect(mine.length).toBe(seals.length);
     for (let i = 1; i < mine.length; i++) {
       expect(mine[i]!.message.publishedAt - mine[i - 1]!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
-      expect(mine[i]!.receivedAt - mine[i - 1]!.receivedAt).toBeGreaterThanOrEqual(900);
+      // As received: HTTP and a loaded event loop add jitter, so only gross breaches (two at once) are caught.
+      expect(mine[i]!.receivedAt - mine[i - 1]!.receivedAt).toBeGreaterThanOrEqual(700);
     }
     // The last one is the final standings: every racer's exact total, closed.
     const last = mine[mine.length - 1]!.message;
