@@ -4,7 +4,6 @@ import {
   DEFAULT_PUBLISH_SETTLE_MS,
   DEFAULT_RACE_TIMEOUT_SECONDS,
   MAX_PUBLISH_SETTLE_MS,
-  PUBLISH_SETTLE_ENV,
 } from './constants.js';
 import { ConfigError } from './errors.js';
 import type { IngestConfig } from './types.js';
@@ -86,13 +85,13 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     }
   }
 
-  const rawSettle = env[PUBLISH_SETTLE_ENV]?.trim();
+  const rawSettle = env[LAMBDA_ENV.publishSettleMs]?.trim();
   let publishSettleMs = DEFAULT_PUBLISH_SETTLE_MS;
   if (rawSettle !== undefined && rawSettle !== '') {
     publishSettleMs = Number(rawSettle);
     if (!/^\d+$/.test(rawSettle) || publishSettleMs > MAX_PUBLISH_SETTLE_MS) {
       throw new ConfigError(
-        PUBLISH_SETTLE_ENV,
+        LAMBDA_ENV.publishSettleMs,
         `"${rawSettle}" must be a whole number of milliseconds from 0 to ${MAX_PUBLISH_SETTLE_MS}`,
       );
     }

@@ -36,11 +36,6 @@ export const PUBLISH_INTERVAL_MS = 1_000;
 export const DEFAULT_PUBLISH_SETTLE_MS = 150;
 /** Upper bound of the settle delay: it must stay well inside the publish interval. */
 export const MAX_PUBLISH_SETTLE_MS = 900;
-/**
- * Environment variable of the settle delay. Not (yet) in the schema's `LAMBDA_ENV`; read here so the
- * local stack and `apps/infra` can set it by this name.
- */
-export const PUBLISH_SETTLE_ENV = 'ALLEYCAT_PUBLISH_SETTLE_MS';
 /** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */
 export const MAX_SEAL_ATTEMPTS = 3;
 

@@ -1,7 +1,6 @@
 import { LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { PUBLISH_SETTLE_ENV } from '../src/constants.js';
 import { ConfigError } from '../src/errors.js';
 
 const valid = {
@@ -41,7 +40,7 @@ describe('loadConfig', () => {
       [LAMBDA_ENV.errorsDir]: '/tmp/alleycat-errors',
       [LAMBDA_ENV.iotDataEndpoint]: 'http://127.0.0.1:4000',
       [LAMBDA_ENV.raceTimeoutSeconds]: '30',
-      [PUBLISH_SETTLE_ENV]: '0',
+      [LAMBDA_ENV.publishSettleMs]: '0',
       [LAMBDA_ENV.resultsTopicPrefix]: 'dev/alleycat-subscribe',
     });
     expect(config.iotDataEndpoint).toBe('http://127.0.0.1:4000');
@@ -64,8 +63,8 @@ describe('loadConfig', () => {
     [LAMBDA_ENV.raceTimeoutSeconds, { [LAMBDA_ENV.raceTimeoutSeconds]: '0' }, /whole number/],
     [LAMBDA_ENV.raceTimeoutSeconds, { [LAMBDA_ENV.raceTimeoutSeconds]: '1.5' }, /whole number/],
     [LAMBDA_ENV.raceTimeoutSeconds, { [LAMBDA_ENV.raceTimeoutSeconds]: 'soon' }, /whole number/],
-    [PUBLISH_SETTLE_ENV, { [PUBLISH_SETTLE_ENV]: '901' }, /from 0 to 900/],
-    [PUBLISH_SETTLE_ENV, { [PUBLISH_SETTLE_ENV]: '-5' }, /whole number of milliseconds/],
+    [LAMBDA_ENV.publishSettleMs, { [LAMBDA_ENV.publishSettleMs]: '901' }, /from 0 to 900/],
+    [LAMBDA_ENV.publishSettleMs, { [LAMBDA_ENV.publishSettleMs]: '-5' }, /whole number of milliseconds/],
     [LAMBDA_ENV.resultsTopicPrefix, { [LAMBDA_ENV.resultsTopicPrefix]: 'results/#' }, /not a topic prefix/],
     [LAMBDA_ENV.resultsTopicPrefix, { [LAMBDA_ENV.resultsTopicPrefix]: 'results/' }, /not a topic prefix/],
     ['AWS_REGION', { AWS_REGION: undefined }, /required/],

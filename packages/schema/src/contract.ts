@@ -66,6 +66,8 @@ export const LAMBDA_ENV = {
   /** Local stack only: a folder standing for the errors bucket. */
   errorsDir: 'ALLEYCAT_ERRORS_DIR',
   raceTimeoutSeconds: 'ALLEYCAT_RACE_TIMEOUT_SECONDS',
+  /** Milliseconds a leaderboard publisher waits for other shards' writes of the same second. */
+  publishSettleMs: 'ALLEYCAT_PUBLISH_SETTLE_MS',
 } as const;
 
 /** What the Lambda writes for every record it rejects (`invalid/…` in the errors bucket). */

@@ -4,6 +4,7 @@ import {
   buildLeaderboardMessages,
   encodeLeaderboard,
   IOT_MESSAGE_MAX_BYTES,
+  jsonStringBytes,
   LEADERBOARD_MAX_STANDINGS_PER_PART,
   MAX_OUTPUT,
   MAX_RACE_SECOND,
@@ -134,6 +135,23 @@ describe('standingBytes', () => {
           expect(standingBytes(standing)).toBe(JSON.stringify(standing).length);
         },
       ),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
+describe('jsonStringBytes', () => {
+  it('equals the UTF-8 length of JSON.stringify, escapes and lone surrogates included', () => {
+    const utf8 = new TextEncoder();
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.constantFrom('', '"', '\\', '\u0000', '\u001f', '\u2028', '\ud800', '\udc00x', '🚴‍♀️', 'Zoë'),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(jsonStringBytes(s)).toBe(utf8.encode(JSON.stringify(s)).byteLength);
+      }),
       { numRuns: 20_000 },
     );
   });

@@ -78,6 +78,31 @@ function scoreChars(value: number): number {
   return fraction === 0 ? chars : chars + (fraction % 10 === 0 ? 2 : 3);
 }
 
+/** UTF-8 bytes of `JSON.stringify(text)`, counted without building it (escapes included). */
+export function jsonStringBytes(text: string): number {
+  let bytes = 2;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x0c || c === 0x0a || c === 0x0d || c === 0x09)
+      bytes += 2;
+    else if (c < 0x20) bytes += 6;
+    else if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (
+      c >= 0xd800 &&
+      c <= 0xdbff &&
+      i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff)
+      bytes += 6; // a lone surrogate is written as \uXXXX
+    else bytes += 3;
+  }
+  return bytes;
+}
+
 /** Bytes of `JSON.stringify(standing)`, counted without building the string (this runs for every racer). */
 export function standingBytes(standing: Standing): number {
   // Brackets and four commas, plus each number.
@@ -127,7 +152,8 @@ export function buildLeaderboardMessages(
     const name = names.get(standing[0]);
     // Each row costs its JSON plus a separating comma (and the same for its name entry).
     let cost = standingBytes(standing) + 1;
-    if (name !== undefined) cost += utf8.encode(JSON.stringify([standing[0], name])).byteLength + 1;
+    // `[racerId,"name"]` and its comma.
+    if (name !== undefined) cost += 3 + integerChars(standing[0]) + jsonStringBytes(name) + 1;
     if (cost > budget)
       throw new InvalidArgumentError('maxBytes', `${maxBytes} bytes cannot hold one standing`);
     if (
