@@ -294,7 +294,11 @@ async function main(): Promise<number> {
   const draw = async () => {
     const c = await counters();
     if (isTty) {
-      const lines = renderScreen(heading, c, boards.all(), top);
+      // Redrawing in place only works while the screen fits the terminal: fewer racers per class if needed.
+      const races = boards.all();
+      const rows = process.stdout.rows ?? 50;
+      const fit = Math.max(1, Math.floor((rows - 5) / Math.max(1, races.length)) - 1);
+      const lines = renderScreen(heading, c, races, Math.min(top, fit));
       out(`${drawnLines > 0 ? `\x1b[${drawnLines}A` : ''}\x1b[J${lines.join('\n')}\n`);
       drawnLines = lines.length;
     } else if (Date.now() - lastPlain >= 5_000) {

@@ -47,9 +47,11 @@ export class RaceBoards {
       };
       this.races.set(board.raceId, race);
     }
-    if (board.second < race.second && !board.closed) return; // an older board arriving late
-    race.second = Math.max(race.second, board.second);
-    race.closed ||= board.closed;
+    if (board.second < race.second) return; // an older board arriving late
+    race.second = board.second;
+    // The latest board says whether the race is closed: "closed" means every racer the Lambda knows has sent
+    // its final, so a racer whose records arrive later (another shard) reopens it.
+    race.closed = board.closed;
     race.racers = board.racers;
     race.lastReceivedAt = receivedAt;
     for (const standing of board.standings) race.standings.set(standing[0], standing);
