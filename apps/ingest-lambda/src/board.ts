@@ -4,6 +4,7 @@
  * racer's `seen` set of the board version the write is conditioned on (README § Exactly once).
  */
 import {
+  addOutput,
   buildLeaderboardMessages,
   type LeaderboardMessage,
   output,
@@ -212,7 +213,7 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
     const second = g.second[i]!;
     if (racer.seen.add(second)) {
       const value = g.output[i]!;
-      racer.total += value;
+      racer.total = addOutput(racer.total, value); // order-independent, so replays agree to the digit
       if (racer.count === 0 || value > racer.max) racer.max = value;
       if (second > racer.latestSecond) {
         racer.latestSecond = second;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  addOutput,
   buildLeaderboardMessages,
   encodeLeaderboard,
   IOT_MESSAGE_MAX_BYTES,
@@ -9,6 +10,7 @@ import {
   MAX_OUTPUT,
   MAX_RACE_SECOND,
   output,
+  Prng,
   parseLeaderboardMessage,
   type RacerScore,
   rankStandings,
@@ -153,6 +155,31 @@ describe('jsonStringBytes', () => {
         expect(jsonStringBytes(s)).toBe(utf8.encode(JSON.stringify(s)).byteLength);
       }),
       { numRuns: 20_000 },
+    );
+  });
+});
+
+describe('addOutput', () => {
+  it('gives the same total in any arrival order', () => {
+    const outputs = fc.array(
+      fc
+        .tuple(fc.double({ min: 0, max: 250, noNaN: true }), fc.double({ min: 0, max: 100, noNaN: true }))
+        .map(([c, r]) => output(c, r)),
+      { minLength: 1, maxLength: 300 },
+    );
+    fc.assert(
+      fc.property(outputs, fc.integer(), (values, seed) => {
+        const shuffled = [...values];
+        const prng = new Prng(seed);
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = prng.int(0, i);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        const inOrder = values.reduce(addOutput, 0);
+        expect(shuffled.reduce(addOutput, 0)).toBe(inOrder);
+        expect(Math.abs(inOrder - values.reduce((a, b) => a + b, 0))).toBeLessThan(1e-6 * values.length);
+      }),
+      { numRuns: 2_000 },
     );
   });
 });
