@@ -19,7 +19,7 @@ function t(name: string, n: number, f: () => unknown) {
     res.push(((u.user + u.system) * 1000) / n);
   }
   res.sort((a, b) => a - b);
-  console.log(name.padEnd(28), res[4]!.toFixed(0), 'ns (min', res[0]!.toFixed(0) + ')');
+  console.log(name.padEnd(28), res[4]!.toFixed(0), 'ns (min', `${res[0]!.toFixed(0)})`);
 }
 t('group', 1000 * SECONDS, () => {
   for (const ms of msgs) {
