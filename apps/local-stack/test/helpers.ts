@@ -1,10 +1,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { decodeRecord } from '@alleycat/kinesis-agg';
+import { parseRaceRecord, type RaceMessage } from '@alleycat/schema';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
   type KinesisClient,
+  ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import type { RunningStack } from '../src/supervisor.js';
 
 export const run = promisify(execFile);
 
@@ -40,4 +47,40 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error('waitFor: timed out');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Every race message in `stream`, read straight from kinesalite (behind the limits layer, so the event source
+ * mapping's read budget is untouched), KPL aggregates and batches expanded.
+ */
+export async function readAllMessages(stack: RunningStack, stream: string): Promise<RaceMessage[]> {
+  const kinesalite = stack.supervisor.running().find((p) => p.name === 'kinesalite')!.urls['kinesalite']!;
+  const client = localKinesisClient(kinesalite);
+  const messages: RaceMessage[] = [];
+  try {
+    const { Shards } = await client.send(new ListShardsCommand({ StreamName: stream }));
+    for (const shard of Shards ?? []) {
+      let { ShardIterator: iterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamName: stream,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      while (iterator) {
+        const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        for (const record of page.Records ?? []) {
+          for (const user of decodeRecord(record.Data!, record.PartitionKey!).records) {
+            const parsed = parseRaceRecord(user.data);
+            if (parsed.ok) messages.push(...parsed.messages);
+          }
+        }
+        if ((page.Records ?? []).length === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return messages;
 }

@@ -11,7 +11,6 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { decodeRecord } from '@alleycat/kinesis-agg';
 import {
   INGEST_TOPIC,
   LAMBDA_BUNDLE,
@@ -22,12 +21,7 @@ import {
   RESULTS_TOPIC_FILTER,
   roundScore,
 } from '@alleycat/schema';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKinesisClient } from '../src/kinesis/client.js';
@@ -35,7 +29,7 @@ import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { RaceBoards } from '../src/race/race-boards.js';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
-import { waitFor } from './helpers.js';
+import { readAllMessages, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
 const REPO = path.join(import.meta.dirname, '..', '..', '..');
@@ -166,37 +160,9 @@ async function expectBoardsToMatch(expected: Map<number, number>, raceIds: reado
   expectSameTotals(boardTotals(raceIds), expected);
 }
 
-/** Every message in the stream, read straight from kinesalite (behind the limits layer, so the poller's read budget is untouched). */
-async function readStream(): Promise<RaceMessage[]> {
-  const kinesalite = stack.supervisor.running().find((p) => p.name === 'kinesalite')!.urls['kinesalite']!;
-  const client = localKinesisClient(kinesalite);
-  const messages: RaceMessage[] = [];
-  try {
-    const { Shards } = await client.send(new ListShardsCommand({ StreamName: STREAM }));
-    for (const shard of Shards ?? []) {
-      let { ShardIterator: iterator } = await client.send(
-        new GetShardIteratorCommand({
-          StreamName: STREAM,
-          ShardId: shard.ShardId!,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      );
-      while (iterator) {
-        const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-        for (const record of page.Records ?? []) {
-          for (const user of decodeRecord(record.Data!, record.PartitionKey!).records) {
-            const parsed = parseRaceRecord(user.data);
-            if (parsed.ok) messages.push(...parsed.messages);
-          }
-        }
-        if ((page.Records ?? []).length === 0) break;
-        iterator = page.NextShardIterator;
-      }
-    }
-  } finally {
-    client.destroy();
-  }
-  return messages;
+/** Every message in the stream, read straight from kinesalite (the poller's read budget stays untouched). */
+function readStream(): Promise<RaceMessage[]> {
+  return readAllMessages(stack, STREAM);
 }
 
 /** Sends `messages` again, newest first, as PutRecords through the limits layer (the producer's shape). */
