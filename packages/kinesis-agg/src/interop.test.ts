@@ -162,9 +162,14 @@ describe('interop with aws-kinesis-agg 4.2.8', () => {
         const ours = aggregator.flush()!;
         expectTheirs(theirDeaggregate(ours.data, ours.partitionKey), input);
 
-        // Their encoder mislabels array-index-like keys (see the test below): give it keys it gets right.
+        // Their encoder keeps its key tables in plain objects, so it mislabels array-index-like keys (see the
+        // test below) and keys Object.prototype already has (`__proto__`, `constructor`, …): give it keys it
+        // gets right.
         const safe = input.map(({ partitionKey, explicitHashKey, data }) => ({
-          partitionKey: isArrayIndex(partitionKey) ? `k${partitionKey}` : partitionKey,
+          partitionKey:
+            isArrayIndex(partitionKey) || partitionKey in Object.prototype
+              ? `k${partitionKey}`
+              : partitionKey,
           data,
           explicitHashKey:
             explicitHashKey !== undefined && isArrayIndex(explicitHashKey)
