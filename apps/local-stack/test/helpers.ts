@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { decodeRecord } from '@alleycat/kinesis-agg';
-import { parseRaceRecord, type RaceMessage } from '@alleycat/schema';
+import { LAMBDA_BUNDLE, parseRaceRecord, type RaceMessage } from '@alleycat/schema';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -14,6 +15,19 @@ import { localKinesisClient } from '../src/kinesis/client.js';
 import type { RunningStack } from '../src/supervisor.js';
 
 export const run = promisify(execFile);
+
+/** Paths and settings the stack-level tests share. */
+export const REPO = path.join(import.meta.dirname, '..', '..', '..');
+/** The bike-client CLI, run as a child process (apps do not import each other). */
+export const ALLEYCAT = path.join(REPO, 'apps', 'bike-client', 'bin', 'alleycat.mjs');
+/** The Lambda bundle that apps/infra deploys. */
+export const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
+/** A copy of the synthesized stack (apps/infra), so these tests do not depend on a synth having run. */
+export const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
+/** Port 0 for every part: each gets a free port. */
+export const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
+/** The stream the fixture's stack defines. */
+export const STREAM = 'dev-alleycat';
 
 export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));

@@ -6,14 +6,12 @@
  * After each race, a sample of what was sent is sent again in reverse order (duplicates, reordered), and the
  * boards must not move.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   INGEST_TOPIC,
-  LAMBDA_BUNDLE,
   output,
   parseLeaderboardMessage,
   parseRaceRecord,
@@ -29,15 +27,7 @@ import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { RaceBoards } from '../src/race/race-boards.js';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
-import { readAllMessages, waitFor } from './helpers.js';
-
-const run = promisify(execFile);
-const REPO = path.join(import.meta.dirname, '..', '..', '..');
-const ALLEYCAT = path.join(REPO, 'apps', 'bike-client', 'bin', 'alleycat.mjs');
-const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
-const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
-const STREAM = 'dev-alleycat';
+import { ALLEYCAT, BUNDLE, FIXTURE, FREE, readAllMessages, run, STREAM, waitFor } from './helpers.js';
 
 let stack: RunningStack;
 let dir: string;

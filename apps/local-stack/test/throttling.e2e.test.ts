@@ -1,31 +1,12 @@
-/**
- * Races that exceed the stream's shard limits (the synthesized stack with its stream cut to 1 shard: 1,000
- * records/s) through the whole local stack, AWS's limits enforced:
- * - straight into Kinesis, the simulator's producer is throttled per entry, backs off and retries, and every
- *   message reaches the stream and the boards;
- * - through MQTT, the rule's Kinesis action is throttled and each refused message goes to the rule's error
- *   action, as on IoT Core: counted, and found (with its original payload) in the error files; together with
- *   what reached the stream, that is every message the bikes sent.
- */
-import { execFile } from 'node:child_process';
 import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { INGEST_TOPIC, LAMBDA_BUNDLE, parseRaceRecord, type RaceMessage } from '@alleycat/schema';
+import { INGEST_TOPIC, parseRaceRecord, type RaceMessage } from '@alleycat/schema';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
-import { readAllMessages, waitFor } from './helpers.js';
-
-const run = promisify(execFile);
-const REPO = path.join(import.meta.dirname, '..', '..', '..');
-const ALLEYCAT = path.join(REPO, 'apps', 'bike-client', 'bin', 'alleycat.mjs');
-const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
-const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
-const STREAM = 'dev-alleycat';
+import { ALLEYCAT, BUNDLE, FIXTURE, FREE, readAllMessages, run, STREAM, waitFor } from './helpers.js';
 
 let stack: RunningStack;
 let dir: string;
