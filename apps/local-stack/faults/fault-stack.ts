@@ -37,9 +37,11 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-export async function startFaultStack(): Promise<FaultStack> {
+/** `adjust` changes the synthesized config before the stack starts (e.g. an event source mapping setting). */
+export async function startFaultStack(adjust?: (config: StackConfig) => void): Promise<FaultStack> {
   const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-fault-'));
   const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+  adjust?.(config);
   const metrics = new MetricTotals();
   const log: string[] = [];
   const stack = await startStack({
