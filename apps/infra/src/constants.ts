@@ -37,16 +37,18 @@ export const METRICS_NAMESPACE = 'Alleycat';
 /**
  * Event source mapping defaults, tuned for ~1 s end to end at 1,000 riders (2 shards at ~500 records/s each):
  * Lambda polls each shard about once a second; a batch of 1,000 holds a full shard-second, no batching window
- * means a poll is delivered at once, one batch per shard in flight keeps each shard's order, a few bounded
- * retries (with bisect) absorb transient faults, and records older than an hour go to the DLQ while the stream
- * (24 h) still holds them for replay.
+ * means a poll is delivered at once, one batch per shard in flight keeps each shard's order. Retries are
+ * bounded by record age rather than by a small count: a few quick retries would send valid records to the DLQ
+ * during a DynamoDB outage of seconds (the local fault suite showed it with 3), whereas the Lambda already
+ * skips invalid payloads itself, so what fails is transient. Bisect isolates a record that crashes the
+ * function; records older than an hour go to the DLQ while the stream (24 h) still holds them for replay.
  */
 export const DEFAULT_EVENT_SOURCE: Readonly<EventSourceSettings> = {
   batchSize: 1_000,
   maximumBatchingWindowInSeconds: 0,
   startingPosition: 'TRIM_HORIZON',
   parallelizationFactor: 1,
-  maximumRetryAttempts: 3,
+  maximumRetryAttempts: 10_000,
   maximumRecordAgeInSeconds: 3_600,
 };
 
