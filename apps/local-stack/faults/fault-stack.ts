@@ -8,12 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LAMBDA_BUNDLE } from '@alleycat/schema';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import { LOCAL_CREDENTIALS, localKinesisClient } from '../src/kinesis/client.js';
 import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { loadStackConfig, type StackConfig } from '../src/stack-config.js';
-import { type RunningPart, type RunningStack, startStack } from '../src/supervisor.js';
+import { createResources, type RunningPart, type RunningStack, startStack } from '../src/supervisor.js';
 
 const REPO = path.join(import.meta.dirname, '..', '..', '..');
 export const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
@@ -102,43 +99,4 @@ export async function startFaultStack(adjust?: (config: StackConfig) => void): P
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function createResources(config: StackConfig, kinesisUrl: string, dynamoUrl: string): Promise<void> {
-  const kinesis = localKinesisClient(kinesisUrl);
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoUrl,
-    region: config.region,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  try {
-    for (const stream of config.streams) {
-      await kinesis.send(new CreateStreamCommand({ StreamName: stream.name, ShardCount: stream.shardCount }));
-      for (let i = 0; ; i++) {
-        const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream.name }));
-        if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-        if (i > 200) throw new Error(`stream ${stream.name} did not become ACTIVE`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    for (const table of config.tables) {
-      await dynamo.send(
-        new CreateTableCommand({
-          TableName: table.name,
-          AttributeDefinitions: table.attributes.map((a) => ({
-            AttributeName: a.name,
-            AttributeType: a.type,
-          })),
-          KeySchema: [
-            { AttributeName: table.hashKey, KeyType: 'HASH' },
-            ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: 'RANGE' as const }] : []),
-          ],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-    }
-  } finally {
-    kinesis.destroy();
-    dynamo.destroy();
-  }
 }

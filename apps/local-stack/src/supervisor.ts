@@ -348,7 +348,11 @@ function splitHandler(handler: string): [string, string] {
 }
 
 /** Streams and tables of the stack, created as synthesized (so local and deployed shapes cannot drift). */
-async function createResources(config: StackConfig, kinesisUrl: string, dynamoUrl: string): Promise<void> {
+export async function createResources(
+  config: StackConfig,
+  kinesisUrl: string,
+  dynamoUrl: string,
+): Promise<void> {
   const kinesis = localKinesisClient(kinesisUrl);
   const http = await import('node:http');
   const { NodeHttpHandler } = await import('@smithy/node-http-handler');
