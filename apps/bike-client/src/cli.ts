@@ -110,6 +110,22 @@ const OPTIONS = {
   utilisation: { type: 'string' },
 } as const;
 
+/** `simulate` flags that apply to one path only; given with the other path they are a usage error. */
+const KINESIS_ONLY_FLAGS = [
+  'aggregate',
+  'aggregate-bytes',
+  'stream',
+  'kinesis-endpoint',
+  'region',
+  'create-stream',
+  'shards',
+  'partition-key',
+  'concurrency',
+  'linger-ms',
+  'max-attempts',
+] as const;
+const MQTT_ONLY_FLAGS = ['mqtt-url', 'iot-endpoint', 'iot-port', 'cert', 'key', 'ca', 'qos'] as const;
+
 /** Which flags each command accepts (anything else is a usage error, not silently ignored). */
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
   simulate: [
@@ -118,28 +134,12 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
     'seconds',
     'classes',
     'via',
-    'aggregate',
-    'aggregate-bytes',
     'speedup',
     'seed',
-    'stream',
-    'kinesis-endpoint',
-    'region',
-    'create-stream',
-    'shards',
-    'partition-key',
-    'concurrency',
-    'linger-ms',
-    'max-attempts',
-    'mqtt-url',
-    'iot-endpoint',
-    'iot-port',
-    'cert',
-    'key',
-    'ca',
-    'qos',
     'first-racer',
     'undelivered-file',
+    ...KINESIS_ONLY_FLAGS,
+    ...MQTT_ONLY_FLAGS,
   ],
   ride: [
     'json',
@@ -376,21 +376,7 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
   const classes = integer(flags, 'classes', SIMULATION_DEFAULTS.classes, 1, 999);
   const speedup = decimal(flags, 'speedup', SIMULATION_DEFAULTS.speedup, 0.01, 10_000);
   const firstRacer = integer(flags, 'first-racer', 1, 0);
-  const kinesisOnly = [
-    'aggregate',
-    'aggregate-bytes',
-    'stream',
-    'kinesis-endpoint',
-    'region',
-    'create-stream',
-    'shards',
-    'partition-key',
-    'concurrency',
-    'linger-ms',
-    'max-attempts',
-  ];
-  const mqttOnly = ['mqtt-url', 'iot-endpoint', 'iot-port', 'cert', 'key', 'ca', 'qos'];
-  for (const flag of via === 'kinesis' ? mqttOnly : kinesisOnly) {
+  for (const flag of via === 'kinesis' ? MQTT_ONLY_FLAGS : KINESIS_ONLY_FLAGS) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --via ${via}`, flag);
   }
 
