@@ -49,7 +49,7 @@ describe('stack config from cdk.tf.json', () => {
         startingPosition: 'TRIM_HORIZON',
         parallelizationFactor: 1,
         bisectBatchOnFunctionError: true,
-        maximumRetryAttempts: 3,
+        maximumRetryAttempts: 10_000,
         maximumRecordAgeInSeconds: 3600,
         reportBatchItemFailures: true,
         onFailureDestination: 'dev-alleycat-ingest-dlq',
