@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashKeyOf, shardIndexFor } from '@alleycat/schema';
-import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DeleteStreamCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KinesisEvent, OnFailureRecord } from '../src/esm/event.js';
 import { type EventSourceMappingConfig, EventSourceMappingPoller } from '../src/esm/poller.js';
@@ -95,7 +95,13 @@ const mapping = (overrides: Partial<EventSourceMappingConfig> = {}): EventSource
 function startPoller(
   handler: keyof typeof HANDLERS,
   config: EventSourceMappingConfig,
-  extra: { exportName?: string; timeoutSeconds?: number; now?: () => number; checkpointDir?: string } = {},
+  extra: {
+    exportName?: string;
+    timeoutSeconds?: number;
+    now?: () => number;
+    checkpointDir?: string;
+    shardDiscoveryMs?: number;
+  } = {},
 ): Promise<void> {
   poller = new EventSourceMappingPoller({
     mapping: config,
@@ -117,9 +123,10 @@ function startPoller(
     },
     pollIntervalMs: 100,
     retryBaseDelayMs: 10,
-    log: () => {},
+    log: process.env.ESM_LOG ? (l: string) => console.error(l) : () => {},
     ...(extra.now ? { now: extra.now } : {}),
     ...(extra.checkpointDir ? { checkpointDir: extra.checkpointDir } : {}),
+    ...(extra.shardDiscoveryMs ? { shardDiscoveryMs: extra.shardDiscoveryMs } : {}),
   });
   return poller.start();
 }
@@ -331,6 +338,26 @@ describe('event source mapping poller', () => {
       'while-stopped-1',
       'while-stopped-2',
     ]);
+  });
+
+  it('starts over on a stream deleted and recreated under the same name, ignoring the old checkpoints', async () => {
+    const checkpointDir = path.join(dir, 'checkpoints');
+    await put(['old-1', 'old-2']);
+    await startPoller('ok', mapping(), { checkpointDir, shardDiscoveryMs: 100 });
+    await waitFor(() => succeededData().length === 2 || undefined);
+    await new Promise((r) => setTimeout(r, 150)); // let the checkpoint be written
+    await client.send(new DeleteStreamCommand({ StreamName: 'dev-alleycat' }));
+    await waitFor(() => poller!.stats().pollErrors > 0 || undefined); // it saw the stream gone
+    await createStream(client, 'dev-alleycat', 2);
+    await put(['new-1', 'new-2']);
+    await waitFor(() => succeededData().length === 4 || undefined);
+    // A poller restarted now resumes from the new stream's checkpoint: nothing again, nothing skipped.
+    await poller!.stop();
+    await put(['new-3']);
+    await startPoller('ok', mapping(), { checkpointDir });
+    await waitFor(() => succeededData().length >= 5 || undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(succeededData()).toEqual(['old-1', 'old-2', 'new-1', 'new-2', 'new-3']);
   });
 
   it('refuses settings Lambda refuses, naming them', () => {

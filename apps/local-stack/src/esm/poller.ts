@@ -6,7 +6,7 @@
  * maximum record age, and the on-failure destination (JSON files in AWS's shape, shard and sequence range).
  * Each shard runs up to `parallelization_factor` batches at once; a partition key's records stay in order.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashKeyOf, LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
@@ -115,6 +115,8 @@ interface RetryState {
 interface Checkpoint {
   kind: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER';
   sequenceNumber: string;
+  /** The shard's starting sequence number: a checkpoint of an older stream of the same name is ignored. */
+  shardStart?: string;
 }
 
 function after(sequenceNumber: string | undefined): Checkpoint | undefined {
@@ -135,6 +137,16 @@ export class EventSourceMappingPoller {
   private running = false;
   private readonly loops = new Map<string, Promise<void>>();
   private discovery?: NodeJS.Timeout;
+  private discovering?: Promise<void>;
+  /**
+   * Each shard's starting sequence number when last listed. A shard id whose starting sequence number changed
+   * belongs to a new stream of the same name: the old one was deleted and recreated.
+   */
+  private readonly shardStarts = new Map<string, string>();
+  /** Bumped when the stream is replaced: shard loops of an older generation stop. */
+  private generation = 0;
+  /** A GetRecords found the stream gone: when it is listed again, it is a new stream. */
+  private streamGone = false;
   private readonly wakers = new Set<() => void>();
   private readonly counters: PollerStats = {
     invocations: 0,
@@ -171,9 +183,19 @@ export class EventSourceMappingPoller {
     this.handler = await this.loadHandler();
     this.running = true;
     await this.discoverShards();
-    this.discovery = setInterval(() => {
-      this.discoverShards().catch((error: unknown) => this.log(`shard discovery failed: ${String(error)}`));
-    }, this.options.shardDiscoveryMs ?? DEFAULT_SHARD_DISCOVERY_MS);
+    this.discovery = setInterval(
+      () => this.rediscover(),
+      this.options.shardDiscoveryMs ?? DEFAULT_SHARD_DISCOVERY_MS,
+    );
+  }
+
+  /** Lists shards again now (one listing at a time): new shards, or a stream deleted and recreated. */
+  private rediscover(): void {
+    this.discovering ??= this.discoverShards()
+      .catch((error: unknown) => this.log(`shard discovery failed: ${String(error)}`))
+      .finally(() => {
+        this.discovering = undefined;
+      });
   }
 
   /** Stops polling; resolves when every shard loop has finished its current batch. */
@@ -212,7 +234,30 @@ export class EventSourceMappingPoller {
       shards.push(...(page.Shards ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined);
+    const replaced =
+      (this.streamGone && shards.length > 0) ||
+      shards.some((shard) => {
+        const known = this.shardStarts.get(shard.ShardId!);
+        return known !== undefined && known !== shard.SequenceNumberRange?.StartingSequenceNumber;
+      });
+    if (replaced) {
+      // Same name, new stream: the old shards' iterators and checkpoints point into records that no longer
+      // exist (kinesalite answers them with empty pages, forever). Start over on the new stream's shards.
+      this.log(
+        `stream ${this.mapping.streamName} was recreated; reading it from ${this.mapping.startingPosition}`,
+      );
+      this.generation += 1;
+      for (const wake of this.wakers) wake();
+      await Promise.allSettled(this.loops.values());
+      await Promise.all([...this.loops.keys()].map((shardId) => this.dropCheckpoint(shardId)));
+      this.loops.clear();
+      this.iteratorAges.clear();
+      this.shardStarts.clear();
+      this.streamGone = false;
+    }
     for (const shard of shards) {
+      const start = shard.SequenceNumberRange?.StartingSequenceNumber;
+      if (start !== undefined) this.shardStarts.set(shard.ShardId!, start);
       const shardId = shard.ShardId!;
       if (this.loops.has(shardId) || !this.running) continue;
       const loop = this.runShard(shardId).catch((error: unknown) => {
@@ -262,18 +307,33 @@ export class EventSourceMappingPoller {
   private async readCheckpoint(shardId: string): Promise<Checkpoint | undefined> {
     const file = this.checkpointFile(shardId);
     if (file === undefined) return undefined;
+    let checkpoint: Checkpoint;
     try {
-      return JSON.parse(await readFile(file, 'utf8')) as Checkpoint;
+      checkpoint = JSON.parse(await readFile(file, 'utf8')) as Checkpoint;
     } catch {
       return undefined;
     }
+    const start = this.shardStarts.get(shardId);
+    if (checkpoint.shardStart !== undefined && start !== undefined && checkpoint.shardStart !== start) {
+      this.log(`${shardId}: checkpoint belongs to an earlier stream of the same name; ignored`);
+      return undefined;
+    }
+    return checkpoint;
+  }
+
+  private async dropCheckpoint(shardId: string): Promise<void> {
+    const file = this.checkpointFile(shardId);
+    if (file !== undefined) await rm(file, { force: true });
   }
 
   private async writeCheckpoint(shardId: string, checkpoint: Checkpoint): Promise<void> {
     const file = this.checkpointFile(shardId);
     if (file === undefined) return;
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(`${file}.tmp`, JSON.stringify(checkpoint));
+    await writeFile(
+      `${file}.tmp`,
+      JSON.stringify({ ...checkpoint, shardStart: this.shardStarts.get(shardId) }),
+    );
     await rename(`${file}.tmp`, file); // atomic: a crash leaves the old checkpoint or the new one
   }
 
@@ -297,8 +357,9 @@ export class EventSourceMappingPoller {
     const laneOf = (record: StoredRecord) =>
       lanes.length === 1 ? lanes[0]! : lanes[Number(hashKeyOf(record.PartitionKey) % BigInt(lanes.length))]!;
     const buffered = () => lanes.reduce((n, lane) => n + lane.pending.length, 0);
+    const generation = this.generation;
 
-    while (this.running) {
+    while (this.running && generation === this.generation) {
       // Fetch when the buffer cannot fill a batch per lane, at most once per poll interval.
       if (
         iterator !== undefined &&
@@ -328,8 +389,11 @@ export class EventSourceMappingPoller {
           } else {
             // Kinesis unreachable or restarting: keep the buffer, wait, and pick up after the last record read.
             this.counters.pollErrors += 1;
+            if (name === 'ResourceNotFoundException') this.streamGone = true;
             this.log(`${shardId}: GetRecords failed (${name}: ${(error as Error).message}); retrying in 1 s`);
             await this.sleep(1_000);
+            // The stream may have been recreated meanwhile (an emulator restarted without its data): look now.
+            this.rediscover();
             iterator = await this.shardIterator(shardId, after(lastFetched)).catch(() => iterator);
           }
           continue;
