@@ -17,6 +17,7 @@ import { KinesisLimitsProxy } from '../kinesis/limits-proxy.js';
 import { LOCALHOST, listenOn } from '../net.js';
 import { startRulesBridge } from '../rules/mqtt-bridge.js';
 import { RuleEngine } from '../rules/rule-engine.js';
+import { startCpuProfile } from './cpu-profile.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './types.js';
 
 type Running = { urls: Record<string, string>; close(): Promise<void>; stats?(): Record<string, number> };
@@ -138,12 +139,17 @@ async function main(): Promise<void> {
   const starter = starters[part] as ((config: unknown) => Promise<Running>) | undefined;
   if (starter === undefined)
     throw new Error(`unknown part ${JSON.stringify(part)} (one of ${Object.keys(starters).join(', ')})`);
+  const writeProfile = await startCpuProfile(part);
   const running = await starter(JSON.parse(process.env[PART_CONFIG_ENV] ?? '{}'));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await running.close().catch(() => {});
+    await writeProfile().catch((error: unknown) =>
+      process.stderr.write(`cpu profile: ${String(error)}
+`),
+    );
     process.exit(0);
   };
   process.on('SIGTERM', stop);
