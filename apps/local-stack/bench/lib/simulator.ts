@@ -1,0 +1,163 @@
+/**
+ * The load: `alleycat simulate` child processes (see simulator-child.ts), one per slice of the field when one
+ * process cannot hold it (MQTT: one connection per rider, `MQTT_MAX_RIDERS_PER_PROCESS`), each reporting when
+ * every race second started and, at the end, its JSON summary.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const CHILD = fileURLToPath(new URL('./simulator-child.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+export type LoadPath = 'mqtt' | 'kinesis' | 'kinesis-aggregated';
+export const LOAD_PATHS: readonly LoadPath[] = ['mqtt', 'kinesis', 'kinesis-aggregated'];
+
+/** One simulator process: racers `firstRacer … firstRacer + riders − 1`. */
+export interface Slice {
+  index: number;
+  firstRacer: number;
+  riders: number;
+}
+
+/** The summary `alleycat simulate --json` prints (the fields the benchmarks read). */
+export interface SimulatorSummary {
+  messages: number;
+  delivered: number;
+  failed: number;
+  retried: number;
+  throttled: number;
+  requests: number;
+  records: number;
+  maxLagMs: number;
+  undelivered: number;
+  undeliveredFile: string | null;
+  raceIds: number[];
+}
+
+/** What simulator-child.ts tells its parent over IPC. */
+export type SimulatorMessage =
+  | { type: 'tick'; second: number; at: number }
+  | { type: 'usage'; cpuSeconds: number; peakRssMb: number };
+
+export interface SimulatorOptions {
+  path: LoadPath;
+  riders: number;
+  seconds: number;
+  classes: number;
+  seed: number;
+  /** Riders per process (MQTT holds at most 5,000 connections per simulator process). */
+  ridersPerProcess: number;
+  mqttUrl: string;
+  kinesisEndpoint: string;
+  streamName: string;
+  region: string;
+  /** Where each process writes its undelivered messages (NDJSON), `{dir}/undelivered-{slice}.ndjson`. */
+  dataDir: string;
+  /** Called when a slice starts sending `second` (wall ms). */
+  onTick?: (slice: Slice, second: number, at: number) => void;
+  /** Called once per process as it ends, with its own CPU seconds (user + system) and peak RSS (MiB). */
+  onUsage?: (pid: number, usage: { cpuSeconds: number; peakRssMb: number }) => void;
+}
+
+export interface SimulatorFleet {
+  slices: Slice[];
+  pids: number[];
+  /** Resolves with each slice's summary once every process has exited. */
+  done: Promise<SimulatorSummary[]>;
+  /** SIGINT (the simulator flushes and prints its summary), then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+export function slicesOf(riders: number, perProcess: number): Slice[] {
+  const slices: Slice[] = [];
+  for (let first = 1, index = 0; first <= riders; first += perProcess, index++) {
+    slices.push({ index, firstRacer: first, riders: Math.min(perProcess, riders - first + 1) });
+  }
+  return slices;
+}
+
+export class SimulatorFailedError extends Error {
+  override name = 'SimulatorFailedError';
+  readonly slice: number;
+  readonly exitCode: number | null;
+  constructor(slice: number, exitCode: number | null, stderr: string) {
+    super(`simulator ${slice} exited with code ${exitCode} without a summary: ${stderr.trim().slice(-2000)}`);
+    this.slice = slice;
+    this.exitCode = exitCode;
+  }
+}
+
+export function startSimulators(options: SimulatorOptions): SimulatorFleet {
+  const perProcess = options.path === 'mqtt' ? Math.min(options.ridersPerProcess, 5_000) : options.riders;
+  const slices = slicesOf(options.riders, perProcess);
+  const children: ChildProcess[] = [];
+  const done = Promise.all(
+    slices.map((slice) => {
+      const args = [
+        'simulate',
+        '--json',
+        `--riders=${slice.riders}`,
+        `--first-racer=${slice.firstRacer}`,
+        `--seconds=${options.seconds}`,
+        `--classes=${options.classes}`,
+        `--seed=${options.seed}`,
+        `--undelivered-file=${path.join(options.dataDir, `undelivered-${slice.index}.ndjson`)}`,
+        ...(options.path === 'mqtt'
+          ? ['--via=mqtt', `--mqtt-url=${options.mqttUrl}`, '--qos=1']
+          : [
+              '--via=kinesis',
+              `--kinesis-endpoint=${options.kinesisEndpoint}`,
+              `--stream=${options.streamName}`,
+              `--region=${options.region}`,
+              ...(options.path === 'kinesis-aggregated' ? ['--aggregate'] : []),
+            ]),
+      ];
+      const child = fork(CHILD, args, {
+        execArgv: ['--import', TSX],
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+      });
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString('utf8')).slice(-20_000);
+      });
+      child.on('message', (message: SimulatorMessage) => {
+        if (message.type === 'tick') options.onTick?.(slice, message.second, message.at);
+        else if (message.type === 'usage') options.onUsage?.(child.pid!, message);
+      });
+      return new Promise<SimulatorSummary>((resolve, reject) => {
+        child.once('exit', (code) => {
+          try {
+            resolve(JSON.parse(stdout) as SimulatorSummary);
+          } catch {
+            reject(new SimulatorFailedError(slice.index, code, stderr || stdout));
+          }
+        });
+      });
+    }),
+  );
+  return {
+    slices,
+    pids: children.map((c) => c.pid!),
+    done,
+    stop: async () => {
+      await Promise.all(
+        children.map(async (child) => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+          child.kill('SIGINT');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          await exited;
+          clearTimeout(timer);
+        }),
+      );
+    },
+  };
+}

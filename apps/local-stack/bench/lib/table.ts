@@ -1,0 +1,83 @@
+/** How `pnpm bench:load` prints its points: a progress block per point, a Markdown table for BENCHMARKS.md. */
+import type { PointResult } from '../load-point.js';
+
+const n = (x: number) => Math.round(x).toLocaleString('en-US');
+const ms = (x: number) => (Number.isFinite(x) ? n(x) : '–');
+const PATH_LABEL: Record<string, string> = {
+  mqtt: 'MQTT (QoS 1, broker + rule)',
+  kinesis: 'Kinesis PutRecords',
+  'kinesis-aggregated': 'Kinesis PutRecords, KPL-aggregated',
+};
+
+/** Every part's CPU and peak memory in one cell: `41 % · 1.2 s · 120 MB`. */
+function usageCell(result: PointResult, part: string): string {
+  const usage = result.parts.find((p) => p.part === part);
+  if (usage === undefined) return '–';
+  return `${usage.cpuPercentOfOneCore} % · ${usage.cpuSeconds} s · ${usage.peakRssMb} MB`;
+}
+
+export const TABLE_PARTS = [
+  'broker+rule',
+  'kinesis+limits',
+  'dynamodb',
+  'iot-data',
+  'esm+lambda',
+  'simulator',
+  'bench listener',
+] as const;
+
+/** A few lines about one point, printed as soon as it ends. */
+export function renderPoint(r: PointResult): string {
+  const a = r.accountedFor;
+  return [
+    `  ${r.pass ? 'PASS' : 'FAIL'} ${r.path} ${n(r.riders)} riders × ${r.seconds} s, ${r.shards} shards${r.stoppedEarlyAfterS === null ? '' : ` (stopped after ${r.stoppedEarlyAfterS} s)`}`,
+    `  sent ${n(r.sent)}, delivered ${n(r.delivered)}, counted ${n(r.counted)}, lost ${n(r.lost)}; on boards ${n(r.onBoards)}, final totals wrong for ${r.boardMismatches} racers; set aside: ${a.undelivered} undelivered, ${a.ruleErrorActions} error actions, ${a.invalid} invalid, ${a.dlqFiles} DLQ files; ${n(r.throttledRetried)} throttled and retried, ${n(r.duplicatesCounted)} duplicates absorbed`,
+    `  publish → leaderboard p50 ${ms(r.latencyMs.p50)} ms, p90 ${ms(r.latencyMs.p90)} ms, p99 ${ms(r.latencyMs.p99)} ms, max ${ms(r.latencyMs.max)} ms (from race second ${r.latencyMs.warmupSeconds}; with the warm-up p99 ${ms(r.latencyMs.p99WithWarmup)} ms); lag growth ${ms(r.lagGrowthMs)} ms; simulator clock ≤ ${r.simulatorMaxTickLagMs} ms late`,
+    `  CPU (% of one core · user+sys s) and peak RSS: ${r.parts.map((p) => `${p.part} ${p.cpuPercentOfOneCore} % · ${p.cpuSeconds} s · ${p.peakRssMb} MB`).join('; ')}`,
+    ...r.failures.map((f) => `  ✗ ${f}`),
+  ].join('\n');
+}
+
+/** One Markdown table per path: a row per tested point (in the order tested), then the largest sustained. */
+export function renderTable(results: PointResult[], largest: Record<string, number | null>): string {
+  const header = [
+    'riders',
+    'shards',
+    'result',
+    'sent',
+    'counted',
+    'lost',
+    'p50 ms',
+    'p99 ms',
+    ...TABLE_PARTS.map((p) => `${p} (CPU % · s · peak RSS)`),
+  ];
+  const sections: string[] = [];
+  for (const path of [...new Set(results.map((r) => r.path))]) {
+    const rows = results
+      .filter((r) => r.path === path)
+      .map((r) => [
+        n(r.riders),
+        String(r.shards),
+        r.pass
+          ? 'pass'
+          : `FAIL${r.stoppedEarlyAfterS === null ? '' : ` (stopped at ${r.stoppedEarlyAfterS} s)`}: ${r.failures[0]?.replace(/^stopped early: /, '') ?? ''}`,
+        n(r.sent),
+        n(r.counted),
+        n(r.lost),
+        ms(r.latencyMs.p50),
+        ms(r.latencyMs.p99),
+        ...TABLE_PARTS.map((p) => usageCell(r, p)),
+      ]);
+    const best = largest[path];
+    sections.push(
+      [
+        `### ${PATH_LABEL[path] ?? path}: largest sustained ${best === null || best === undefined ? 'none of the points tested' : `${n(best)} riders`}`,
+        '',
+        `| ${header.join(' | ')} |`,
+        `|${header.map(() => '---').join('|')}|`,
+        ...rows.map((row) => `| ${row.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`),
+      ].join('\n'),
+    );
+  }
+  return sections.join('\n\n');
+}

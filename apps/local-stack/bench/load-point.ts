@@ -1,0 +1,322 @@
+/**
+ * One point of the load search: a fresh stack (stream sized for the riders), `alleycat simulate` children
+ * sending R riders at 1 Hz for S seconds along one path, a listener on the leaderboards measuring when each
+ * (racer, second) shows up, the Lambda's own counters, and the CPU and peak memory of every process.
+ * It passes when every message sent was counted (and each racer's final board total is exact), nothing was
+ * set aside, the simulator kept its 1 Hz clock, the latency did not grow over the run and p99 ≤ the limit.
+ * It stops early — and fails — as soon as that p99 can no longer be met or the simulator falls behind.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseLeaderboardMessage, planCapacity, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
+import mqtt from 'mqtt';
+import { RaceBoards } from '../src/race/race-boards.js';
+import { type ExpectedTotals, expectedTotals } from './lib/expected.js';
+import { LatencyTracker, lagGrowthMs } from './lib/latency.js';
+import { type PartUsage, UsageMeter } from './lib/procfs.js';
+import {
+  type LoadPath,
+  type SimulatorSummary,
+  type Slice,
+  slicesOf,
+  startSimulators,
+} from './lib/simulator.js';
+import { type BenchStack, countFiles, startBenchStack } from './lib/stack.js';
+
+export interface PointOptions {
+  path: LoadPath;
+  riders: number;
+  seconds: number;
+  classes: number;
+  seed: number;
+  /** p99 end-to-end latency must stay at or under this (ms). */
+  maxP99Ms: number;
+  /** After the race, how long to wait for the last seconds to reach the boards. */
+  drainMs: number;
+  ridersPerProcess: number;
+  /** Shards override (default: the schema's `planCapacity` for the path). */
+  shards?: number;
+  stackFile?: string;
+  limitsEnabled: boolean;
+  /** A simulator tick later than this behind its schedule means the producer cannot keep 1 Hz. */
+  maxTickLagMs: number;
+  /** Race seconds left out of the latency percentiles (connections, first invocations, JIT). */
+  warmupSeconds: number;
+  /** Lag growth (mean latency of the last fifth of the race minus the first fifth) that fails a point. */
+  maxLagGrowthMs: number;
+  log?: (line: string) => void;
+}
+
+export interface PointResult {
+  path: LoadPath;
+  riders: number;
+  seconds: number;
+  shards: number;
+  pass: boolean;
+  /** Why it failed (empty when it passed). */
+  failures: string[];
+  /** The run was cut short by an early-stop condition (figures cover the part that ran). */
+  stoppedEarlyAfterS: number | null;
+  sent: number;
+  delivered: number;
+  /** Distinct (racer, second) the Lambda counted (its SecondsCounted metric). */
+  counted: number;
+  /** sent − counted − accounted for: messages nobody can point to. */
+  lost: number;
+  accountedFor: { undelivered: number; ruleErrorActions: number; invalid: number; dlqFiles: number };
+  /** (racer, second) pairs a leaderboard showed, of sent. */
+  onBoards: number;
+  /** Racers whose final board total is not the total of what they sent. */
+  boardMismatches: number;
+  throttledRetried: number;
+  /** Over race seconds from `warmupSeconds` on; `…WithWarmup`: every second. */
+  latencyMs: {
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+    p99WithWarmup: number;
+    maxWithWarmup: number;
+    warmupSeconds: number;
+  };
+  lagGrowthMs: number;
+  simulatorMaxTickLagMs: number;
+  duplicatesCounted: number;
+  parts: PartUsage[];
+  wallSeconds: number;
+}
+
+/** Shards a user would provision for this path and rider count (the schema's capacity plan, 80 % headroom). */
+export function shardsFor(path: LoadPath, riders: number): number {
+  return path === 'kinesis-aggregated'
+    ? // KPL aggregates ~25 KB records of ~150 messages: bytes, not records, bind.
+      planCapacity({ riders, pattern: 'batched', messagesPerRecord: 100 }).shards
+    : planCapacity({ riders }).shards;
+}
+
+/** The parts measured, in table order: label → supervisor part names. */
+export const MEASURED_PARTS: ReadonlyArray<[label: string, parts: string[]]> = [
+  ['broker+rule', ['broker']],
+  ['kinesis+limits', ['kinesalite', 'kinesis']],
+  ['dynamodb', ['dynamodb']],
+  ['iot-data', ['iot-data']],
+  ['esm+lambda', ['event-source-mapping']],
+];
+
+export async function runPoint(options: PointOptions): Promise<PointResult> {
+  const log = options.log ?? (() => {});
+  const shards = options.shards ?? shardsFor(options.path, options.riders);
+  const slices = slicesOf(
+    options.riders,
+    options.path === 'mqtt' ? Math.min(options.ridersPerProcess, 5_000) : options.riders,
+  );
+  const expected = await expectedTotals(slices, options);
+  const bench = await startBenchStack({
+    shards,
+    limitsEnabled: options.limitsEnabled,
+    ...(options.stackFile ? { stackFile: options.stackFile } : {}),
+  });
+  try {
+    return await measure(options, bench, slices, expected, log);
+  } finally {
+    await bench.stop();
+  }
+}
+
+async function measure(
+  options: PointOptions,
+  bench: BenchStack,
+  slices: Slice[],
+  expected: ExpectedTotals,
+  log: (line: string) => void,
+): Promise<PointResult> {
+  const { riders, seconds } = options;
+  const pairs = riders * seconds;
+  const sliceSize = slices[0]!.riders;
+  const tracker = new LatencyTracker(
+    expected,
+    slices.length,
+    (racerId) => Math.floor((racerId - 1) / sliceSize),
+    options.maxP99Ms,
+    options.warmupSeconds,
+  );
+  const boards = new RaceBoards();
+  const meter = new UsageMeter();
+  for (const [label, names] of MEASURED_PARTS) {
+    for (const part of bench.stack.supervisor.running())
+      if (names.includes(part.name)) meter.add(label, part.pid);
+  }
+
+  const listener = await mqtt.connectAsync(bench.stack.endpoints.mqtt, {
+    clientId: `bench-load-${process.pid}`,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+  });
+  listener.on('message', (_topic, payload) => {
+    const parsed = parseLeaderboardMessage(payload);
+    if (!parsed.ok) return;
+    const now = Date.now();
+    tracker.board(parsed.leaderboard, now);
+    boards.receive(parsed.leaderboard, now);
+  });
+  await listener.subscribeAsync(RESULTS_TOPIC_FILTER, { qos: 0 });
+
+  const started = Date.now();
+  /** When each slice's race second 0 started: its clock's schedule. */
+  const clockStart: number[] = [];
+  let firstTickAt: number | undefined;
+  let maxTickLagMs = 0;
+  meter.start();
+  meter.add('bench listener', process.pid);
+  const fleet = startSimulators({
+    path: options.path,
+    riders,
+    seconds,
+    classes: options.classes,
+    seed: options.seed,
+    ridersPerProcess: options.ridersPerProcess,
+    mqttUrl: bench.stack.endpoints.mqtt,
+    kinesisEndpoint: bench.stack.endpoints.kinesis,
+    streamName: bench.streamName,
+    region: bench.config.region,
+    dataDir: bench.dataDir,
+    onTick: (slice, second, at) => {
+      tracker.tick(slice.index, second, at);
+      firstTickAt ??= at;
+      clockStart[slice.index] ??= at - second * 1000;
+      const start = clockStart[slice.index]!;
+      maxTickLagMs = Math.max(maxTickLagMs, at - (start + second * 1000));
+    },
+    onUsage: (pid, usage) => meter.final(pid, usage),
+  });
+  for (const pid of fleet.pids) meter.add('simulator', pid);
+
+  // Watch the run: early stop once the point has certainly failed.
+  let exited = false;
+  const summaries = fleet.done.finally(() => {
+    exited = true;
+  });
+  summaries.catch(() => {});
+  let stopReason: string | undefined;
+  let stoppedAt: number | undefined;
+  const overdueLimit = Math.floor(tracker.steadyPairs * 0.01);
+  while (!exited) {
+    await Promise.race([sleep(1_000), summaries.catch(() => {})]);
+    meter.poll();
+    const now = Date.now();
+    if (firstTickAt === undefined) {
+      if (now - started > 60_000) stopReason = 'the simulator never started its race clock (60 s)';
+    } else if (maxTickLagMs > options.maxTickLagMs) {
+      stopReason = `the simulator fell behind its 1 Hz clock by ${maxTickLagMs} ms`;
+    } else {
+      const overdue = tracker.overdue(now);
+      if (overdue > overdueLimit) {
+        stopReason = `p99 > ${options.maxP99Ms} ms certain: ${overdue} of ${tracker.steadyPairs} (racer, second) pairs after the warm-up (> 1 %) took longer`;
+      }
+    }
+    if (stopReason !== undefined && !exited) {
+      stoppedAt = now;
+      log(`  stopping early: ${stopReason}`);
+      await fleet.stop();
+      break;
+    }
+  }
+  let summary: SimulatorSummary[] = [];
+  const failures: string[] = [];
+  try {
+    summary = await summaries;
+  } catch (error) {
+    failures.push((error as Error).message);
+  }
+  const parts = meter.finish();
+  const raceEnded = Date.now();
+
+  const sent = sum(summary, 'messages');
+  const failed = sum(summary, 'failed');
+  {
+    // Drain (after an early stop too, so its counts are not just what was in flight): the last seconds travel
+    // through the stream, the Lambda and back.
+    const deadline = Date.now() + options.drainMs;
+    while (
+      Date.now() < deadline &&
+      (tracker.seen + tracker.untimed < sent - failed || bench.metrics.get('SecondsCounted') < sent - failed)
+    )
+      await sleep(250);
+    await sleep(500); // boards of the last second still on their way to the listener
+  }
+  await listener.endAsync(true).catch(() => {});
+
+  const brokerPart = bench.part('broker');
+  const rules = brokerPart
+    ? await bench.stack.supervisor.stats(brokerPart).catch(() => ({}) as Record<string, number>)
+    : {};
+  const accountedFor = {
+    undelivered: failed,
+    ruleErrorActions: rules['errorActions'] ?? 0,
+    invalid: bench.metrics.get('InvalidRecords'),
+    dlqFiles: await countFiles(bench.stack.dirs.onFailure),
+  };
+  const counted = bench.metrics.get('SecondsCounted');
+  const lost = Math.max(
+    0,
+    sent - counted - accountedFor.undelivered - accountedFor.ruleErrorActions - accountedFor.invalid,
+  );
+  const mismatches = tracker.mismatches(boards.totals());
+  const growth = lagGrowthMs(tracker.meanBySecond(), tracker.warmupSeconds);
+  const latencyMs = {
+    p50: tracker.percentile(50),
+    p90: tracker.percentile(90),
+    p99: tracker.percentile(99),
+    max: tracker.percentile(100),
+    p99WithWarmup: tracker.percentile(99, 'all'),
+    maxWithWarmup: tracker.percentile(100, 'all'),
+    warmupSeconds: tracker.warmupSeconds,
+  };
+
+  if (stopReason !== undefined) failures.push(`stopped early: ${stopReason}`);
+  else {
+    if (sent !== pairs) failures.push(`the simulators built ${sent} messages, expected ${pairs}`);
+    if (lost > 0) failures.push(`${lost} messages lost (sent, not counted, not accounted for)`);
+    const setAside = failed + accountedFor.ruleErrorActions + accountedFor.invalid + accountedFor.dlqFiles;
+    if (setAside > 0)
+      failures.push(`${setAside} messages or batches set aside (undelivered, error action, invalid, DLQ)`);
+    if (mismatches.length > 0)
+      failures.push(
+        `${mismatches.length} racers' final board totals differ from what they sent (e.g. racer ${mismatches[0]})`,
+      );
+    if (tracker.untimed > 0)
+      failures.push(`${tracker.untimed} pairs reached a board before their send time was known`);
+    if (!(latencyMs.p99 <= options.maxP99Ms) || tracker.seen + tracker.untimed < pairs)
+      failures.push(
+        `p99 ${latencyMs.p99} ms${tracker.seen < pairs ? ` (${pairs - tracker.seen} pairs never on a board)` : ''} > ${options.maxP99Ms} ms`,
+      );
+    if (growth > options.maxLagGrowthMs) failures.push(`lag grew by ${Math.round(growth)} ms over the race`);
+    if (maxTickLagMs > options.maxTickLagMs) failures.push(`simulator clock ${maxTickLagMs} ms behind`);
+  }
+  return {
+    path: options.path,
+    riders,
+    seconds,
+    shards: bench.shards,
+    pass: failures.length === 0,
+    failures,
+    stoppedEarlyAfterS:
+      stoppedAt === undefined ? null : Math.round((stoppedAt - (firstTickAt ?? started)) / 1000),
+    sent,
+    delivered: sum(summary, 'delivered'),
+    counted,
+    lost,
+    accountedFor,
+    onBoards: tracker.seen,
+    boardMismatches: mismatches.length,
+    throttledRetried: sum(summary, 'throttled'),
+    latencyMs,
+    lagGrowthMs: Math.round(growth),
+    simulatorMaxTickLagMs: Math.round(Math.max(maxTickLagMs, ...summary.map((s) => s.maxLagMs))),
+    duplicatesCounted: bench.metrics.get('DuplicateSeconds'),
+    parts,
+    wallSeconds: Math.round((raceEnded - started) / 1000),
+  };
+}
+
+const sum = (summaries: SimulatorSummary[], key: keyof SimulatorSummary) =>
+  summaries.reduce((n, s) => n + Number(s[key] ?? 0), 0);

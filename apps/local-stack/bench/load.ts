@@ -1,0 +1,214 @@
+/**
+ * `pnpm bench:load`: the largest number of riders this machine sustains at 1 Hz, per path, with nothing lost
+ * and p99 end-to-end latency (simulator sends a second → a leaderboard showing it is received) within the
+ * limit — MQTT (QoS 1 bikes → broker + rule → Kinesis), Kinesis (the simulator's PutRecords) plain and
+ * KPL-aggregated — each through the limits layer, the event source mapping, the real Lambda bundle and
+ * DynamoDB, with the CPU and peak memory of every part. See load-point.ts for what one point measures and when
+ * it passes.
+ *
+ * Search, per path: riders double from --start while points pass (up to --max); if --start fails, they halve
+ * down to --min; then --bisect points between the largest pass and the smallest failure. A point stops early
+ * (and fails) once its p99 can no longer be met or the simulator falls behind its clock.
+ *
+ *   pnpm bench:load [--seconds 120] [--paths mqtt,kinesis,kinesis-aggregated] [--start 1000] [--min 125]
+ *                   [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)]
+ *                   [--max-p99-ms 1000] [--drain-s 20] [--classes 6] [--seed 1] [--riders-per-process 5000]
+ *                   [--shards N] [--no-limits] [--stack-file cdk.tf.json] [--out results.json]
+ * Results: a table per path on stdout (Markdown, for BENCHMARKS.md) and every figure in a JSON file
+ * (default .local-stack/bench-load/, git-ignored), written after each point so an interrupted search keeps them.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { searchPath } from './lib/search.js';
+import { LOAD_PATHS, type LoadPath } from './lib/simulator.js';
+import { PACKAGE_DIR } from './lib/stack.js';
+import { renderPoint, renderTable } from './lib/table.js';
+import { type PointOptions, type PointResult, runPoint } from './load-point.js';
+
+const HELP = `pnpm bench:load [--seconds 120] [--paths ${LOAD_PATHS.join(',')}] [--start 1000] [--min 125]
+                [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)] [--max-p99-ms 1000]
+                [--drain-s 20] [--warmup-s 5] [--classes 6] [--seed 1] [--riders-per-process 5000] [--shards N] [--no-limits]
+                [--stack-file cdk.tf.json] [--out results.json]
+Per path, the largest rider count sustained at 1 Hz for --seconds with nothing lost and p99 publish → leaderboard
+≤ --max-p99-ms; CPU and peak RSS of every part. Table on stdout, every figure in a JSON file.
+`;
+
+// The AWS SDK's notice that its 2027 releases need Node 22 (the lockfile pins it): not this benchmark's news.
+const printWarning = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'NodeVersionSupportWarning' || String(warning.message).includes('NodeVersionSupport'))
+    return;
+  for (const listener of printWarning) listener(warning);
+});
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '120' },
+    paths: { type: 'string', default: LOAD_PATHS.join(',') },
+    start: { type: 'string', default: '1000' },
+    min: { type: 'string', default: '125' },
+    max: { type: 'string', default: '64000' },
+    bisect: { type: 'string', default: '2' },
+    riders: { type: 'string' },
+    'max-p99-ms': { type: 'string', default: '1000' },
+    'drain-s': { type: 'string', default: '20' },
+    'warmup-s': { type: 'string', default: '5' },
+    classes: { type: 'string', default: '6' },
+    seed: { type: 'string', default: '1' },
+    'riders-per-process': { type: 'string', default: '5000' },
+    shards: { type: 'string' },
+    'no-limits': { type: 'boolean', default: false },
+    'stack-file': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function integer(flag: string, min = 1): number {
+  const raw = (flags as Record<string, unknown>)[flag] as string;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`--${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+async function main(): Promise<number> {
+  if (flags.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const paths = flags.paths.split(',').map((p) => p.trim());
+  for (const p of paths) {
+    if (!LOAD_PATHS.includes(p as LoadPath))
+      throw new UsageError(`--paths: unknown path "${p}" (expected ${LOAD_PATHS.join(', ')})`);
+  }
+  const fixed = flags.riders?.split(',').map((r) => {
+    const n = Number(r);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--riders: expected integers ≥ 1, got "${r}"`);
+    return n;
+  });
+  const base: Omit<PointOptions, 'path' | 'riders'> = {
+    seconds: integer('seconds', 2),
+    classes: integer('classes'),
+    seed: integer('seed', 0),
+    maxP99Ms: integer('max-p99-ms'),
+    drainMs: integer('drain-s', 0) * 1000,
+    ridersPerProcess: integer('riders-per-process'),
+    limitsEnabled: !flags['no-limits'],
+    maxTickLagMs: 1000,
+    maxLagGrowthMs: 500,
+    warmupSeconds: integer('warmup-s', 0),
+    ...(flags.shards ? { shards: integer('shards') } : {}),
+    ...(flags['stack-file'] ? { stackFile: flags['stack-file'] } : {}),
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+  const search = {
+    start: integer('start'),
+    min: integer('min'),
+    max: integer('max'),
+    bisect: integer('bisect', 0),
+  };
+  const out =
+    flags.out ??
+    path.join(
+      PACKAGE_DIR,
+      '.local-stack',
+      'bench-load',
+      `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+  await mkdir(path.dirname(out), { recursive: true });
+
+  const startedAt = new Date();
+  const results: PointResult[] = [];
+  const largest: Record<string, number | null> = {};
+  const save = () =>
+    writeFile(
+      out,
+      `${JSON.stringify(
+        {
+          command: `pnpm bench:load ${process.argv.slice(2).join(' ')}`.trim(),
+          startedAt: startedAt.toISOString(),
+          finishedAt: new Date().toISOString(),
+          machine: {
+            cpus: os.cpus().length,
+            cpuModel: os.cpus()[0]?.model,
+            memoryGb: Math.round(os.totalmem() / 2 ** 30),
+            loadAverage: os.loadavg(),
+            node: process.version,
+            note: 'shared, noisy 2-core machine: absolute figures',
+          },
+          criteria: {
+            rate: '1 message per rider per second',
+            seconds: base.seconds,
+            maxP99Ms: base.maxP99Ms,
+            maxTickLagMs: base.maxTickLagMs,
+            maxLagGrowthMs: base.maxLagGrowthMs,
+            latencyPercentilesFromSecond: base.warmupSeconds,
+            limitsEnforced: base.limitsEnabled,
+          },
+          largestSustained: largest,
+          points: results,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+
+  process.stdout.write(
+    `bench:load — ${base.seconds} s at 1 Hz per point, pass = nothing lost, p99 ≤ ${base.maxP99Ms} ms from race second ${base.warmupSeconds}; results → ${path.relative(process.cwd(), out)}\n`,
+  );
+  for (const p of paths as LoadPath[]) {
+    const run = async (riders: number): Promise<boolean> => {
+      process.stdout.write(`${p} ${riders} riders…\n`);
+      const result = await runPoint({ ...base, path: p, riders });
+      results.push(result);
+      process.stdout.write(`${renderPoint(result)}\n`);
+      await save();
+      return result.pass;
+    };
+    largest[p] = fixed ? await fixedPoints(fixed, run) : await searchPath(search, run);
+    await save();
+    process.stdout.write(
+      `${p}: largest sustained ${largest[p] ?? `none (< ${fixed?.[0] ?? search.min})`} riders\n\n`,
+    );
+  }
+
+  process.stdout.write(
+    `\n## bench:load — ${base.seconds} s per point, 1 Hz, p99 ≤ ${base.maxP99Ms} ms after a ${base.warmupSeconds} s warm-up, limits ${base.limitsEnabled ? 'enforced' : 'OFF'} (${os.cpus().length}-core shared machine, absolute figures)\n\n`,
+  );
+  process.stdout.write(`${renderTable(results, largest)}\n`);
+  const minutes = (Date.now() - startedAt.getTime()) / 60_000;
+  process.stdout.write(`\nsearch took ${minutes.toFixed(1)} min; every figure in ${out}\n`);
+  return 0;
+}
+
+async function fixedPoints(riders: number[], run: (r: number) => Promise<boolean>): Promise<number | null> {
+  let best: number | null = null;
+  for (const r of riders) if ((await run(r)) && (best === null || r > best)) best = r;
+  return best;
+}
+
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) return;
+  interrupted = true;
+  process.stdout.write('\nSIGINT: stopping (the stack parts and simulators are stopped by process id)…\n');
+  // Parts and simulators are this process's children: the supervisor kills them on exit, and the simulators
+  // exit when their IPC channel to this process closes.
+  process.exit(130);
+});
+
+try {
+  process.exit(await main());
+} catch (error) {
+  const e = error as Error;
+  process.stderr.write(`bench:load: ${e.name === 'UsageError' ? '' : `${e.name}: `}${e.message}\n`);
+  process.exit(e.name === 'UsageError' ? 2 : 1);
+}
