@@ -1,12 +1,49 @@
 /**
- * The Kinesis wire format (AWS JSON 1.1), as the AWS SDK v3 and the AWS CLI speak it: both send
- * `application/x-amz-json-1.1` with `X-Amz-Target: Kinesis_20131202.<Operation>`.
+ * The Kinesis wire formats. Every client sends `X-Amz-Target: Kinesis_20131202.<Operation>` and one of two
+ * bodies: AWS JSON 1.1 (`application/x-amz-json-1.1`: the AWS SDK v3 for JavaScript, the AWS CLI, boto3) or
+ * AWS CBOR (`application/x-amz-cbor-1.1`: the AWS SDK for Java v1/v2, the KCL and the KPL by default; see
+ * `cbor-wire.ts`). Both carry the same params and answers; only the encoding differs.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { decodeCborParams, encodeCborAnswer } from './cbor-wire.js';
 
 export const AMZ_JSON = 'application/x-amz-json-1.1';
 export const AMZ_CBOR = 'application/x-amz-cbor-1.1';
 export const TARGET_PREFIX = 'Kinesis_20131202.';
+
+/** The body encodings a Kinesis client may speak. */
+export type WireFormat = 'json' | 'cbor';
+
+/** The wire format a content type names, or undefined for anything else (kinesalite answers those). */
+export function wireFormatOf(contentType: string): WireFormat | undefined {
+  if (contentType === AMZ_JSON) return 'json';
+  if (contentType === AMZ_CBOR) return 'cbor';
+  return undefined;
+}
+
+export function contentTypeFor(format: WireFormat): string {
+  return format === 'json' ? AMZ_JSON : AMZ_CBOR;
+}
+
+/**
+ * A request body as JSON-shaped params (blobs as base64, timestamps as epoch seconds), whatever the format it
+ * came in; undefined when it is not one object (kinesalite then answers `SerializationException`).
+ */
+export function decodeParams(format: WireFormat, body: Buffer): Record<string, unknown> | undefined {
+  if (format === 'cbor') return decodeCborParams(body);
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return parsed as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A JSON-shaped answer in the client's format. */
+export function encodeAnswer(format: WireFormat, value: unknown): Buffer {
+  return format === 'json' ? Buffer.from(JSON.stringify(value)) : encodeCborAnswer(value);
+}
 
 /** The operation named by `X-Amz-Target`, or undefined. */
 export function operationOf(headers: IncomingHttpHeaders): string | undefined {
@@ -25,9 +62,18 @@ export function streamNameFromArn(arn: string): string | undefined {
   return match?.[1];
 }
 
-/** The error body AWS JSON 1.1 services answer with (HTTP 400). */
-export function errorBody(type: string, message: string): string {
-  return JSON.stringify({ __type: type, message });
+/** The error AWS answers with (HTTP 400), in either format: `{ __type, message }`. */
+export function errorBody(format: WireFormat, type: string, message: string): Buffer {
+  return encodeAnswer(format, { __type: type, message });
+}
+
+/**
+ * The `x-amzn-ErrorType` header value for an error type. The AWS SDK for Java (JSON and CBOR alike) takes the
+ * error code from this header before the body's `__type` (its JsonErrorCodeParser, up to the first `:`); SDK v3
+ * reads `__type` first and the header after it.
+ */
+export function errorTypeHeader(type: string): string {
+  return `${type}:`;
 }
 
 /** AWS's words for a throttled write (PutRecord error message; PutRecords per-entry `ErrorMessage`). */

@@ -6,8 +6,13 @@
  * limit (only the others reach kinesalite; results are re-assembled in request order), PutRecord and GetRecords
  * get HTTP 400 with that exception. It also maps `StreamARN` to `StreamName`, which kinesalite needs.
  *
- * Everything else (validation, stream management, storage) is kinesalite's: a request this layer does not
- * need to split is forwarded byte for byte.
+ * Both wire formats get the same treatment: a request is decoded into JSON-shaped params whether it came as
+ * JSON 1.1 or CBOR, the decisions are taken on those, kinesalite is always asked in JSON, and the answer goes
+ * back in the client's format. (kinesalite's own CBOR path stores a CBOR `Data` as a JSON-serialised Node
+ * Buffer and answers timestamps in seconds, so it is never used.)
+ *
+ * Everything else (validation, stream management, storage) is kinesalite's: a JSON request this layer does not
+ * need to change is forwarded byte for byte.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,13 +29,19 @@ import {
 import { DEFAULT_SHARD_MAP_TTL_MS, ITERATOR_LIFETIME_MS, LOCAL_ACCOUNT_ID } from '../constants.js';
 import {
   AMZ_JSON,
+  contentTypeFor,
   contentTypeOf,
+  decodeParams,
+  encodeAnswer,
   errorBody,
+  errorTypeHeader,
   operationOf,
   placeholderAuthHeaders,
   readThrottledMessage,
   streamNameFromArn,
   TARGET_PREFIX,
+  type WireFormat,
+  wireFormatOf,
   writeThrottledMessage,
 } from './aws-wire.js';
 import {
@@ -81,8 +92,11 @@ export interface KinesisLimitsStats {
   writtenRecords: number;
   /** Requests whose StreamARN was mapped to StreamName. */
   arnMapped: number;
-  /** CBOR requests (forwarded to kinesalite without limits: real SDKs and the CLI send JSON 1.1). */
-  cborPassedThrough: number;
+  /**
+   * Requests that came in AWS CBOR (the AWS SDK for Java, KCL, KPL). They get the same limits, ARN mapping and
+   * errors as JSON requests, answered in CBOR.
+   */
+  cborRequests: number;
 }
 
 interface ShardState {
@@ -101,6 +115,17 @@ interface UpstreamResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+}
+
+/** One client request, decoded. */
+interface Call {
+  operation: string;
+  format: WireFormat;
+  headers: http.IncomingHttpHeaders;
+  /** The request's params in the JSON shape (blobs base64, timestamps epoch seconds), StreamARN mapped. */
+  params: Record<string, unknown>;
+  /** The client's own bytes when kinesalite can take them unchanged (JSON, nothing mapped). */
+  verbatim: Buffer | undefined;
 }
 
 interface PutRecordsEntry {
@@ -136,7 +161,7 @@ export class KinesisLimitsProxy {
     throttledReads: 0,
     writtenRecords: 0,
     arnMapped: 0,
-    cborPassedThrough: 0,
+    cborRequests: 0,
   };
 
   constructor(options: KinesisLimitsOptions) {
@@ -149,8 +174,8 @@ export class KinesisLimitsProxy {
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': AMZ_JSON });
-          res.end(errorBody('InternalFailure', `local Kinesis limits layer: ${String(error)}`));
+          const format = wireFormatOf(contentTypeOf(req.headers)) ?? 'json';
+          sendError(res, format, 'InternalFailure', `local Kinesis limits layer: ${String(error)}`, 500);
         } else res.destroy();
       });
     });
@@ -187,46 +212,44 @@ export class KinesisLimitsProxy {
       return;
     }
     const operation = operationOf(req.headers);
-    const contentType = contentTypeOf(req.headers);
-    if (req.method !== 'POST' || operation === undefined || contentType !== AMZ_JSON) {
-      if (contentType.includes('cbor')) this.counters.cborPassedThrough += 1;
+    const format = wireFormatOf(contentTypeOf(req.headers));
+    if (format === 'cbor') this.counters.cborRequests += 1;
+    const params = format === undefined ? undefined : decodeParams(format, body);
+    if (req.method !== 'POST' || operation === undefined || format === undefined || params === undefined) {
+      // Not a Kinesis call this layer can read: kinesalite answers it (e.g. SerializationException).
       this.relay(res, await this.forward(req.headers, body));
       return;
     }
-    let params: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(body.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('not object');
-      params = parsed as Record<string, unknown>;
-    } catch {
-      this.relay(res, await this.forward(req.headers, body)); // kinesalite answers SerializationException
-      return;
-    }
     const mapped = this.mapStreamArn(params);
-    const forwardBody = mapped ? Buffer.from(JSON.stringify(params)) : body;
+    const call: Call = {
+      operation,
+      format,
+      headers: req.headers,
+      params,
+      verbatim: format === 'json' && !mapped ? body : undefined,
+    };
 
     if (STREAM_CHANGING_OPERATIONS.has(operation) && typeof params['StreamName'] === 'string') {
       this.streamMaps.delete(params['StreamName']);
     }
     if (!this.enabled) {
-      const upstream = await this.forward(req.headers, forwardBody);
+      const upstream = await this.forwardCall(call);
       if (operation === 'GetShardIterator' || operation === 'GetRecords')
         this.noteIterator(operation, params, upstream);
-      this.relay(res, upstream);
+      this.reply(res, call, upstream);
       return;
     }
     switch (operation) {
       case 'PutRecords':
-        return this.putRecords(req, res, params, forwardBody);
+        return this.putRecords(res, call);
       case 'PutRecord':
-        return this.putRecord(req, res, params, forwardBody);
+        return this.putRecord(res, call);
       case 'GetRecords':
-        return this.getRecords(req, res, params, forwardBody);
+        return this.getRecords(res, call);
       default: {
-        const upstream = await this.forward(req.headers, forwardBody);
+        const upstream = await this.forwardCall(call);
         if (operation === 'GetShardIterator') this.noteIterator(operation, params, upstream);
-        this.relay(res, upstream);
+        this.reply(res, call, upstream);
       }
     }
   }
@@ -243,33 +266,30 @@ export class KinesisLimitsProxy {
     return true;
   }
 
-  private async putRecords(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: Record<string, unknown>,
-    forwardBody: Buffer,
-  ): Promise<void> {
+  private async putRecords(res: ServerResponse, call: Call): Promise<void> {
+    const { params } = call;
     const records = params['Records'];
     const streamName = params['StreamName'];
     const entries = Array.isArray(records) ? (records as PutRecordsEntry[]) : undefined;
     const sizes = entries === undefined ? undefined : entrySizes(entries);
     if (typeof streamName !== 'string' || entries === undefined || sizes === undefined) {
       // Malformed: kinesalite's ValidationException says exactly what and where.
-      this.relay(res, await this.forward(req.headers, forwardBody));
+      this.reply(res, call, await this.forwardCall(call));
       return;
     }
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total > KINESIS_PUT_RECORDS_MAX_BYTES) {
       sendError(
         res,
+        call.format,
         'InvalidArgumentException',
         `Records size exceeds ${KINESIS_PUT_RECORDS_MAX_BYTES / 1024 / 1024} MB limit`,
       );
       return;
     }
-    const ranges = await this.shardRanges(streamName, req.headers);
+    const ranges = await this.shardRanges(streamName, call.headers);
     if (ranges === undefined) {
-      this.relay(res, await this.forward(req.headers, forwardBody)); // kinesalite's ResourceNotFoundException
+      this.reply(res, call, await this.forwardCall(call)); // kinesalite's ResourceNotFoundException
       return;
     }
     const nowMs = this.now();
@@ -292,19 +312,19 @@ export class KinesisLimitsProxy {
     const throttled = entries.length - admitted.length;
     this.counters.throttledRecords += throttled;
     if (throttled === 0) {
-      const upstream = await this.forward(req.headers, forwardBody);
+      const upstream = await this.forwardCall(call);
       if (upstream.status === 200)
         this.counters.writtenRecords += entries.length - failedCount(upstream.body);
-      this.relay(res, upstream);
+      this.reply(res, call, upstream);
       return;
     }
     let failed = throttled;
     let encryption: unknown;
     if (admitted.length > 0) {
       const subRequest = { ...params, Records: admitted.map((i) => entries[i]) };
-      const upstream = await this.forward(req.headers, Buffer.from(JSON.stringify(subRequest)));
+      const upstream = await this.forwardCall(call, Buffer.from(JSON.stringify(subRequest)));
       if (upstream.status !== 200) {
-        this.relay(res, upstream);
+        this.reply(res, call, upstream);
         return;
       }
       const answer = JSON.parse(upstream.body.toString('utf8')) as {
@@ -321,19 +341,15 @@ export class KinesisLimitsProxy {
     }
     const response: Record<string, unknown> = { FailedRecordCount: failed, Records: results };
     if (encryption !== undefined) response['EncryptionType'] = encryption;
-    sendJson(res, 200, response);
+    sendAnswer(res, call.format, response);
   }
 
-  private async putRecord(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: Record<string, unknown>,
-    forwardBody: Buffer,
-  ): Promise<void> {
+  private async putRecord(res: ServerResponse, call: Call): Promise<void> {
+    const { params } = call;
     const streamName = params['StreamName'];
     const sizes = entrySizes([params as PutRecordsEntry]);
     if (typeof streamName === 'string' && sizes !== undefined) {
-      const ranges = await this.shardRanges(streamName, req.headers);
+      const ranges = await this.shardRanges(streamName, call.headers);
       const shard =
         ranges &&
         shardFor(
@@ -344,23 +360,20 @@ export class KinesisLimitsProxy {
         this.counters.throttledRecords += 1;
         sendError(
           res,
+          call.format,
           'ProvisionedThroughputExceededException',
           writeThrottledMessage(shard.shardId, streamName, this.accountId),
         );
         return;
       }
     }
-    const upstream = await this.forward(req.headers, forwardBody);
+    const upstream = await this.forwardCall(call);
     if (upstream.status === 200) this.counters.writtenRecords += 1;
-    this.relay(res, upstream);
+    this.reply(res, call, upstream);
   }
 
-  private async getRecords(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: Record<string, unknown>,
-    forwardBody: Buffer,
-  ): Promise<void> {
+  private async getRecords(res: ServerResponse, call: Call): Promise<void> {
+    const { params } = call;
     const iterator = params['ShardIterator'];
     const known = typeof iterator === 'string' ? this.iterators.get(iterator) : undefined;
     if (known !== undefined) {
@@ -371,23 +384,24 @@ export class KinesisLimitsProxy {
         this.counters.throttledReads += 1;
         sendError(
           res,
+          call.format,
           'ProvisionedThroughputExceededException',
           readThrottledMessage(known.shardId, known.stream, this.accountId),
         );
         return;
       }
-      const upstream = await this.forward(req.headers, forwardBody);
+      const upstream = await this.forwardCall(call);
       if (upstream.status === 200) {
         state.readBytes.charge(recordBytes(upstream.body), this.now());
       }
       this.noteIterator('GetRecords', params, upstream);
-      this.relay(res, upstream);
+      this.reply(res, call, upstream);
       return;
     }
     // An iterator issued before this layer started (or unknown): kinesalite decides; no shard to charge.
-    const upstream = await this.forward(req.headers, forwardBody);
+    const upstream = await this.forwardCall(call);
     this.noteIterator('GetRecords', params, upstream);
-    this.relay(res, upstream);
+    this.reply(res, call, upstream);
   }
 
   /** Remembers which shard an iterator reads, so GetRecords can be charged to it. */
@@ -454,7 +468,7 @@ export class KinesisLimitsProxy {
       const request: Record<string, unknown> = { StreamName: stream };
       if (exclusiveStart !== undefined) request['ExclusiveStartShardId'] = exclusiveStart;
       const upstream = await this.forward(
-        { ...headers, 'x-amz-target': `${TARGET_PREFIX}DescribeStream` },
+        { ...headers, 'x-amz-target': `${TARGET_PREFIX}DescribeStream`, 'content-type': AMZ_JSON },
         Buffer.from(JSON.stringify(request)),
       );
       if (upstream.status !== 200) return undefined;
@@ -471,6 +485,12 @@ export class KinesisLimitsProxy {
     if (ranges.length === 0) return undefined;
     this.streamMaps.set(stream, { ranges, fetchedAtMs: nowMs });
     return ranges;
+  }
+
+  /** Sends a decoded call to kinesalite, always in JSON: the client's own bytes if they need no change. */
+  private forwardCall(call: Call, body?: Buffer): Promise<UpstreamResponse> {
+    const json = body ?? call.verbatim ?? Buffer.from(JSON.stringify(call.params));
+    return this.forward({ ...call.headers, 'content-type': AMZ_JSON }, json);
   }
 
   private forward(headers: http.IncomingHttpHeaders, body: Buffer): Promise<UpstreamResponse> {
@@ -516,6 +536,41 @@ export class KinesisLimitsProxy {
     });
   }
 
+  /**
+   * kinesalite's (JSON) answer to a call, in the call's format: the same status and request id, the body
+   * verbatim for JSON clients and re-encoded for CBOR clients, with `x-amzn-ErrorType` on errors as AWS sends it.
+   * Anything that is not JSON (kinesalite's 413, its XML signature errors) goes back as it came.
+   */
+  private reply(res: ServerResponse, call: Call, upstream: UpstreamResponse): void {
+    if (contentTypeOf(upstream.headers) !== AMZ_JSON) {
+      this.relay(res, upstream);
+      return;
+    }
+    const error = upstream.status >= 400;
+    let value: unknown;
+    if ((error || call.format !== 'json') && upstream.body.length > 0) {
+      try {
+        value = JSON.parse(upstream.body.toString('utf8'));
+      } catch {
+        this.relay(res, upstream);
+        return;
+      }
+    }
+    const body =
+      call.format === 'json' || upstream.body.length === 0 ? upstream.body : encodeAnswer(call.format, value);
+    const headers: Record<string, string> = { 'content-type': contentTypeFor(call.format) };
+    for (const name of ['x-amzn-requestid', 'x-amz-id-2']) {
+      const header = upstream.headers[name];
+      if (typeof header === 'string') headers[name] = header;
+    }
+    const type = error ? (value as { __type?: unknown } | undefined)?.__type : undefined;
+    if (typeof type === 'string') headers['x-amzn-errortype'] = errorTypeHeader(type);
+    headers['content-length'] = String(body.length);
+    res.writeHead(upstream.status, headers);
+    res.end(body);
+  }
+
+  /** kinesalite's answer to a request this layer did not decode, exactly as it came. */
   private relay(res: ServerResponse, upstream: UpstreamResponse): void {
     const headers: Record<string, string> = {};
     for (const name of ['content-type', 'x-amzn-requestid', 'x-amz-id-2']) {
@@ -597,18 +652,26 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': AMZ_JSON, 'content-length': Buffer.byteLength(body) });
+/** An answer this layer writes itself (a re-assembled PutRecords result), in the client's format. */
+function sendAnswer(res: ServerResponse, format: WireFormat, value: unknown): void {
+  const body = encodeAnswer(format, value);
+  res.writeHead(200, { 'content-type': contentTypeFor(format), 'content-length': body.length });
   res.end(body);
 }
 
-function sendError(res: ServerResponse, type: string, message: string): void {
-  const body = errorBody(type, message);
-  res.writeHead(400, {
-    'content-type': AMZ_JSON,
-    'content-length': Buffer.byteLength(body),
-    'x-amzn-errortype': `${type}:`,
+/** An error as AWS answers it: `{ __type, message }` in the client's format, and `x-amzn-ErrorType`. */
+function sendError(
+  res: ServerResponse,
+  format: WireFormat,
+  type: string,
+  message: string,
+  status = 400,
+): void {
+  const body = errorBody(format, type, message);
+  res.writeHead(status, {
+    'content-type': contentTypeFor(format),
+    'content-length': body.length,
+    'x-amzn-errortype': errorTypeHeader(type),
   });
   res.end(body);
 }
