@@ -39,6 +39,8 @@ export interface PointOptions {
   limitsEnabled: boolean;
   /** A simulator tick later than this behind its schedule means the producer cannot keep 1 Hz. */
   maxTickLagMs: number;
+  /** Run every point to its end even when it has certainly failed (for diagnosis). */
+  earlyStop: boolean;
   /** Race seconds left out of the latency percentiles (connections, first invocations, JIT). */
   warmupSeconds: number;
   /** Lag growth (mean latency of the last fifth of the race minus the first fifth) that fails a point. */
@@ -79,6 +81,8 @@ export interface PointResult {
     warmupSeconds: number;
   };
   lagGrowthMs: number;
+  /** Mean latency of each race second (ms): the shape of the run. */
+  meanLatencyBySecondMs: Array<number | null>;
   simulatorMaxTickLagMs: number;
   duplicatesCounted: number;
   parts: PartUsage[];
@@ -197,27 +201,34 @@ async function measure(
   });
   summaries.catch(() => {});
   let stopReason: string | undefined;
+  /** With earlyStop off: the first reason the run would have been stopped (it runs on, and fails at the end). */
+  let wouldStop: string | undefined;
   let stoppedAt: number | undefined;
   const overdueLimit = Math.floor(tracker.steadyPairs * 0.01);
-  while (!exited) {
+  while (!exited && stopReason === undefined) {
     await Promise.race([sleep(1_000), summaries.catch(() => {})]);
     meter.poll();
     const now = Date.now();
+    let reason: string | undefined;
     if (firstTickAt === undefined) {
-      if (now - started > 60_000) stopReason = 'the simulator never started its race clock (60 s)';
+      if (now - started > 60_000) reason = 'the simulator never started its race clock (60 s)';
     } else if (maxTickLagMs > options.maxTickLagMs) {
-      stopReason = `the simulator fell behind its 1 Hz clock by ${maxTickLagMs} ms`;
-    } else {
+      reason = `the simulator fell behind its 1 Hz clock by ${maxTickLagMs} ms`;
+    } else if (wouldStop === undefined) {
       const overdue = tracker.overdue(now);
       if (overdue > overdueLimit) {
-        stopReason = `p99 > ${options.maxP99Ms} ms certain: ${overdue} of ${tracker.steadyPairs} (racer, second) pairs after the warm-up (> 1 %) took longer`;
+        reason = `p99 > ${options.maxP99Ms} ms certain: ${overdue} of ${tracker.steadyPairs} (racer, second) pairs after the warm-up (> 1 %) took longer`;
       }
     }
-    if (stopReason !== undefined && !exited) {
+    if (reason === undefined || exited) continue;
+    if (options.earlyStop || firstTickAt === undefined) {
+      stopReason = reason;
       stoppedAt = now;
-      log(`  stopping early: ${stopReason}`);
+      log(`  stopping early: ${reason}`);
       await fleet.stop();
-      break;
+    } else if (wouldStop === undefined) {
+      wouldStop = reason;
+      log(`  would stop early (running on, --no-early-stop): ${reason}`);
     }
   }
   let summary: SimulatorSummary[] = [];
@@ -311,6 +322,7 @@ async function measure(
     throttledRetried: sum(summary, 'throttled'),
     latencyMs,
     lagGrowthMs: Math.round(growth),
+    meanLatencyBySecondMs: tracker.meanBySecond().map((x) => (Number.isFinite(x) ? Math.round(x) : null)),
     simulatorMaxTickLagMs: Math.round(Math.max(maxTickLagMs, ...summary.map((s) => s.maxLagMs))),
     duplicatesCounted: bench.metrics.get('DuplicateSeconds'),
     parts,

@@ -30,6 +30,7 @@ import { type PointOptions, type PointResult, runPoint } from './load-point.js';
 const HELP = `pnpm bench:load [--seconds 120] [--paths ${LOAD_PATHS.join(',')}] [--start 1000] [--min 125]
                 [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)] [--max-p99-ms 1000]
                 [--drain-s 20] [--warmup-s 5] [--classes 6] [--seed 1] [--riders-per-process 5000] [--shards N] [--no-limits]
+                [--no-early-stop]
                 [--stack-file cdk.tf.json] [--out results.json]
 Per path, the largest rider count sustained at 1 Hz for --seconds with nothing lost and p99 publish → leaderboard
 ≤ --max-p99-ms; CPU and peak RSS of every part. Table on stdout, every figure in a JSON file.
@@ -65,6 +66,7 @@ const { values: flags } = parseArgs({
     'riders-per-process': { type: 'string', default: '5000' },
     shards: { type: 'string' },
     'no-limits': { type: 'boolean', default: false },
+    'no-early-stop': { type: 'boolean', default: false },
     'stack-file': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -105,6 +107,7 @@ async function main(): Promise<number> {
     maxTickLagMs: 1000,
     maxLagGrowthMs: 500,
     warmupSeconds: integer('warmup-s', 0),
+    earlyStop: !flags['no-early-stop'],
     ...(flags.shards ? { shards: integer('shards') } : {}),
     ...(flags['stack-file'] ? { stackFile: flags['stack-file'] } : {}),
     log: (line) => process.stdout.write(`${line}\n`),

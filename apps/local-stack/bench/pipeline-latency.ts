@@ -10,55 +10,30 @@
  * handler time; the Lambda's publish (`publishedAt`) → leaderboard received. Peak RSS (VmHWM) of every part.
  * Run: pnpm bench:pipeline   (BENCH_RIDERS default 1000, BENCH_SECONDS default 20, BENCH_CLASSES default 6)
  */
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import {
-  INGEST_TOPIC,
-  LAMBDA_BUNDLE,
-  output,
-  parseLeaderboardMessage,
-  RESULTS_TOPIC_FILTER,
-} from '@alleycat/schema';
+import { INGEST_TOPIC, output, parseLeaderboardMessage, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import { localKinesisClient } from '../src/kinesis/client.js';
-import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { percentile } from '../src/race/percentiles.js';
-import { loadStackConfig } from '../src/stack-config.js';
-import { startStack } from '../src/supervisor.js';
+import { sampleProcess } from './lib/procfs.js';
+import { startBenchStack } from './lib/stack.js';
 
 const RIDERS = Number(process.env['BENCH_RIDERS'] ?? 1000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
 const CLASSES = Number(process.env['BENCH_CLASSES'] ?? 6);
 const VIA = process.env['BENCH_VIA'] === 'kinesis' ? 'kinesis' : 'mqtt';
-const metrics = new MetricTotals();
 /** Peak resident memory of a process (Linux `VmHWM`), in MB. */
-const peakRssMb = (pid: number) => {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
-};
-const here = path.dirname(new URL(import.meta.url).pathname);
-const bundle = path.join(here, '..', '..', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
+const peakRssMb = (pid: number) => Math.round(sampleProcess(pid)?.peakRssMb ?? Number.NaN);
 
-const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-bench-pipeline-'));
-const config = await loadStackConfig(
-  path.join(here, '..', 'test', 'fixtures', 'cdk.tf.json'),
-  'dev-alleycat',
-);
-const stack = await startStack({
-  config,
-  ports: { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 },
-  dataDir: dir,
-  bundle,
-  onOutput: (line, part) => {
-    const emf = parseEmfLine(line);
-    if (emf) metrics.add(emf);
-    else if (!line.includes('"level"') && !line.includes('NodeVersionSupportWarning'))
-      console.error(`[${part.label}] ${line}`);
+// The stream as synthesized (2 shards): shards 0 keeps the synthesized count.
+const bench = await startBenchStack({
+  shards: 0,
+  onLog: (line, part) => {
+    if (!line.includes('"level"') && !line.includes('NodeVersionSupportWarning'))
+      console.error(`[${part}] ${line}`);
   },
 });
+const { stack, config, metrics } = bench;
 try {
   const riders = Array.from({ length: RIDERS }, (_, i) => ({
     racerId: 1 + i,
@@ -219,6 +194,5 @@ try {
   await Promise.all(clients.map((c) => c.endAsync(true)));
   await listener.endAsync(true);
 } finally {
-  await stack.stop();
-  await rm(dir, { recursive: true, force: true });
+  await bench.stop();
 }
