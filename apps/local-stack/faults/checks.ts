@@ -10,6 +10,8 @@ import { type FaultStack, STREAM } from './fault-stack.js';
 export interface StreamRecord {
   shardId: string;
   sequenceNumber: bigint;
+  /** When Kinesis accepted it (kinesalite's ApproximateArrivalTimestamp). */
+  arrivedAt: number;
   messages: RaceMessage[];
 }
 
@@ -35,7 +37,12 @@ export async function readRecords(fault: FaultStack): Promise<StreamRecord[]> {
             const parsed = parseRaceRecord(user.data);
             if (parsed.ok) messages.push(...parsed.messages);
           }
-          records.push({ shardId: shard.ShardId!, sequenceNumber: BigInt(record.SequenceNumber!), messages });
+          records.push({
+            shardId: shard.ShardId!,
+            sequenceNumber: BigInt(record.SequenceNumber!),
+            arrivedAt: record.ApproximateArrivalTimestamp?.getTime() ?? 0,
+            messages,
+          });
         }
         if ((page.Records ?? []).length === 0) break;
         iterator = page.NextShardIterator;
@@ -105,8 +112,31 @@ export async function readUnsent(file: string): Promise<Unsent[]> {
 }
 
 /** Files the event source mapping wrote to its on-failure destination (batches it gave up on). */
-export async function discardedBatches(fault: FaultStack): Promise<string[]> {
-  const root = fault.stack.dirs.onFailure;
+export function discardedBatches(fault: FaultStack): Promise<string[]> {
+  return filesUnder(fault.stack.dirs.onFailure);
+}
+
+export async function pollerStats(fault: FaultStack): Promise<Record<string, number>> {
+  return fault.stack.supervisor.stats(fault.part('event-source-mapping'));
+}
+
+/** The race messages in the error action's files (`errors/…` in the errors bucket): Kinesis refused them. */
+export async function errorActionMessages(fault: FaultStack): Promise<RaceMessage[]> {
+  const messages: RaceMessage[] = [];
+  for (const file of await filesUnder(path.join(fault.stack.dirs.errorsBucket, 'errors'))) {
+    const report = JSON.parse(await readFile(file, 'utf8')) as { base64OriginalPayload: string };
+    const parsed = parseRaceRecord(Buffer.from(report.base64OriginalPayload, 'base64'));
+    if (parsed.ok) messages.push(...parsed.messages);
+  }
+  return messages;
+}
+
+/** Reports the Lambda wrote for records it rejected (`invalid/…` in the errors bucket). */
+export async function invalidReports(fault: FaultStack): Promise<string[]> {
+  return filesUnder(path.join(fault.stack.dirs.errorsBucket, 'invalid'));
+}
+
+async function filesUnder(root: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -119,6 +149,8 @@ export async function discardedBatches(fault: FaultStack): Promise<string[]> {
   return found;
 }
 
-export async function pollerStats(fault: FaultStack): Promise<Record<string, number>> {
-  return fault.stack.supervisor.stats(fault.part('event-source-mapping'));
+/** `raceId:racerId:second` of a message in the simulator's undelivered report. */
+export function unsentKey(unsent: Unsent): string {
+  const m = unsent.message as { raceId: number; racerId: number; second: number };
+  return `${m.raceId}:${m.racerId}:${m.second}`;
 }

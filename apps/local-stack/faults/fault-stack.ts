@@ -1,8 +1,7 @@
 /**
- * A whole local stack whose kinesalite and dynalite keep their data on disk, so a fault test can kill one and
- * bring it back with what it had. `startStack` runs both in memory (it passes no `path`), so this starts the
- * stack, swaps those two parts for persisted ones on the same ports before any traffic, creates the stream
- * and tables again in them, and restarts the event source mapping on the new stream.
+ * A whole local stack from the synthesized fixture whose kinesalite and dynalite keep their data on disk
+ * (`persistDir`), so a fault test can kill one and bring it back with what it had; its folder (errors bucket,
+ * DLQ, persisted data) is removed on `close()`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import path from 'node:path';
 import { LAMBDA_BUNDLE } from '@alleycat/schema';
 import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { loadStackConfig, type StackConfig } from '../src/stack-config.js';
-import { createResources, type RunningPart, type RunningStack, startStack } from '../src/supervisor.js';
+import { type RunningPart, type RunningStack, startStack } from '../src/supervisor.js';
 
 const REPO = path.join(import.meta.dirname, '..', '..', '..');
 export const BUNDLE = path.join(REPO, 'apps', 'ingest-lambda', LAMBDA_BUNDLE.directory, LAMBDA_BUNDLE.file);
@@ -34,8 +33,18 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-/** `adjust` changes the synthesized config before the stack starts (e.g. an event source mapping setting). */
-export async function startFaultStack(adjust?: (config: StackConfig) => void): Promise<FaultStack> {
+export interface FaultStackOptions {
+  /** Changes the synthesized config before the stack starts (e.g. an event source mapping setting). */
+  adjust?: (config: StackConfig) => void;
+  /** The function's bundle (default: the real one, `BUNDLE`); its folder must hold the handler's file. */
+  bundle?: string;
+}
+
+/** Starts the stack from the synthesized fixture; a bare function is `adjust` (the first tests' form). */
+export async function startFaultStack(
+  options: FaultStackOptions | FaultStackOptions['adjust'] = {},
+): Promise<FaultStack> {
+  const { adjust, bundle = BUNDLE } = typeof options === 'function' ? { adjust: options } : (options ?? {});
   const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-fault-'));
   const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
   adjust?.(config);
@@ -45,12 +54,20 @@ export async function startFaultStack(adjust?: (config: StackConfig) => void): P
     config,
     ports: FREE,
     dataDir: dir,
-    bundle: BUNDLE,
+    persistDir: path.join(dir, 'persist'),
+    bundle,
     onOutput: (line, part) => {
       const emf = parseEmfLine(line);
       if (emf) metrics.add(emf);
-      else if (log.length < 5_000) log.push(`[${part.label}] ${line}`);
+      else if (line.trim() !== '') {
+        // Keep the first lines (start-up) and the latest ones (the failure): what a failed check prints.
+        log.push(`${new Date().toISOString().slice(11, 23)} [${part.label}] ${line}`);
+        if (log.length > 6_000) log.splice(1_000, log.length - 5_000);
+      }
     },
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   const { supervisor } = stack;
   const part = (name: RunningPart['name']) => {
@@ -58,25 +75,6 @@ export async function startFaultStack(adjust?: (config: StackConfig) => void): P
     if (!found) throw new Error(`no running part ${name}`);
     return found;
   };
-  try {
-    for (const name of ['kinesalite', 'dynamodb'] as const) {
-      const old = part(name);
-      await supervisor.stop(old);
-      const { config: partConfig, env, label } = old.restartWith;
-      const { port } = partConfig as { port: number };
-      await supervisor.start(name, { port, path: path.join(dir, `${name}-data`) }, env, label);
-    }
-    await createResources(config, stack.endpoints.kinesis, stack.endpoints.dynamodb);
-    // The poller's shard iterators belong to the stream that was just replaced; kinesalite answers them with
-    // empty pages, not an error, so the poller would wait forever. Start it again on the new stream.
-    for (const mapping of supervisor.running().filter((p) => p.name === 'event-source-mapping')) {
-      await supervisor.restart(mapping);
-    }
-  } catch (error) {
-    await stack.stop();
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
   return {
     stack,
     config,

@@ -25,32 +25,50 @@ export interface SimulationReport {
   delivered: number;
   failed: number;
   retried: number;
+  requests: number;
+  throttled: number;
   raceIds: number[];
   elapsedSeconds: number;
+  /** Largest lateness of a race second against its schedule (the producer could not keep up). */
+  maxLagMs: number;
 }
 
 export interface RunningSimulation {
   pid: number;
   /** The simulator's JSON summary once it exits (rejects when it writes none). */
   done: Promise<{ summary: SimulationReport; code: number | null; stderr: string }>;
+  /** What it wrote to stderr so far (for diagnostics while it still runs). */
+  stderr(): string;
   kill(): void;
 }
 
-/** Starts `alleycat simulate --via kinesis` against the stack; the undelivered report goes to `undeliveredFile`. */
-export function simulate(fault: FaultStack, args: string[], undeliveredFile: string): RunningSimulation {
+/** Which path the simulator takes: straight into Kinesis, or one MQTT connection per bike. */
+export type Via =
+  | { kind: 'kinesis' /** Default: the stack's Kinesis endpoint (limits layer). */; endpoint?: string }
+  | { kind: 'mqtt'; qos: 0 | 1 /** Default: the stack's broker. */; url?: string };
+
+/**
+ * Starts `alleycat simulate` against the stack (`--via kinesis` unless `via` says otherwise); the undelivered
+ * report goes to `undeliveredFile`.
+ */
+export function simulate(
+  fault: FaultStack,
+  args: string[],
+  undeliveredFile: string,
+  via: Via = { kind: 'kinesis' },
+): RunningSimulation {
+  const pathArgs =
+    via.kind === 'kinesis'
+      ? [
+          '--via=kinesis',
+          `--kinesis-endpoint=${via.endpoint ?? fault.stack.endpoints.kinesis}`,
+          `--stream=${STREAM}`,
+          '--region=eu-west-1',
+        ]
+      : ['--via=mqtt', `--mqtt-url=${via.url ?? fault.stack.endpoints.mqtt}`, `--qos=${via.qos}`];
   const child = spawn(
     process.execPath,
-    [
-      ALLEYCAT,
-      'simulate',
-      '--json',
-      '--via=kinesis',
-      `--kinesis-endpoint=${fault.stack.endpoints.kinesis}`,
-      `--stream=${STREAM}`,
-      '--region=eu-west-1',
-      `--undelivered-file=${undeliveredFile}`,
-      ...args,
-    ],
+    [ALLEYCAT, 'simulate', '--json', ...pathArgs, `--undelivered-file=${undeliveredFile}`, ...args],
     {
       env: {
         ...process.env,
@@ -68,6 +86,7 @@ export function simulate(fault: FaultStack, args: string[], undeliveredFile: str
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
   const done = new Promise<{ summary: SimulationReport; code: number | null; stderr: string }>(
     (resolve, reject) => {
@@ -78,27 +97,39 @@ export function simulate(fault: FaultStack, args: string[], undeliveredFile: str
         } catch {
           reject(
             new Error(
-              `the simulator exited with ${code} and no JSON summary; stderr: ${stderr.slice(-2_000)}`,
+              `the simulator exited with ${code} and no JSON summary; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-2_000)}`,
             ),
           );
         }
       });
     },
   );
+  // A rejection nobody awaits yet (the test is still injecting its fault) must not become unhandled.
+  done.catch(() => undefined);
   return {
     pid: child.pid!,
     done,
+    stderr: () => stderr,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
     },
   };
 }
 
-/** Subscribes to every leaderboard the stack publishes. */
-export async function watchBoards(
-  fault: FaultStack,
-): Promise<{ boards: RaceBoards; close(): Promise<void> }> {
+/** A racer's board total as it changed, with the time the board carrying it arrived. */
+export type TotalsSeen = Map<number, Array<{ at: number; total: number }>>;
+
+export interface BoardWatcher {
+  boards: RaceBoards;
+  /** Every change of every racer's total, in arrival order (for publish → leaderboard lag). */
+  history: TotalsSeen;
+  close(): Promise<void>;
+}
+
+/** Subscribes to every leaderboard the stack publishes (mqtt.js, reconnecting: it survives a broker restart). */
+export async function watchBoards(fault: FaultStack): Promise<BoardWatcher> {
   const boards = new RaceBoards();
+  const history: TotalsSeen = new Map();
   const client = await mqtt.connectAsync(fault.stack.endpoints.mqtt, {
     clientId: `fault-watcher-${process.pid}`,
     protocolVersion: 4,
@@ -106,10 +137,17 @@ export async function watchBoards(
   });
   client.on('message', (_topic, payload) => {
     const board = parseLeaderboardMessage(payload);
-    if (board.ok) boards.receive(board.leaderboard, Date.now());
+    if (!board.ok) return;
+    const at = Date.now();
+    boards.receive(board.leaderboard, at);
+    for (const [racerId, , total] of board.leaderboard.standings) {
+      const seen = history.get(racerId) ?? [];
+      if (seen.length === 0) history.set(racerId, seen);
+      if (seen.at(-1)?.total !== total) seen.push({ at, total });
+    }
   });
   await client.subscribeAsync(RESULTS_TOPIC_FILTER, { qos: 1 });
-  return { boards, close: () => client.endAsync(true) };
+  return { boards, history, close: () => client.endAsync(true) };
 }
 
 /** One entry per (race, racer, second): what the boards must add up to, whatever was delivered twice. */
@@ -180,4 +218,88 @@ export async function settledBoards(
 
 export function streamMessages(fault: FaultStack): Promise<RaceMessage[]> {
   return readAllMessages(fault.stack, STREAM);
+}
+
+/**
+ * When the simulator sent a message: race second n is due on the wall at the race's start + n s / speed-up
+ * (`deviceTimestamp` is the bikes' clock: start + n s). Sent late (the producer lagging) only makes lags larger.
+ */
+export function scheduledAt(message: RaceMessage, speedup: number): number {
+  return message.deviceTimestamp - message.second * 1000 + (message.second * 1000) / speedup;
+}
+
+/**
+ * publish → leaderboard, one sample per distinct second: the first board whose total for the racer includes
+ * that second, i.e. reaches the sum of the racer's outputs up to it (a racer's records stay in order on their
+ * shard, so seconds are counted in order). Seconds no board ever showed are returned in `missing`.
+ */
+export function leaderboardLags(
+  seconds: Map<string, RaceMessage>,
+  history: TotalsSeen,
+  sentAt: (message: RaceMessage) => number,
+): { lags: number[]; missing: number } {
+  const byRacer = new Map<number, RaceMessage[]>();
+  for (const m of seconds.values()) {
+    const list = byRacer.get(m.racerId) ?? [];
+    if (list.length === 0) byRacer.set(m.racerId, list);
+    list.push(m);
+  }
+  const lags: number[] = [];
+  let missing = 0;
+  for (const [racerId, messages] of byRacer) {
+    messages.sort((a, b) => a.raceId - b.raceId || a.second - b.second);
+    const seen = history.get(racerId) ?? [];
+    let sum = 0;
+    let index = 0;
+    for (const m of messages) {
+      sum += output(m.cadence, m.resistance);
+      const wanted = roundScore(sum) - 0.0101;
+      while (index < seen.length && seen[index]!.total < wanted) index += 1;
+      if (index === seen.length) missing += 1;
+      else lags.push(seen[index]!.at - sentAt(m));
+    }
+  }
+  return { lags, missing };
+}
+
+/**
+ * `raceId:racerId:second` of every message a simulator run built, from its documented layout (bike-client
+ * README): racers `firstRacer …`, rider i in class 1 + (i mod classes), race of class c = `raceIds[c − 1]`,
+ * one message per racer per second.
+ */
+export function builtKeys(
+  summary: Pick<SimulationReport, 'raceIds'>,
+  field: { riders: number; seconds: number; classes: number; firstRacer: number },
+): Set<string> {
+  const keys = new Set<string>();
+  for (let i = 0; i < field.riders; i++) {
+    const raceId = summary.raceIds[i % field.classes]!;
+    for (let second = 0; second < field.seconds; second++)
+      keys.add(`${raceId}:${field.firstRacer + i}:${second}`);
+  }
+  return keys;
+}
+
+/**
+ * Waits until a part's counter (IPC stats) reaches `atLeast`: a fault is injected once the race is really
+ * running, however slowly this loaded machine started the bikes. Returns the counter's value.
+ */
+export async function partCounterAtLeast(
+  fault: FaultStack,
+  name: 'broker' | 'kinesis' | 'event-source-mapping',
+  counter: string,
+  atLeast: number,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await fault.stack.supervisor
+      .stats(fault.part(name))
+      .catch(() => ({}) as Record<string, number>);
+    const value = stats[counter] ?? 0;
+    if (value >= atLeast) return value;
+    if (Date.now() > deadline)
+      throw new Error(`${name}.${counter} reached only ${value} of ${atLeast} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

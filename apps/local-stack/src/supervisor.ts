@@ -209,6 +209,12 @@ export interface StackOptions {
   bundle: string;
   limitsEnabled?: boolean;
   /**
+   * Folder where kinesalite and dynalite keep their data (LevelDB, `kinesalite/` and `dynamodb/` in it), so a
+   * part killed and restarted alone (`Supervisor.restart`) comes back with its streams, records and tables.
+   * Default: both in memory. A folder that already holds a stream keeps the poller's checkpoints too.
+   */
+  persistDir?: string;
+  /**
    * An MQTT broker already running (e.g. mosquitto, `mqtt://127.0.0.1:1883`): the stack then runs the rules
    * engine as a subscriber of it (`rules-bridge`) instead of its own aedes. See `src/rules/mqtt-bridge.ts` for
    * what that changes.
@@ -235,9 +241,26 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ruleLogs: path.join(options.dataDir, 'rule-logs'),
   };
   await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
-  // kinesalite starts empty (in memory): positions in an earlier run's streams mean nothing now. Restarting a
-  // single part (Supervisor.restart) keeps them.
-  await rm(path.join(options.dataDir, 'checkpoints'), { recursive: true, force: true });
+  const persist =
+    options.persistDir === undefined
+      ? undefined
+      : {
+          kinesalite: path.join(options.persistDir, 'kinesalite'),
+          dynamodb: path.join(options.persistDir, 'dynamodb'),
+        };
+  // kinesalite in memory starts empty: positions in an earlier run's streams mean nothing now (restarting a
+  // single part, Supervisor.restart, keeps them). Persisted streams keep their positions.
+  const persisted =
+    persist !== undefined &&
+    (await access(persist.kinesalite).then(
+      () => true,
+      () => false,
+    ));
+  if (!persisted) await rm(path.join(options.dataDir, 'checkpoints'), { recursive: true, force: true });
+  if (persist !== undefined) {
+    await mkdir(persist.kinesalite, { recursive: true });
+    await mkdir(persist.dynamodb, { recursive: true });
+  }
   if (config.eventSourceMappings.length > 0) {
     await access(options.bundle).catch(() => {
       throw new LocalStackError(
@@ -246,7 +269,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
   }
   try {
-    const kinesalite = await supervisor.start('kinesalite', { port: ports.kinesalite }, {}, 'kinesalite');
+    const kinesalite = await supervisor.start(
+      'kinesalite',
+      { port: ports.kinesalite, ...(persist ? { path: persist.kinesalite } : {}) },
+      {},
+      'kinesalite',
+    );
     const kinesis = await supervisor.start(
       'kinesis',
       {
@@ -257,7 +285,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       {},
       'Kinesis (limits layer)',
     );
-    const dynamodb = await supervisor.start('dynamodb', { port: ports.dynamodb }, {}, 'DynamoDB (dynalite)');
+    const dynamodb = await supervisor.start(
+      'dynamodb',
+      { port: ports.dynamodb, ...(persist ? { path: persist.dynamodb } : {}) },
+      {},
+      'DynamoDB (dynalite)',
+    );
     const kinesisUrl = kinesis.urls['kinesis']!;
     const dynamoUrl = dynamodb.urls['dynamodb']!;
     await createResources(config, kinesisUrl, dynamoUrl);

@@ -1,0 +1,126 @@
+/**
+ * Fault: the Lambda crashes or times out on some invocations. The stack's function is pointed at
+ * `flaky-lambda/` (the real bundle wrapped; see there): seeded crashes before and after the real work, hangs
+ * past the function timeout before and after it. The event source mapping (as synthesized: bisect on, retry
+ * bound, record-age bound, on-failure destination) must retry, bisect and carry on.
+ *
+ * Checked, from the stream's records, the wrapper's log and the on-failure destination (never from the Lambda):
+ * faults of every kind were injected; the mapping failed invocations, bisected and retried; no shard waited
+ * anywhere near the record-age bound; nothing is in the DLQ; the boards equal the stream's totals, so the
+ * batches retried whole after `crash-after`/`timeout-after` (already counted) counted nothing twice; and the
+ * Lambda's own SecondsCounted adds up to exactly the distinct seconds sent.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { discardedRanges, inRanges, pollerStats, readRecords, readUnsent } from './checks.js';
+import { BUNDLE, startFaultStack } from './fault-stack.js';
+import { FAULT_ENV, type InjectedFault } from './flaky-lambda/types.js';
+import { useFaultRun } from './harness.js';
+import { distinctSeconds, settledBoards, simulate, totalsOf, watchBoards } from './race.js';
+
+const RIDERS = 100;
+const SECONDS = 20;
+/** Short, so a hang costs seconds, not the synthesized 30 s; long enough for a real invocation on a busy machine. */
+const TIMEOUT_SECONDS = 5;
+const FLAKY = path.join(import.meta.dirname, 'flaky-lambda', 'index.ts');
+
+const run = useFaultRun();
+
+it('Lambda crashing and timing out on some invocations: retried and bisected, no shard stalls, boards exact, nothing counted twice', async () => {
+  const started = Date.now();
+  const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-flaky-'));
+  run.cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const faultLog = path.join(dir, 'injected.ndjson');
+  const fault = await startFaultStack({
+    bundle: FLAKY,
+    adjust: (config) => {
+      for (const fn of config.functions) {
+        fn.timeoutSeconds = TIMEOUT_SECONDS;
+        Object.assign(fn.environment, {
+          [FAULT_ENV.realBundle]: BUNDLE,
+          [FAULT_ENV.seed]: '73',
+          [FAULT_ENV.crashBefore]: '0.1',
+          [FAULT_ENV.crashAfter]: '0.1',
+          [FAULT_ENV.timeoutBefore]: '0.03',
+          [FAULT_ENV.timeoutAfter]: '0.03',
+          [FAULT_ENV.first]: 'crash-after,timeout-before,crash-before,timeout-after',
+          [FAULT_ENV.log]: faultLog,
+        });
+      }
+    },
+  });
+  run.fault = fault;
+  run.note('stack up');
+  const mapping = fault.config.eventSourceMappings[0]!;
+  const watcher = await watchBoards(fault);
+  run.watcher = watcher;
+  const unsentFile = path.join(fault.dir, 'unsent.ndjson');
+  const sim = simulate(
+    fault,
+    [
+      `--riders=${RIDERS}`,
+      `--seconds=${SECONDS}`,
+      '--speedup=2',
+      '--classes=3',
+      '--seed=73',
+      '--first-racer=1',
+    ],
+    unsentFile,
+  );
+  run.sims.push(sim);
+  const { summary, code } = await sim.done;
+  run.note(`simulator exited ${code}`);
+  expect(await readUnsent(unsentFile)).toEqual([]);
+
+  const records = await readRecords(fault);
+  const all = distinctSeconds(
+    records.flatMap((r) => r.messages),
+    summary.raceIds,
+  );
+  const expected = totalsOf(all);
+  const wrong = await settledBoards(watcher.boards, summary.raceIds, expected, 60_000);
+  run.note('boards settled (or the wait ran out)');
+  // The log first: a fault injected after it is read is then at most one more failure in the stats.
+  const injected = (await readFile(faultLog, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as InjectedFault);
+  const stats = await pollerStats(fault);
+  const byAction = Object.fromEntries(
+    ['crash-before', 'crash-after', 'timeout-before', 'timeout-after'].map((a) => [
+      a,
+      injected.filter((f) => f.action === a).length,
+    ]),
+  );
+  const ranges = await discardedRanges(fault);
+  const inDlqOnly = [...all.keys()].filter(
+    (k) =>
+      !distinctSeconds(
+        records.filter((r) => !inRanges(r, ranges)).flatMap((r) => r.messages),
+        summary.raceIds,
+      ).has(k),
+  );
+  const counted = fault.metrics.get('SecondsCounted');
+  const duplicates = fault.metrics.get('DuplicateSeconds');
+  console.info(
+    `[fault lambda] injected ${injected.length} faults ${JSON.stringify(byAction)} (function timeout ${TIMEOUT_SECONDS} s); mapping: retries ${mapping.maximumRetryAttempts}, record age ${mapping.maximumRecordAgeInSeconds} s, bisect ${mapping.bisectBatchOnFunctionError}; poller ${JSON.stringify(stats)}; Lambda SecondsCounted ${counted}, DuplicateSeconds ${duplicates}; stream ${all.size} distinct seconds of ${summary.messages} sent; DLQ ${ranges.length} batches (${inDlqOnly.length} seconds only there); racers off the stream's totals ${wrong.length}; ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+
+  expect(all.size).toBe(summary.messages);
+  // Every kind of fault happened, and the mapping saw them: failed invocations, bisections, retries.
+  for (const count of Object.values(byAction)) expect(count).toBeGreaterThan(0);
+  expect(stats['failedInvocations']).toBeGreaterThanOrEqual(injected.length);
+  expect(stats['bisections']).toBeGreaterThan(0);
+  // No shard waited anywhere near the record-age bound (the slowest record went from arrival to an
+  // invocation within a minute), so nothing expired.
+  expect(stats['arrivalToInvokeMsMax']).toBeLessThan(60_000);
+  expect(ranges.filter((r) => r.condition === 'RecordAgeExceeded')).toEqual([]);
+  // Nothing valid in the DLQ; boards exact: work redone by retries counted nothing twice.
+  expect(inDlqOnly.slice(0, 10)).toEqual([]);
+  expect(wrong.slice(0, 10)).toEqual([]);
+  // The Lambda's own count: each distinct second counted exactly once, every re-delivery a duplicate.
+  expect(counted).toBe(all.size);
+  expect(duplicates).toBeGreaterThan(0);
+}, 120_000);
