@@ -72,11 +72,20 @@ export function fateOverMqtt(payload: Buffer, clientId: string, qos: 0 | 1 | 2):
   if (json === null || typeof json !== 'object' || Array.isArray(json))
     return [{ fate: 'rule-log', match: payload }];
   const object = json as Record<string, unknown>;
-  const key = renderPartitionKey(object);
+  object[CLIENT_ID_FIELD] = clientId; // the rule's `clientid() AS clientId`, after `*`: overwrites a forged one
+  let record: Buffer;
+  let key: string;
+  try {
+    record = Buffer.from(JSON.stringify(object));
+    key = renderPartitionKey(object);
+  } catch {
+    // Too deep to serialise: the rule cannot produce its record, so it cannot be evaluated (logged, like
+    // any payload the statement cannot apply to).
+    return [{ fate: 'rule-log', match: payload }];
+  }
   if (key.length < 1 || key.length > KINESIS_PARTITION_KEY_MAX_CHARS)
     return [{ fate: 'error-action', match: payload }];
-  object[CLIENT_ID_FIELD] = clientId; // the rule's `clientid() AS clientId`, after `*`: overwrites a forged one
-  return [judge(Buffer.from(JSON.stringify(object)), tagOf(object))];
+  return [judge(record, tagOf(object))];
 }
 
 export function fateOverKinesis(data: Buffer): Outcome[] {
