@@ -54,6 +54,7 @@ declare global {
 let kinesalite: RunningKinesalite;
 let proxy: KinesisLimitsProxy;
 let client: KinesisClient;
+let endpoint: string;
 let dir: string;
 let poller: EventSourceMappingPoller | undefined;
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/dev-alleycat';
@@ -65,7 +66,8 @@ beforeEach(async () => {
     await writeFile(path.join(dir, `${name}.mjs`), source);
   kinesalite = await startKinesalite();
   proxy = new KinesisLimitsProxy({ upstream: kinesalite.url });
-  client = localKinesisClient(await proxy.listen(0), { maxAttempts: 1 });
+  endpoint = await proxy.listen(0);
+  client = localKinesisClient(endpoint, { maxAttempts: 1 });
   await createStream(client, 'dev-alleycat', 2);
 });
 
@@ -106,6 +108,7 @@ function startPoller(
   poller = new EventSourceMappingPoller({
     mapping: config,
     kinesis: client,
+    kinesisEndpoint: endpoint,
     handler: {
       bundle: path.join(dir, `${handler}.mjs`),
       ...(extra.exportName ? { exportName: extra.exportName } : {}),
@@ -366,6 +369,7 @@ describe('event source mapping poller', () => {
         new EventSourceMappingPoller({
           mapping: mapping({ batchSize: 0 }),
           kinesis: client,
+          kinesisEndpoint: endpoint,
           handler: async () => {},
           function: { functionName: 'f', functionArn: 'a', memoryMb: 128, timeoutSeconds: 3 },
           source: { streamArn: STREAM_ARN, region: 'us-east-1', roleArn: 'r' },

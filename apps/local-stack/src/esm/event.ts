@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 export interface StoredRecord {
   SequenceNumber: string;
   PartitionKey: string;
-  /** Raw bytes as GetRecords returned them. */
-  Data: Uint8Array;
+  /** The record's bytes in base64, as GetRecords carries them (and the Lambda event passes them on). */
+  Data: string;
   ApproximateArrivalTimestamp: Date;
 }
 
@@ -50,7 +50,7 @@ export function toEventRecord(
       kinesisSchemaVersion: '1.0',
       partitionKey: record.PartitionKey,
       sequenceNumber: record.SequenceNumber,
-      data: Buffer.from(record.Data).toString('base64'),
+      data: record.Data,
       // Seconds with millisecond precision, as Lambda sends it.
       approximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
     },

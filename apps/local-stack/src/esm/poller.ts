@@ -11,7 +11,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashKeyOf, LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
 import {
-  GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
@@ -37,6 +36,7 @@ import {
   type StoredRecord,
   toEventRecord,
 } from './event.js';
+import { RecordsReader } from './records-reader.js';
 
 export type Handler = (event: unknown, context: unknown) => unknown;
 
@@ -59,7 +59,10 @@ export interface EventSourceMappingConfig {
 
 export interface PollerOptions {
   mapping: EventSourceMappingConfig;
+  /** For the rare calls (ListShards, GetShardIterator). */
   kinesis: KinesisClient;
+  /** The same Kinesis endpoint, for GetRecords on the JSON wire (`records-reader.ts` says why). */
+  kinesisEndpoint: string;
   /** The handler, or how to load it: a bundle path and an export name (`index.handler` → `handler`). */
   handler: Handler | { bundle: string; exportName?: string };
   function: FunctionIdentity;
@@ -132,6 +135,7 @@ interface Lane {
 export class EventSourceMappingPoller {
   private readonly options: PollerOptions;
   private readonly mapping: EventSourceMappingConfig;
+  private readonly reader: RecordsReader;
   private readonly now: () => number;
   private handler?: Handler;
   private running = false;
@@ -172,6 +176,7 @@ export class EventSourceMappingPoller {
     validateMapping(options.mapping);
     this.options = options;
     this.mapping = options.mapping;
+    this.reader = new RecordsReader(options.kinesisEndpoint);
     this.now = options.now ?? Date.now;
   }
 
@@ -204,6 +209,7 @@ export class EventSourceMappingPoller {
     if (this.discovery) clearInterval(this.discovery);
     for (const wake of this.wakers) wake();
     await Promise.allSettled(this.loops.values());
+    this.reader.close();
   }
 
   private log(line: string): void {
@@ -368,14 +374,12 @@ export class EventSourceMappingPoller {
       ) {
         lastPollMs = this.now();
         try {
-          const page = await this.options.kinesis.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
-          );
-          iterator = page.NextShardIterator;
-          this.iteratorAges.set(shardId, page.MillisBehindLatest ?? 0);
-          for (const record of page.Records ?? []) {
-            const lane = laneOf(record as StoredRecord);
-            lane.pending.push(record as StoredRecord);
+          const page = await this.reader.getRecords(iterator, 10_000);
+          iterator = page.nextShardIterator;
+          this.iteratorAges.set(shardId, page.millisBehindLatest ?? 0);
+          for (const record of page.records) {
+            const lane = laneOf(record);
+            lane.pending.push(record);
             lane.firstBufferedAtMs ??= this.now();
             lastFetched = record.SequenceNumber;
           }

@@ -115,6 +115,7 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
           : {}),
       },
       kinesis,
+      kinesisEndpoint: config.kinesisEndpoint,
       handler: { bundle: config.bundle, exportName: config.exportName },
       function: config.function,
       source: config.source,
