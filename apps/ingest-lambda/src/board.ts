@@ -46,7 +46,15 @@ export interface RaceBoard {
   lastArrivalMs: number;
   /** The leaderboard's publish slot as stored with the board (README § Leaderboards). */
   publish: PublishState;
+  /** Which shards write this race, and how far (README § Leaderboards: who completes a round). */
+  writers: Map<string, ShardMark>;
   racers: Map<number, RacerState>;
+}
+
+/** A shard's latest write to a race's board: when (writer's clock, ms), and the highest second it wrote. */
+export interface ShardMark {
+  atMs: number;
+  second: number;
 }
 
 /**
@@ -66,6 +74,11 @@ export interface PublishState {
   version: number;
   /** Racers on the board at that publish (names go out again when it grew). */
   racers: number;
+  /**
+   * The round of the current claim: the highest second its claimant wrote. The claim's round is complete
+   * once every shard writing the race has written that second; the write that completes it seals it.
+   */
+  second: number;
 }
 
 export const NO_PUBLISH: Readonly<PublishState> = {
@@ -74,6 +87,7 @@ export const NO_PUBLISH: Readonly<PublishState> = {
   sentAtMs: 0,
   version: 0,
   racers: 0,
+  second: 0,
 };
 
 export function newBoard(raceId: number, classId: number, nowMs: number): RaceBoard {
@@ -84,8 +98,48 @@ export function newBoard(raceId: number, classId: number, nowMs: number): RaceBo
     createdAtMs: nowMs,
     lastArrivalMs: 0,
     publish: { ...NO_PUBLISH },
+    writers: new Map(),
     racers: new Map(),
   };
+}
+
+/**
+ * Records that `shardId` wrote the board at `atMs` up to `second`, and forgets shards silent for longer
+ * than `forgetMs` (a split or merged stream's old shards, a shard whose racers all left).
+ */
+export function markWriter(
+  writers: Map<string, ShardMark>,
+  shardId: string,
+  atMs: number,
+  second: number,
+  forgetMs: number,
+): void {
+  const previous = writers.get(shardId);
+  writers.set(shardId, { atMs, second: previous === undefined ? second : Math.max(previous.second, second) });
+  for (const [id, mark] of writers) if (atMs - mark.atMs > forgetMs) writers.delete(id);
+}
+
+/**
+ * True when every shard that wrote the race in the last `activeMs` has written second `roundSecond`: the
+ * round a claim stands for is in, and waiting longer would only delay the leaderboard. Pure.
+ */
+export function roundComplete(
+  writers: ReadonlyMap<string, ShardMark>,
+  roundSecond: number,
+  nowMs: number,
+  activeMs: number,
+): boolean {
+  for (const mark of writers.values()) {
+    if (nowMs - mark.atMs <= activeMs && mark.second < roundSecond) return false;
+  }
+  return true;
+}
+
+/** The highest second in a race's group of messages (-1 if none). */
+export function maxSecondOf(group: RaceGroup): number {
+  let max = -1;
+  for (let i = 0; i < group.length; i++) if (group.second[i]! > max) max = group.second[i]!;
+  return max;
 }
 
 /** A message refused at merge time (it contradicts the stored race), with the record it came from. */

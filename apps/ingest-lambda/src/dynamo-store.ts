@@ -16,13 +16,20 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { PublishState, RaceBoard } from './board.js';
+import type { PublishState, RaceBoard, ShardMark } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
 import { KEY, MAX_BOARD_ITEM_BYTES, RACE_STATE_TTL_SECONDS } from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
-import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
+import type {
+  BoardExpectation,
+  OpenRace,
+  SealOutcome,
+  SlotView,
+  StateStore,
+  WriteStats,
+} from './state-store.js';
 
 const PK = STATE_TABLE.partitionKey;
 const SK = STATE_TABLE.sortKey;
@@ -53,6 +60,32 @@ function matches(name: string, placeholder: string, value: number): string {
 
 function boardKey(raceId: number): Record<string, AttributeValue> {
   return { [PK]: S(`${KEY.racePrefix}${raceId}`), [SK]: S(KEY.boardSort) };
+}
+
+/** The board's shard marks as stored: `{"shardId-…": [atMs, second], …}` (a few dozen bytes). */
+function encodeWriters(writers: ReadonlyMap<string, ShardMark>): string {
+  const out: Record<string, [number, number]> = {};
+  for (const [id, mark] of writers) out[id] = [mark.atMs, mark.second];
+  return JSON.stringify(out);
+}
+
+function decodeWriters(text: string | undefined): Map<string, ShardMark> {
+  const writers = new Map<string, ShardMark>();
+  if (text === undefined) return writers;
+  const parsed = JSON.parse(text) as Record<string, [number, number]>;
+  for (const [id, [atMs, second]] of Object.entries(parsed)) writers.set(id, { atMs, second });
+  return writers;
+}
+
+function readSlot(item: Record<string, AttributeValue>): PublishState {
+  return {
+    claimedAtMs: num(item, 'pubAt', 0),
+    sealedAtMs: num(item, 'sealAt', 0),
+    sentAtMs: num(item, 'sentAt', 0),
+    version: num(item, 'pubV', 0),
+    racers: num(item, 'pubN', 0),
+    second: num(item, 'pubS', 0),
+  };
 }
 
 function expiresAt(lastArrivalMs: number): number {
@@ -109,13 +142,8 @@ export class DynamoStateStore implements StateStore {
         createdAtMs,
         lastArrivalMs,
         // Claims and seals change these without a new version: always from the item.
-        publish: {
-          claimedAtMs: num(item, 'pubAt', 0),
-          sealedAtMs: num(item, 'sealAt', 0),
-          sentAtMs: num(item, 'sentAt', 0),
-          version: num(item, 'pubV', 0),
-          racers: num(item, 'pubN', 0),
-        },
+        publish: readSlot(item),
+        writers: decodeWriters(item['sw']?.S),
         racers: cached ?? decodeRacers(blob, lastArrivalMs),
       };
     } catch (error) {
@@ -152,6 +180,7 @@ export class DynamoStateStore implements StateStore {
       'lastArrival = :lastArrival',
       'racers = :racers',
       'racerCount = :racerCount',
+      'sw = :sw',
       '#ttl = :ttl',
     ];
     const names: Record<string, string> = { '#v': 'v', '#ttl': TTL };
@@ -162,6 +191,7 @@ export class DynamoStateStore implements StateStore {
       ':lastArrival': N(board.lastArrivalMs),
       ':racers': { B: racers },
       ':racerCount': N(board.racers.size),
+      ':sw': S(encodeWriters(board.writers)),
       ':ttl': N(expiresAt(board.lastArrivalMs)),
     };
     let condition: string;
@@ -175,8 +205,18 @@ export class DynamoStateStore implements StateStore {
       if (expected.sealedAtMs !== 0) values[':readSealAt'] = N(expected.sealedAtMs);
     }
     if (expected.claim) {
-      sets.push('pubAt = :pubAt');
+      sets.push('pubAt = :pubAt', 'pubS = :pubS');
       values[':pubAt'] = N(board.publish.claimedAtMs);
+      values[':pubS'] = N(board.publish.second);
+    }
+    if (expected.seal) {
+      // This write completes the claim's round: it is the seal, and this version is what gets published.
+      const p = board.publish;
+      sets.push('sealAt = :sealAt', 'sentAt = :sentAt', 'pubV = :pubV', 'pubN = :pubN');
+      values[':sealAt'] = N(p.sealedAtMs);
+      values[':sentAt'] = N(p.sentAtMs);
+      values[':pubV'] = N(p.version);
+      values[':pubN'] = N(p.racers);
     }
     const out = await this.send(
       'UpdateItem board',
@@ -199,30 +239,28 @@ export class DynamoStateStore implements StateStore {
     return true;
   }
 
-  async readPublish(raceId: number): Promise<PublishState | undefined> {
+  async readPublish(raceId: number): Promise<SlotView | undefined> {
     const out = await this.send('GetItem slot', () =>
       this.client.send(
         new GetItemCommand({
           TableName: this.tableName,
           Key: boardKey(raceId),
           ConsistentRead: true,
-          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN',
+          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN, pubS, sw',
         }),
       ),
     );
     const item = out === CONDITION_FAILED ? undefined : out.Item;
-    if (item === undefined) return undefined;
-    return {
-      claimedAtMs: num(item, 'pubAt', 0),
-      sealedAtMs: num(item, 'sealAt', 0),
-      sentAtMs: num(item, 'sentAt', 0),
-      version: num(item, 'pubV', 0),
-      racers: num(item, 'pubN', 0),
-    };
+    return item === undefined ? undefined : { ...readSlot(item), writers: decodeWriters(item['sw']?.S) };
   }
 
-  async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
-    const values: Record<string, AttributeValue> = { ':now': N(nowMs) };
+  async claimPublish(
+    raceId: number,
+    seenClaimedAtMs: number,
+    nowMs: number,
+    second: number,
+  ): Promise<boolean> {
+    const values: Record<string, AttributeValue> = { ':now': N(nowMs), ':s': N(second) };
     if (seenClaimedAtMs !== 0) values[':seen'] = N(seenClaimedAtMs);
     const out = await this.send(
       'UpdateItem claim',
@@ -231,7 +269,7 @@ export class DynamoStateStore implements StateStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: boardKey(raceId),
-            UpdateExpression: 'SET pubAt = :now',
+            UpdateExpression: 'SET pubAt = :now, pubS = :s',
             ConditionExpression: `attribute_exists(${PK}) AND ${matches('pubAt', ':seen', seenClaimedAtMs)}`,
             ExpressionAttributeValues: values,
           }),
@@ -256,7 +294,9 @@ export class DynamoStateStore implements StateStore {
             Key: boardKey(raceId),
             // The item's own version and racer count, copied in the same write that ends the claim.
             UpdateExpression: 'SET sealAt = :claim, sentAt = :now, pubV = #v, pubN = racerCount',
-            ConditionExpression: 'pubAt = :claim AND (attribute_not_exists(sentAt) OR sentAt <= :limit)',
+            // Not sealed yet (the write that completed the round may have sealed it), and spaced.
+            ConditionExpression:
+              'pubAt = :claim AND (attribute_not_exists(sealAt) OR sealAt <> :claim) AND (attribute_not_exists(sentAt) OR sentAt <= :limit)',
             ExpressionAttributeNames: { '#v': 'v' },
             ExpressionAttributeValues: {
               ':claim': N(claimedAtMs),
@@ -270,9 +310,11 @@ export class DynamoStateStore implements StateStore {
       this.boardBytes(raceId),
     );
     if (out !== CONDITION_FAILED) return { board: this.toBoard(raceId, out.Attributes ?? {}, true) };
-    // Why did it fail? Rare (a claimant later than a whole interval): one read tells.
+    // Why did it fail? The writer that completed the round sealed it already, or (rare) the previous
+    // publish is under an interval old: one read tells.
     const slot = await this.readPublish(raceId);
     if (slot === undefined || slot.claimedAtMs !== claimedAtMs) return { lost: true };
+    if (slot.sealedAtMs === claimedAtMs) return { lost: true };
     return { retryAtMs: slot.sentAtMs + intervalMs };
   }
 

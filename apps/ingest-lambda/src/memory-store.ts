@@ -2,10 +2,17 @@
  * In-memory `StateStore` with the same conditions as the DynamoDB one. Boards are stored encoded, as in
  * DynamoDB, so a load never aliases a board another invocation is merging.
  */
-import type { PublishState, RaceBoard } from './board.js';
+import type { PublishState, RaceBoard, ShardMark } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
-import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
+import type {
+  BoardExpectation,
+  OpenRace,
+  SealOutcome,
+  SlotView,
+  StateStore,
+  WriteStats,
+} from './state-store.js';
 
 interface StoredBoard {
   raceId: number;
@@ -14,6 +21,7 @@ interface StoredBoard {
   createdAtMs: number;
   lastArrivalMs: number;
   publish: PublishState;
+  writers: Map<string, ShardMark>;
   racers: Uint8Array;
   racerCount: number;
 }
@@ -44,6 +52,7 @@ export class MemoryStateStore implements StateStore {
       createdAtMs: s.createdAtMs,
       lastArrivalMs: s.lastArrivalMs,
       publish: { ...s.publish },
+      writers: new Map(s.writers),
       racers: cached ?? decodeRacers(s.racers, s.lastArrivalMs),
     };
   }
@@ -68,8 +77,12 @@ export class MemoryStateStore implements StateStore {
       this.stats.conditionalFailures++;
       return false;
     }
-    const publish = { ...(stored?.publish ?? board.publish) };
-    if (expected.claim) publish.claimedAtMs = board.publish.claimedAtMs;
+    let publish = { ...(stored?.publish ?? board.publish) };
+    if (expected.claim) {
+      publish.claimedAtMs = board.publish.claimedAtMs;
+      publish.second = board.publish.second;
+    }
+    if (expected.seal) publish = { ...board.publish };
     this.boards.set(board.raceId, {
       raceId: board.raceId,
       classId: board.classId,
@@ -77,6 +90,7 @@ export class MemoryStateStore implements StateStore {
       createdAtMs: board.createdAtMs,
       lastArrivalMs: board.lastArrivalMs,
       publish,
+      writers: new Map(board.writers),
       racers,
       racerCount: board.racers.size,
     });
@@ -84,12 +98,17 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async readPublish(raceId: number): Promise<PublishState | undefined> {
+  async readPublish(raceId: number): Promise<SlotView | undefined> {
     const s = this.boards.get(raceId);
-    return s === undefined ? undefined : { ...s.publish };
+    return s === undefined ? undefined : { ...s.publish, writers: new Map(s.writers) };
   }
 
-  async claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean> {
+  async claimPublish(
+    raceId: number,
+    seenClaimedAtMs: number,
+    nowMs: number,
+    second: number,
+  ): Promise<boolean> {
     const s = this.boards.get(raceId);
     this.write(s === undefined ? 1 : s.racers.length + 150);
     if (s === undefined || s.publish.claimedAtMs !== seenClaimedAtMs) {
@@ -97,6 +116,7 @@ export class MemoryStateStore implements StateStore {
       return false;
     }
     s.publish.claimedAtMs = nowMs;
+    s.publish.second = second;
     return true;
   }
 
@@ -108,7 +128,8 @@ export class MemoryStateStore implements StateStore {
   ): Promise<SealOutcome> {
     const s = this.boards.get(raceId);
     this.write(s === undefined ? 1 : s.racers.length + 150);
-    if (s === undefined || s.publish.claimedAtMs !== claimedAtMs) {
+    if (s === undefined || s.publish.claimedAtMs !== claimedAtMs || s.publish.sealedAtMs === claimedAtMs) {
+      // Replaced by a later claim, or sealed already by the write that completed the round.
       this.stats.conditionalFailures++;
       return { lost: true };
     }
@@ -124,6 +145,7 @@ export class MemoryStateStore implements StateStore {
       sentAtMs: nowMs,
       version: s.version,
       racers: s.racerCount,
+      second: s.publish.second,
     };
     return { board };
   }

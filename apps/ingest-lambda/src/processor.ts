@@ -4,7 +4,12 @@
  * leaderboard. Failures that retrying can fix are answered with `batchItemFailures` from the first affected
  * record; Lambda then re-delivers from there and the boards absorb what was already counted.
  */
-import { type InvalidRecordReport, invalidRecordKey, resultsTopicFor } from '@alleycat/schema';
+import {
+  type InvalidRecordReport,
+  invalidRecordKey,
+  type LeaderboardMessage,
+  resultsTopicFor,
+} from '@alleycat/schema';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import {
   addToGroup,
@@ -12,12 +17,15 @@ import {
   isRaceClosed,
   leaderboardFor,
   type MergeResult,
+  markWriter,
+  maxSecondOf,
   mergeGroup,
   NO_PUBLISH,
   newBoard,
   newRaceGroup,
   type PublishState,
   type RaceBoard,
+  roundComplete,
 } from './board.js';
 import { isRetryable } from './classify.js';
 import { forEachLimit, sleep } from './concurrency.js';
@@ -28,10 +36,14 @@ import {
   MAX_STATE_ATTEMPTS,
   METRIC,
   PUBLISH_INTERVAL_MS,
+  PUBLISH_MIN_GAP_MS,
   RACE_CONCURRENCY,
+  ROUND_ACTIVE_MS,
+  SEAL_POLL_MS,
   SINK_CONCURRENCY,
   STATE_CONFLICT_BACKOFF_MS,
   SWEEP_INTERVAL_MS,
+  WRITER_FORGET_MS,
 } from './constants.js';
 import { decodeKinesisData } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
@@ -79,17 +91,41 @@ interface Rejected {
 }
 
 /**
- * What a writer owes the leaderboard after its write (README § Leaderboards): to seal and publish the
- * claim it made (`claimedAtMs`), or, when its version came after the current claim was sealed, a trailing
- * claim once the slot frees (`afterClaimAtMs`: the claim it saw).
+ * What a writer owes the leaderboard after its write (README § Leaderboards): to publish the board it
+ * wrote, when that write completed the claim's round and sealed it (`sealed`: the messages, built from
+ * exactly that version, and the slot as it was before, to put back if the publish fails); to see the claim
+ * it made sealed, waiting for the round to complete or sealing it itself (`claimedAtMs`); or, when its
+ * version came after the current claim was sealed, a trailing claim once the slot frees (`afterClaimAtMs`:
+ * the claim it saw; `second`: its round).
  */
 export type PublishDuty =
-  | { raceId: number; claimedAtMs: number; afterClaimAtMs?: undefined }
-  | { raceId: number; claimedAtMs?: undefined; afterClaimAtMs: number; version: number };
+  | {
+      raceId: number;
+      sealed: {
+        claimedAtMs: number;
+        classId: number;
+        messages: LeaderboardMessage[];
+        previous: PublishState;
+      };
+      claimedAtMs?: undefined;
+      afterClaimAtMs?: undefined;
+    }
+  | { raceId: number; claimedAtMs: number; afterClaimAtMs?: undefined; sealed?: undefined }
+  | {
+      raceId: number;
+      claimedAtMs?: undefined;
+      afterClaimAtMs: number;
+      version: number;
+      second: number;
+      sealed?: undefined;
+    };
 
-/** A duty with the record to hand back if its publish fails. */
-interface PendingPublish {
-  duty: PublishDuty;
+/** A closed racer's best to raise, with the first record of its race (handed back if the update fails). */
+interface BestDue {
+  racerId: number;
+  classId: number;
+  raceId: number;
+  total: number;
   firstRecord: number;
 }
 
@@ -110,12 +146,13 @@ export function publishDutyOf(
   slot: PublishState,
   nowMs: number,
   intervalMs: number,
+  second = 0,
 ): PublishDuty | undefined {
   if (version <= slot.version) return undefined;
   const unsealed = slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs;
   // An unsealed claim younger than an interval has a live claimant (or one whose batch Lambda retries).
   if (unsealed && nowMs - slot.claimedAtMs < intervalMs) return undefined;
-  return { raceId, afterClaimAtMs: slot.claimedAtMs, version };
+  return { raceId, afterClaimAtMs: slot.claimedAtMs, version, second };
 }
 
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
@@ -163,13 +200,16 @@ export class IngestProcessor {
     const shardId = shardIdOf(records[0]!);
     this.logger.appendKeys({ shardId });
     try {
-      return await this.processRecords(records);
+      return await this.processRecords(records, shardId);
     } finally {
       this.logger.removeKeys(['shardId']);
     }
   }
 
-  private async processRecords(records: KinesisStreamRecord[]): Promise<KinesisStreamBatchResponse> {
+  private async processRecords(
+    records: KinesisStreamRecord[],
+    shardId: string,
+  ): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
     const writesBefore = this.store.stats.writes;
     let firstFailed = Number.POSITIVE_INFINITY;
@@ -214,15 +254,28 @@ export class IngestProcessor {
     this.metrics.addMetric(METRIC.iteratorAge, 'Milliseconds', Math.max(0, nowMs - oldestArrival));
     this.metrics.addMetric(METRIC.arrivalLag, 'Milliseconds', Math.max(0, nowMs - newestArrival));
 
-    // State per race, a bounded number at once; publishes are collected for the end (they wait to settle).
-    const pending: PendingPublish[] = [];
+    // State per race, a bounded number at once. A race's publish starts as soon as its write is done (it
+    // may wait for its round to complete); bests, off the leaderboard's path, go after every race's write.
+    const publishing: Array<Promise<void>> = [];
+    const bests: BestDue[] = [];
     const totals = { counted: 0, duplicates: 0, racers: 0, races: 0, bests: 0, published: 0, conflicts: 0 };
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
       const firstRecord = group.recordIndex[0]!;
       try {
-        const outcome = await this.processRace(raceId, group, nowMs, totals);
+        const outcome = await this.processRace(raceId, group, nowMs, shardId, totals);
         for (const r of outcome.rejected) rejected.push(r);
-        if (outcome.duty !== undefined) pending.push({ duty: outcome.duty, firstRecord });
+        for (const b of outcome.bests) bests.push({ ...b, firstRecord });
+        const duty = outcome.duty;
+        if (duty !== undefined) {
+          publishing.push(
+            this.fulfil(duty).then(
+              (published) => {
+                if (published) totals.published++;
+              },
+              (error: unknown) => this.onPublishError(error, firstRecord, duty.raceId, fail),
+            ),
+          );
+        }
       } catch (error) {
         if (isStatePoison(error)) {
           // The race's state cannot take these messages; keep them inspectable and let the shard move on.
@@ -246,17 +299,11 @@ export class IngestProcessor {
       }
     });
 
-    await this.writeRejections(records, rejected, fail);
-
-    await Promise.all(
-      pending.map(async (p) => {
-        try {
-          if (await this.fulfil(p.duty)) totals.published++;
-        } catch (error) {
-          this.onPublishError(error, p.firstRecord, p.duty.raceId, fail);
-        }
-      }),
-    );
+    await Promise.all([
+      ...publishing,
+      this.writeRejections(records, rejected, fail),
+      this.updateBests(bests, nowMs, totals, records, fail),
+    ]);
 
     await this.sweepIfDue(nowMs);
 
@@ -296,17 +343,21 @@ export class IngestProcessor {
     raceId: number,
     group: RaceGroup,
     nowMs: number,
+    shardId: string,
     totals: Record<
       'counted' | 'duplicates' | 'racers' | 'races' | 'bests' | 'published' | 'conflicts',
       number
     >,
-  ): Promise<{ rejected: Rejected[]; duty?: PublishDuty }> {
+  ): Promise<{ rejected: Rejected[]; bests: Array<Omit<BestDue, 'firstRecord'>>; duty?: PublishDuty }> {
     let board: RaceBoard | undefined;
     let result: MergeResult | undefined;
     let claimed = false;
+    let sealed: Extract<PublishDuty, { sealed: object }>['sealed'] | undefined;
     let slot: PublishState = NO_PUBLISH;
+    const roundSecond = maxSecondOf(group);
     for (let attempt = 1; ; attempt++) {
-      claimed = false; // a claim made by a lost write was never made
+      claimed = false; // a claim or seal made by a lost write was never made
+      sealed = undefined;
       const stored = await this.store.loadBoard(raceId);
       if (stored === undefined) {
         // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
@@ -320,13 +371,45 @@ export class IngestProcessor {
       if (!result.changed) break;
       board.version = readVersion + 1;
       const claimAt = this.clock();
-      claimed = claimAt - slot.claimedAtMs >= this.intervalMs;
-      if (claimed) board.publish.claimedAtMs = claimAt;
+      markWriter(board.writers, shardId, claimAt, roundSecond, WRITER_FORGET_MS);
+      // A new round (a newer second than the current claim's) may be claimed a little early; else wait the
+      // whole interval (README § Leaderboards).
+      const sinceClaim = claimAt - slot.claimedAtMs;
+      claimed =
+        sinceClaim >= this.intervalMs || (roundSecond > slot.second && sinceClaim >= PUBLISH_MIN_GAP_MS);
+      if (claimed) {
+        board.publish.claimedAtMs = claimAt;
+        board.publish.second = roundSecond;
+      }
+      // Does this write complete the current claim's round (every shard writing the race has written the
+      // claim's second)? Then it seals the claim itself and publishes what it writes, with no wait.
+      const claim = board.publish;
+      const open = claim.claimedAtMs !== 0 && (claimed || slot.sealedAtMs !== slot.claimedAtMs);
+      if (
+        open &&
+        claimAt - slot.sentAtMs >= PUBLISH_MIN_GAP_MS &&
+        roundComplete(board.writers, claim.second, claimAt, ROUND_ACTIVE_MS)
+      ) {
+        const previous = { ...slot };
+        board.publish = {
+          claimedAtMs: claim.claimedAtMs,
+          sealedAtMs: claim.claimedAtMs,
+          sentAtMs: claimAt,
+          version: board.version,
+          racers: board.racers.size,
+          second: claim.second,
+        };
+        // Built before the write, from exactly the version written (the racers may be merged into by
+        // another invocation of this container once the write has returned them to the cache).
+        const messages = leaderboardFor(board, claimAt, board.racers.size !== previous.racers);
+        sealed = { claimedAtMs: claim.claimedAtMs, classId: board.classId, messages, previous };
+      }
       const saved = await this.store.saveBoard(board, {
         version: readVersion,
         claimedAtMs: slot.claimedAtMs,
         sealedAtMs: slot.sealedAtMs,
         claim: claimed,
+        seal: sealed !== undefined,
       });
       if (saved) break;
       totals.conflicts++;
@@ -340,18 +423,24 @@ export class IngestProcessor {
     totals.racers += result.racersUpdated;
     if (result.changed) totals.races++;
 
-    await forEachLimit(result.bestsDue, BEST_CONCURRENCY, async (racerId) => {
-      const racer = board.racers.get(racerId)!;
-      if (await this.store.updateBest(racerId, board.classId, racer.total, raceId, nowMs)) totals.bests++;
-    });
+    const classId = board.classId;
+    const bests = result.bestsDue.map((racerId) => ({
+      racerId,
+      classId,
+      raceId,
+      total: board.racers.get(racerId)!.total,
+    }));
     const rejected: Rejected[] = result.rejected.map((r) => ({
       recordIndex: r.recordIndex,
       reason: r.reason,
     }));
-    const duty = claimed
-      ? { raceId, claimedAtMs: board.publish.claimedAtMs }
-      : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
-    return duty === undefined ? { rejected } : { rejected, duty };
+    const duty: PublishDuty | undefined =
+      sealed !== undefined
+        ? { raceId, sealed }
+        : claimed
+          ? { raceId, claimedAtMs: board.publish.claimedAtMs }
+          : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs, roundSecond);
+    return duty === undefined ? { rejected, bests } : { rejected, bests, duty };
   }
 
   /**
@@ -362,6 +451,11 @@ export class IngestProcessor {
    */
   private async fulfil(duty: PublishDuty): Promise<boolean> {
     const { raceId } = duty;
+    if (duty.sealed !== undefined) {
+      const { claimedAtMs, classId, messages, previous } = duty.sealed;
+      await this.sendOrRelease(raceId, claimedAtMs, previous, classId, messages);
+      return true;
+    }
     let claimedAtMs: number;
     if (duty.claimedAtMs !== undefined) claimedAtMs = duty.claimedAtMs;
     else {
@@ -373,35 +467,70 @@ export class IngestProcessor {
         return false;
       }
       const now = this.clock();
-      if (!(await this.store.claimPublish(raceId, duty.afterClaimAtMs, now))) return false;
+      if (!(await this.store.claimPublish(raceId, duty.afterClaimAtMs, now, duty.second))) return false;
       claimedAtMs = now;
     }
-    await this.waitUntil(claimedAtMs + this.settleMs);
+    // Wait for the round to complete: the other shards' writes of the claim's second (the last of them
+    // then seals and publishes it). Reads of the slot now and then tell when; seal here once the round
+    // is complete (a trailing claim's often is at once) or after the settle delay at the latest.
+    for (let first = duty.claimedAtMs === undefined; ; first = false) {
+      if (!first) {
+        const left = claimedAtMs + this.settleMs - this.clock();
+        if (left <= 0) break;
+        await this.wait(Math.min(left, SEAL_POLL_MS));
+        if (claimedAtMs + this.settleMs - this.clock() <= 0) break;
+      }
+      const slot = await this.store.readPublish(raceId);
+      if (slot === undefined || slot.claimedAtMs !== claimedAtMs || slot.sealedAtMs === claimedAtMs) {
+        return false;
+      }
+      if (roundComplete(slot.writers, slot.second, this.clock(), ROUND_ACTIVE_MS)) break;
+    }
     for (let attempt = 1; attempt <= MAX_SEAL_ATTEMPTS; attempt++) {
       const now = this.clock();
-      const sealed = await this.store.sealPublish(raceId, claimedAtMs, now, this.intervalMs);
+      const sealed = await this.store.sealPublish(raceId, claimedAtMs, now, PUBLISH_MIN_GAP_MS);
       if ('lost' in sealed) return false; // a later claim replaced ours: its seal covers our version
       if ('retryAtMs' in sealed) {
         await this.waitUntil(sealed.retryAtMs);
         continue;
       }
       const { board } = sealed;
-      try {
-        // Names go out when racers joined since the last publish (and every few seconds, see leaderboardFor).
-        await this.publishBoard(board, now, board.racers.size !== board.publish.racers);
-      } catch (error) {
-        // Put the published version back: the retry of these records (or the next writer) publishes it.
-        await this.store
-          .releasePublish(raceId, claimedAtMs, board.publish)
-          .catch((releaseError: unknown) =>
-            this.logger.warn('could not release the publish slot', { raceId, error: releaseError }),
-          );
-        throw error;
-      }
+      // Names go out when racers joined since the last publish (and every few seconds, see leaderboardFor).
+      const messages = leaderboardFor(board, now, board.racers.size !== board.publish.racers);
+      await this.sendOrRelease(raceId, claimedAtMs, board.publish, board.classId, messages);
       return true;
     }
     this.logger.warn('leaderboard slot stayed busy; publish left to the next writer', { raceId });
     return false;
+  }
+
+  /**
+   * Raises the bests of closed racers (idempotent: a max). A failure hands back the race's records, whose
+   * retry applies the bests again.
+   */
+  private async updateBests(
+    bests: BestDue[],
+    nowMs: number,
+    totals: { bests: number },
+    records: KinesisStreamRecord[],
+    fail: (i: number) => void,
+  ): Promise<void> {
+    const failedRaces = new Set<number>();
+    await forEachLimit(bests, BEST_CONCURRENCY, async (b) => {
+      if (failedRaces.has(b.raceId)) return;
+      try {
+        if (await this.store.updateBest(b.racerId, b.classId, b.total, b.raceId, nowMs)) totals.bests++;
+      } catch (error) {
+        failedRaces.add(b.raceId);
+        fail(b.firstRecord);
+        this.logger.error('best update failed; the race’s records will be retried', {
+          raceId: b.raceId,
+          retryable: isRetryable(error),
+          sequenceNumber: records[b.firstRecord]!.kinesis.sequenceNumber,
+          error,
+        });
+      }
+    });
   }
 
   private async waitUntil(atMs: number): Promise<void> {
@@ -409,10 +538,24 @@ export class IngestProcessor {
     if (ms > 0) await this.wait(ms);
   }
 
-  private async publishBoard(board: RaceBoard, publishedAtMs: number, withNames: boolean): Promise<void> {
-    const topic = resultsTopicFor(board.classId, this.prefix);
-    for (const message of leaderboardFor(board, publishedAtMs, withNames)) {
-      await this.publisher.publish(topic, message);
+  /** Publishes a sealed board; if that fails, puts the slot back so that the retry (or the next writer) can. */
+  private async sendOrRelease(
+    raceId: number,
+    claimedAtMs: number,
+    previous: PublishState,
+    classId: number,
+    messages: LeaderboardMessage[],
+  ): Promise<void> {
+    const topic = resultsTopicFor(classId, this.prefix);
+    try {
+      for (const message of messages) await this.publisher.publish(topic, message);
+    } catch (error) {
+      await this.store
+        .releasePublish(raceId, claimedAtMs, previous)
+        .catch((releaseError: unknown) =>
+          this.logger.warn('could not release the publish slot', { raceId, error: releaseError }),
+        );
+      throw error;
     }
   }
 

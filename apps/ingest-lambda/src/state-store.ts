@@ -2,7 +2,7 @@
  * Where race state lives. `DynamoStateStore` is the real one; `MemoryStateStore` implements the same
  * conditions in memory for the benchmark's CPU path and for unit tests of the orchestration.
  */
-import type { PublishState, RaceBoard } from './board.js';
+import type { PublishState, RaceBoard, ShardMark } from './board.js';
 
 /**
  * What a board write is conditioned on: the version read (0: must not exist) and the publish slot's claim
@@ -12,8 +12,16 @@ export interface BoardExpectation {
   version: number;
   claimedAtMs: number;
   sealedAtMs: number;
-  /** True when this write also claims the publish slot (sets `pubAt` to `board.publish.claimedAtMs`). */
+  /**
+   * True when this write also claims the publish slot (sets `pubAt` and the round's second `pubS` from
+   * `board.publish`).
+   */
   claim: boolean;
+  /**
+   * True when this write also seals the claim (stores `board.publish`: sealed at the claim, sent now, this
+   * version): the writer completed the claim's round and publishes the board it writes, with no wait.
+   */
+  seal?: boolean;
 }
 
 export interface OpenRace {
@@ -29,6 +37,11 @@ export interface WriteStats {
   conditionalFailures: number;
 }
 
+/** The publish slot with the race's shard marks (whether the claim's round is complete). */
+export interface SlotView extends PublishState {
+  writers: Map<string, ShardMark>;
+}
+
 /** What sealing a claim gave: the board to publish, a lost claim, or "too early, retry at". */
 export type SealOutcome = { board: RaceBoard } | { lost: true } | { retryAtMs: number };
 
@@ -41,13 +54,16 @@ export interface StateStore {
    */
   saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean>;
   /** The publish slot alone (strongly consistent; a projection, not the racers); undefined if no board. */
-  readPublish(raceId: number): Promise<PublishState | undefined>;
-  /** Claims the publish slot at `nowMs` if the current claim is still the one seen (`seenClaimedAtMs`). */
-  claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number): Promise<boolean>;
+  readPublish(raceId: number): Promise<SlotView | undefined>;
+  /**
+   * Claims the publish slot at `nowMs` for the round of `second` if the current claim is still the one
+   * seen (`seenClaimedAtMs`).
+   */
+  claimPublish(raceId: number, seenClaimedAtMs: number, nowMs: number, second: number): Promise<boolean>;
   /**
    * Seals the claim made at `claimedAtMs`: records the board's current version and racer count as
    * published at `nowMs`, and returns the board as it is at that moment (the one to publish). `lost` if
-   * another claim replaced it; `retryAtMs` if the previous publish was less than `intervalMs` ago.
+   * another claim replaced it or the claim is sealed already; `retryAtMs` if the previous publish was less than `intervalMs` ago.
    */
   sealPublish(raceId: number, claimedAtMs: number, nowMs: number, intervalMs: number): Promise<SealOutcome>;
   /** After a failed publish: puts back the published version and time (only if the seal is still current). */

@@ -1,6 +1,7 @@
 import { LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { DEFAULT_PUBLISH_SETTLE_MS } from '../src/constants.js';
 import { ConfigError } from '../src/errors.js';
 
 const valid = {
@@ -28,7 +29,7 @@ describe('loadConfig', () => {
       resultsTopicPrefix: RESULTS_TOPIC_PREFIX,
       errorsBucket: 'dev-alleycat-errors',
       raceTimeoutSeconds: 120,
-      publishSettleMs: 150,
+      publishSettleMs: DEFAULT_PUBLISH_SETTLE_MS,
       region: 'eu-west-1',
     });
   });

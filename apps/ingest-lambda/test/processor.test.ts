@@ -212,15 +212,16 @@ describe('IngestProcessor: leaderboards', () => {
     const { processor, publisher, clock } = setup();
     const t0 = clock.now;
     await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
-    // Claimed at once, published after the settle delay.
-    expect(publisher.published.map((p) => p.message.publishedAt)).toEqual([t0 + 150]);
+    // The only shard writing the race: its write claims, completes the round and seals it; published at once.
+    expect(publisher.published.map((p) => p.message.publishedAt)).toEqual([t0]);
     clock.now += 300;
-    // Written after that publish: this invocation owes a trailing publish and makes it when the slot frees.
+    // Written after that publish: this invocation owes a trailing publish and makes it when the slot frees
+    // (its round is complete at once: nobody else writes the race, so no settle delay).
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
     expect(publisher.published).toHaveLength(2);
     const [first, second] = publisher.published;
     expect(second!.message.second).toBe(1);
-    expect(second!.message.publishedAt).toBe(t0 + 1_000 + 150);
+    expect(second!.message.publishedAt).toBe(t0 + 1_000);
     expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
     // A pure replay changes nothing and publishes nothing.
     clock.now += 5_000;
@@ -228,9 +229,53 @@ describe('IngestProcessor: leaderboards', () => {
     expect(publisher.published).toHaveLength(2);
   });
 
+  it('a claim waits for the other shard’s write of its second; that write seals and publishes at once', async () => {
+    const { processor, publisher, store, clock } = setup();
+    const t0 = clock.now;
+    const onShard = (shard: number, m: ReturnType<typeof raceMessage>) =>
+      messageRecord(m, { shardId: `shardId-00000000000${shard}` });
+    // Second 0: shard 1 alone (published at once). Second 1: shard 0 writes first and claims; shard 1,
+    // which wrote the race a second ago, is expected in the round, so shard 0 waits for it.
+    await processor.process(event([onShard(1, raceMessage(7, 2, 0))]));
+    clock.now = t0 + 1_000;
+    const waits: number[] = [];
+    const shard0 = new IngestProcessor({
+      store,
+      publisher,
+      sink: new MemoryInvalidRecordSink(),
+      logger: new RecordingLogger(),
+      metrics: new RecordingMetrics(),
+      resultsTopicPrefix: 'alleycat-subscribe',
+      raceTimeoutSeconds: 60,
+      clock: () => clock.now,
+      wait: async (ms) => {
+        waits.push(ms);
+        if (waits.length === 1) {
+          // Meanwhile shard 1 writes second 1: it completes the round, so it seals and publishes, no wait.
+          const before = clock.now;
+          await processor.process(event([onShard(1, raceMessage(7, 2, 1))]));
+          expect(clock.now).toBe(before);
+        }
+        clock.now += ms;
+      },
+    });
+    await shard0.process(event([onShard(0, raceMessage(7, 1, 1))]));
+    expect(waits).toEqual([50]); // one read of the slot after a poll step showed it sealed
+    expect(publisher.published).toHaveLength(2);
+    const round = publisher.published[1]!.message;
+    expect(round).toMatchObject({ second: 1, racers: 2, publishedAt: t0 + 1_000 });
+    expect((await store.loadBoard(7))!.publish).toMatchObject({ version: 3, claimedAtMs: t0 + 1_000 });
+  });
+
   it('a write while the current claim is not sealed yet is covered by that claim’s publish', async () => {
     const { processor, publisher, store, clock } = setup();
-    // Shard A claims and is settling; shard B writes the same race second meanwhile and does not wait.
+    // Shard A claims and is settling (shard C wrote the race before, so A's round is not complete by
+    // itself); shard B writes the same race second meanwhile and does not wait.
+    const t0 = clock.now;
+    await processor.process(
+      event([messageRecord(raceMessage(7, 3, 0), { shardId: 'shardId-000000000009' })]),
+    );
+    clock.now = t0 + 1_000;
     const waits: number[] = [];
     const slow = new IngestProcessor({
       store,
@@ -245,16 +290,19 @@ describe('IngestProcessor: leaderboards', () => {
         waits.push(ms);
         // While A settles, B's invocation runs, and must not wait (its fake wait would move the clock).
         const before = clock.now;
-        await processor.process(event([messageRecord(raceMessage(7, 2, 0))]));
+        await processor.process(
+          event([messageRecord(raceMessage(7, 2, 0), { shardId: 'shardId-000000000008' })]),
+        );
         expect(clock.now).toBe(before);
         clock.now += ms;
       },
     });
-    await slow.process(event([messageRecord(raceMessage(7, 1, 0))]));
-    expect(waits).toEqual([150]);
-    expect(publisher.published).toHaveLength(1);
-    expect(publisher.published[0]!.message.racers).toBe(2);
-    expect((await store.loadBoard(7))!.publish.version).toBe(2);
+    await slow.process(event([messageRecord(raceMessage(7, 1, 1))]));
+    // B wrote second 0 only (it did not complete A's round of second 1): A seals after the settle delay.
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(publisher.published).toHaveLength(2);
+    expect(publisher.published[1]!.message.racers).toBe(3);
+    expect((await store.loadBoard(7))!.publish.version).toBe(3);
   });
 
   it('a final written inside the second waits for the slot and is published (nothing may follow it)', async () => {
@@ -325,46 +373,63 @@ describe('IngestProcessor: the publish slot under failure', () => {
   it('a claimant that dies before sealing blocks nobody for more than a second; the retry of its batch publishes', async () => {
     const { processor, publisher, store, clock } = setup();
     const t0 = clock.now;
-    // Shard A writes and claims, then its container dies before the seal (nothing after the merge runs).
-    const seal = store.sealPublish.bind(store);
-    store.sealPublish = () => new Promise(() => {}); // never settles: the invocation is gone
-    const recordsA = [messageRecord(raceMessage(7, 1, 0))];
-    void processor.process(event(recordsA));
+    const onShard = (shard: number, m: ReturnType<typeof raceMessage>) =>
+      messageRecord(m, { shardId: `shardId-00000000000${shard}` });
+    const shard = (wait: (ms: number) => Promise<void>) => {
+      const b = setup();
+      return new IngestProcessor({
+        store,
+        publisher,
+        sink: b.sink,
+        logger: b.logger,
+        metrics: b.metrics,
+        resultsTopicPrefix: 'alleycat-subscribe',
+        raceTimeoutSeconds: 60,
+        clock: () => clock.now,
+        wait,
+      });
+    };
+    // Shard C wrote second 0 a second ago (published at once): it is expected in the next round.
+    clock.now = t0 - 1_000;
+    await processor.process(event([onShard(9, raceMessage(7, 3, 0))]));
+    expect(publisher.published).toHaveLength(1);
+    // Shard A writes second 1 and claims, then its container dies while it waits for the round.
+    clock.now = t0;
+    const recordsA = [onShard(6, raceMessage(7, 1, 1))];
+    void shard(() => new Promise(() => {})).process(event(recordsA)); // never settles: the invocation is gone
     await new Promise((resolve) => setImmediate(resolve));
-    expect((await store.loadBoard(7))!.publish).toMatchObject({ claimedAtMs: t0, sealedAtMs: 0 });
-    store.sealPublish = seal;
-    // Shard B writes within the second: the claim is unsealed and young, so B counts on it and leaves.
+    const slot = (await store.loadBoard(7))!.publish;
+    expect(slot.claimedAtMs).toBe(t0);
+    expect(slot.sealedAtMs).not.toBe(t0);
+    // Shard B writes second 1 within the second (C's second 1 still missing): the claim is unsealed and
+    // young, so B counts on it and leaves.
     clock.now = t0 + 300;
-    const b = setup();
-    const shardB = new IngestProcessor({
-      store,
-      publisher,
-      sink: b.sink,
-      logger: b.logger,
-      metrics: b.metrics,
-      resultsTopicPrefix: 'alleycat-subscribe',
-      raceTimeoutSeconds: 60,
-      clock: () => clock.now,
-      wait: async (ms) => {
-        clock.now += ms;
-      },
+    const shardB = shard(async (ms) => {
+      clock.now += ms;
     });
-    await shardB.process(event([messageRecord(raceMessage(7, 2, 0))]));
+    await shardB.process(event([onShard(8, raceMessage(7, 2, 1))]));
     expect(clock.now).toBe(t0 + 300); // no wait
-    expect(publisher.published).toHaveLength(0);
-    // Lambda retries A's batch after the crash: nothing to count, but version 2 is unpublished and the dead
-    // claim is over a second old, so the retry claims the slot and publishes both racers.
+    expect(publisher.published).toHaveLength(1);
+    // Lambda retries A's batch after the crash: nothing to count, but version 3 is unpublished and the dead
+    // claim is over a second old, so the retry claims the slot; C has gone quiet, so the round is complete
+    // at once, and it publishes every racer.
     clock.now = t0 + 1_500;
     expect(await shardB.process(event(recordsA))).toEqual({ batchItemFailures: [] });
-    expect(publisher.published).toHaveLength(1);
-    expect(publisher.published[0]!.message.racers).toBe(2);
-    expect((await store.loadBoard(7))!.publish.version).toBe(2);
+    expect(clock.now).toBe(t0 + 1_500);
+    expect(publisher.published).toHaveLength(2);
+    expect(publisher.published[1]!.message.racers).toBe(3);
+    expect((await store.loadBoard(7))!.publish.version).toBe(3);
   });
 
   it('publishDutyOf: nothing when published or covered by an unsealed young claim; else a trailing claim', () => {
-    const slot = { claimedAtMs: 1_000, sealedAtMs: 1_000, sentAtMs: 1_150, version: 4, racers: 2 };
+    const slot = { claimedAtMs: 1_000, sealedAtMs: 1_000, sentAtMs: 1_150, version: 4, racers: 2, second: 0 };
     expect(publishDutyOf(7, 4, slot, 1_500, 1_000)).toBeUndefined(); // this version is out
-    expect(publishDutyOf(7, 5, slot, 1_500, 1_000)).toEqual({ raceId: 7, afterClaimAtMs: 1_000, version: 5 });
+    expect(publishDutyOf(7, 5, slot, 1_500, 1_000)).toEqual({
+      raceId: 7,
+      afterClaimAtMs: 1_000,
+      version: 5,
+      second: 0,
+    });
     const unsealed = { ...slot, claimedAtMs: 2_000 };
     expect(publishDutyOf(7, 5, unsealed, 2_100, 1_000)).toBeUndefined(); // its seal will read version 5
     // A claim unsealed for a whole interval is dead (or slow): not counted on.
@@ -372,6 +437,7 @@ describe('IngestProcessor: the publish slot under failure', () => {
       raceId: 7,
       afterClaimAtMs: 2_000,
       version: 5,
+      second: 0,
     });
   });
 });
