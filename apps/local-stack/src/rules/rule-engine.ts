@@ -160,21 +160,29 @@ export class RuleEngine {
 
   private async apply(rule: CompiledRule, message: IncomingMessage, ctx: MessageContext): Promise<void> {
     let output: Buffer;
+    let partitionKeys: string[];
     try {
       const result = evaluateRuleSql(rule.sql, ctx, message.payload);
       if (!result.matched) return;
       output = result.payload;
+      partitionKeys = rule.actions.map((action) => renderTemplate(action.partitionKey, ctx));
     } catch (error) {
-      if (!(error instanceof RuleEvaluationError)) throw error;
+      // Whatever the payload makes evaluation throw (a RangeError from JSON nested 10,000 deep, say) is this
+      // message's failure, logged like IoT logs it, and the publish is still acknowledged: never the
+      // connection's, or the bike would resend a poison message forever.
+      const failure =
+        error instanceof RuleEvaluationError
+          ? error
+          : new RuleEvaluationError(`cannot evaluate the rule on this payload: ${String(error)}`);
       this.counters.sqlErrors += 1;
-      await this.logSqlError(rule, message, error);
+      await this.logSqlError(rule, message, failure);
       return;
     }
     const failures: ErrorActionMessage['failures'] = [];
     let throttled = false;
     await Promise.all(
-      rule.actions.map(async (action) => {
-        const partitionKey = renderTemplate(action.partitionKey, ctx);
+      rule.actions.map(async (action, i) => {
+        const partitionKey = partitionKeys[i]!;
         const outcome = await this.writer.put(action.streamName, partitionKey, output);
         if (outcome.ok) return;
         if (outcome.throttled) throttled = true;
@@ -243,11 +251,17 @@ export class RuleEngine {
   }
 }
 
+/**
+ * Strict: a payload that is not valid UTF-8 is not JSON (a lenient decode would "repair" it and score it). A
+ * leading BOM is dropped, as the Lambda's parser drops it.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function contextOf(message: IncomingMessage, receivedAtMs: number): MessageContext {
   let json: Value;
   let isJson = false;
   try {
-    json = JSON.parse(message.payload.toString('utf8')) as Value;
+    json = JSON.parse(utf8.decode(message.payload)) as Value;
     isJson = true;
   } catch {
     json = undefined;
