@@ -59,7 +59,10 @@ async function printDiagnostics(run: FaultRun, name: string): Promise<void> {
       out.push(`-- ${part.restartWith.label} (pid ${part.pid}) stats: ${JSON.stringify(stats)}`);
     }
     out.push(`-- Lambda metrics: ${JSON.stringify(fault.metrics.totals)}`);
-    out.push('-- parts output, last 120 lines', ...fault.log.slice(-120));
+    out.push(
+      '-- parts output, last 120 lines (each cut at 600 chars)',
+      ...fault.log.slice(-120).map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)),
+    );
   }
   if (run.watcher) {
     out.push(

@@ -86,4 +86,4 @@ it('kinesalite killed and restarted mid-race (persistence on): nothing acknowled
   expect(summary.retried + (stats['pollErrors'] ?? 0)).toBeGreaterThan(0);
   // The outage fits in the producer's retry budget (16 attempts, backoff up to 5 s): nothing should be unsent.
   expect(unsent.map((u) => `${u.errorCode}: ${u.errorMessage}`).slice(0, 5)).toEqual([]);
-}, 90_000);
+});

@@ -123,4 +123,4 @@ it('Lambda crashing and timing out on some invocations: retried and bisected, no
   // The Lambda's own count: each distinct second counted exactly once, every re-delivery a duplicate.
   expect(counted).toBe(all.size);
   expect(duplicates).toBeGreaterThan(0);
-}, 120_000);
+});

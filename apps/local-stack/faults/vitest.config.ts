@@ -9,7 +9,8 @@ export default defineConfig({
   root: path.join(import.meta.dirname, '..'),
   test: {
     include: ['faults/**/*.fault.test.ts'],
-    testTimeout: 90_000,
+    // A test takes 30–70 s alone; other suites sharing the 2 cores can make a stack start take a minute.
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     // One stack at a time: each fault test already runs six processes and a simulator on this 2-core machine.
     maxWorkers: 1,
