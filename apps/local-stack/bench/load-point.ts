@@ -6,9 +6,11 @@
  * set aside, the simulator kept its 1 Hz clock, the latency did not grow over the run and p99 ≤ the limit.
  * It stops early — and fails — as soon as that p99 can no longer be met or the simulator falls behind.
  */
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseLeaderboardMessage, planCapacity, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
 import mqtt from 'mqtt';
+import { percentile } from '../src/race/percentiles.js';
 import { RaceBoards } from '../src/race/race-boards.js';
 import { type ExpectedTotals, expectedTotals } from './lib/expected.js';
 import { LatencyTracker, lagGrowthMs } from './lib/latency.js';
@@ -43,7 +45,7 @@ export interface PointOptions {
   earlyStop: boolean;
   /** Race seconds left out of the latency percentiles (connections, first invocations, JIT). */
   warmupSeconds: number;
-  /** Lag growth (mean latency of the last fifth of the race minus the first fifth) that fails a point. */
+  /** Lag growth (mean latency of the last third of the race minus the first third) that fails a point. */
   maxLagGrowthMs: number;
   log?: (line: string) => void;
 }
@@ -60,8 +62,13 @@ export interface PointResult {
   stoppedEarlyAfterS: number | null;
   sent: number;
   delivered: number;
-  /** Distinct (racer, second) the Lambda counted (its SecondsCounted metric). */
+  /**
+   * (racer, second) pairs the leaderboards counted: each racer's seconds up to the last one its board total
+   * includes (and `boardMismatches` = 0 proves each final total is exactly the sum of what was sent).
+   */
   counted: number;
+  /** The Lambda's own SecondsCounted metric (EMF), as a cross-check of `counted`. */
+  lambdaSecondsCounted: number;
   /** sent − counted − accounted for: messages nobody can point to. */
   lost: number;
   accountedFor: { undelivered: number; ruleErrorActions: number; invalid: number; dlqFiles: number };
@@ -85,8 +92,19 @@ export interface PointResult {
   meanLatencyBySecondMs: Array<number | null>;
   simulatorMaxTickLagMs: number;
   duplicatesCounted: number;
+  /** Every EMF metric of the Lambda, summed over the run. */
+  lambdaMetrics: Record<string, number>;
+  /** Where the time goes: the event source mapping's wait and handler time, the boards' way back. */
+  stages: {
+    kinesisArrivalToInvokeMs: { mean: number; max: number | null };
+    handlerMs: { invocations: number; mean: number; max: number | null };
+    lambdaPublishToBoardReceivedMs: { boards: number; p50: number; p99: number };
+    leaderboardsPublished: number;
+  };
   parts: PartUsage[];
   wallSeconds: number;
+  /** The machine's 1-minute load average when the point started and ended (2 cores: above 2 means contention). */
+  loadAverage: { start: number; end: number };
 }
 
 /** Shards a user would provision for this path and rider count (the schema's capacity plan, 80 % headroom). */
@@ -144,6 +162,8 @@ async function measure(
     options.warmupSeconds,
   );
   const boards = new RaceBoards();
+  /** The Lambda's publish (`publishedAt`) → this listener, per board: the return leg of the latency. */
+  const boardDelivery: number[] = [];
   const meter = new UsageMeter();
   for (const [label, names] of MEASURED_PARTS) {
     for (const part of bench.stack.supervisor.running())
@@ -160,11 +180,13 @@ async function measure(
     if (!parsed.ok) return;
     const now = Date.now();
     tracker.board(parsed.leaderboard, now);
+    if (parsed.leaderboard.part === 1) boardDelivery.push(now - parsed.leaderboard.publishedAt);
     boards.receive(parsed.leaderboard, now);
   });
   await listener.subscribeAsync(RESULTS_TOPIC_FILTER, { qos: 0 });
 
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   /** When each slice's race second 0 started: its clock's schedule. */
   const clockStart: number[] = [];
   let firstTickAt: number | undefined;
@@ -247,11 +269,7 @@ async function measure(
     // Drain (after an early stop too, so its counts are not just what was in flight): the last seconds travel
     // through the stream, the Lambda and back.
     const deadline = Date.now() + options.drainMs;
-    while (
-      Date.now() < deadline &&
-      (tracker.seen + tracker.untimed < sent - failed || bench.metrics.get('SecondsCounted') < sent - failed)
-    )
-      await sleep(250);
+    while (Date.now() < deadline && tracker.seen + tracker.untimed < sent - failed) await sleep(250);
     await sleep(500); // boards of the last second still on their way to the listener
   }
   await listener.endAsync(true).catch(() => {});
@@ -266,7 +284,30 @@ async function measure(
     invalid: bench.metrics.get('InvalidRecords'),
     dlqFiles: await countFiles(bench.stack.dirs.onFailure),
   };
-  const counted = bench.metrics.get('SecondsCounted');
+  const counted = tracker.seen + tracker.untimed;
+  const esmPart = bench.part('event-source-mapping');
+  const esm = esmPart
+    ? await bench.stack.supervisor.stats(esmPart).catch(() => ({}) as Record<string, number>)
+    : {};
+  const mean = (total: string, count: string) =>
+    Math.round((esm[total] ?? Number.NaN) / Math.max(1, esm[count] ?? 0));
+  const stages = {
+    kinesisArrivalToInvokeMs: {
+      mean: mean('arrivalToInvokeMsTotal', 'recordsDelivered'),
+      max: esm['arrivalToInvokeMsMax'] ?? null,
+    },
+    handlerMs: {
+      invocations: esm['invocations'] ?? 0,
+      mean: mean('handlerMsTotal', 'invocations'),
+      max: esm['handlerMsMax'] ?? null,
+    },
+    lambdaPublishToBoardReceivedMs: {
+      boards: boardDelivery.length,
+      p50: percentile(boardDelivery, 50),
+      p99: percentile(boardDelivery, 99),
+    },
+    leaderboardsPublished: bench.metrics.get('LeaderboardsPublished'),
+  };
   const lost = Math.max(
     0,
     sent - counted - accountedFor.undelivered - accountedFor.ruleErrorActions - accountedFor.invalid,
@@ -315,6 +356,7 @@ async function measure(
     sent,
     delivered: sum(summary, 'delivered'),
     counted,
+    lambdaSecondsCounted: bench.metrics.get('SecondsCounted'),
     lost,
     accountedFor,
     onBoards: tracker.seen,
@@ -325,10 +367,14 @@ async function measure(
     meanLatencyBySecondMs: tracker.meanBySecond().map((x) => (Number.isFinite(x) ? Math.round(x) : null)),
     simulatorMaxTickLagMs: Math.round(Math.max(maxTickLagMs, ...summary.map((s) => s.maxLagMs))),
     duplicatesCounted: bench.metrics.get('DuplicateSeconds'),
+    stages,
+    lambdaMetrics: { ...bench.metrics.totals },
     parts,
     wallSeconds: Math.round((raceEnded - started) / 1000),
+    loadAverage: { start: round2(loadAtStart), end: round2(os.loadavg()[0]!) },
   };
 }
 
+const round2 = (x: number) => Math.round(x * 100) / 100;
 const sum = (summaries: SimulatorSummary[], key: keyof SimulatorSummary) =>
   summaries.reduce((n, s) => n + Number(s[key] ?? 0), 0);

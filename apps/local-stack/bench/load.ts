@@ -12,7 +12,7 @@
  *
  *   pnpm bench:load [--seconds 120] [--paths mqtt,kinesis,kinesis-aggregated] [--start 1000] [--min 125]
  *                   [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)]
- *                   [--max-p99-ms 1000] [--drain-s 20] [--classes 6] [--seed 1] [--riders-per-process 5000]
+ *                   [--max-p99-ms 1000] [--max-lag-growth-ms 1000] [--drain-s 20] [--classes 6] [--seed 1] [--riders-per-process 5000]
  *                   [--shards N] [--no-limits] [--stack-file cdk.tf.json] [--out results.json]
  * Results: a table per path on stdout (Markdown, for BENCHMARKS.md) and every figure in a JSON file
  * (default .local-stack/bench-load/, git-ignored), written after each point so an interrupted search keeps them.
@@ -31,7 +31,7 @@ const HELP = `pnpm bench:load [--seconds 120] [--paths ${LOAD_PATHS.join(',')}] 
                 [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)] [--max-p99-ms 1000]
                 [--drain-s 20] [--warmup-s 5] [--classes 6] [--seed 1] [--riders-per-process 5000] [--shards N] [--no-limits]
                 [--no-early-stop]
-                [--stack-file cdk.tf.json] [--out results.json]
+                [--stack-file cdk.tf.json] [--out results.json] [--budget-min N (per path)]
 Per path, the largest rider count sustained at 1 Hz for --seconds with nothing lost and p99 publish → leaderboard
 ≤ --max-p99-ms; CPU and peak RSS of every part. Table on stdout, every figure in a JSON file.
 `;
@@ -44,6 +44,10 @@ process.on('warning', (warning) => {
     return;
   for (const listener of printWarning) listener(warning);
 });
+
+class OutOfBudget extends Error {
+  override name = 'OutOfBudget';
+}
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -61,6 +65,7 @@ const { values: flags } = parseArgs({
     'max-p99-ms': { type: 'string', default: '1000' },
     'drain-s': { type: 'string', default: '20' },
     'warmup-s': { type: 'string', default: '5' },
+    'max-lag-growth-ms': { type: 'string', default: '1000' },
     classes: { type: 'string', default: '6' },
     seed: { type: 'string', default: '1' },
     'riders-per-process': { type: 'string', default: '5000' },
@@ -69,6 +74,7 @@ const { values: flags } = parseArgs({
     'no-early-stop': { type: 'boolean', default: false },
     'stack-file': { type: 'string' },
     out: { type: 'string' },
+    'budget-min': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -105,7 +111,7 @@ async function main(): Promise<number> {
     ridersPerProcess: integer('riders-per-process'),
     limitsEnabled: !flags['no-limits'],
     maxTickLagMs: 1000,
-    maxLagGrowthMs: 500,
+    maxLagGrowthMs: integer('max-lag-growth-ms'),
     warmupSeconds: integer('warmup-s', 0),
     earlyStop: !flags['no-early-stop'],
     ...(flags.shards ? { shards: integer('shards') } : {}),
@@ -131,6 +137,8 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const results: PointResult[] = [];
   const largest: Record<string, number | null> = {};
+  /** Paths whose search ran out of --budget-min (their largest is a lower bound). */
+  const cutShort: string[] = [];
   const save = () =>
     writeFile(
       out,
@@ -157,6 +165,7 @@ async function main(): Promise<number> {
             limitsEnforced: base.limitsEnabled,
           },
           largestSustained: largest,
+          searchCutShortByBudget: cutShort,
           points: results,
         },
         null,
@@ -167,8 +176,11 @@ async function main(): Promise<number> {
   process.stdout.write(
     `bench:load — ${base.seconds} s at 1 Hz per point, pass = nothing lost, p99 ≤ ${base.maxP99Ms} ms from race second ${base.warmupSeconds}; results → ${path.relative(process.cwd(), out)}\n`,
   );
+  const budgetMs = flags['budget-min'] ? integer('budget-min') * 60_000 : Number.POSITIVE_INFINITY;
   for (const p of paths as LoadPath[]) {
+    const pathStarted = Date.now();
     const run = async (riders: number): Promise<boolean> => {
+      if (Date.now() - pathStarted > budgetMs) throw new OutOfBudget();
       process.stdout.write(`${p} ${riders} riders…\n`);
       const result = await runPoint({ ...base, path: p, riders });
       results.push(result);
@@ -176,10 +188,18 @@ async function main(): Promise<number> {
       await save();
       return result.pass;
     };
-    largest[p] = fixed ? await fixedPoints(fixed, run) : await searchPath(search, run);
+    try {
+      largest[p] = fixed ? await fixedPoints(fixed, run) : await searchPath(search, run);
+    } catch (error) {
+      if (!(error instanceof OutOfBudget)) throw error;
+      const passed = results.filter((r) => r.path === p && r.pass).map((r) => r.riders);
+      largest[p] = passed.length > 0 ? Math.max(...passed) : null;
+      cutShort.push(p);
+      process.stdout.write(`${p}: search cut short by --budget-min ${flags['budget-min']}\n`);
+    }
     await save();
     process.stdout.write(
-      `${p}: largest sustained ${largest[p] ?? `none (< ${fixed?.[0] ?? search.min})`} riders\n\n`,
+      `${p}: largest sustained ${largest[p] ?? 'none of the points tested'}${cutShort.includes(p) ? ' (search cut short by the time budget)' : ''}\n\n`,
     );
   }
 

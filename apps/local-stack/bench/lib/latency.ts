@@ -158,15 +158,15 @@ export class LatencyTracker {
 }
 
 /**
- * Whether the lag grew over the run: mean latency of the last fifth of race seconds minus that of the first
- * fifth (ms). A pipeline that keeps up has a flat line; one that falls behind, a rising one.
+ * Whether the lag grew over the run: mean latency of the last third of race seconds (after the warm-up) minus
+ * that of the first third (ms). A pipeline that keeps up has a flat line; one that falls behind, a rising one.
  */
 export function lagGrowthMs(meanBySecond: readonly number[], warmupSeconds = 0): number {
   meanBySecond = meanBySecond.slice(warmupSeconds);
-  const fifth = Math.max(1, Math.floor(meanBySecond.length / 5));
+  const third = Math.max(1, Math.floor(meanBySecond.length / 3));
   const mean = (xs: readonly number[]) => {
     const finite = xs.filter(Number.isFinite);
     return finite.length === 0 ? Number.NaN : finite.reduce((a, b) => a + b, 0) / finite.length;
   };
-  return mean(meanBySecond.slice(-fifth)) - mean(meanBySecond.slice(0, fifth));
+  return mean(meanBySecond.slice(-third)) - mean(meanBySecond.slice(0, third));
 }

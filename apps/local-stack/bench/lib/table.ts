@@ -31,8 +31,9 @@ export function renderPoint(r: PointResult): string {
   const a = r.accountedFor;
   return [
     `  ${r.pass ? 'PASS' : 'FAIL'} ${r.path} ${n(r.riders)} riders × ${r.seconds} s, ${r.shards} shards${r.stoppedEarlyAfterS === null ? '' : ` (stopped after ${r.stoppedEarlyAfterS} s)`}`,
-    `  sent ${n(r.sent)}, delivered ${n(r.delivered)}, counted ${n(r.counted)}, lost ${n(r.lost)}; on boards ${n(r.onBoards)}, final totals wrong for ${r.boardMismatches} racers; set aside: ${a.undelivered} undelivered, ${a.ruleErrorActions} error actions, ${a.invalid} invalid, ${a.dlqFiles} DLQ files; ${n(r.throttledRetried)} throttled and retried, ${n(r.duplicatesCounted)} duplicates absorbed`,
-    `  publish → leaderboard p50 ${ms(r.latencyMs.p50)} ms, p90 ${ms(r.latencyMs.p90)} ms, p99 ${ms(r.latencyMs.p99)} ms, max ${ms(r.latencyMs.max)} ms (from race second ${r.latencyMs.warmupSeconds}; with the warm-up p99 ${ms(r.latencyMs.p99WithWarmup)} ms); lag growth ${ms(r.lagGrowthMs)} ms; simulator clock ≤ ${r.simulatorMaxTickLagMs} ms late`,
+    `  sent ${n(r.sent)}, delivered ${n(r.delivered)}, counted ${n(r.counted)} (Lambda's SecondsCounted ${n(r.lambdaSecondsCounted)}), lost ${n(r.lost)}; on boards ${n(r.onBoards)}, final totals wrong for ${r.boardMismatches} racers; set aside: ${a.undelivered} undelivered, ${a.ruleErrorActions} error actions, ${a.invalid} invalid, ${a.dlqFiles} DLQ files; ${n(r.throttledRetried)} throttled and retried, ${n(r.duplicatesCounted)} duplicates absorbed`,
+    `  publish → leaderboard p50 ${ms(r.latencyMs.p50)} ms, p90 ${ms(r.latencyMs.p90)} ms, p99 ${ms(r.latencyMs.p99)} ms, max ${ms(r.latencyMs.max)} ms (from race second ${r.latencyMs.warmupSeconds}; with the warm-up p99 ${ms(r.latencyMs.p99WithWarmup)} ms); lag growth ${ms(r.lagGrowthMs)} ms; simulator clock ≤ ${r.simulatorMaxTickLagMs} ms late; load average ${r.loadAverage.start} → ${r.loadAverage.end}`,
+    `  stages: Kinesis arrival → invocation mean ${ms(r.stages.kinesisArrivalToInvokeMs.mean)} ms (max ${ms(r.stages.kinesisArrivalToInvokeMs.max ?? Number.NaN)}); handler mean ${ms(r.stages.handlerMs.mean)} ms over ${r.stages.handlerMs.invocations} invocations; Lambda publish → board received p50 ${ms(r.stages.lambdaPublishToBoardReceivedMs.p50)} ms, p99 ${ms(r.stages.lambdaPublishToBoardReceivedMs.p99)} ms`,
     `  CPU (% of one core · user+sys s) and peak RSS: ${r.parts.map((p) => `${p.part} ${p.cpuPercentOfOneCore} % · ${p.cpuSeconds} s · ${p.peakRssMb} MB`).join('; ')}`,
     ...r.failures.map((f) => `  ✗ ${f}`),
   ].join('\n');
@@ -49,6 +50,7 @@ export function renderTable(results: PointResult[], largest: Record<string, numb
     'lost',
     'p50 ms',
     'p99 ms',
+    'load avg',
     ...TABLE_PARTS.map((p) => `${p} (CPU % · s · peak RSS)`),
   ];
   const sections: string[] = [];
@@ -66,6 +68,7 @@ export function renderTable(results: PointResult[], largest: Record<string, numb
         n(r.lost),
         ms(r.latencyMs.p50),
         ms(r.latencyMs.p99),
+        `${r.loadAverage.start} → ${r.loadAverage.end}`,
         ...TABLE_PARTS.map((p) => usageCell(r, p)),
       ]);
     const best = largest[path];
