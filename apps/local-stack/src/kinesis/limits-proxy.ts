@@ -214,8 +214,11 @@ export class KinesisLimitsProxy {
     const operation = operationOf(req.headers);
     const format = wireFormatOf(contentTypeOf(req.headers));
     if (format === 'cbor') this.counters.cborRequests += 1;
-    const params = format === undefined ? undefined : decodeParams(format, body);
-    if (req.method !== 'POST' || operation === undefined || format === undefined || params === undefined) {
+    const params =
+      req.method === 'POST' && operation !== undefined && format !== undefined
+        ? decodeParams(format, body)
+        : undefined;
+    if (params === undefined || operation === undefined || format === undefined) {
       // Not a Kinesis call this layer can read: kinesalite answers it (e.g. SerializationException).
       this.relay(res, await this.forward(req.headers, body));
       return;
