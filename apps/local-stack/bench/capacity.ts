@@ -41,10 +41,15 @@ async function step(via: string, riders: number): Promise<{ ok: boolean; detail:
       region: bench.config.region,
       dataDir: bench.dataDir,
     });
-    const summaries = await fleet.done.catch((error: Error) => {
-      console.error(error.message);
-      return [] as SimulatorSummary[];
-    });
+    const summaries: SimulatorSummary[] = [];
+    let missing = 0;
+    for (const settled of await fleet.done) {
+      if (settled.status === 'fulfilled') summaries.push(settled.value);
+      else {
+        missing += 1;
+        console.error((settled.reason as Error).message);
+      }
+    }
     const total = (key: keyof SimulatorSummary) => summaries.reduce((n, s) => n + Number(s[key] ?? 0), 0);
     const summary = {
       messages: total('messages'),
@@ -59,7 +64,7 @@ async function step(via: string, riders: number): Promise<{ ok: boolean; detail:
     }
     const counted = bench.metrics.get('SecondsCounted');
     const ok =
-      summaries.length > 0 &&
+      missing === 0 &&
       summary.delivered === summary.messages &&
       summary.failed === 0 &&
       summary.maxLagMs < 1000 &&

@@ -64,9 +64,12 @@ export interface SimulatorOptions {
 export interface SimulatorFleet {
   slices: Slice[];
   pids: number[];
-  /** Resolves with each slice's summary once every process has exited. */
-  done: Promise<SimulatorSummary[]>;
-  /** SIGINT (the simulator flushes and prints its summary), then SIGKILL after 5 s. */
+  /**
+   * Settles once every process has exited: per slice, its summary, or why there is none (a process killed
+   * before it could print one).
+   */
+  done: Promise<Array<PromiseSettledResult<SimulatorSummary>>>;
+  /** SIGINT (the simulator flushes and prints its summary), then SIGKILL after 20 s. */
   stop(): Promise<void>;
 }
 
@@ -93,7 +96,7 @@ export function startSimulators(options: SimulatorOptions): SimulatorFleet {
   const perProcess = options.path === 'mqtt' ? Math.min(options.ridersPerProcess, 5_000) : options.riders;
   const slices = slicesOf(options.riders, perProcess);
   const children: ChildProcess[] = [];
-  const done = Promise.all(
+  const done = Promise.allSettled(
     slices.map((slice) => {
       const args = [
         'simulate',
@@ -153,7 +156,8 @@ export function startSimulators(options: SimulatorOptions): SimulatorFleet {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
           child.kill('SIGINT');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          // Thousands of QoS 1 bikes disconnecting on a busy machine can take a while.
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
           await exited;
           clearTimeout(timer);
         }),
