@@ -7,10 +7,12 @@
  */
 import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
 import {
+  DescribeStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
+  ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
@@ -66,6 +68,10 @@ async function startSide(format: 'json' | 'cbor'): Promise<Side> {
         return sdk.send(new GetRecordsCommand(input));
       case 'DescribeStreamSummary':
         return sdk.send(new DescribeStreamSummaryCommand(input));
+      case 'DescribeStream':
+        return sdk.send(new DescribeStreamCommand(input));
+      case 'ListShards':
+        return sdk.send(new ListShardsCommand(input));
       default:
         throw new Error(`no SDK command for ${operation}`);
     }
@@ -175,6 +181,16 @@ async function script(side: Side): Promise<Outcome[]> {
   side.advance(1000);
   await step('GetRecords', { ShardIterator: next });
   await step('GetRecords', { ShardIterator: 'AAAAAAAAAAE=' });
+  // What a polling KCL worker also calls; and a timestamp in a request (an hour ago: before the stream).
+  await step('ListShards', { StreamARN: arn });
+  await step('DescribeStream', { StreamName: 'parity' });
+  const atTime = await step('GetShardIterator', {
+    StreamName: 'parity',
+    ShardId: 'shardId-000000000001',
+    ShardIteratorType: 'AT_TIMESTAMP',
+    Timestamp: new Date(Date.now() - 3_600_000),
+  });
+  await step('GetRecords', { ShardIterator: atTime?.ShardIterator, Limit: 5 });
   return outcomes;
 }
 
@@ -211,9 +227,19 @@ describe('Kinesis limits layer: JSON and CBOR clients get the same answers', () 
       '400 ProvisionedThroughputExceededException',
       '200',
       '400 InvalidArgumentException',
+      '200',
+      '200',
+      '200',
+      '200',
     ]);
     const firstPage = jsonOutcomes[12] as { answer: { Records: unknown[] } };
     expect(firstPage.answer.Records).toHaveLength(500 + 400 + 100 + 10);
+    const description = jsonOutcomes[21] as { answer: { StreamDescription: Record<string, unknown> } };
+    expect(description.answer.StreamDescription['StreamCreationTimestamp']).toBe('Date');
+    const fromAnHourAgo = jsonOutcomes[23] as { answer: { Records: Array<{ PartitionKey: string }> } };
+    expect(fromAnHourAgo.answer.Records.map((r) => r.PartitionKey)).toEqual(
+      keysOn(1, 200, 'cold-').slice(0, 5),
+    );
 
     expect(cborOutcomes).toEqual(jsonOutcomes);
     const { cborRequests: jsonCbor, ...jsonStats } = json.stats();
