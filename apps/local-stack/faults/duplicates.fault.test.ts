@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RaceMessage } from '@alleycat/schema';
 import { expect, it } from 'vitest';
+import { waitFor } from '../test/helpers.js';
 import { startHttpChaosProxy, startTcpChaosProxy } from './chaos-proxy.js';
 import { pollerStats, readRecords, readUnsent } from './checks.js';
 import { BUNDLE, startFaultStack } from './fault-stack.js';
@@ -126,6 +127,10 @@ it('duplicates and reordering at every hop (QoS 1 redelivery, PutRecords retries
   const duplicates = (pick: (x: RaceMessage) => boolean) =>
     messages.filter(pick).length - [...all.values()].filter(pick).length;
   const built = new Set([...builtKeys(k.summary, KINESIS_FIELD), ...builtKeys(m.summary, MQTT_FIELD)]);
+  // The last invocations' metric lines may still be on their way through the part's stdout.
+  await waitFor(() => fault.metrics.get('SecondsCounted') >= all.size || undefined, 5_000).catch(
+    () => undefined,
+  );
   const counted = fault.metrics.get('SecondsCounted');
   const duplicateSeconds = fault.metrics.get('DuplicateSeconds');
   console.info(

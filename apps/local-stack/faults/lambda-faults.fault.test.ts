@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { waitFor } from '../test/helpers.js';
 import { discardedRanges, inRanges, pollerStats, readRecords, readUnsent } from './checks.js';
 import { BUNDLE, startFaultStack } from './fault-stack.js';
 import { FAULT_ENV, type InjectedFault } from './flaky-lambda/types.js';
@@ -43,8 +44,8 @@ it('Lambda crashing and timing out on some invocations: retried and bisected, no
           [FAULT_ENV.seed]: '73',
           [FAULT_ENV.crashBefore]: '0.1',
           [FAULT_ENV.crashAfter]: '0.1',
-          [FAULT_ENV.timeoutBefore]: '0.03',
-          [FAULT_ENV.timeoutAfter]: '0.03',
+          [FAULT_ENV.timeoutBefore]: '0.02',
+          [FAULT_ENV.timeoutAfter]: '0.02',
           [FAULT_ENV.first]: 'crash-after,timeout-before,crash-before,timeout-after',
           [FAULT_ENV.log]: faultLog,
         });
@@ -101,6 +102,10 @@ it('Lambda crashing and timing out on some invocations: retried and bisected, no
         records.filter((r) => !inRanges(r, ranges)).flatMap((r) => r.messages),
         summary.raceIds,
       ).has(k),
+  );
+  // The last invocations' metric lines may still be on their way through the part's stdout.
+  await waitFor(() => fault.metrics.get('SecondsCounted') >= all.size || undefined, 5_000).catch(
+    () => undefined,
   );
   const counted = fault.metrics.get('SecondsCounted');
   const duplicates = fault.metrics.get('DuplicateSeconds');
