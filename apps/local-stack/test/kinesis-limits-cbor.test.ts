@@ -36,12 +36,12 @@ async function setUp(enabled = true): Promise<void> {
   direct = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
 }
 
-afterEach(async () => {
+async function tearDown(): Promise<void> {
   java.destroy();
   direct.destroy();
   await proxy.close();
   await kinesalite.close();
-});
+}
 
 interface PutRecordsAnswer {
   FailedRecordCount: number;
@@ -91,6 +91,7 @@ async function readStored(stream: string, shardId = 'shardId-000000000000') {
 
 describe('Kinesis limits layer for CBOR clients (enforcing)', () => {
   beforeEach(() => setUp(true));
+  afterEach(tearDown);
 
   it('throttles PutRecords per entry past 1,000 records/s on a shard, in request order, in CBOR', async () => {
     await createStream(direct, 'one', 1);
@@ -404,8 +405,32 @@ describe('Kinesis limits layer for CBOR clients (enforcing)', () => {
   });
 });
 
+describe('Kinesis limits layer for CBOR clients (kinesalite unreachable)', () => {
+  it('answers HTTP 500 InternalFailureException in CBOR, which SDKs retry', async () => {
+    const orphan = new KinesisLimitsProxy({ upstream: 'http://127.0.0.1:1' });
+    const client = new JavaStyleCborKinesis(await orphan.listen(0));
+    try {
+      const raw = await client.raw(
+        'PutRecord',
+        encodeJavaStyle({ StreamName: 's', PartitionKey: 'k', Data: Buffer.from('x') }),
+      );
+      expect(raw.status).toBe(500);
+      expect(raw.headers['content-type']).toBe(AMZ_CBOR);
+      expect(raw.headers['x-amzn-errortype']).toBe('InternalFailureException:');
+      expect(decodeJavaStyle(raw.body)).toEqual({
+        __type: 'InternalFailureException',
+        message: expect.stringMatching(/^local Kinesis limits layer: .*ECONNREFUSED/),
+      });
+    } finally {
+      client.destroy();
+      await orphan.close();
+    }
+  });
+});
+
 describe('Kinesis limits layer for CBOR clients (switched off)', () => {
   beforeEach(() => setUp(false));
+  afterEach(tearDown);
 
   it('lets everything through, still storing Data as bytes and mapping StreamARN', async () => {
     await createStream(direct, 'free', 1);

@@ -175,7 +175,13 @@ export class KinesisLimitsProxy {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
           const format = wireFormatOf(contentTypeOf(req.headers)) ?? 'json';
-          sendError(res, format, 'InternalFailure', `local Kinesis limits layer: ${String(error)}`, 500);
+          sendError(
+            res,
+            format,
+            'InternalFailureException',
+            `local Kinesis limits layer: ${String(error)}`,
+            500,
+          );
         } else res.destroy();
       });
     });
