@@ -9,7 +9,9 @@
  *   UNIX_TIMESTAMP_MILLIS; AWS answers `ApproximateArrivalTimestamp` the same way).
  *
  * The limits layer works on one shape, the JSON one: a CBOR request is turned into the params a JSON client
- * would have sent (`cborToJsonShape`), and an answer is turned back (`jsonShapeToCbor`). Pure.
+ * would have sent (`cborToJsonShape`), and an answer is turned back (`jsonShapeToCbor`). Members are told
+ * apart by name (Kinesis has no string-keyed map in its answers, and a tag 1 or a byte string means a
+ * timestamp or a blob wherever it is). Pure, apart from registering tag 1 with cbor-x once at import.
  */
 import { addExtension, Decoder, Encoder, Tag } from 'cbor-x';
 
@@ -29,8 +31,9 @@ export class EpochMillis {
   constructor(readonly value: unknown) {}
 }
 
-// cbor-x keeps tag handlers per process; by default it reads tag 1 as seconds into a Date. Registered once
-// here, tag 1 is read and written as AWS does (nothing else in the local stack uses cbor-x).
+// cbor-x keeps tag handlers per process. Its own tag 1 reader takes seconds into a Date, and throws on the
+// 64-bit integer a Java client sends (BigInt * 1000). Registered here, tag 1 is read and written as AWS does
+// (nothing else in the local stack uses cbor-x).
 addExtension({
   Class: EpochMillis,
   tag: 1,
