@@ -4,14 +4,25 @@
  * or the error action — has accepted the message before the publisher hears it was received. If even the
  * error action fails, the publish is refused (aedes closes the connection) and the client sends it again.
  * Like IoT Core, it refuses QoS 2 and payloads over 128 KiB by closing the publisher's connection.
+ *
+ * MQTT 5 clients (which aedes refuses) are told apart by the protocol level of their CONNECT and go through a
+ * per-connection adapter that translates to 3.1.1 and back (`mqtt5-connection.ts`); 3.1.1 connections are
+ * handed to aedes as before, with only their first bytes peeked at.
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
 import { Aedes } from 'aedes';
+import type { IPublishPacket } from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 import type { RuleEngine } from '../rules/rule-engine.js';
+import { sniffProtocolLevel } from './connect-sniffer.js';
+import { MQTT5_PROTOCOL_LEVEL } from './constants.js';
+import { type Mqtt5BrokerHooks, Mqtt5Connection, type Mqtt5Stats } from './mqtt5-connection.js';
+import { ReasonCode } from './reason-codes.js';
+import { SessionExpiry } from './session-expiry.js';
 
 export interface BrokerOptions {
   /** MQTT over TCP; 0 = a free port. */
@@ -23,17 +34,33 @@ export interface BrokerOptions {
 
 export interface RunningBroker {
   aedes: Aedes;
-  /** Publishes refused as IoT Core refuses them (the client is disconnected). */
+  /** Publishes refused as IoT Core refuses them (the client is disconnected; MQTT 5: DISCONNECT with a reason). */
   stats(): { refusedTooLarge: number; refusedQos2: number };
+  /** MQTT 5 connections translated, publishes refused with a PUBACK reason code, deliveries dropped, errors. */
+  mqtt5Stats(): Mqtt5Stats;
   mqttUrl: string;
   wsUrl?: string;
   close(): Promise<void>;
 }
 
+export interface BrokerStats {
+  refusedTooLarge: number;
+  refusedQos2: number;
+  mqtt5: Mqtt5Stats;
+}
+
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
   const aedes = await Aedes.createBroker();
   const rules = options.rules;
-  const counters = { refusedTooLarge: 0, refusedQos2: 0 };
+  const counters: BrokerStats = {
+    refusedTooLarge: 0,
+    refusedQos2: 0,
+    mqtt5: { connections: 0, publishesRefused: 0, oversizedDeliveriesDropped: 0, protocolErrors: 0 },
+  };
+  // The streams aedes reads MQTT 5 connections from: their publishes were checked and ran the rules in the
+  // adapter before reaching aedes (so a refusal can be a PUBACK reason code); their will was not.
+  const admittedByAdapter = new WeakMap<object, () => void>();
+  aedes.on('clientDisconnect', (client) => admittedByAdapter.get(client.conn)?.());
   aedes.authorizePublish = (client, packet, callback) => {
     // Messages the broker publishes itself (client null) are not device traffic.
     if (client === null) return callback(null);
@@ -51,14 +78,36 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       );
     }
     if (rules === undefined || !rules.matches(packet.topic)) return callback(null);
+    if (admittedByAdapter.has(client.conn) && packet !== (client as { will?: unknown }).will)
+      return callback(null);
     rules.onMessage({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client.id }).then(
       () => callback(null),
       (error: unknown) => callback(error as Error),
     );
   };
-  const tcp: Server = createServer(aedes.handle);
+  const sessions = new SessionExpiry(aedes);
+  const hooks: Mqtt5BrokerHooks = {
+    aedes,
+    sessions,
+    register: (brokerSide, onUnregistered) => admittedByAdapter.set(brokerSide, onUnregistered),
+    refused: (kind) => {
+      if (kind === 'qos2') counters.refusedQos2 += 1;
+      else counters.refusedTooLarge += 1;
+    },
+    admit: (clientId, publish) => admitPublish(rules, clientId, publish),
+  };
+  const accept = (stream: Duplex, request?: IncomingMessage) =>
+    sniffProtocolLevel(stream, (level, head) => {
+      if (level === MQTT5_PROTOCOL_LEVEL) {
+        new Mqtt5Connection(stream, head, hooks, counters.mqtt5, request);
+        return;
+      }
+      aedes.handle(stream, request);
+      stream.unshift(head);
+    });
+  const tcp: Server = createServer((socket) => accept(socket));
   const port = await listenOn(tcp, 'MQTT broker (TCP)', options.port ?? 0);
-  if (options.wsPort === null) return finish(aedes, tcp, port, undefined, async () => {}, counters);
+  if (options.wsPort === null) return finish(aedes, tcp, port, undefined, async () => {}, counters, sessions);
   const httpServer = createHttpServer((_req, res) => {
     res
       .writeHead(426, { 'content-type': 'text/plain' })
@@ -73,7 +122,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   wss.on('connection', (socket, request) => {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());
-    aedes.handle(stream, request);
+    accept(stream, request);
   });
   let wsPort: number;
   try {
@@ -95,7 +144,23 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       await closeServer(httpServer);
     },
     counters,
+    sessions,
   );
+}
+
+/** Rules for a publish from an MQTT 5 client: the PUBACK reason code (0x80 when even the error action failed). */
+async function admitPublish(
+  rules: RuleEngine | undefined,
+  clientId: string,
+  publish: IPublishPacket,
+): Promise<{ reasonCode: number; reason?: string }> {
+  if (rules === undefined || !rules.matches(publish.topic)) return { reasonCode: ReasonCode.Success };
+  try {
+    await rules.onMessage({ topic: publish.topic, payload: Buffer.from(publish.payload), clientId });
+    return { reasonCode: ReasonCode.Success };
+  } catch (error) {
+    return { reasonCode: ReasonCode.UnspecifiedError, reason: (error as Error).message };
+  }
 }
 
 function finish(
@@ -104,13 +169,16 @@ function finish(
   port: number,
   wsUrl: string | undefined,
   closeWs: () => Promise<void>,
-  counters: { refusedTooLarge: number; refusedQos2: number },
+  counters: BrokerStats,
+  sessions: SessionExpiry,
 ): RunningBroker {
   const running: RunningBroker = {
     aedes,
-    stats: () => ({ ...counters }),
+    stats: () => ({ refusedTooLarge: counters.refusedTooLarge, refusedQos2: counters.refusedQos2 }),
+    mqtt5Stats: () => ({ ...counters.mqtt5 }),
     mqttUrl: `mqtt://${LOCALHOST}:${port}`,
     async close() {
+      sessions.close();
       await closeWs();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await closeServer(tcp);

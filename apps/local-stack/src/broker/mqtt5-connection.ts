@@ -1,0 +1,559 @@
+/**
+ * One MQTT 5 client connection, translated to MQTT 3.1.1 for aedes (which speaks only 3.1.1) and back.
+ *
+ *   socket (v5 bytes) ──parse v5──▶ check, resolve aliases, admit publishes ──generate v4──▶ aedes
+ *   socket ◀──generate v5── reason codes, CONNACK properties ◀──parse v4── aedes
+ *
+ * aedes sees an ordinary 3.1.1 client with the same client id, so subscriptions, retained messages, wills,
+ * keep-alive, persistent sessions and delivery between 3.1.1 and 5 clients are aedes's own. What MQTT 5 adds on
+ * top is done here: reason codes on every acknowledgement, CONNACK properties as IoT Core sends them, topic
+ * aliases, session expiry, and publishes refused with a PUBACK reason code instead of a dropped connection.
+ *
+ * Publishes are admitted (size and QoS checks, then the rules engine) here, before aedes: a QoS 1 publish the
+ * rule refuses gets PUBACK 0x80 and never reaches subscribers. Packets go on to aedes in the order they arrived,
+ * while the rule checks of several publishes run at once (as aedes runs a whole read chunk at once).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
+import type { Aedes } from 'aedes';
+import mqttPacket, {
+  type IConnackPacket,
+  type IConnectPacket,
+  type IDisconnectPacket,
+  type IPublishPacket,
+  type ISubscribePacket,
+  type Packet,
+} from 'mqtt-packet';
+import {
+  MAX_QUEUED_PACKETS,
+  MAX_SESSION_EXPIRY_SECONDS,
+  MAXIMUM_PACKET_SIZE,
+  MAXIMUM_QOS,
+  RECEIVE_MAXIMUM,
+  TOPIC_ALIAS_MAXIMUM,
+} from './constants.js';
+import { duplexPair } from './duplex-pair.js';
+import { Mqtt5ProtocolError } from './errors.js';
+import { connackReasonCode, ReasonCode, subackReasonCode } from './reason-codes.js';
+import { connectedClient, type SessionExpiry } from './session-expiry.js';
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from './topics.js';
+
+/** What the adapter needs from the broker it fronts. */
+export interface Mqtt5BrokerHooks {
+  aedes: Aedes;
+  sessions: SessionExpiry;
+  /** The broker's publish checks and rules; resolves to a PUBACK reason code (0 = accepted) and its reason. */
+  admit(clientId: string, publish: IPublishPacket): Promise<{ reasonCode: number; reason?: string }>;
+  /** A publish refused as IoT Core refuses it (counted with the 3.1.1 refusals). */
+  refused(kind: 'qos2' | 'tooLarge'): void;
+  /**
+   * The stream aedes reads this connection from (its publishes were admitted here, not in authorizePublish),
+   * and what to call when aedes has unregistered the client (its session may then start to expire).
+   */
+  register(brokerSide: Duplex, onUnregistered: () => void): void;
+}
+
+/** Counters of what MQTT 5 translation dropped or refused, across all connections. */
+export interface Mqtt5Stats {
+  connections: number;
+  publishesRefused: number;
+  oversizedDeliveriesDropped: number;
+  protocolErrors: number;
+}
+
+interface QueueEntry {
+  ready: boolean;
+  toBroker?: Packet;
+  toClient?: Packet;
+  error?: Mqtt5ProtocolError;
+  after?: () => void;
+}
+
+const WRITE_V5 = { protocolVersion: 5 };
+
+export class Mqtt5Connection {
+  readonly #socket: Duplex;
+  readonly #hooks: Mqtt5BrokerHooks;
+  readonly #stats: Mqtt5Stats;
+  readonly #brokerSide: Duplex;
+  readonly #adapterSide: Duplex;
+  readonly #fromClient = mqttPacket.parser({ protocolVersion: 5 });
+  readonly #fromBroker = mqttPacket.parser({ protocolVersion: 4 });
+  readonly #queue: QueueEntry[] = [];
+  readonly #aliases = new Map<number, string>();
+  readonly #pendingSubacks = new Map<number, Array<number | undefined>>();
+  readonly #pendingUnsubacks = new Map<number, number>();
+
+  #clientId = '';
+  #connectSeen = false;
+  #connackSent = false;
+  #persistent = false;
+  #sessionExpiry = 0;
+  #assignedClientId: string | undefined;
+  #adjustedSessionExpiry: number | undefined;
+  #keepalive = 0;
+  #lastReceived = Date.now();
+  #maxPacketToClient = Number.POSITIVE_INFINITY;
+  #problemInformation = true;
+  #inflight = 0;
+  #clientDisconnected = false;
+  #closing = false;
+
+  constructor(
+    socket: Duplex,
+    head: Buffer,
+    hooks: Mqtt5BrokerHooks,
+    stats: Mqtt5Stats,
+    request?: IncomingMessage,
+  ) {
+    this.#socket = socket;
+    this.#hooks = hooks;
+    this.#stats = stats;
+    stats.connections += 1;
+    [this.#brokerSide, this.#adapterSide] = duplexPair();
+    hooks.register(this.#brokerSide, () => this.#unregistered());
+
+    this.#fromClient.on('packet', (packet) => this.#onClientPacket(packet));
+    this.#fromClient.on('error', (error: Error) =>
+      this.#fail(
+        new Mqtt5ProtocolError(ReasonCode.MalformedPacket, `malformed MQTT 5 packet: ${error.message}`),
+      ),
+    );
+    this.#fromBroker.on('packet', (packet) => this.#onBrokerPacket(packet));
+    this.#fromBroker.on('error', () => this.#destroy());
+
+    socket.on('data', (chunk: Buffer) => {
+      this.#lastReceived = Date.now();
+      if (!this.#closing) this.#fromClient.parse(chunk);
+    });
+    socket.on('error', () => this.#destroy());
+    socket.on('close', () => this.#destroy());
+    this.#adapterSide.on('data', (chunk: Buffer) => this.#fromBroker.parse(chunk));
+    this.#adapterSide.on('end', () => this.#brokerEnded());
+    this.#adapterSide.on('error', () => this.#destroy());
+
+    hooks.aedes.handle(this.#brokerSide, request);
+    this.#fromClient.parse(head);
+  }
+
+  // ── client → broker ────────────────────────────────────────────────────────────────────────────────────────
+
+  #onClientPacket(packet: Packet) {
+    if (this.#closing) return;
+    if (!this.#connectSeen && packet.cmd !== 'connect')
+      return this.#fail(new Mqtt5ProtocolError(ReasonCode.ProtocolError, `${packet.cmd} before CONNECT`));
+    try {
+      switch (packet.cmd) {
+        case 'connect':
+          return this.#onConnect(packet);
+        case 'publish':
+          return this.#onPublish(packet);
+        case 'puback':
+          return this.#enqueue({ ready: true, toBroker: { cmd: 'puback', messageId: packet.messageId! } });
+        case 'subscribe':
+          return this.#onSubscribe(packet);
+        case 'unsubscribe':
+          this.#pendingUnsubacks.set(packet.messageId!, packet.unsubscriptions.length);
+          return this.#enqueue({
+            ready: true,
+            toBroker: {
+              cmd: 'unsubscribe',
+              messageId: packet.messageId!,
+              unsubscriptions: packet.unsubscriptions,
+            },
+          });
+        case 'pingreq':
+          return this.#enqueue({ ready: true, toBroker: { cmd: 'pingreq' } });
+        case 'disconnect':
+          return this.#onDisconnect(packet);
+        default:
+          // AUTH, and the QoS 2 flow (PUBREC/PUBREL/PUBCOMP): IoT Core supports neither.
+          throw new Mqtt5ProtocolError(ReasonCode.ProtocolError, `${packet.cmd} is not supported (IoT Core)`);
+      }
+    } catch (error) {
+      if (error instanceof Mqtt5ProtocolError) return this.#fail(error);
+      throw error;
+    }
+  }
+
+  #onConnect(packet: IConnectPacket) {
+    if (this.#connectSeen) throw new Mqtt5ProtocolError(ReasonCode.ProtocolError, 'second CONNECT');
+    this.#connectSeen = true;
+    const properties = packet.properties ?? {};
+    if (properties.authenticationMethod !== undefined)
+      return this.#refuseConnect(
+        ReasonCode.BadAuthenticationMethod,
+        'enhanced authentication (AUTH) is not supported',
+      );
+    if ((packet.will?.qos ?? 0) > MAXIMUM_QOS)
+      return this.#refuseConnect(ReasonCode.QosNotSupported, 'will QoS 2 is not supported');
+
+    let clientId = packet.clientId;
+    if (clientId === '') {
+      // As IoT Core does: a new, unused id, returned as the Assigned Client Identifier.
+      clientId = `alleycat-${randomUUID()}`;
+      this.#assignedClientId = clientId;
+    }
+    this.#clientId = clientId;
+    const requested = properties.sessionExpiryInterval ?? 0;
+    this.#sessionExpiry = Math.min(requested, MAX_SESSION_EXPIRY_SECONDS);
+    if (requested > MAX_SESSION_EXPIRY_SECONDS) this.#adjustedSessionExpiry = MAX_SESSION_EXPIRY_SECONDS;
+    this.#keepalive = packet.keepalive ?? 0;
+    if (properties.maximumPacketSize !== undefined) this.#maxPacketToClient = properties.maximumPacketSize;
+    if (properties.requestProblemInformation === false) this.#problemInformation = false;
+    const cleanStart = packet.clean !== false;
+    // 3.1.1's clean session = MQTT 5's Clean Start with a session that ends with the connection.
+    this.#persistent = !(cleanStart && this.#sessionExpiry === 0);
+    this.#hooks.sessions.cancel(clientId);
+
+    const connect: IConnectPacket = {
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId,
+      clean: !this.#persistent,
+      keepalive: this.#keepalive,
+    };
+    if (packet.username !== undefined) connect.username = packet.username;
+    if (packet.password !== undefined) connect.password = packet.password;
+    if (packet.will !== undefined) {
+      // Will properties (delay, expiry, content type, user properties…) do not survive the 3.1.1 hop.
+      const { topic, payload, qos, retain } = packet.will;
+      connect.will = { topic, payload, qos: qos ?? 0, retain: retain ?? false };
+    }
+    if (cleanStart && this.#persistent) {
+      // Clean Start with a session that outlives the connection: end any old session first, then resume none.
+      const slot: QueueEntry = { ready: false };
+      this.#hooks.sessions.end(clientId).then(
+        () => this.#settle(slot, { toBroker: connect }),
+        () => this.#settle(slot, { toBroker: connect }),
+      );
+      return this.#enqueue(slot);
+    }
+    this.#enqueue({ ready: true, toBroker: connect });
+  }
+
+  #onPublish(packet: IPublishPacket) {
+    if (packet.qos > MAXIMUM_QOS) {
+      this.#hooks.refused('qos2');
+      throw new Mqtt5ProtocolError(
+        ReasonCode.QosNotSupported,
+        'QoS 2 is not supported (IoT Core: QoS 0 and 1 only)',
+      );
+    }
+    const topic = this.#resolveAlias(packet);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (payload.length > IOT_MESSAGE_MAX_BYTES || (packet.length ?? 0) > MAXIMUM_PACKET_SIZE) {
+      this.#hooks.refused('tooLarge');
+      throw new Mqtt5ProtocolError(
+        ReasonCode.PacketTooLarge,
+        `payload of ${payload.length} bytes exceeds ${IOT_MESSAGE_MAX_BYTES} (or packet exceeds ${MAXIMUM_PACKET_SIZE})`,
+      );
+    }
+    const messageId = packet.messageId;
+    if (packet.qos === 1) {
+      this.#inflight += 1;
+      if (this.#inflight > RECEIVE_MAXIMUM)
+        throw new Mqtt5ProtocolError(
+          ReasonCode.ReceiveMaximumExceeded,
+          `more than ${RECEIVE_MAXIMUM} QoS 1 publishes awaiting PUBACK`,
+        );
+    }
+    if (!isValidTopicName(topic)) {
+      if (packet.qos === 0)
+        throw new Mqtt5ProtocolError(
+          ReasonCode.TopicNameInvalid,
+          `topic ${JSON.stringify(topic)} is not valid`,
+        );
+      this.#inflight -= 1;
+      return this.#enqueue({
+        ready: true,
+        toClient: this.#puback(messageId!, ReasonCode.TopicNameInvalid, 'topic name is not valid'),
+      });
+    }
+    const publish: IPublishPacket = {
+      cmd: 'publish',
+      topic,
+      payload,
+      qos: packet.qos,
+      retain: packet.retain,
+      dup: packet.dup,
+    };
+    if (messageId !== undefined) publish.messageId = messageId;
+    const slot: QueueEntry = { ready: false };
+    this.#hooks.admit(this.#clientId, publish).then(
+      ({ reasonCode, reason }) => {
+        if (reasonCode === ReasonCode.Success) return this.#settle(slot, { toBroker: publish });
+        this.#stats.publishesRefused += 1;
+        if (packet.qos === 0)
+          return this.#settle(slot, {
+            error: new Mqtt5ProtocolError(reasonCode, reason ?? 'publish refused'),
+          });
+        this.#inflight -= 1;
+        this.#settle(slot, { toClient: this.#puback(messageId!, reasonCode, reason) });
+      },
+      (error: unknown) =>
+        this.#settle(slot, { error: new Mqtt5ProtocolError(ReasonCode.UnspecifiedError, String(error)) }),
+    );
+    this.#enqueue(slot);
+  }
+
+  /** Topic aliases, client → server (MQTT 5.0 § 3.3.2.3.4), up to IoT Core's 8 per connection. */
+  #resolveAlias(packet: IPublishPacket): string {
+    const alias = packet.properties?.topicAlias;
+    if (alias === undefined) return packet.topic;
+    if (alias === 0 || alias > TOPIC_ALIAS_MAXIMUM)
+      throw new Mqtt5ProtocolError(
+        ReasonCode.TopicAliasInvalid,
+        `topic alias ${alias} is outside 1..${TOPIC_ALIAS_MAXIMUM}`,
+      );
+    if (packet.topic !== '') {
+      this.#aliases.set(alias, packet.topic);
+      return packet.topic;
+    }
+    const topic = this.#aliases.get(alias);
+    if (topic === undefined)
+      throw new Mqtt5ProtocolError(
+        ReasonCode.ProtocolError,
+        `topic alias ${alias} was never set on this connection`,
+      );
+    return topic;
+  }
+
+  #onSubscribe(packet: ISubscribePacket) {
+    if (packet.properties?.subscriptionIdentifier !== undefined)
+      throw new Mqtt5ProtocolError(
+        ReasonCode.SubscriptionIdentifiersNotSupported,
+        'subscription identifiers are not supported (IoT Core)',
+      );
+    const codes: Array<number | undefined> = [];
+    const accepted: ISubscribePacket['subscriptions'] = [];
+    for (const subscription of packet.subscriptions) {
+      if (isSharedSubscription(subscription.topic)) codes.push(ReasonCode.SharedSubscriptionsNotSupported);
+      else if (!isValidTopicFilter(subscription.topic)) codes.push(ReasonCode.TopicFilterInvalid);
+      else {
+        codes.push(undefined);
+        // QoS 2 is granted as QoS 1 (Maximum QoS 1); No Local, Retain As Published and Retain Handling are dropped.
+        accepted.push({ topic: subscription.topic, qos: Math.min(subscription.qos, MAXIMUM_QOS) as 0 | 1 });
+      }
+    }
+    const messageId = packet.messageId!;
+    if (accepted.length === 0)
+      return this.#enqueue({
+        ready: true,
+        toClient: { cmd: 'suback', messageId, granted: codes as number[] },
+      });
+    this.#pendingSubacks.set(messageId, codes);
+    this.#enqueue({ ready: true, toBroker: { cmd: 'subscribe', messageId, subscriptions: accepted } });
+  }
+
+  #onDisconnect(packet: IDisconnectPacket) {
+    const expiry = packet.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (this.#sessionExpiry === 0 && expiry > 0)
+        throw new Mqtt5ProtocolError(
+          ReasonCode.ProtocolError,
+          'DISCONNECT sets a session expiry on a connection that asked for none',
+        );
+      this.#sessionExpiry = Math.min(expiry, MAX_SESSION_EXPIRY_SECONDS);
+    }
+    this.#clientDisconnected = true;
+    if (packet.reasonCode === ReasonCode.DisconnectWithWill) {
+      // No 3.1.1 DISCONNECT: aedes sees the connection drop and publishes the will, as the client asked.
+      return this.#enqueue({ ready: true, after: () => this.#destroy() });
+    }
+    this.#enqueue({ ready: true, toBroker: { cmd: 'disconnect' }, after: () => this.#socket.end() });
+  }
+
+  // ── broker → client ────────────────────────────────────────────────────────────────────────────────────────
+
+  #onBrokerPacket(packet: Packet) {
+    switch (packet.cmd) {
+      case 'connack':
+        return this.#onConnack(packet);
+      case 'publish': {
+        const publish: IPublishPacket = {
+          cmd: 'publish',
+          topic: packet.topic,
+          payload: packet.payload,
+          qos: packet.qos,
+          retain: packet.retain,
+          dup: packet.dup,
+        };
+        if (packet.messageId !== undefined) publish.messageId = packet.messageId;
+        const bytes = mqttPacket.generate(publish, WRITE_V5);
+        if (bytes.length > this.#maxPacketToClient) {
+          // MQTT 5.0 § 3.1.2.11.4: the server discards what the client cannot take, as if it had been delivered.
+          this.#stats.oversizedDeliveriesDropped += 1;
+          if (packet.qos === 1) this.#toBroker({ cmd: 'puback', messageId: packet.messageId! });
+          return;
+        }
+        this.#write(bytes);
+        return;
+      }
+      case 'puback':
+        this.#inflight -= 1;
+        return this.#toClient(this.#puback(packet.messageId!, ReasonCode.Success));
+      case 'suback': {
+        const codes = this.#pendingSubacks.get(packet.messageId!) ?? [];
+        this.#pendingSubacks.delete(packet.messageId!);
+        const granted = packet.granted as number[];
+        let next = 0;
+        const merged = codes.map(
+          (code) => code ?? subackReasonCode(granted[next++] ?? ReasonCode.UnspecifiedError),
+        );
+        return this.#toClient({ cmd: 'suback', messageId: packet.messageId!, granted: merged });
+      }
+      case 'unsuback': {
+        // 3.1.1 UNSUBACK carries no codes; aedes removes what exists and ignores the rest: Success for each.
+        const count = this.#pendingUnsubacks.get(packet.messageId!) ?? 1;
+        this.#pendingUnsubacks.delete(packet.messageId!);
+        return this.#toClient({
+          cmd: 'unsuback',
+          messageId: packet.messageId!,
+          granted: new Array<number>(count).fill(ReasonCode.Success),
+        });
+      }
+      case 'pingresp':
+        return this.#toClient({ cmd: 'pingresp' });
+      default:
+        // aedes sends nothing else to a client that never publishes or subscribes with QoS 2.
+        return;
+    }
+  }
+
+  #onConnack(packet: IConnackPacket) {
+    const reasonCode = connackReasonCode(packet.returnCode ?? 0);
+    const properties: NonNullable<IConnackPacket['properties']> = {
+      receiveMaximum: RECEIVE_MAXIMUM,
+      maximumQoS: MAXIMUM_QOS,
+      retainAvailable: true,
+      maximumPacketSize: MAXIMUM_PACKET_SIZE,
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: false,
+      sharedSubscriptionAvailable: false,
+    };
+    if (this.#assignedClientId !== undefined) properties.assignedClientIdentifier = this.#assignedClientId;
+    if (this.#adjustedSessionExpiry !== undefined)
+      properties.sessionExpiryInterval = this.#adjustedSessionExpiry;
+    this.#connackSent = reasonCode === ReasonCode.Success;
+    this.#toClient({ cmd: 'connack', reasonCode, sessionPresent: packet.sessionPresent, properties });
+  }
+
+  // ── plumbing ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  #puback(messageId: number, reasonCode: number, reason?: string): Packet {
+    const puback: Packet = { cmd: 'puback', messageId, reasonCode };
+    if (reason !== undefined && reasonCode !== ReasonCode.Success && this.#problemInformation)
+      puback.properties = { reasonString: reason.slice(0, 1024) };
+    return puback;
+  }
+
+  #enqueue(entry: QueueEntry) {
+    this.#queue.push(entry);
+    this.#flush();
+    if (this.#queue.length > MAX_QUEUED_PACKETS) this.#socket.pause();
+  }
+
+  #settle(slot: QueueEntry, outcome: Omit<QueueEntry, 'ready'>) {
+    Object.assign(slot, outcome);
+    slot.ready = true;
+    this.#flush();
+  }
+
+  /** Hands finished entries on in arrival order; a publish still at the rules engine holds back what follows. */
+  #flush() {
+    while (this.#queue.length > 0 && this.#queue[0]!.ready && !this.#closing) {
+      const entry = this.#queue.shift()!;
+      if (entry.error !== undefined) return this.#fail(entry.error);
+      if (entry.toBroker !== undefined) this.#toBroker(entry.toBroker);
+      if (entry.toClient !== undefined) this.#toClient(entry.toClient);
+      entry.after?.();
+    }
+    if (this.#queue.length <= MAX_QUEUED_PACKETS / 4 && this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  #toBroker(packet: Packet) {
+    if (this.#adapterSide.destroyed || this.#adapterSide.writableEnded) return;
+    this.#adapterSide.write(mqttPacket.generate(packet));
+  }
+
+  #toClient(packet: Packet) {
+    this.#write(mqttPacket.generate(packet, WRITE_V5));
+  }
+
+  #write(bytes: Buffer) {
+    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(bytes);
+  }
+
+  /** Refuses the CONNECT itself (before aedes hears of it): CONNACK with the reason, then close. */
+  #refuseConnect(reasonCode: number, reason: string) {
+    this.#closing = true;
+    this.#stats.protocolErrors += 1;
+    this.#write(
+      mqttPacket.generate(
+        { cmd: 'connack', reasonCode, sessionPresent: false, properties: { reasonString: reason } },
+        WRITE_V5,
+      ),
+    );
+    this.#endSocket();
+  }
+
+  /** This connection broke the protocol: tell it why (CONNACK or DISCONNECT with the reason code) and close it. */
+  #fail(error: Mqtt5ProtocolError) {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#stats.protocolErrors += 1;
+    const properties = this.#problemInformation ? { reasonString: error.message.slice(0, 1024) } : {};
+    const packet: Packet = this.#connackSent
+      ? { cmd: 'disconnect', reasonCode: error.reasonCode, properties }
+      : { cmd: 'connack', reasonCode: error.reasonCode, sessionPresent: false, properties };
+    this.#write(mqttPacket.generate(packet, WRITE_V5));
+    this.#endSocket();
+    // The client is gone for aedes too; without a 3.1.1 DISCONNECT it publishes the will, as on IoT Core.
+    this.#endBrokerSide();
+  }
+
+  /** aedes closed its side: tell an MQTT 5 client why, as IoT Core does (MQTT 5.0 § 3.14: server DISCONNECT). */
+  #brokerEnded() {
+    if (this.#closing || this.#clientDisconnected) return this.#endSocket();
+    this.#closing = true;
+    if (!this.#connackSent) return this.#endSocket();
+    const aedes = this.#hooks.aedes;
+    const current = connectedClient(aedes, this.#clientId);
+    let reasonCode: number = ReasonCode.UnspecifiedError;
+    if (current !== undefined && current.conn !== this.#brokerSide) reasonCode = ReasonCode.SessionTakenOver;
+    else if (aedes.closed) reasonCode = ReasonCode.ServerShuttingDown;
+    else if (this.#keepalive > 0 && Date.now() - this.#lastReceived >= this.#keepalive * 1500)
+      reasonCode = ReasonCode.KeepAliveTimeout;
+    this.#write(mqttPacket.generate({ cmd: 'disconnect', reasonCode }, WRITE_V5));
+    this.#endSocket();
+  }
+
+  /** aedes has finished with the client (unregistered it): now its session starts to expire. */
+  #unregistered() {
+    if (!this.#connackSent || !this.#persistent) return;
+    this.#hooks.sessions.schedule(this.#clientId, this.#sessionExpiry);
+  }
+
+  #endSocket() {
+    if (this.#socket.destroyed) return;
+    this.#socket.end();
+    // A client that does not close its side after our DISCONNECT is cut off.
+    setTimeout(() => this.#socket.destroy(), 2_000).unref();
+  }
+
+  /** Ends the stream to aedes after what was written (a DISCONNECT still reaches aedes before the end). */
+  #endBrokerSide() {
+    if (!this.#adapterSide.writableEnded && !this.#adapterSide.destroyed) this.#adapterSide.end();
+  }
+
+  #destroy() {
+    this.#closing = true;
+    this.#endBrokerSide();
+    if (!this.#socket.destroyed) this.#socket.destroy();
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * MQTT 5 clients against the local broker (aedes behind the MQTT 5 ⇄ 3.1.1 adapter): the rule in the publish
+ * path, delivery between 3.1.1 and 5 clients, topic aliases, reason codes, sessions, wills, WebSocket,
+ * mosquitto_pub/mosquitto_sub -V mqttv5, and a malformed packet that closes only its own connection.
+ */
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../src/broker/broker.js';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
+import { RuleEngine, type TopicRuleConfig } from '../src/rules/rule-engine.js';
+import { createStream, run, waitFor } from './helpers.js';
+
+const ingestRule: TopicRuleConfig = {
+  name: 'dev_alleycatIngest',
+  sql: INGEST_RULE_SQL,
+  kinesis: [{ streamName: 'dev-alleycat', partitionKey: `$${PARTITION_KEY_TEMPLATES.racer}` }],
+  errorActionKey: 'errors/$${newuuid()}.json',
+};
+
+let kinesalite: RunningKinesalite;
+let kinesis: KinesisClient;
+let broker: RunningBroker;
+let rules: RuleEngine;
+let dir: string;
+const clients: mqtt.MqttClient[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'alleycat-mqtt5-'));
+  kinesalite = await startKinesalite();
+  kinesis = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
+  await createStream(kinesis, 'dev-alleycat', 1);
+  rules = new RuleEngine({
+    rules: [ingestRule],
+    kinesis,
+    errorsDir: path.join(dir, 'errors-bucket'),
+    ruleLogsDir: path.join(dir, 'rule-logs'),
+  });
+  broker = await startBroker({ rules });
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  await broker.close();
+  kinesis.destroy();
+  await kinesalite.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function stored(): Promise<Array<{ key: string; data: unknown }>> {
+  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: 'dev-alleycat' }))).Shards!;
+  const out: Array<{ key: string; data: unknown }> = [];
+  for (const shard of shards) {
+    const { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: 'dev-alleycat',
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const page = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+    for (const r of page.Records ?? [])
+      out.push({ key: r.PartitionKey!, data: JSON.parse(Buffer.from(r.Data!).toString()) });
+  }
+  return out;
+}
+
+async function connect(
+  url: string,
+  clientId: string,
+  options: mqtt.IClientOptions = {},
+): Promise<mqtt.MqttClient> {
+  const client = await mqtt.connectAsync(url, {
+    clientId,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+
+/** A raw TCP connection speaking MQTT 5 packet by packet, to see exactly what the broker answers. */
+async function rawClient(url: string) {
+  const { port } = new URL(url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  const packets: mqttPacket.Packet[] = [];
+  parser.on('packet', (p) => packets.push(p));
+  socket.on('data', (chunk) => parser.parse(chunk));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => {});
+  return {
+    socket,
+    packets,
+    closed,
+    send: (packet: mqttPacket.Packet) => socket.write(mqttPacket.generate(packet, { protocolVersion: 5 })),
+    next: (cmd: string) => waitFor(() => packets.find((p) => p.cmd === cmd)),
+  };
+}
+
+describe('MQTT 5 clients and the rules engine', () => {
+  it('puts a QoS 1 publish into Kinesis before the PUBACK (reason code 0), clientid() = the client id', async () => {
+    const bike = await connect(broker.mqttUrl, 'racer-7');
+    const ack = await bike.publishAsync(INGEST_TOPIC, JSON.stringify({ racerId: 7, cadence: 88 }), {
+      qos: 1,
+    });
+    expect((ack as mqttPacket.IPubackPacket | undefined)?.reasonCode ?? 0).toBe(0);
+    // The PUBACK has arrived: the record is already in the stream.
+    const records = await stored();
+    expect(records).toEqual([{ key: '7', data: { racerId: 7, clientId: 'racer-7', cadence: 88 } }]);
+    expect(rules.stats()).toMatchObject({ delivered: 1, errorActions: 0 });
+    expect(broker.mqtt5Stats().connections).toBe(1);
+  });
+
+  it('answers PUBACK 0x80 with a reason string when even the error action cannot take the message', async () => {
+    const blocked = path.join(dir, 'not-a-folder');
+    await writeFile(blocked, 'a file where the errors bucket folder should be');
+    const failing = new RuleEngine({
+      rules: [{ ...ingestRule, kinesis: [{ streamName: 'no-such-stream', partitionKey: '${racerId}' }] }],
+      kinesis,
+      errorsDir: blocked,
+    });
+    const strict = await startBroker({ rules: failing, wsPort: null });
+    try {
+      const listener = await connect(strict.mqttUrl, 'listener');
+      await listener.subscribeAsync(INGEST_TOPIC, { qos: 1 });
+      const seen: string[] = [];
+      listener.on('message', (_t, payload) => seen.push(payload.toString()));
+      const bike = await connect(strict.mqttUrl, 'racer-3');
+      const error = await bike
+        .publishAsync(INGEST_TOPIC, '{"racerId":3}', { qos: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 0x80 });
+      expect(String((error as Error).message)).toMatch(/Publish error/);
+      // Refused, not acknowledged: not delivered, and the connection stays up for the next publish.
+      expect(bike.connected).toBe(true);
+      await bike.publishAsync('other/topic', 'x', { qos: 1 });
+      expect(seen).toEqual([]);
+      expect(failing.stats()).toMatchObject({ errorActionFailures: 1, delivered: 0 });
+      expect(strict.mqtt5Stats().publishesRefused).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('delivery between MQTT 3.1.1 and MQTT 5 clients', () => {
+  it('v3 publish → v5 subscriber and v5 publish → v3 subscriber, over TCP and WebSocket', async () => {
+    const v5 = await connect(broker.wsUrl!, 'board-5');
+    const v3 = await mqtt.connectAsync(broker.mqttUrl, {
+      clientId: 'board-3',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    clients.push(v3);
+    const suback = await v5.subscribeAsync('leaderboard/+', { qos: 1 });
+    expect(suback).toMatchObject([{ topic: 'leaderboard/+', qos: 1 }]);
+    await v3.subscribeAsync('race/+', { qos: 1 });
+    const at5: string[] = [];
+    const at3: string[] = [];
+    v5.on('message', (topic, payload) => at5.push(`${topic} ${payload}`));
+    v3.on('message', (topic, payload) => at3.push(`${topic} ${payload}`));
+    await v3.publishAsync('leaderboard/A', 'from v3', { qos: 1 });
+    const tcp5 = await connect(broker.mqttUrl, 'pub-5');
+    await tcp5.publishAsync('race/1', 'from v5', { qos: 1 });
+    await tcp5.publishAsync('race/1', 'qos0 from v5', { qos: 0 });
+    await waitFor(() => (at5.length === 1 && at3.length === 2) || undefined);
+    expect(at5).toEqual(['leaderboard/A from v3']);
+    expect(at3).toEqual(['race/1 from v5', 'race/1 qos0 from v5']);
+  });
+
+  it('resolves client → server topic aliases (1..8) and refuses alias 9 with DISCONNECT 0x94', async () => {
+    const listener = await connect(broker.mqttUrl, 'listener');
+    await listener.subscribeAsync(INGEST_TOPIC, { qos: 1 });
+    const seen: string[] = [];
+    listener.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
+    const bike = await connect(broker.mqttUrl, 'racer-11');
+    await bike.publishAsync(INGEST_TOPIC, '{"racerId":11,"n":1}', { qos: 1, properties: { topicAlias: 3 } });
+    // Empty topic name: the alias stands for it.
+    await bike.publishAsync('', '{"racerId":11,"n":2}', { qos: 1, properties: { topicAlias: 3 } });
+    await waitFor(() => seen.length === 2 || undefined);
+    expect(seen).toEqual([`${INGEST_TOPIC} {"racerId":11,"n":1}`, `${INGEST_TOPIC} {"racerId":11,"n":2}`]);
+    expect((await stored()).map((r) => r.data)).toEqual([
+      { racerId: 11, n: 1, clientId: 'racer-11' },
+      { racerId: 11, n: 2, clientId: 'racer-11' },
+    ]);
+
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'aliaser', clean: true, keepalive: 30 });
+    const connack = (await raw.next('connack')) as mqttPacket.IConnackPacket;
+    expect(connack.properties?.topicAliasMaximum).toBe(8);
+    raw.send({
+      cmd: 'publish',
+      topic: 't',
+      payload: 'x',
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 9 },
+    });
+    const disconnect = (await raw.next('disconnect')) as mqttPacket.IDisconnectPacket;
+    expect(disconnect.reasonCode).toBe(0x94);
+    await raw.closed;
+  });
+});
+
+describe('what the broker says to MQTT 5 clients', () => {
+  it('CONNACK carries IoT Core’s properties; an empty client id gets an Assigned Client Identifier', async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({
+      cmd: 'connect',
+      protocolVersion: 5,
+      clientId: '',
+      clean: true,
+      keepalive: 30,
+      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+    });
+    const connack = (await raw.next('connack')) as mqttPacket.IConnackPacket;
+    expect(connack.reasonCode).toBe(0);
+    expect(connack.properties).toMatchObject({
+      topicAliasMaximum: 8,
+      receiveMaximum: 100,
+      maximumQoS: 1,
+      retainAvailable: true,
+      maximumPacketSize: 128 * 1024,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: false,
+      sharedSubscriptionAvailable: false,
+      // Above the (default) account maximum of one hour: the adjusted value is returned.
+      sessionExpiryInterval: 3600,
+      assignedClientIdentifier: expect.stringMatching(/^alleycat-[0-9a-f-]{36}$/),
+    });
+    raw.socket.destroy();
+  });
+
+  it('SUBACK reason codes: granted QoS (2 → 1), 0x9E for $share, 0x8F for a bad filter; UNSUBACK 0x00', async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'subber', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    raw.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [
+        { topic: 'a/+', qos: 0 },
+        { topic: '$share/g/a/b', qos: 1 },
+        { topic: 'a/#/b', qos: 1 },
+        { topic: 'b/#', qos: 2 },
+      ],
+    });
+    const suback = (await raw.next('suback')) as mqttPacket.ISubackPacket;
+    expect(suback.granted).toEqual([0, 0x9e, 0x8f, 1]);
+    raw.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['a/+', 'b/#'] });
+    const unsuback = (await raw.next('unsuback')) as mqttPacket.IUnsubackPacket;
+    expect(unsuback.granted).toEqual([0, 0]);
+    raw.send({ cmd: 'disconnect', reasonCode: 0 });
+    await raw.closed;
+  });
+
+  it('refuses QoS 2 with DISCONNECT 0x9B and counts it; a malformed packet closes only its connection', async () => {
+    const bystander = await connect(broker.mqttUrl, 'bystander');
+    await bystander.subscribeAsync('x/#', { qos: 1 });
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'qos2', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    raw.send({ cmd: 'publish', topic: 'x/1', payload: 'x', qos: 2, messageId: 5, retain: false, dup: false });
+    expect(((await raw.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x9b);
+    await raw.closed;
+    expect(broker.stats()).toEqual({ refusedTooLarge: 0, refusedQos2: 1 });
+
+    const broken = await rawClient(broker.mqttUrl);
+    broken.send({ cmd: 'connect', protocolVersion: 5, clientId: 'broken', clean: true, keepalive: 30 });
+    await broken.next('connack');
+    // A PUBLISH whose property length runs past the end of the packet.
+    broken.socket.write(Buffer.from([0x30, 0x06, 0x00, 0x01, 0x78, 0x09, 0x26, 0x00]));
+    expect(((await broken.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x81);
+    await broken.closed;
+
+    const seen: string[] = [];
+    bystander.on('message', (topic) => seen.push(topic));
+    const pub = await connect(broker.mqttUrl, 'after');
+    await pub.publishAsync('x/2', 'still fine', { qos: 1 });
+    await waitFor(() => seen.length === 1 || undefined);
+    expect(bystander.connected).toBe(true);
+    expect(broker.mqtt5Stats().protocolErrors).toBe(2);
+  });
+});
+
+describe('MQTT 5 sessions, retained messages and wills', () => {
+  it('resumes a session with session expiry (session present, queued QoS 1 delivered); Clean Start ends it', async () => {
+    const first = await connect(broker.mqttUrl, 'sleeper', {
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await first.subscribeAsync('board/#', { qos: 1 });
+    await first.endAsync();
+    const publisher = await connect(broker.mqttUrl, 'pub');
+    await publisher.publishAsync('board/1', 'while away', { qos: 1 });
+
+    const seen: string[] = [];
+    const second = mqtt.connect(broker.mqttUrl, {
+      clientId: 'sleeper',
+      protocolVersion: 5,
+      clean: false,
+      reconnectPeriod: 0,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    clients.push(second);
+    second.on('message', (_t, payload) => seen.push(payload.toString()));
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => second.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(true);
+    await waitFor(() => seen.length === 1 || undefined);
+    expect(seen).toEqual(['while away']);
+    await second.endAsync();
+
+    const third = mqtt.connect(broker.mqttUrl, {
+      clientId: 'sleeper',
+      protocolVersion: 5,
+      clean: true,
+      reconnectPeriod: 0,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    clients.push(third);
+    const fresh = await new Promise<mqtt.IConnackPacket>((resolve) => third.once('connect', resolve));
+    expect(fresh.sessionPresent).toBe(false);
+  });
+
+  it('ends a session when its expiry passes (and at once for expiry 0)', async () => {
+    const first = await connect(broker.mqttUrl, 'short', {
+      clean: false,
+      properties: { sessionExpiryInterval: 1 },
+    });
+    await first.subscribeAsync('board/#', { qos: 1 });
+    await first.endAsync();
+    await new Promise((r) => setTimeout(r, 1_600));
+    const again = mqtt.connect(broker.mqttUrl, {
+      clientId: 'short',
+      protocolVersion: 5,
+      clean: false,
+      reconnectPeriod: 0,
+      properties: { sessionExpiryInterval: 1 },
+    });
+    clients.push(again);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => again.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('delivers retained messages and publishes the will of a v5 client that drops (not of one that disconnects)', async () => {
+    const retainer = await connect(broker.mqttUrl, 'retainer');
+    await retainer.publishAsync('status/board', 'retained', { qos: 1, retain: true });
+    const watcher = await connect(broker.mqttUrl, 'watcher');
+    const seen: Array<{ topic: string; payload: string; retain: boolean }> = [];
+    watcher.on('message', (topic, payload, packet) =>
+      seen.push({ topic, payload: payload.toString(), retain: packet.retain }),
+    );
+    await watcher.subscribeAsync('status/#', { qos: 1 });
+    await watcher.subscribeAsync('status/board', { qos: 1 });
+    await waitFor(() => seen.length >= 1 || undefined);
+    expect(seen[0]).toEqual({ topic: 'status/board', payload: 'retained', retain: true });
+
+    const polite = await connect(broker.mqttUrl, 'polite', {
+      will: { topic: 'status/polite', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
+    await polite.endAsync();
+    const dropper = await connect(broker.mqttUrl, 'dropper', {
+      will: { topic: 'status/dropper', payload: Buffer.from('lost'), qos: 1, retain: false },
+    });
+    (dropper.stream as net.Socket).destroy();
+    await waitFor(() => seen.some((m) => m.topic === 'status/dropper') || undefined);
+    expect(seen.filter((m) => m.topic !== 'status/board').map((m) => `${m.topic} ${m.payload}`)).toEqual([
+      'status/dropper lost',
+    ]);
+  });
+
+  it('tells the old connection DISCONNECT 0x8E when a new one takes its client id over', async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'twin', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    await connect(broker.mqttUrl, 'twin');
+    expect(((await raw.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x8e);
+    await raw.closed;
+  });
+});
+
+describe('independent MQTT 5 clients', () => {
+  it('mosquitto_pub -V mqttv5 publishes through the rule; mosquitto_sub -V mqttv5 receives', async () => {
+    const { port } = new URL(broker.mqttUrl);
+    const sub = run('mosquitto_sub', [
+      ...['-V', 'mqttv5', '-h', '127.0.0.1', '-p', port, '-i', 'sub-v5', '-q', '1'],
+      ...['-t', INGEST_TOPIC, '-C', '1', '-W', '10', '-v'],
+    ]);
+    // mosquitto_sub has subscribed once the broker knows its client id.
+    await waitFor(() => (broker.aedes as unknown as { clients: Record<string, unknown> }).clients['sub-v5']);
+    await new Promise((r) => setTimeout(r, 200));
+    await run('mosquitto_pub', [
+      ...['-V', 'mqttv5', '-h', '127.0.0.1', '-p', port, '-i', 'racer-21', '-q', '1'],
+      ...['-t', INGEST_TOPIC, '-m', '{"racerId":21}', '-D', 'publish', 'user-property', 'k', 'v'],
+    ]);
+    const { stdout } = await sub;
+    expect(stdout.trim()).toBe(`${INGEST_TOPIC} {"racerId":21}`);
+    expect((await stored()).map((r) => r.data)).toEqual([{ racerId: 21, clientId: 'racer-21' }]);
+    expect(await readdir(dir)).not.toContain('errors-bucket');
+  });
+});
