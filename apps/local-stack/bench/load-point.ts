@@ -71,7 +71,14 @@ export interface PointResult {
   lambdaSecondsCounted: number;
   /** sent − counted − accounted for: messages nobody can point to. */
   lost: number;
-  accountedFor: { undelivered: number; ruleErrorActions: number; invalid: number; dlqFiles: number };
+  accountedFor: {
+    undelivered: number;
+    ruleErrorActions: number;
+    invalid: number;
+    dlqFiles: number;
+    /** Built by a simulator killed before it could report (early stop) and not on any board. */
+    unsentInKilledSimulators: number;
+  };
   /** (racer, second) pairs a leaderboard showed, of sent. */
   onBoards: number;
   /** Racers whose final board total is not the total of what they sent. */
@@ -255,17 +262,20 @@ async function measure(
   }
   const failures: string[] = [];
   const summary: SimulatorSummary[] = [];
+  let killedUnsent = 0;
   for (const [i, settled] of (await summaries).entries()) {
     if (settled.status === 'fulfilled') {
       summary.push(settled.value);
       continue;
     }
     failures.push((settled.reason as Error).message);
-    // No summary: the slice built every racer's message for each second it ticked (counted as sent, none
-    // delivered for sure) so that loss is still judged against the boards.
+    // No summary (killed after an early stop): what it sent is unknown, what reached the boards is not. Its
+    // messages count as sent and delivered as far as the boards show them; the rest of what it built died
+    // in its buffers with it (reported, not called lost: the point has failed anyway).
     const slice = slices[i]!;
-    const built = slice.riders * (tracker.lastSecondSent(slice.index) + 1);
-    summary.push({ ...EMPTY_SUMMARY, messages: built, undeliveredFile: null, raceIds: [] });
+    const onBoards = tracker.countedFor(slice.firstRacer, slice.riders);
+    killedUnsent += slice.riders * (tracker.lastSecondSent(slice.index) + 1) - onBoards;
+    summary.push({ ...EMPTY_SUMMARY, messages: onBoards, delivered: onBoards });
   }
   const parts = meter.finish();
   const raceEnded = Date.now();
@@ -290,6 +300,7 @@ async function measure(
     ruleErrorActions: rules['errorActions'] ?? 0,
     invalid: bench.metrics.get('InvalidRecords'),
     dlqFiles: await countFiles(bench.stack.dirs.onFailure),
+    unsentInKilledSimulators: killedUnsent,
   };
   const counted = tracker.seen + tracker.untimed;
   const esmPart = bench.part('event-source-mapping');

@@ -17,13 +17,14 @@
  * Results: a table per path on stdout (Markdown, for BENCHMARKS.md) and every figure in a JSON file
  * (default .local-stack/bench-load/, git-ignored), written after each point so an interrupted search keeps them.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { searchPath } from './lib/search.js';
 import { LOAD_PATHS, type LoadPath } from './lib/simulator.js';
-import { PACKAGE_DIR } from './lib/stack.js';
+import { LAMBDA_BUNDLE_FILE, PACKAGE_DIR, REPO_DIR } from './lib/stack.js';
 import { renderPoint, renderTable } from './lib/table.js';
 import { type PointOptions, type PointResult, runPoint } from './load-point.js';
 
@@ -135,6 +136,9 @@ async function main(): Promise<number> {
   await mkdir(path.dirname(out), { recursive: true });
 
   const startedAt = new Date();
+  const source = sourceVersion();
+  const stale = await bundleIsStale();
+  if (stale) process.stderr.write(`bench:load: warning: ${stale}\n`);
   const results: PointResult[] = [];
   const largest: Record<string, number | null> = {};
   /** Paths whose search ran out of --budget-min (their largest is a lower bound). */
@@ -147,6 +151,8 @@ async function main(): Promise<number> {
           command: `pnpm bench:load ${process.argv.slice(2).join(' ')}`.trim(),
           startedAt: startedAt.toISOString(),
           finishedAt: new Date().toISOString(),
+          source,
+          ...(stale ? { warning: stale } : {}),
           machine: {
             cpus: os.cpus().length,
             cpuModel: os.cpus()[0]?.model,
@@ -216,6 +222,34 @@ async function fixedPoints(riders: number[], run: (r: number) => Promise<boolean
   let best: number | null = null;
   for (const r of riders) if ((await run(r)) && (best === null || r > best)) best = r;
   return best;
+}
+
+/** The commit measured (and whether the checkout had changes): figures are only as good as their source. */
+function sourceVersion(): { commit: string; dirtyFiles: number } | null {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_DIR, encoding: 'utf8' }).trim();
+    return {
+      commit: git('rev-parse', 'HEAD'),
+      dirtyFiles: git('status', '--porcelain').split('\n').filter(Boolean).length,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the Lambda bundle is older than its sources (`pnpm bench:load` from the root builds it first). */
+async function bundleIsStale(): Promise<string | undefined> {
+  const built = await stat(LAMBDA_BUNDLE_FILE).catch(() => undefined);
+  if (built === undefined)
+    return `no Lambda bundle at ${LAMBDA_BUNDLE_FILE}: run \`pnpm --filter @alleycat/ingest-lambda build\``;
+  const src = path.join(REPO_DIR, 'apps', 'ingest-lambda', 'src');
+  const files = await readdir(src, { recursive: true }).catch(() => [] as string[]);
+  for (const file of files) {
+    const { mtimeMs } = await stat(path.join(src, file));
+    if (mtimeMs > built.mtimeMs)
+      return `the Lambda bundle is older than ${path.join('apps/ingest-lambda/src', file)}: run \`pnpm --filter @alleycat/ingest-lambda build\` (the root \`pnpm bench:load\` does)`;
+  }
+  return undefined;
 }
 
 let interrupted = false;

@@ -136,6 +136,13 @@ export class LatencyTracker {
     );
   }
 
+  /** (racer, second) pairs on the boards for racers `first … first + count − 1`. */
+  countedFor(first: number, count: number): number {
+    let n = 0;
+    for (let r = first; r < first + count; r++) n += this.next[r - 1]!;
+    return n;
+  }
+
   /** The last race second each slice started sending (−1: none): what a racer's final total must include. */
   lastSecondSent(slice: number): number {
     return this.ticks[slice]!.length - 1;

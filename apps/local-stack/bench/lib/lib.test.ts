@@ -141,6 +141,7 @@ describe('LatencyTracker', () => {
       3700,
     ); // racer 2 seconds 1, 2: 1,700 and 700 ms; racer 1 again: nothing
     expect(t.seen).toBe(6);
+    expect([t.countedFor(1, 1), t.countedFor(2, 1), t.countedFor(1, 2)]).toEqual([3, 3, 6]);
     expect([t.percentile(50), t.percentile(100), t.percentile(0)]).toEqual([500, 1700, 200]);
     expect(t.over).toBe(2);
     expect(
