@@ -40,27 +40,35 @@ export function checkSize(input: string | Uint8Array, maxBytes: number): ParseEr
   return bytes > maxBytes ? tooLarge(bytes, maxBytes) : undefined;
 }
 
-/** Decodes and parses `input`; the value, or `Invalid` with `not_utf8`, `too_large` or `not_json`. */
-export function decodeJson(input: string | Uint8Array, maxBytes: number): unknown {
-  let text: string;
+/** The text of `input` within a byte budget, or `Invalid` with `not_utf8` or `too_large`. */
+export function decodeText(input: string | Uint8Array, maxBytes: number): string | Invalid {
   if (typeof input === 'string') {
     // The common case, a short string, is certainly within budget: no counting.
     if (input.length * 3 > maxBytes) {
       const oversize = checkSize(input, maxBytes);
       if (oversize !== undefined) return new Invalid(oversize);
     }
-    text = input;
-  } else {
-    if (input.byteLength > maxBytes) return new Invalid(tooLarge(input.byteLength, maxBytes));
-    try {
-      text = utf8.decode(input);
-    } catch {
-      return new Invalid({ code: 'not_utf8', path: '', message: 'is not valid UTF-8 text' });
-    }
+    return input;
   }
+  if (input.byteLength > maxBytes) return new Invalid(tooLarge(input.byteLength, maxBytes));
+  try {
+    return utf8.decode(input);
+  } catch {
+    return new Invalid({ code: 'not_utf8', path: '', message: 'is not valid UTF-8 text' });
+  }
+}
+
+/** `JSON.parse(text)`, or `Invalid` with `not_json`. */
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
     return new Invalid({ code: 'not_json', path: '', message: `is not JSON: ${(error as Error).message}` });
   }
+}
+
+/** Decodes and parses `input`; the value, or `Invalid` with `not_utf8`, `too_large` or `not_json`. */
+export function decodeJson(input: string | Uint8Array, maxBytes: number): unknown {
+  const text = decodeText(input, maxBytes);
+  return typeof text === 'string' ? parseJsonText(text) : text;
 }

@@ -1,0 +1,271 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { raceMessageArb, SEED_MESSAGES, validMessage } from '../test/fixtures.js';
+import { decodeJson } from './decode.js';
+import { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import { MISS } from './fast-path.js';
+import { RACE_MESSAGE_MAX_BYTES } from './limits.js';
+import { parseRaceMessage, validateRaceMessage } from './race-message.js';
+import { generateScanner, type Scanner } from './scanner.js';
+import { compile, Invalid } from './validator.js';
+
+const scanner = generateScanner(RACE_MESSAGE) as Scanner;
+const precise = compile(RACE_MESSAGE);
+const encoder = new TextEncoder();
+
+/** Calls the scanner as `parseRaceMessage` does: UTF-8 bytes followed by a 0 sentinel. */
+function scan(text: string): unknown {
+  const bytes = new Uint8Array(text.length * 3 + 1);
+  const { read, written } = encoder.encodeInto(text, bytes);
+  expect(read).toBe(text.length);
+  return scanner(bytes, written, text);
+}
+
+/** What `parseRaceMessage` must answer: the text parsed by `JSON.parse`, then validated in full. */
+function reference(input: string | Uint8Array) {
+  const value = decodeJson(input, RACE_MESSAGE_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  return validateRaceMessage(value);
+}
+
+const WHITESPACE = ['', '', '', ' ', '\n', '\t', '\r\n  ', '\u00a0', '\ufeff'];
+
+/** Realistic messages: what bikes send (one-decimal readings, millisecond clocks, names without escapes). */
+const realisticArb = raceMessageArb.map((m) => {
+  const message = {
+    ...m,
+    deviceTimestamp: 1_600_000_000_000 + (m.deviceTimestamp % 1e11),
+    cadence: Math.round(m.cadence * 10) / 10,
+    resistance: Math.round(m.resistance * 10) / 10,
+  };
+  return message.name.length > 64 || /["\\]/u.test(message.name) ? { ...message, name: 'Hayden' } : message;
+});
+
+/** Serialises fields in any order with any whitespace, numbers in any notation, keys possibly repeated. */
+const textArb = fc
+  .tuple(
+    realisticArb,
+    fc.boolean(),
+    fc.boolean(),
+    fc.jsonValue(),
+    fc.constantFrom('color', 'uuid', 'name', '__proto__'),
+  )
+  .chain(([message, extra, repeat, extraValue, extraKey]) => {
+    const entries: Array<[string, unknown]> = Object.entries(message);
+    if (extra) entries.push([extraKey, extraValue]);
+    if (repeat) entries.push(entries[0]!);
+    return fc.tuple(
+      fc.shuffledSubarray(entries, { minLength: entries.length, maxLength: entries.length }),
+      fc.array(fc.constantFrom(...WHITESPACE), {
+        minLength: 4 * entries.length + 2,
+        maxLength: 4 * entries.length + 2,
+      }),
+      // Per field: -1 writes a number as JSON.stringify does, n ≥ 0 with writer n (mostly not plain JSON).
+      fc.array(fc.oneof({ weight: 4, arbitrary: fc.constant(-1) }, fc.nat()), {
+        minLength: entries.length,
+        maxLength: entries.length,
+      }),
+    );
+  })
+  .map(([entries, ws, writes]) => {
+    let k = 0;
+    const w = () => ws[k++] ?? '';
+    const writers = [
+      (v: number) => v.toFixed(2),
+      (v: number) => v.toExponential(),
+      (v: number) => `-${v}`,
+      (v: number) => `0${v}`,
+      (v: number) => `${v}.`,
+      (v: number) => `${Math.trunc(v)}.${'0'.repeat(14)}1`,
+      (v: number) => v.toPrecision(16),
+    ];
+    const parts = entries.map(([key, value], i) => {
+      const write = writes[i]!;
+      const written =
+        write >= 0 && typeof value === 'number'
+          ? writers[write % writers.length]!(value)
+          : JSON.stringify(value);
+      return `${w()}${JSON.stringify(key)}${w()}:${w()}${written}${w()}`;
+    });
+    return `${w()}{${parts.join(',')}}${w()}`;
+  });
+
+const INTERESTING = [
+  '"',
+  '\\',
+  ' ',
+  '\n',
+  '-',
+  'e',
+  'E',
+  '.',
+  '0',
+  '9',
+  '{',
+  '}',
+  ',',
+  ':',
+  'ü',
+  '€',
+  '🚴',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u009f',
+  '\u00a0',
+  '\ud800',
+  '\udc00',
+  'x',
+];
+
+/** Valid texts with one character replaced, inserted or the text cut short. */
+const mutatedArb = fc
+  .tuple(
+    fc.oneof(
+      realisticArb.map((m) => JSON.stringify(m)),
+      fc.constantFrom(...SEED_MESSAGES),
+    ),
+    fc.nat(),
+    fc.constantFrom(...INTERESTING),
+    fc.integer({ min: 0, max: 2 }),
+  )
+  .map(([text, at, char, how]) => {
+    const i = at % (text.length + 1);
+    if (how === 0) return text.slice(0, i) + char + text.slice(i + 1);
+    if (how === 1) return text.slice(0, i) + char + text.slice(i);
+    return text.slice(0, i);
+  });
+
+/** Names (and client ids) made of the characters a reader can get wrong. */
+const trickyStringArb = fc
+  .array(fc.constantFrom(...INTERESTING, 'a', 'ë', '\u00a0', '\u0080', '\u00a1', '\u2028', '\ud83d\udeb4'), {
+    maxLength: 70,
+  })
+  .map((chars) => chars.join(''));
+const trickyArb = fc
+  .tuple(realisticArb, trickyStringArb, fc.boolean())
+  .map(([message, text, asClientId]) =>
+    JSON.stringify(asClientId ? { ...message, clientId: text } : { ...message, name: text }),
+  );
+
+const anyTextArb = fc.oneof(
+  textArb,
+  trickyArb,
+  mutatedArb,
+  realisticArb.map((m) => JSON.stringify(m)),
+  raceMessageArb.map((m) => JSON.stringify(m)),
+  fc.json(),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+);
+
+describe('scanner', () => {
+  it('exists for the flat race message, not for nested definitions', () => {
+    expect(generateScanner(RACE_MESSAGE)).toBeTypeOf('function');
+    expect(generateScanner(RACE_BATCH)).toBeUndefined();
+    expect(generateScanner(LEADERBOARD_MESSAGE)).toBeUndefined();
+  });
+
+  it('accepts only what JSON.parse and the precise validator accept, with the same clean copy', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(anyTextArb, (text) => {
+        const quick = scan(text);
+        if (quick === MISS) return;
+        accepted++;
+        const exact = precise(JSON.parse(text), '');
+        expect(exact).not.toBeInstanceOf(Invalid);
+        expect(quick).toStrictEqual(exact);
+        // Same values to the bit, the sign of zero included.
+        for (const [key, value] of Object.entries(quick as object)) {
+          expect(Object.is(value, (exact as Record<string, unknown>)[key])).toBe(true);
+        }
+      }),
+      { numRuns: 6_000 },
+    );
+    // The corpus must exercise acceptance, not only misses.
+    expect(accepted).toBeGreaterThan(600);
+  });
+
+  it('reads every decimal of up to 15 significant digits exactly, and longer ones exactly or not at all', () => {
+    const withCadence = (cadence: string) =>
+      JSON.stringify(validMessage()).replace('"cadence":79.8', `"cadence":${cadence}`);
+    const short = fc
+      .tuple(fc.integer({ min: 0, max: 249 }), fc.stringMatching(/^[0-9]{1,12}$/))
+      .map(([whole, fraction]) => `${whole}.${fraction}`);
+    fc.assert(
+      fc.property(short, (cadence) => {
+        const quick = scan(withCadence(cadence)) as { cadence: number };
+        expect(quick).not.toBe(MISS);
+        expect(quick.cadence).toBe(JSON.parse(cadence));
+      }),
+      { numRuns: 5_000 },
+    );
+    const long = fc
+      .tuple(fc.integer({ min: 0, max: 250 }), fc.stringMatching(/^[0-9]{10,30}$/))
+      .map(([whole, fraction]) => `${whole}.${fraction}`);
+    const id = fc.stringMatching(/^[1-9][0-9]{13,17}$/);
+    fc.assert(
+      fc.property(long, id, (cadence, racerId) => {
+        const text = withCadence(cadence).replace('"racerId":7', `"racerId":${racerId}`);
+        const quick = scan(text);
+        if (quick !== MISS) expect(quick).toStrictEqual(precise(JSON.parse(text), ''));
+      }),
+      { numRuns: 5_000 },
+    );
+    // Around 2^53, where accumulating digits stops being exact.
+    for (const racerId of ['9007199254740991', '9007199254740992', '9007199254740993', '90071992547409910']) {
+      const text = JSON.stringify(validMessage()).replace('"racerId":7', `"racerId":${racerId}`);
+      const quick = scan(text);
+      if (racerId === '9007199254740991') expect(quick).toMatchObject({ racerId: 9007199254740991 });
+      else expect(quick).toBe(MISS);
+    }
+  });
+
+  it('reads what bikes send without falling back', () => {
+    fc.assert(
+      fc.property(realisticArb, (message) => {
+        expect(scan(JSON.stringify(message))).toStrictEqual(message);
+      }),
+    );
+    for (const seed of SEED_MESSAGES) expect(scan(seed)).toStrictEqual(JSON.parse(seed));
+  });
+
+  it('maps byte offsets to text offsets across multi-byte and astral characters', () => {
+    for (const name of ['Zoë', 'Ana-María', '€uro', '🚴 Kai', 'a🚴b€cë', '\ud800x']) {
+      const message = { ...validMessage({ name }), uuid: '123e4567-e89b-12d3-a456-426614174000' };
+      const text = JSON.stringify(message);
+      if (name === '\ud800x') {
+        // A lone surrogate is valid JSON text; it must come back as it was, not as U+FFFD.
+        expect(scan(text.replace('"\\ud800x"', '"\ud800x"'))).toStrictEqual(message);
+      } else expect(scan(text)).toStrictEqual(message);
+    }
+  });
+});
+
+describe('parseRaceMessage with the scanner', () => {
+  it('answers as JSON.parse + the full validator would, for text and for bytes', () => {
+    fc.assert(
+      fc.property(anyTextArb, (text) => {
+        expect(parseRaceMessage(text)).toStrictEqual(reference(text));
+        const bytes = encoder.encode(text);
+        expect(parseRaceMessage(bytes)).toStrictEqual(reference(bytes));
+      }),
+      { numRuns: 4_000 },
+    );
+  });
+
+  it('answers as the full path for raw bytes, a byte order mark and invalid UTF-8 included', () => {
+    const valid = encoder.encode(JSON.stringify(validMessage({ name: 'Zoë' })));
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...valid]);
+    expect(parseRaceMessage(withBom)).toStrictEqual(reference(withBom));
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), (at, byte) => {
+        const bytes = valid.slice();
+        bytes[at % bytes.length] = byte;
+        expect(parseRaceMessage(bytes)).toStrictEqual(reference(bytes));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * A generated single-pass reader for a flat object definition: it reads the UTF-8 bytes of a JSON text and
+ * validates while it reads, building the clean copy without the intermediate object `JSON.parse` makes
+ * (validating while parsing, as the fastest JSON validators do). Reading bytes from a typed array costs
+ * a third of reading UTF-16 units with `charCodeAt`, which is why it works on bytes even for text input.
+ *
+ * It accepts only a plain subset of JSON it reads exactly (no escapes in strings, no minus sign or
+ * exponent in numbers, digits that make an integer up to 2^53 − 1, no unknown or repeated keys) and returns `MISS` for
+ * anything else; the caller then runs `JSON.parse` and the validators, which decide and word every
+ * verdict. So, like the fast path, the scanner decides speed, never verdicts: a property test holds what
+ * it accepts equal to `JSON.parse` + the precise validator on the same text.
+ *
+ * Numbers are exact: the digits, read as one integer, are accumulated exactly while they stay below 2^53
+ * (once past it they cannot come back under the check). A decimal is that integer m divided by 10^k,
+ * k ≤ 22: both exact doubles, and IEEE division rounds the quotient correctly, which is the value a
+ * correctly rounding reader such as `JSON.parse` gives. Strings are sliced from the text itself (their
+ * byte offsets are mapped to UTF-16 offsets while reading), so they are exactly what `JSON.parse` returns.
+ */
+import { MISS } from './fast-path.js';
+import { FORMATS } from './formats.js';
+import type { FieldSpec, ObjectSpec } from './spec.js';
+import { codePoints } from './validator.js';
+
+/**
+ * A generated reader. `bytes[0, length)` is the UTF-8 encoding of `text`, and `bytes[length]` is 0 (a
+ * sentinel no token contains, so no loop needs a bounds check). Returns the clean copy, or `MISS` when the
+ * text is not certainly a valid, plain message.
+ */
+export type Scanner = (bytes: Uint8Array, length: number, text: string) => unknown;
+
+/** Largest power of ten that is an exact double (5^22 < 2^53). */
+const MAX_POWER = 22;
+/** Keys and enum values are matched byte by byte, so they must be printable ASCII needing no escape. */
+const PLAIN = /^[\u0020\u0021\u0023-\u005B\u005D-\u007E]+$/u;
+
+const isWhitespace = (c: string) => `(${c} === 32 || ${c} === 10 || ${c} === 13 || ${c} === 9)`;
+
+/** A condition: the bytes from `b[i + from]` on spell `word`. */
+function spells(word: string, from = 0): string {
+  return [...word]
+    .slice(from)
+    .map((char, k) => `b[i + ${k + from}] === ${char.charCodeAt(0)}`)
+    .join(' && ');
+}
+
+/** Statements reading the value at `i` into `x` (or `return MISS`); `c` holds `b[i]`, and after, too. */
+function readValue(spec: FieldSpec, x: string): string {
+  switch (spec.kind) {
+    case 'integer':
+    case 'number': {
+      // The digits of the integer part, then of the fraction, into one integer m; x = m / 10^(fraction digits).
+      const range = `!(${x} >= ${spec.minimum} && ${x} <= ${spec.maximum})`;
+      const integer = spec.kind === 'integer' ? ` || Math.floor(${x}) !== ${x}` : '';
+      return `{
+            const s = i;
+            let m = 0;
+            if (c === 48) c = b[++i];
+            else while (c >= 48 && c <= 57) { m = m * 10 + (c - 48); c = b[++i]; }
+            if (i === s) return MISS;
+            if (c === 46) {
+              const f = ++i;
+              c = b[i];
+              while (c >= 48 && c <= 57) { m = m * 10 + (c - 48); c = b[++i]; }
+              if (i === f || i - f > ${MAX_POWER} || m > ${Number.MAX_SAFE_INTEGER}) return MISS;
+              ${x} = m / POW10[i - f];
+            } else {
+              if (m > ${Number.MAX_SAFE_INTEGER}) return MISS;
+              ${x} = m;
+            }
+            if (c === 101 || c === 69 || ${range}${integer}) return MISS;
+          }`;
+    }
+    case 'boolean':
+      return `if (${spells('true')}) { ${x} = true; i += 4; }
+          else if (${spells('false')}) { ${x} = false; i += 5; }
+          else return MISS;
+          c = b[i];`;
+    case 'enum': {
+      const branches = spec.values.map(
+        (value) =>
+          `if (${spells(`"${value}"`, 1)}) { ${x} = ${JSON.stringify(value)}; i += ${value.length + 2}; }`,
+      );
+      return `if (c !== 34) return MISS;
+          ${branches.join('\n          else ')}
+          else return MISS;
+          c = b[i];`;
+    }
+    case 'string': {
+      // Control characters are never plain JSON (and the sentinel is one, so the loop ends); printable strings
+      // also refuse DEL and C1 (C2 80–C2 9F).
+      const printable = spec.format === 'printable';
+      const ascii = spec.format !== undefined && FORMATS[spec.format].ascii;
+      const format = spec.format === undefined || printable ? '' : ` || !formats.${spec.format}.test(${x})`;
+      const short = ascii
+        ? `${x}.length < ${spec.minLength}`
+        : `(${x}.length < ${2 * spec.minLength - 1} && codePoints(${x}) < ${spec.minLength})`;
+      return `if (c !== 34) return MISS;
+          {
+            const s = ++i - shift;
+            for (;;) {
+              c = b[i];
+              if (c === 34) break;
+              if (!(c >= 32) || c === 92${printable ? ' || c === 127' : ''}) return MISS;
+              if (c >= 128) {
+                // A lead byte: its sequence is one UTF-16 unit shorter (two if 3 bytes; 4 bytes make 2 units).
+                if (c >= 224) shift += 2;
+                else if (c >= 192) {
+                  shift += 1;${printable ? '\n                  if (c === 194 && b[i + 1] < 160) return MISS;' : ''}
+                }
+              }
+              i++;
+            }
+            ${x} = t.slice(s, i - shift);
+            c = b[++i];
+          }
+          if (${x}.length > ${spec.maxLength} || ${short}${format}) return MISS;`;
+    }
+    default:
+      throw new Error(`readValue: ${spec.kind} is not a leaf`);
+  }
+}
+
+/** The generated source of the scanner for `spec`, or undefined when the spec is not flat and plain. */
+function scannerSource(spec: ObjectSpec): string | undefined {
+  const fields = Object.entries(spec.fields);
+  if (fields.length === 0 || fields.length > 30) return undefined;
+  for (const [key, field] of fields) {
+    if (!PLAIN.test(key)) return undefined;
+    if (field.kind === 'object' || field.kind === 'array' || field.kind === 'tuple') return undefined;
+    if (field.kind === 'enum' && !field.values.every((value) => PLAIN.test(value))) return undefined;
+  }
+  // Keys grouped by their first byte: a switch picks the group, a byte comparison the key.
+  const groups = new Map<number, string[]>();
+  let required = 0;
+  fields.forEach(([key, field], index) => {
+    const bit = 1 << index;
+    if (field.optional !== true) required |= bit;
+    const branch = `if (${spells(`${key}"`, 1)}) {
+          if ((seen & ${bit}) !== 0) return MISS;
+          seen |= ${bit};
+          i += ${key.length + 1};
+          c = b[i];
+          if (c !== 58) { i = skip(b, i); if (b[i] !== 58) return MISS; }
+          c = b[++i];
+          if ${isWhitespace('c')} { i = skip(b, i); c = b[i]; }
+          ${readValue(field, `x${index}`)}
+          break;
+        }`;
+    const code = key.charCodeAt(0);
+    groups.set(code, [...(groups.get(code) ?? []), branch]);
+  });
+  const cases = [...groups].map(
+    ([code, branches]) => `case ${code}:
+        ${branches.join('\n        ')}
+        return MISS;`,
+  );
+  const requiredFields = fields.flatMap(([key, field], index) =>
+    field.optional === true ? [] : [`${JSON.stringify(key)}: x${index}`],
+  );
+  const optionalFields = fields.flatMap(([key, field], index) =>
+    field.optional === true ? [`if (x${index} !== undefined) o[${JSON.stringify(key)}] = x${index};`] : [],
+  );
+  return `function skip(b, i) {
+  for (;;) {
+    const c = b[i];
+    if ${isWhitespace('c')} i++;
+    else return i;
+  }
+}
+return function scan(b, n, t) {
+  let ${fields.map((_, index) => `x${index}`).join(', ')};
+  let seen = 0;
+  // Bytes minus UTF-16 units read so far: maps a byte offset to an offset in t.
+  let shift = 0;
+  let i = 0;
+  let c = b[0];
+  if (c !== 123) { i = skip(b, 0); if (b[i] !== 123) return MISS; }
+  i++;
+  if (b[i] !== 34) { i = skip(b, i); if (b[i] !== 34) return MISS; }
+  for (;;) {
+    i++;
+    switch (b[i]) {
+      ${cases.join('\n      ')}
+      default:
+        return MISS;
+    }
+    if ${isWhitespace('c')} { i = skip(b, i); c = b[i]; }
+    if (c === 44) {
+      i++;
+      if (b[i] !== 34) { i = skip(b, i); if (b[i] !== 34) return MISS; }
+      continue;
+    }
+    if (c === 125) break;
+    return MISS;
+  }
+  i++;
+  if (i !== n && skip(b, i) !== n) return MISS;
+  if ((seen & ${required}) !== ${required}) return MISS;
+  const o = { ${requiredFields.join(', ')} };
+  ${optionalFields.join('\n  ')}
+  return o;
+};`;
+}
+
+/** Exact powers of ten (read from decimal literals, which are correctly rounded). */
+const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
+
+/** Generates the scanner for a flat definition, or undefined when it has nested or unusual fields. */
+export function generateScanner(spec: ObjectSpec): Scanner | undefined {
+  const source = scannerSource(spec);
+  if (source === undefined) return undefined;
+  return new Function('MISS', 'POW10', 'formats', 'codePoints', source)(
+    MISS,
+    POW10,
+    FORMATS,
+    codePoints,
+  ) as Scanner;
+}
+
+/** The generated source, for reading and debugging. */
+export function scannerSourceOf(spec: ObjectSpec): string | undefined {
+  return scannerSource(spec);
+}
