@@ -14,6 +14,8 @@
  * flight (steps of different races overlap, so these do not add up to the wall time).
  */
 
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { hashKeyOf, LAMBDA_ENV, type LeaderboardMessage, output, shardIndexFor } from '@alleycat/schema';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
@@ -110,7 +112,17 @@ function timedStore(store: DynamoStateStore, clock: StepClock): StateStore {
   });
 }
 
+/** CPU time (ms) a process has used, from /proc (Linux). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks (100/s)
+}
+
 const dynalite = await startDynalite();
+// The dynalite child: this process's child running the helper script.
+const dynalitePid = Number(
+  execFileSync('pgrep', ['-P', String(process.pid), '-f', 'dynalite-child'], { encoding: 'utf8' }).trim(),
+);
 const iot = await startIotServer();
 try {
   const table = 'alleycat-bench-invocation';
@@ -196,6 +208,8 @@ try {
   const invocations: Invocation[] = [];
   const kinds = new Set<string>();
 
+  const cpuBefore = process.cpuUsage();
+  const dynaliteCpuBefore = cpuMsOf(dynalitePid);
   await Promise.all(
     arrivals.map(async (queue, shard) => {
       const clock = new StepClock();
@@ -276,6 +290,9 @@ try {
       iotClient.destroy();
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  const benchCpuMs = (cpu.user + cpu.system) / 1000;
+  const dynaliteCpuMs = cpuMsOf(dynalitePid) - dynaliteCpuBefore;
   await sleep(200);
   scan();
   clearInterval(watcher);
@@ -314,6 +331,9 @@ try {
   }
   console.log(
     `state conflicts (lost conditional writes): ${invocations.reduce((n, i) => n + i.conflicts, 0)}; DynamoDB writes: ${invocations.reduce((n, i) => n + i.writes, 0)} (${((invocations.reduce((n, i) => n + i.writes, 0) / (RIDERS * SECONDS)) * 1000).toFixed(1)} per 1,000 rider-seconds); leaderboards received: ${iot.published.length - publishedBefore}`,
+  );
+  console.log(
+    `CPU per invocation: handler + bench process ${(benchCpuMs / invocations.length).toFixed(0)} ms, dynalite ${(dynaliteCpuMs / invocations.length).toFixed(0)} ms (${((benchCpuMs + dynaliteCpuMs) / 1000).toFixed(1)} CPU-s in all; load-independent, unlike the wall times)`,
   );
   console.log(
     `\nrecord arrival → leaderboard received (every rider-second; ${latencies.length} seen, ${missing} never): p50 ${q(latencies, 0.5)} ms, p90 ${q(latencies, 0.9)} ms, p99 ${q(latencies, 0.99)} ms, max ${Math.max(...latencies)} ms`,

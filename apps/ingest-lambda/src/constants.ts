@@ -49,7 +49,7 @@ export const ROUND_ACTIVE_MS = 2 * PUBLISH_INTERVAL_MS;
 /** A shard silent on a race this long is dropped from the race's shard marks. */
 export const WRITER_FORGET_MS = 60_000;
 /** A claimant waiting for its round to complete reads the slot this often (a read, never a write). */
-export const SEAL_POLL_MS = 50;
+export const SEAL_POLL_MS = 100;
 /** Upper bound of the settle delay: it must stay well inside the publish interval. */
 export const MAX_PUBLISH_SETTLE_MS = 900;
 /** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */

@@ -8,6 +8,7 @@ import { invalidRecordKey, output } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
+import { SEAL_POLL_MS } from '../src/constants.js';
 import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor, publishDutyOf } from '../src/processor.js';
@@ -260,7 +261,7 @@ describe('IngestProcessor: leaderboards', () => {
       },
     });
     await shard0.process(event([onShard(0, raceMessage(7, 1, 1))]));
-    expect(waits).toEqual([50]); // one read of the slot after a poll step showed it sealed
+    expect(waits).toEqual([SEAL_POLL_MS]); // one read of the slot after a poll step showed it sealed
     expect(publisher.published).toHaveLength(2);
     const round = publisher.published[1]!.message;
     expect(round).toMatchObject({ second: 1, racers: 2, publishedAt: t0 + 1_000 });
