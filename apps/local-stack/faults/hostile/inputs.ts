@@ -447,7 +447,7 @@ export function runIds(run: number): RunIds {
     raceBase: base,
     hostileRaceBase: base + 1_000,
     racerBase: base,
-    hostileRacers: Array.from({ length: 8 }, (_, i) => base + 90_000 + i),
+    hostileRacers: Array.from({ length: 32 }, (_, i) => base + 90_000 + i),
   };
 }
 

@@ -26,6 +26,12 @@ export interface RunReport {
   /** Everything that differs from the verdicts; empty when the pipeline did what it must. */
   problems: string[];
   sendMs: number;
+  /** Of `sendMs`: the paced interleaved phase, the broker refusals, the big Kinesis records. */
+  phasesMs: [number, number, number];
+  /** Bytes of phase 1 that reached the stream (what the pacer spent). */
+  pacedBytes: number;
+  /** PUBACK latency of the MQTT publishes: p50 and max (ms). */
+  pubackMs: [number, number];
   settleMs: number;
 }
 
@@ -111,6 +117,8 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
     void p.finally(() => inFlight.delete(p));
   };
   const later: Judged[] = [];
+  let pacedBytes = 0;
+  const pubacks: number[] = [];
   const refusedAtBroker: Judged[] = [];
   for (const j of judged) {
     const { input } = j;
@@ -122,12 +130,17 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
       refusedAtBroker.push(j);
       continue;
     }
-    if (reachesStream(j)) await pacer.take(input.payload.byteLength);
+    if (reachesStream(j)) {
+      await pacer.take(input.payload.byteLength);
+      pacedBytes += input.payload.byteLength;
+    }
     if (input.via === 'mqtt') {
+      const sentAt = Date.now();
       track(
         fleet
           .publish(input.clientId!, input.payload, input.qos === 0 ? 0 : 1, ctx.publishTimeoutMs)
           .then((r) => {
+            pubacks.push(Date.now() - sentAt);
             if (!r.ok)
               problems.push(
                 `MQTT ${input.kind} from ${input.clientId}: ${r.why}; payload ${show(input.payload)}`,
@@ -138,11 +151,14 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
       kinesisBuffer.push({ data: input.payload, partitionKey: input.partitionKey! });
       if (kinesisBuffer.length >= 100) flush();
     }
-    while (inFlight.size >= 200) await Promise.race(inFlight);
+    // Enough to keep every part busy; more only queues at the broker (one connection's publishes are handled
+    // one after another) and measures the test's own burst as PUBACK latency.
+    while (inFlight.size >= 64) await Promise.race(inFlight);
   }
   flush();
   await Promise.all(inFlight);
 
+  const phase1Ms = Date.now() - started;
   // What the broker must refuse, each on a connection of its own (the broker closes it).
   for (const j of refusedAtBroker) {
     const closed = await fleet.publishRefused(j.input.payload, j.input.qos ?? 1, 5_000);
@@ -151,6 +167,7 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
         `${j.input.kind} (${j.input.payload.byteLength} bytes, QoS ${j.input.qos}): the broker kept the connection`,
       );
   }
+  const refusedMs = Date.now() - started - phase1Ms;
   // Phase 2: big Kinesis records (throttling here is retried by the producer, so it cannot cost a valid message).
   let refusedByKinesis = 0;
   for (const j of later) {
@@ -169,6 +186,7 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
     }
   }
   const sendMs = Date.now() - started;
+  const phasesMs: [number, number, number] = [phase1Ms, refusedMs, sendMs - phase1Ms - refusedMs];
 
   // Wait until the Lambda has seen every record this run wrote, and the boards and files show it.
   const expectedFiles = (place: InspectionPlace) =>
@@ -235,7 +253,19 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   const dead = hostile.dead();
   if (dead.length > 0) problems.push(`stack parts crashed: ${dead.join('; ')}`);
 
-  return { inputs: judged.length, byKind, byFate, problems, sendMs, settleMs };
+  pubacks.sort((a, b) => a - b);
+  const pubackMs: [number, number] = [pubacks[Math.floor(pubacks.length / 2)] ?? 0, pubacks.at(-1) ?? 0];
+  return {
+    inputs: judged.length,
+    byKind,
+    byFate,
+    problems,
+    sendMs,
+    phasesMs,
+    pacedBytes,
+    pubackMs,
+    settleMs,
+  };
 }
 
 /** Races whose board differs from the expected totals, and boards of races nothing valid was sent to. */

@@ -41,12 +41,16 @@ export class Pacer {
   }
 }
 
+/** QoS 1 publishes one connection has waiting for their PUBACK at once. */
+export const PER_CLIENT_IN_FLIGHT = 4;
+
 export type PublishResult = { ok: true } | { ok: false; why: string };
 
 /** Bike-like MQTT connections, one per client id, kept for the whole test. */
 export class MqttFleet {
   private readonly clients = new Map<string, Promise<mqtt.MqttClient>>();
   private throwaway = 0;
+  private readonly slots = new Map<string, { used: number; waiting: Array<() => void> }>();
   constructor(private readonly url: string) {}
 
   private client(clientId: string): Promise<mqtt.MqttClient> {
@@ -58,9 +62,31 @@ export class MqttFleet {
     return client;
   }
 
-  /** Publishes and waits for the PUBACK (QoS 1: the broker sends it once the rule has stored the message). */
+  /**
+   * Publishes and waits for the PUBACK (QoS 1: the broker sends it once the rule has stored the message).
+   * At most `PER_CLIENT_IN_FLIGHT` per connection, as a bike would have: the broker handles one connection's
+   * publishes one after another, so a deeper queue only measures the test's own burst.
+   */
   async publish(clientId: string, payload: Buffer, qos: 0 | 1, timeoutMs: number): Promise<PublishResult> {
     const client = await this.client(clientId);
+    const slots = this.slots.get(clientId) ?? { used: 0, waiting: [] as Array<() => void> };
+    this.slots.set(clientId, slots);
+    if (slots.used >= PER_CLIENT_IN_FLIGHT) await new Promise<void>((resolve) => slots.waiting.push(resolve));
+    slots.used += 1;
+    try {
+      return await this.publishNow(client, payload, qos, timeoutMs);
+    } finally {
+      slots.used -= 1;
+      slots.waiting.shift()?.();
+    }
+  }
+
+  private async publishNow(
+    client: mqtt.MqttClient,
+    payload: Buffer,
+    qos: 0 | 1,
+    timeoutMs: number,
+  ): Promise<PublishResult> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<PublishResult>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, why: `no PUBACK within ${timeoutMs} ms` }), timeoutMs);
