@@ -21,7 +21,12 @@ import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy, type KinesisLimitsStats } from '../src/kinesis/limits-proxy.js';
 import { createStream, manualClock } from './helpers.js';
-import { JavaStyleCborKinesis, KinesisCborError } from './java-cbor-client.js';
+import {
+  decodeJavaStyle,
+  encodeJavaStyle,
+  JavaStyleCborKinesis,
+  KinesisCborError,
+} from './java-cbor-client.js';
 
 type Params = Record<string, unknown>;
 type Outcome = { status: number; answer: unknown } | { status: number; error: string; message: string };
@@ -247,4 +252,42 @@ describe('Kinesis limits layer: JSON and CBOR clients get the same answers', () 
     expect(cborStats).toEqual(jsonStats);
     expect([jsonCbor, cborRequests]).toEqual([0, jsonStats.requests]);
   }, 60_000);
+
+  it('names the error in x-amzn-ErrorType in both formats, also for errors kinesalite answers', async () => {
+    const kinesalite = await startKinesalite();
+    const proxy = new KinesisLimitsProxy({ upstream: kinesalite.url });
+    const url = new URL(await proxy.listen(0));
+    running.push(async () => {
+      await proxy.close();
+      await kinesalite.close();
+    });
+    const request = { StreamName: 'absent', PartitionKey: 'k', Data: Buffer.from('x') };
+    const json = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.PutRecord',
+      },
+      body: JSON.stringify({ ...request, Data: request.Data.toString('base64') }),
+    });
+    const cbor = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-cbor-1.1',
+        'x-amz-target': 'Kinesis_20131202.PutRecord',
+      },
+      body: encodeJavaStyle(request),
+    });
+    const expected = {
+      __type: 'ResourceNotFoundException',
+      message: 'Stream absent under account 000000000000 not found.',
+    };
+    expect([json.status, cbor.status]).toEqual([400, 400]);
+    expect([json.headers.get('x-amzn-errortype'), cbor.headers.get('x-amzn-errortype')]).toEqual([
+      'ResourceNotFoundException:',
+      'ResourceNotFoundException:',
+    ]);
+    expect(await json.json()).toEqual(expected);
+    expect(decodeJavaStyle(Buffer.from(await cbor.arrayBuffer()))).toEqual(expected);
+  });
 });
