@@ -124,6 +124,11 @@ describe('MQTT 5 clients and the rules engine', () => {
     expect(records).toEqual([{ key: '7', data: { racerId: 7, clientId: 'racer-7', cadence: 88 } }]);
     expect(rules.stats()).toMatchObject({ delivered: 1, errorActions: 0 });
     expect(broker.mqtt5Stats().connections).toBe(1);
+
+    // The same over MQTT-over-WebSocket.
+    const browser = await connect(broker.wsUrl!, 'racer-8');
+    await browser.publishAsync(INGEST_TOPIC, JSON.stringify({ racerId: 8 }), { qos: 1 });
+    expect((await stored())[1]).toEqual({ key: '8', data: { racerId: 8, clientId: 'racer-8' } });
   });
 
   it('answers PUBACK 0x80 with a reason string when even the error action cannot take the message', async () => {
@@ -194,6 +199,7 @@ describe('delivery between MQTT 3.1.1 and MQTT 5 clients', () => {
     await bike.publishAsync('', '{"racerId":11,"n":2}', { qos: 1, properties: { topicAlias: 3 } });
     await waitFor(() => seen.length === 2 || undefined);
     expect(seen).toEqual([`${INGEST_TOPIC} {"racerId":11,"n":1}`, `${INGEST_TOPIC} {"racerId":11,"n":2}`]);
+    expect(broker.mqtt5Stats().aliasedPublishes).toBe(1);
     expect((await stored()).map((r) => r.data)).toEqual([
       { racerId: 11, n: 1, clientId: 'racer-11' },
       { racerId: 11, n: 2, clientId: 'racer-11' },
@@ -338,7 +344,23 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     expect(fresh.sessionPresent).toBe(false);
   });
 
-  it('ends a session when its expiry passes (and at once for expiry 0)', async () => {
+  it('ends a session at once when Clean Start is off but the session expiry is 0', async () => {
+    const first = await connect(broker.mqttUrl, 'brief', { clean: false });
+    await first.subscribeAsync('board/#', { qos: 1 });
+    await first.endAsync();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = mqtt.connect(broker.mqttUrl, {
+      clientId: 'brief',
+      protocolVersion: 5,
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    clients.push(again);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => again.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('ends a session when its expiry passes', async () => {
     const first = await connect(broker.mqttUrl, 'short', {
       clean: false,
       properties: { sessionExpiryInterval: 1 },
@@ -383,6 +405,57 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     expect(seen.filter((m) => m.topic !== 'status/board').map((m) => `${m.topic} ${m.payload}`)).toEqual([
       'status/dropper lost',
     ]);
+  });
+
+  it('publishes the will when the client disconnects with reason 0x04 (Disconnect with Will Message)', async () => {
+    const watcher = await connect(broker.mqttUrl, 'watcher');
+    await watcher.subscribeAsync('status/#', { qos: 1 });
+    const seen: string[] = [];
+    watcher.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({
+      cmd: 'connect',
+      protocolVersion: 5,
+      clientId: 'leaver',
+      clean: true,
+      keepalive: 30,
+      will: { topic: 'status/leaver', payload: Buffer.from('bye'), qos: 1, retain: false },
+    });
+    await raw.next('connack');
+    raw.send({ cmd: 'disconnect', reasonCode: 0x04 });
+    await waitFor(() => seen.length === 1 || undefined);
+    expect(seen).toEqual(['status/leaver bye']);
+  });
+
+  it('closes a silent client with DISCONNECT 0x8D after 1.5 × its keep-alive', async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'sleepy', clean: true, keepalive: 1 });
+    await raw.next('connack');
+    const disconnect = (await raw.next('disconnect')) as mqttPacket.IDisconnectPacket;
+    expect(disconnect.reasonCode).toBe(0x8d);
+    await raw.closed;
+  });
+
+  it('does not send a client more than its Maximum Packet Size (the delivery is dropped and counted)', async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({
+      cmd: 'connect',
+      protocolVersion: 5,
+      clientId: 'small',
+      clean: true,
+      keepalive: 30,
+      properties: { maximumPacketSize: 100 },
+    });
+    await raw.next('connack');
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'big/#', qos: 1 }] });
+    await raw.next('suback');
+    const publisher = await connect(broker.mqttUrl, 'big-pub');
+    await publisher.publishAsync('big/1', Buffer.alloc(500, 0x61), { qos: 1 });
+    await publisher.publishAsync('big/2', 'small', { qos: 1 });
+    const delivered = (await raw.next('publish')) as mqttPacket.IPublishPacket;
+    expect(delivered.topic).toBe('big/2');
+    expect(broker.mqtt5Stats().oversizedDeliveriesDropped).toBe(1);
+    raw.socket.destroy();
   });
 
   it('tells the old connection DISCONNECT 0x8E when a new one takes its client id over', async () => {

@@ -55,7 +55,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const counters: BrokerStats = {
     refusedTooLarge: 0,
     refusedQos2: 0,
-    mqtt5: { connections: 0, publishesRefused: 0, oversizedDeliveriesDropped: 0, protocolErrors: 0 },
+    mqtt5: {
+      connections: 0,
+      aliasedPublishes: 0,
+      publishesRefused: 0,
+      oversizedDeliveriesDropped: 0,
+      protocolErrors: 0,
+    },
   };
   // The streams aedes reads MQTT 5 connections from: their publishes were checked and ran the rules in the
   // adapter before reaching aedes (so a refusal can be a PUBACK reason code); their will was not.

@@ -58,6 +58,8 @@ export interface Mqtt5BrokerHooks {
 /** Counters of what MQTT 5 translation dropped or refused, across all connections. */
 export interface Mqtt5Stats {
   connections: number;
+  /** Publishes whose topic name was given by a topic alias alone (empty topic name). */
+  aliasedPublishes: number;
   publishesRefused: number;
   oversizedDeliveriesDropped: number;
   protocolErrors: number;
@@ -314,6 +316,7 @@ export class Mqtt5Connection {
       return packet.topic;
     }
     const topic = this.#aliases.get(alias);
+    this.#stats.aliasedPublishes += 1;
     if (topic === undefined)
       throw new Mqtt5ProtocolError(
         ReasonCode.ProtocolError,
