@@ -10,10 +10,7 @@
  * down to --min; then --bisect points between the largest pass and the smallest failure. A point stops early
  * (and fails) once its p99 can no longer be met or the simulator falls behind its clock.
  *
- *   pnpm bench:load [--seconds 120] [--paths mqtt,kinesis,kinesis-aggregated] [--start 1000] [--min 125]
- *                   [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)]
- *                   [--max-p99-ms 1000] [--max-lag-growth-ms 1000] [--drain-s 20] [--classes 6] [--seed 1] [--riders-per-process 5000]
- *                   [--shards N] [--no-limits] [--stack-file cdk.tf.json] [--out results.json]
+ *   pnpm bench:load [--seconds 120] [--paths …] [--start 1000] [--budget-min N] …   (--help lists every option)
  * Results: a table per path on stdout (Markdown, for BENCHMARKS.md) and every figure in a JSON file
  * (default .local-stack/bench-load/, git-ignored), written after each point so an interrupted search keeps them.
  */
@@ -28,13 +25,28 @@ import { LAMBDA_BUNDLE_FILE, PACKAGE_DIR, REPO_DIR } from './lib/stack.js';
 import { renderPoint, renderTable } from './lib/table.js';
 import { type PointOptions, type PointResult, runPoint } from './load-point.js';
 
-const HELP = `pnpm bench:load [--seconds 120] [--paths ${LOAD_PATHS.join(',')}] [--start 1000] [--min 125]
-                [--max 64000] [--bisect 2] [--riders 1000,3000 (fixed points, no search)] [--max-p99-ms 1000]
-                [--drain-s 20] [--warmup-s 5] [--classes 6] [--seed 1] [--riders-per-process 5000] [--shards N] [--no-limits]
-                [--no-early-stop]
-                [--stack-file cdk.tf.json] [--out results.json] [--budget-min N (per path)]
+const HELP = `pnpm bench:load [options]            (from the repo root: pnpm bench:load -- [options])
+
 Per path, the largest rider count sustained at 1 Hz for --seconds with nothing lost and p99 publish → leaderboard
-≤ --max-p99-ms; CPU and peak RSS of every part. Table on stdout, every figure in a JSON file.
+≤ --max-p99-ms, with CPU and peak RSS of every part. A Markdown table on stdout, every figure in a JSON file.
+
+  --paths ${LOAD_PATHS.join(',')}   which paths, in this order
+  --seconds 120             race length of each point
+  --start 1000 --min 125 --max 64000 --bisect 2
+                            search: double from --start while points pass (halve to --min if it fails), then
+                            --bisect points between the largest pass and the smallest failure
+  --riders 1000,3000        fixed points instead of the search
+  --budget-min N            per path: start no new point after N minutes (the largest is then a lower bound)
+  --max-p99-ms 1000         p99 limit (race seconds from --warmup-s 5 on)
+  --max-lag-growth-ms 1000  mean latency of the last third of the race minus the first third
+  --no-early-stop           run every point to its end even once it has certainly failed
+  --drain-s 20              after the race, how long the last seconds may take to reach the boards
+  --classes 6 --seed 1      the simulated field
+  --riders-per-process 5000 MQTT bikes per simulator process (at most 5,000)
+  --shards N                stream shards (default: planCapacity for the riders and path)
+  --no-limits               without the Kinesis limits layer's throttling
+  --stack-file cdk.tf.json  another synthesized stack (default: test/fixtures/cdk.tf.json)
+  --out FILE                the JSON file (default .local-stack/bench-load/load-<time>.json)
 `;
 
 // The AWS SDK's notice that its 2027 releases need Node 22 (the lockfile pins it): not this benchmark's news.
@@ -54,31 +66,39 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '120' },
-    paths: { type: 'string', default: LOAD_PATHS.join(',') },
-    start: { type: 'string', default: '1000' },
-    min: { type: 'string', default: '125' },
-    max: { type: 'string', default: '64000' },
-    bisect: { type: 'string', default: '2' },
-    riders: { type: 'string' },
-    'max-p99-ms': { type: 'string', default: '1000' },
-    'drain-s': { type: 'string', default: '20' },
-    'warmup-s': { type: 'string', default: '5' },
-    'max-lag-growth-ms': { type: 'string', default: '1000' },
-    classes: { type: 'string', default: '6' },
-    seed: { type: 'string', default: '1' },
-    'riders-per-process': { type: 'string', default: '5000' },
-    shards: { type: 'string' },
-    'no-limits': { type: 'boolean', default: false },
-    'no-early-stop': { type: 'boolean', default: false },
-    'stack-file': { type: 'string' },
-    out: { type: 'string' },
-    'budget-min': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
+const OPTIONS = {
+  seconds: { type: 'string', default: '120' },
+  paths: { type: 'string', default: LOAD_PATHS.join(',') },
+  start: { type: 'string', default: '1000' },
+  min: { type: 'string', default: '125' },
+  max: { type: 'string', default: '64000' },
+  bisect: { type: 'string', default: '2' },
+  riders: { type: 'string' },
+  'max-p99-ms': { type: 'string', default: '1000' },
+  'drain-s': { type: 'string', default: '20' },
+  'warmup-s': { type: 'string', default: '5' },
+  'max-lag-growth-ms': { type: 'string', default: '1000' },
+  classes: { type: 'string', default: '6' },
+  seed: { type: 'string', default: '1' },
+  'riders-per-process': { type: 'string', default: '5000' },
+  shards: { type: 'string' },
+  'no-limits': { type: 'boolean', default: false },
+  'no-early-stop': { type: 'boolean', default: false },
+  'stack-file': { type: 'string' },
+  out: { type: 'string' },
+  'budget-min': { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>;
+try {
+  parsed = parseArgs({ options: OPTIONS });
+} catch (error) {
+  // An unknown option or a missing value is a usage error (exit 2), not a stack trace.
+  process.stderr.write(`bench:load: ${(error as Error).message.split('\n')[0]} (see --help)\n`);
+  process.exit(2);
+}
+const flags = parsed.values;
 
 function integer(flag: string, min = 1): number {
   const raw = (flags as Record<string, unknown>)[flag] as string;
