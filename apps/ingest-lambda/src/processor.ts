@@ -115,6 +115,8 @@ export type PublishDuty =
       raceId: number;
       claimedAtMs?: undefined;
       afterClaimAtMs: number;
+      /** When it may claim: a second after the claim it saw, or the minimum gap for a newer second. */
+      claimAtMs: number;
       version: number;
       second: number;
       sealed?: undefined;
@@ -147,12 +149,15 @@ export function publishDutyOf(
   nowMs: number,
   intervalMs: number,
   second = 0,
+  minGapMs = PUBLISH_MIN_GAP_MS,
 ): PublishDuty | undefined {
   if (version <= slot.version) return undefined;
   const unsealed = slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs;
   // An unsealed claim younger than an interval has a live claimant (or one whose batch Lambda retries).
   if (unsealed && nowMs - slot.claimedAtMs < intervalMs) return undefined;
-  return { raceId, afterClaimAtMs: slot.claimedAtMs, version, second };
+  // The claim rule of a merge write: a round of a newer second may come the minimum gap after the last.
+  const claimAtMs = slot.claimedAtMs + (second > slot.second ? minGapMs : intervalMs);
+  return { raceId, afterClaimAtMs: slot.claimedAtMs, claimAtMs, version, second };
 }
 
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
@@ -459,7 +464,7 @@ export class IngestProcessor {
     let claimedAtMs: number;
     if (duty.claimedAtMs !== undefined) claimedAtMs = duty.claimedAtMs;
     else {
-      await this.waitUntil(duty.afterClaimAtMs + this.intervalMs);
+      await this.waitUntil(duty.claimAtMs);
       // A read first (cheaper than a lost claim, which bills the whole board item): another shard's
       // claim since our write, or a publish of our version, covers it.
       const slot = await this.store.readPublish(raceId);

@@ -369,18 +369,20 @@ describe('processor on dynalite', () => {
     );
     // Bound: the rest of a busy slot (< 1 s) plus the settle delay plus a loaded machine's slack.
     expect(delays[delays.length - 1]!).toBeLessThan(1_000 + SETTLE + 600);
-    // Once per second of the race: a publish for a newer second at least the minimum gap after the
-    // previous one, any other a whole second after it (by the publish time in the message), and never
-    // more publishes than seconds of the race plus one trailing publish.
+    // Once per second of the race: publishes at least the minimum gap apart (by the publish time in the
+    // message; a whole second unless the claim was for a newer second of the race, which the message's
+    // `second` — the board's latest — does not always show), and never more publishes than seconds of
+    // the race plus one trailing publish.
     const mine = iot.published.slice(before).filter((p) => p.message.raceId === RACE);
     expect(mine.length).toBe(seals.length);
     expect(mine.length).toBeLessThanOrEqual(SECONDS + 1);
+    const timeline = mine.map((p) => `${p.message.second}@${p.message.publishedAt - start}`).join(' ');
     for (let i = 1; i < mine.length; i++) {
-      const [a, b] = [mine[i - 1]!.message, mine[i]!.message];
-      const gap = b.publishedAt - a.publishedAt;
-      expect(gap).toBeGreaterThanOrEqual(b.second > a.second ? PUBLISH_MIN_GAP_MS : 1_000);
+      const gap = mine[i]!.message.publishedAt - mine[i - 1]!.message.publishedAt;
+      expect(gap, `publishes (second@ms): ${timeline}`).toBeGreaterThanOrEqual(PUBLISH_MIN_GAP_MS);
       // As received: HTTP and a loaded event loop add jitter, so only gross breaches (two at once) are caught.
-      expect(mine[i]!.receivedAt - mine[i - 1]!.receivedAt).toBeGreaterThanOrEqual(PUBLISH_MIN_GAP_MS - 300);
+      const received = mine[i]!.receivedAt - mine[i - 1]!.receivedAt;
+      expect(received, `received gap ${i}: ${timeline}`).toBeGreaterThanOrEqual(PUBLISH_MIN_GAP_MS - 400);
     }
     // The last one is the final standings: every racer's exact total, closed.
     const last = mine[mine.length - 1]!.message;

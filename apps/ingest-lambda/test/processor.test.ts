@@ -8,7 +8,7 @@ import { invalidRecordKey, output } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
-import { SEAL_POLL_MS } from '../src/constants.js';
+import { PUBLISH_MIN_GAP_MS, SEAL_POLL_MS } from '../src/constants.js';
 import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor, publishDutyOf } from '../src/processor.js';
@@ -209,25 +209,34 @@ describe('IngestProcessor: leaderboards', () => {
     expect(message.names).toHaveLength(2);
   });
 
-  it('publishes every version, at most once a second per race: a write after the seal is published at the next slot', async () => {
+  it('publishes every version, once per second of the race: a write after the seal is published at the next round', async () => {
     const { processor, publisher, clock } = setup();
     const t0 = clock.now;
     await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
     // The only shard writing the race: its write claims, completes the round and seals it; published at once.
     expect(publisher.published.map((p) => p.message.publishedAt)).toEqual([t0]);
     clock.now += 300;
-    // Written after that publish: this invocation owes a trailing publish and makes it when the slot frees
-    // (its round is complete at once: nobody else writes the race, so no settle delay).
+    // Written after that publish, with a newer second: this invocation owes a trailing publish and makes it
+    // when the next round may be claimed, the minimum gap after the last claim (its round is complete at
+    // once: nobody else writes the race, so no settle delay).
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
     expect(publisher.published).toHaveLength(2);
     const [first, second] = publisher.published;
     expect(second!.message.second).toBe(1);
-    expect(second!.message.publishedAt).toBe(t0 + 1_000);
-    expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
+    expect(second!.message.publishedAt).toBe(t0 + PUBLISH_MIN_GAP_MS);
+    // A late record of the same second after that: the same round again, so a whole second later.
+    clock.now += 100;
+    await processor.process(event([messageRecord(raceMessage(7, 2, 1))]));
+    expect(publisher.published).toHaveLength(3);
+    const third = publisher.published[2]!.message;
+    expect(third).toMatchObject({ second: 1, racers: 2, publishedAt: second!.message.publishedAt + 1_000 });
+    expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(
+      PUBLISH_MIN_GAP_MS,
+    );
     // A pure replay changes nothing and publishes nothing.
     clock.now += 5_000;
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
-    expect(publisher.published).toHaveLength(2);
+    expect(publisher.published).toHaveLength(3);
   });
 
   it('a claim waits for the other shard’s write of its second; that write seals and publishes at once', async () => {
@@ -321,7 +330,9 @@ describe('IngestProcessor: leaderboards', () => {
     expect(publisher.published).toHaveLength(2);
     const last = publisher.published[1]!.message;
     expect(last.closed).toBe(true);
-    expect(last.publishedAt - publisher.published[0]!.message.publishedAt).toBeGreaterThanOrEqual(1_000);
+    expect(last.publishedAt - publisher.published[0]!.message.publishedAt).toBeGreaterThanOrEqual(
+      PUBLISH_MIN_GAP_MS,
+    );
   });
 
   it('a retryable publish failure hands back the race’s records; the retry publishes without recounting', async () => {
@@ -428,15 +439,19 @@ describe('IngestProcessor: the publish slot under failure', () => {
     expect(publishDutyOf(7, 5, slot, 1_500, 1_000)).toEqual({
       raceId: 7,
       afterClaimAtMs: 1_000,
+      claimAtMs: 2_000,
       version: 5,
       second: 0,
     });
+    // A version with a newer second than the sealed claim's round: the next round, the minimum gap after.
+    expect(publishDutyOf(7, 5, slot, 1_500, 1_000, 1, 750)).toMatchObject({ claimAtMs: 1_750, second: 1 });
     const unsealed = { ...slot, claimedAtMs: 2_000 };
     expect(publishDutyOf(7, 5, unsealed, 2_100, 1_000)).toBeUndefined(); // its seal will read version 5
     // A claim unsealed for a whole interval is dead (or slow): not counted on.
     expect(publishDutyOf(7, 5, unsealed, 3_000, 1_000)).toEqual({
       raceId: 7,
       afterClaimAtMs: 2_000,
+      claimAtMs: 3_000,
       version: 5,
       second: 0,
     });
