@@ -48,7 +48,7 @@ const textArb = fc
     fc.boolean(),
     fc.boolean(),
     fc.jsonValue(),
-    fc.constantFrom('color', 'uuid', 'name', '__proto__'),
+    fc.constantFrom('color', 'uuid', 'name', '__proto__', 'ünknown', '🚴', 'a"b', 'x\\y'),
   )
   .chain(([message, extra, repeat, extraValue, extraKey]) => {
     const entries: Array<[string, unknown]> = Object.entries(message);
@@ -144,9 +144,12 @@ const trickyStringArb = fc
   })
   .map((chars) => chars.join(''));
 const trickyArb = fc
-  .tuple(realisticArb, trickyStringArb, fc.boolean())
-  .map(([message, text, asClientId]) =>
-    JSON.stringify(asClientId ? { ...message, clientId: text } : { ...message, name: text }),
+  .tuple(realisticArb, trickyStringArb, fc.constantFrom('name', 'clientId', 'note', 'nöte'))
+  .map(([message, text, key]) =>
+    // An unknown member goes first, so that what it contains must not upset the fields after it.
+    JSON.stringify(
+      key === 'name' || key === 'clientId' ? { ...message, [key]: text } : { [key]: text, ...message },
+    ),
   );
 
 const anyTextArb = fc.oneof(
@@ -239,6 +242,36 @@ describe('scanner', () => {
         // A lone surrogate is valid JSON text; it must come back as it was, not as U+FFFD.
         expect(scan(text.replace('"\\ud800x"', '"\ud800x"'))).toStrictEqual(message);
       } else expect(scan(text)).toStrictEqual(message);
+    }
+  });
+
+  it('skips unknown members with plain values, and gives up on nested ones or escaped keys', () => {
+    const message = validMessage({ name: 'Zoë' });
+    const body = JSON.stringify(message).slice(1);
+    for (const member of [
+      '"fw":"2.1\\u00e9\\n"',
+      '"é€🚴":-1.5e+3',
+      '"a":true',
+      '"b":false',
+      '"c":null',
+      '"d":0',
+      '"e":2E5',
+      '"f":1e-7',
+    ]) {
+      expect(scan(`{${member},${body}`)).toStrictEqual(message);
+    }
+    for (const member of [
+      '"a":{}',
+      '"a":[1]',
+      '"a":01',
+      '"a":-',
+      '"a":1.',
+      '"a":1e',
+      '"a":"\\x"',
+      '"a":"\\u12"',
+      '"\\u0065vent":"final"',
+    ]) {
+      expect(scan(`{${member},${body}`)).toBe(MISS);
     }
   });
 });

@@ -4,8 +4,10 @@
  * (validating while parsing, as the fastest JSON validators do). Reading bytes from a typed array costs
  * a third of reading UTF-16 units with `charCodeAt`, which is why it works on bytes even for text input.
  *
- * It accepts only a plain subset of JSON it reads exactly (no escapes in strings, no minus sign or
- * exponent in numbers, digits that make an integer up to 2^53 − 1, no unknown or repeated keys) and returns `MISS` for
+ * It accepts only a plain subset of JSON it reads exactly (no escapes in the known fields' strings, no
+ * minus sign or exponent in their numbers, digits that make an integer up to 2^53 − 1, no repeated known
+ * keys; unknown members are skipped when their value is a string, number or literal, never an object
+ * or array) and returns `MISS` for
  * anything else; the caller then runs `JSON.parse` and the validators, which decide and word every
  * verdict. So, like the fast path, the scanner decides speed, never verdicts: a property test holds what
  * it accepts equal to `JSON.parse` + the precise validator on the same text.
@@ -144,7 +146,7 @@ function scannerSource(spec: ObjectSpec): string | undefined {
           c = b[++i];
           if ${isWhitespace('c')} { i = skip(b, i); c = b[i]; }
           ${readValue(field, `x${index}`)}
-          break;
+          break member;
         }`;
     const code = key.charCodeAt(0);
     groups.set(code, [...(groups.get(code) ?? []), branch]);
@@ -152,7 +154,7 @@ function scannerSource(spec: ObjectSpec): string | undefined {
   const cases = [...groups].map(
     ([code, branches]) => `case ${code}:
         ${branches.join('\n        ')}
-        return MISS;`,
+        break;`,
   );
   const requiredFields = fields.flatMap(([key, field], index) =>
     field.optional === true ? [] : [`${JSON.stringify(key)}: x${index}`],
@@ -167,6 +169,63 @@ function scannerSource(spec: ObjectSpec): string | undefined {
     else return i;
   }
 }
+// Bytes minus UTF-16 units in the member skipMember last skipped.
+let skipped = 0;
+/** Skips a member with an unknown key (at its first byte) and a plain value: the index after it, or -1. */
+function skipMember(b, i) {
+  let extra = 0;
+  let c;
+  for (;;) {
+    c = b[i];
+    if (c === 34) break;
+    // An escaped key may spell a known one: not plain.
+    if (!(c >= 32) || c === 92) return -1;
+    if (c >= 192) extra += c >= 224 ? 2 : 1;
+    i++;
+  }
+  i = skip(b, i + 1);
+  if (b[i] !== 58) return -1;
+  i = skip(b, i + 1);
+  c = b[i];
+  if (c === 34) {
+    for (;;) {
+      c = b[++i];
+      if (c === 34) break;
+      if (!(c >= 32)) return -1;
+      if (c === 92) {
+        c = b[++i];
+        if (c === 117) {
+          if (HEX[b[i + 1]] !== 1 || HEX[b[i + 2]] !== 1 || HEX[b[i + 3]] !== 1 || HEX[b[i + 4]] !== 1) return -1;
+          i += 4;
+        } else if (!(c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)) return -1;
+      } else if (c >= 192) extra += c >= 224 ? 2 : 1;
+    }
+    i++;
+  } else if (c === 45 || (c >= 48 && c <= 57)) {
+    // Any JSON number: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+    if (c === 45) c = b[++i];
+    if (c === 48) c = b[++i];
+    else if (c >= 49 && c <= 57) do c = b[++i]; while (c >= 48 && c <= 57);
+    else return -1;
+    if (c === 46) {
+      c = b[++i];
+      if (!(c >= 48 && c <= 57)) return -1;
+      do c = b[++i]; while (c >= 48 && c <= 57);
+    }
+    if (c === 101 || c === 69) {
+      c = b[++i];
+      if (c === 43 || c === 45) c = b[++i];
+      if (!(c >= 48 && c <= 57)) return -1;
+      do c = b[++i]; while (c >= 48 && c <= 57);
+    }
+  } else if (${spells('true')}) i += 4;
+  else if (${spells('false')}) i += 5;
+  else if (${spells('null')}) i += 4;
+  // Objects and arrays are not plain.
+  else return -1;
+  skipped = extra;
+  return i;
+}
 return function scan(b, n, t) {
   let ${fields.map((_, index) => `x${index}`).join(', ')};
   let seen = 0;
@@ -179,10 +238,15 @@ return function scan(b, n, t) {
   if (b[i] !== 34) { i = skip(b, i); if (b[i] !== 34) return MISS; }
   for (;;) {
     i++;
-    switch (b[i]) {
+    member: {
+      switch (b[i]) {
       ${cases.join('\n      ')}
-      default:
-        return MISS;
+      }
+      // Not a known key: skipped (unknown fields are ignored), unless its value is not plain.
+      i = skipMember(b, i);
+      if (i < 0) return MISS;
+      shift += skipped;
+      c = b[i];
     }
     if ${isWhitespace('c')} { i = skip(b, i); c = b[i]; }
     if (c === 44) {
@@ -202,6 +266,10 @@ return function scan(b, n, t) {
 };`;
 }
 
+/** 1 for the bytes of hexadecimal digits (of `\\u` escapes). */
+const HEX = new Uint8Array(256);
+for (const digit of '0123456789abcdefABCDEF') HEX[digit.charCodeAt(0)] = 1;
+
 /** Exact powers of ten (read from decimal literals, which are correctly rounded). */
 const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 
@@ -209,9 +277,10 @@ const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 export function generateScanner(spec: ObjectSpec): Scanner | undefined {
   const source = scannerSource(spec);
   if (source === undefined) return undefined;
-  return new Function('MISS', 'POW10', 'formats', 'codePoints', source)(
+  return new Function('MISS', 'POW10', 'HEX', 'formats', 'codePoints', source)(
     MISS,
     POW10,
+    HEX,
     FORMATS,
     codePoints,
   ) as Scanner;
