@@ -355,10 +355,10 @@ async function measure(
       );
     if (tracker.untimed > 0)
       failures.push(`${tracker.untimed} pairs reached a board before their send time was known`);
-    if (!(latencyMs.p99 <= options.maxP99Ms) || tracker.seen + tracker.untimed < pairs)
-      failures.push(
-        `p99 ${latencyMs.p99} ms${tracker.seen < pairs ? ` (${pairs - tracker.seen} pairs never on a board)` : ''} > ${options.maxP99Ms} ms`,
-      );
+    if (!(latencyMs.p99 <= options.maxP99Ms))
+      failures.push(`p99 ${latencyMs.p99} ms > ${options.maxP99Ms} ms`);
+    if (counted < pairs)
+      failures.push(`${pairs - counted} of ${pairs} (racer, second) pairs never on a board within the drain`);
     // Judged on races with ≥ 10 s per third after the warm-up: on shorter ones one slow second decides it.
     if (seconds - tracker.warmupSeconds >= MIN_SECONDS_FOR_LAG_GROWTH && growth > options.maxLagGrowthMs)
       failures.push(`lag grew by ${Math.round(growth)} ms over the race`);
