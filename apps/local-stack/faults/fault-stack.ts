@@ -3,7 +3,7 @@
  * (`persistDir`), so a fault test can kill one and bring it back with what it had; its folder (errors bucket,
  * DLQ, persisted data) is removed on `close()`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LAMBDA_BUNDLE } from '@alleycat/schema';
@@ -45,6 +45,7 @@ export async function startFaultStack(
   options: FaultStackOptions | FaultStackOptions['adjust'] = {},
 ): Promise<FaultStack> {
   const { adjust, bundle = BUNDLE } = typeof options === 'function' ? { adjust: options } : (options ?? {});
+  await bundleBuilt();
   const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-fault-'));
   const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
   adjust?.(config);
@@ -97,4 +98,25 @@ export async function startFaultStack(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits (up to a minute) for the real Lambda bundle: a `pnpm build` of ingest-lambda running alongside
+ * (another package's tests, a developer) removes it for a few seconds, and a stack started then fails.
+ */
+async function bundleBuilt(timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await access(BUNDLE);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `the Lambda bundle ${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`,
+          { cause: error },
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
