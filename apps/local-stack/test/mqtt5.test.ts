@@ -224,6 +224,78 @@ describe('delivery between MQTT 3.1.1 and MQTT 5 clients', () => {
   });
 });
 
+describe('MQTT 5 properties IoT Core forwards', () => {
+  it('passes user properties, content type, response topic and correlation data to v5 subscribers', async () => {
+    const v5 = await connect(broker.mqttUrl, 'sub-5');
+    await v5.subscribeAsync('req/#', { qos: 1 });
+    const v3 = await mqtt.connectAsync(broker.mqttUrl, {
+      clientId: 'sub-3',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    clients.push(v3);
+    await v3.subscribeAsync('req/#', { qos: 1 });
+    const at5: mqtt.IPublishPacket[] = [];
+    const at3: string[] = [];
+    v5.on('message', (_t, _p, packet) => at5.push(packet));
+    v3.on('message', (_t, payload) => at3.push(payload.toString()));
+    const publisher = await connect(broker.mqttUrl, 'pub-props');
+    await publisher.publishAsync('req/1', '{"q":1}', {
+      qos: 1,
+      properties: {
+        userProperties: { trace: 'abc', tag: ['x', 'y'] },
+        contentType: 'application/json',
+        payloadFormatIndicator: true,
+        responseTopic: 'resp/1',
+        correlationData: Buffer.from('c-1'),
+      },
+    });
+    await publisher.publishAsync('req/2', 'plain', { qos: 0 });
+    await waitFor(() => (at5.length === 2 && at3.length === 2) || undefined);
+    expect(at5[0]!.properties).toEqual({
+      userProperties: { trace: 'abc', tag: ['x', 'y'] },
+      contentType: 'application/json',
+      payloadFormatIndicator: true,
+      responseTopic: 'resp/1',
+      correlationData: Buffer.from('c-1'),
+    });
+    expect(at5[1]!.properties ?? {}).toEqual({});
+    expect(at3).toEqual(['{"q":1}', 'plain']);
+  });
+
+  it('sends the remaining Message Expiry Interval and drops expired messages (retained ones too)', async () => {
+    const publisher = await connect(broker.mqttUrl, 'expirer');
+    await publisher.publishAsync('exp/short', 'soon gone', {
+      qos: 1,
+      retain: true,
+      properties: { messageExpiryInterval: 1 },
+    });
+    await publisher.publishAsync('exp/long', 'kept', {
+      qos: 1,
+      retain: true,
+      properties: { messageExpiryInterval: 60 },
+    });
+    const early = await connect(broker.mqttUrl, 'early');
+    const seenEarly: mqtt.IPublishPacket[] = [];
+    early.on('message', (_t, _p, packet) => seenEarly.push(packet));
+    await early.subscribeAsync('exp/long', { qos: 1 });
+    await waitFor(() => seenEarly.length === 1 || undefined);
+    const left = seenEarly[0]!.properties?.messageExpiryInterval;
+    expect(left).toBeGreaterThanOrEqual(58);
+    expect(left).toBeLessThanOrEqual(60);
+
+    await new Promise((r) => setTimeout(r, 1_200));
+    const late = await connect(broker.mqttUrl, 'late');
+    const seenLate: string[] = [];
+    late.on('message', (topic) => seenLate.push(topic));
+    await late.subscribeAsync('exp/short', { qos: 1 });
+    await late.subscribeAsync('exp/long', { qos: 1 });
+    await waitFor(() => seenLate.length >= 1 || undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seenLate).toEqual(['exp/long']);
+  });
+});
+
 describe('what the broker says to MQTT 5 clients', () => {
   it('CONNACK carries IoT Core’s properties; an empty client id gets an Assigned Client Identifier', async () => {
     const raw = await rawClient(broker.mqttUrl);

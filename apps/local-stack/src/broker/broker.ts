@@ -13,14 +13,20 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import type { IPublishPacket } from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 import type { RuleEngine } from '../rules/rule-engine.js';
 import { sniffProtocolLevel } from './connect-sniffer.js';
 import { MQTT5_PROTOCOL_LEVEL } from './constants.js';
-import { type Mqtt5BrokerHooks, Mqtt5Connection, type Mqtt5Stats } from './mqtt5-connection.js';
+import {
+  type BrokerPublish,
+  type Mqtt5BrokerHooks,
+  Mqtt5Connection,
+  type Mqtt5Link,
+  type Mqtt5Stats,
+} from './mqtt5-connection.js';
 import { ReasonCode } from './reason-codes.js';
 import { SessionExpiry } from './session-expiry.js';
 
@@ -65,11 +71,20 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   };
   // The streams aedes reads MQTT 5 connections from: their publishes were checked and ran the rules in the
   // adapter before reaching aedes (so a refusal can be a PUBACK reason code); their will was not.
-  const admittedByAdapter = new WeakMap<object, () => void>();
-  aedes.on('clientDisconnect', (client) => admittedByAdapter.get(client.conn)?.());
+  const links = new WeakMap<object, Mqtt5Link>();
+  aedes.on('clientDisconnect', (client) => links.get(client.conn)?.unregistered());
   aedes.authorizePublish = (client, packet, callback) => {
     // Messages the broker publishes itself (client null) are not device traffic.
     if (client === null) return callback(null);
+    const link = links.get(client.conn);
+    if (link !== undefined) {
+      if (packet !== (client as { will?: unknown }).will) {
+        // Checked and run through the rules by the adapter already (so it could answer with a reason code).
+        link.attach(packet as BrokerPublish);
+        return callback(null);
+      }
+      link.attachWill(packet as BrokerPublish);
+    }
     // IoT Core's message broker: no QoS 2, payloads up to 128 KiB; it drops the connection otherwise.
     if (packet.qos === 2) {
       counters.refusedQos2 += 1;
@@ -84,18 +99,60 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       );
     }
     if (rules === undefined || !rules.matches(packet.topic)) return callback(null);
-    if (admittedByAdapter.has(client.conn) && packet !== (client as { will?: unknown }).will)
-      return callback(null);
     rules.onMessage({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client.id }).then(
       () => callback(null),
       (error: unknown) => callback(error as Error),
     );
   };
+  /**
+   * Delivery of a message published with MQTT 5 properties: not once its Message Expiry Interval has passed
+   * (to 3.1.1 subscribers too, as on IoT Core), and its properties handed to an MQTT 5 subscriber's adapter.
+   */
+  const forwardWithMqtt5Properties = (client: Client, packet: AedesPublishPacket) => {
+    const publish = packet as unknown as BrokerPublish & { brokerId: string | null; retain: boolean };
+    // aedes replays a retained message as a new packet without properties (brokerId null): restore them.
+    if (publish.brokerId === null && publish.retain) {
+      const kept = retainedProperties.get(publish.topic);
+      if (kept?.payload.equals(Buffer.from(publish.payload))) {
+        if (kept.properties !== undefined) publish.properties = kept.properties;
+        if (kept.messageExpiry !== undefined) publish.messageExpiry = kept.messageExpiry;
+      }
+    }
+    if (publish.messageExpiry !== undefined && publish.messageExpiry <= Date.now()) return null;
+    links.get(client.conn)?.forwarding(publish);
+    return packet;
+  };
+  /** MQTT 5 properties of retained messages, by topic (aedes's retained store keeps topic and payload only). */
+  const retainedProperties = new Map<
+    string,
+    { payload: Buffer; properties?: object; messageExpiry?: number }
+  >();
+  const keepRetainedProperties = (packet: AedesPublishPacket, _client: Client | null, done: () => void) => {
+    if (packet.retain) {
+      const { properties, messageExpiry } = packet as unknown as BrokerPublish;
+      if (packet.payload.length === 0 || (properties === undefined && messageExpiry === undefined))
+        retainedProperties.delete(packet.topic);
+      else {
+        const kept: { payload: Buffer; properties?: object; messageExpiry?: number } = {
+          payload: Buffer.from(packet.payload),
+        };
+        if (properties !== undefined) kept.properties = properties;
+        if (messageExpiry !== undefined) kept.messageExpiry = messageExpiry;
+        retainedProperties.set(packet.topic, kept);
+      }
+    }
+    done();
+  };
   const sessions = new SessionExpiry(aedes);
   const hooks: Mqtt5BrokerHooks = {
     aedes,
     sessions,
-    register: (brokerSide, onUnregistered) => admittedByAdapter.set(brokerSide, onUnregistered),
+    register: (brokerSide, link) => {
+      links.set(brokerSide, link);
+      // Installed with the first MQTT 5 connection, so a 3.1.1-only broker keeps aedes's defaults.
+      aedes.authorizeForward = forwardWithMqtt5Properties;
+      aedes.published = keepRetainedProperties;
+    },
     refused: (kind) => {
       if (kind === 'qos2') counters.refusedQos2 += 1;
       else counters.refusedTooLarge += 1;

@@ -48,11 +48,35 @@ export interface Mqtt5BrokerHooks {
   admit(clientId: string, publish: IPublishPacket): Promise<{ reasonCode: number; reason?: string }>;
   /** A publish refused as IoT Core refuses it (counted with the 3.1.1 refusals). */
   refused(kind: 'qos2' | 'tooLarge'): void;
-  /**
-   * The stream aedes reads this connection from (its publishes were admitted here, not in authorizePublish),
-   * and what to call when aedes has unregistered the client (its session may then start to expire).
-   */
-  register(brokerSide: Duplex, onUnregistered: () => void): void;
+  /** The stream aedes reads this connection from, and the connection's side of the broker's hooks. */
+  register(brokerSide: Duplex, link: Mqtt5Link): void;
+}
+
+/** A publish as aedes carries it: MQTT 5 properties and an absolute expiry ride along (aedes-packet keeps both). */
+export interface BrokerPublish {
+  topic: string;
+  payload: Buffer | string;
+  properties?: ForwardedProperties;
+  /** Epoch ms after which the message is not delivered (MQTT 5 Message Expiry Interval). */
+  messageExpiry?: number;
+}
+
+/** The PUBLISH properties IoT Core forwards from publisher to subscribers. */
+export type ForwardedProperties = Pick<
+  NonNullable<IPublishPacket['properties']>,
+  'payloadFormatIndicator' | 'contentType' | 'responseTopic' | 'correlationData' | 'userProperties'
+>;
+
+/** What the broker's aedes hooks call on the connection a client object belongs to. */
+export interface Mqtt5Link {
+  /** aedes has unregistered the client: its session may start to expire. */
+  unregistered(): void;
+  /** authorizePublish of one of this connection's publishes: attach the properties the 3.1.1 hop dropped. */
+  attach(publish: BrokerPublish): void;
+  /** authorizePublish of this connection's will: attach the will's properties. */
+  attachWill(will: BrokerPublish): void;
+  /** authorizeForward towards this connection: remember the properties for the PUBLISH aedes is about to send. */
+  forwarding(publish: BrokerPublish): void;
 }
 
 /** Counters of what MQTT 5 translation dropped or refused, across all connections. */
@@ -68,12 +92,40 @@ export interface Mqtt5Stats {
 interface QueueEntry {
   ready: boolean;
   toBroker?: Packet;
+  /** For a publish going to aedes: what `attach` gives back once aedes parsed it. */
+  carried?: Carried;
   toClient?: Packet;
   error?: Mqtt5ProtocolError;
   after?: () => void;
 }
 
 const WRITE_V5 = { protocolVersion: 5 };
+/** Deliveries remembered by `forwarding` but not (yet) seen on the wire; past this the oldest are forgotten. */
+const MAX_FORWARDING = 1024;
+/** IoT Core: "the minimum MEI is 1 … The maximum message expiry interval is 604800 (7 days)". */
+const MESSAGE_EXPIRY_RANGE = { min: 1, max: 604_800 };
+
+interface Carried {
+  topic: string;
+  properties: ForwardedProperties | undefined;
+  messageExpiry: number | undefined;
+}
+
+function clampExpiry(seconds: number): number {
+  return Math.min(Math.max(seconds, MESSAGE_EXPIRY_RANGE.min), MESSAGE_EXPIRY_RANGE.max);
+}
+
+function forwardedProperties(properties: IPublishPacket['properties']): ForwardedProperties | undefined {
+  if (properties === undefined) return undefined;
+  const out: ForwardedProperties = {};
+  if (properties.payloadFormatIndicator !== undefined)
+    out.payloadFormatIndicator = properties.payloadFormatIndicator;
+  if (properties.contentType !== undefined) out.contentType = properties.contentType;
+  if (properties.responseTopic !== undefined) out.responseTopic = properties.responseTopic;
+  if (properties.correlationData !== undefined) out.correlationData = properties.correlationData;
+  if (properties.userProperties !== undefined) out.userProperties = properties.userProperties;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
 
 export class Mqtt5Connection {
   readonly #socket: Duplex;
@@ -87,7 +139,12 @@ export class Mqtt5Connection {
   readonly #aliases = new Map<number, string>();
   readonly #pendingSubacks = new Map<number, Array<number | undefined>>();
   readonly #pendingUnsubacks = new Map<number, number>();
+  /** Properties of publishes written to aedes, in order, until authorizePublish takes them back. */
+  readonly #carried: Carried[] = [];
+  /** Properties of deliveries aedes decided to send here, until their PUBLISH comes out of aedes. */
+  readonly #forwarding: BrokerPublish[] = [];
 
+  #willCarried: { properties: ForwardedProperties | undefined; interval: number | undefined } | undefined;
   #clientId = '';
   #connectSeen = false;
   #connackSent = false;
@@ -115,7 +172,17 @@ export class Mqtt5Connection {
     this.#stats = stats;
     stats.connections += 1;
     [this.#brokerSide, this.#adapterSide] = duplexPair();
-    hooks.register(this.#brokerSide, () => this.#unregistered());
+    hooks.register(this.#brokerSide, {
+      unregistered: () => this.#unregistered(),
+      attach: (publish) => this.#attach(publish),
+      attachWill: (will) => {
+        if (this.#willCarried?.properties !== undefined) will.properties = this.#willCarried.properties;
+        // The will's expiry interval starts when the will is published (IoT Core: "after the client disconnects").
+        if (this.#willCarried?.interval !== undefined)
+          will.messageExpiry = Date.now() + 1000 * this.#willCarried.interval;
+      },
+      forwarding: (publish) => this.#remember(publish),
+    });
 
     this.#fromClient.on('packet', (packet) => this.#onClientPacket(packet));
     this.#fromClient.on('error', (error: Error) =>
@@ -191,6 +258,11 @@ export class Mqtt5Connection {
       );
     if ((packet.will?.qos ?? 0) > MAXIMUM_QOS)
       return this.#refuseConnect(ReasonCode.QosNotSupported, 'will QoS 2 is not supported');
+    if (packet.will !== undefined && Buffer.byteLength(packet.will.payload) > IOT_MESSAGE_MAX_BYTES)
+      return this.#refuseConnect(
+        ReasonCode.PacketTooLarge,
+        `will payload exceeds ${IOT_MESSAGE_MAX_BYTES} bytes`,
+      );
 
     let clientId = packet.clientId;
     if (clientId === '') {
@@ -221,9 +293,14 @@ export class Mqtt5Connection {
     if (packet.username !== undefined) connect.username = packet.username;
     if (packet.password !== undefined) connect.password = packet.password;
     if (packet.will !== undefined) {
-      // Will properties (delay, expiry, content type, user properties…) do not survive the 3.1.1 hop.
-      const { topic, payload, qos, retain } = packet.will;
+      // Will properties are kept here and attached when aedes publishes the will (Will Delay is not supported).
+      const { topic, payload, qos, retain, properties: willProperties } = packet.will;
       connect.will = { topic, payload, qos: qos ?? 0, retain: retain ?? false };
+      const interval = willProperties?.messageExpiryInterval;
+      this.#willCarried = {
+        properties: forwardedProperties(willProperties),
+        interval: interval === undefined ? undefined : clampExpiry(interval),
+      };
     }
     if (cleanStart && this.#persistent) {
       // Clean Start with a session that outlives the connection: end any old session first, then resume none.
@@ -284,10 +361,16 @@ export class Mqtt5Connection {
       dup: packet.dup,
     };
     if (messageId !== undefined) publish.messageId = messageId;
+    const interval = packet.properties?.messageExpiryInterval;
+    const carried: Carried = {
+      topic,
+      properties: forwardedProperties(packet.properties),
+      messageExpiry: interval === undefined ? undefined : Date.now() + 1000 * clampExpiry(interval),
+    };
     const slot: QueueEntry = { ready: false };
     this.#hooks.admit(this.#clientId, publish).then(
       ({ reasonCode, reason }) => {
-        if (reasonCode === ReasonCode.Success) return this.#settle(slot, { toBroker: publish });
+        if (reasonCode === ReasonCode.Success) return this.#settle(slot, { toBroker: publish, carried });
         this.#stats.publishesRefused += 1;
         if (packet.qos === 0)
           return this.#settle(slot, {
@@ -386,6 +469,17 @@ export class Mqtt5Connection {
           dup: packet.dup,
         };
         if (packet.messageId !== undefined) publish.messageId = packet.messageId;
+        const forwarded = this.#takeForwarding(packet);
+        if (forwarded !== undefined) {
+          const properties: NonNullable<IPublishPacket['properties']> = { ...forwarded.properties };
+          if (forwarded.messageExpiry !== undefined)
+            // The time left, in whole seconds: 0 once 999 ms or less remain, as IoT Core sends it.
+            properties.messageExpiryInterval = Math.max(
+              0,
+              Math.floor((forwarded.messageExpiry - Date.now()) / 1000),
+            );
+          if (Object.keys(properties).length > 0) publish.properties = properties;
+        }
         const bytes = mqttPacket.generate(publish, WRITE_V5);
         if (bytes.length > this.#maxPacketToClient) {
           // MQTT 5.0 § 3.1.2.11.4: the server discards what the client cannot take, as if it had been delivered.
@@ -446,6 +540,40 @@ export class Mqtt5Connection {
     this.#toClient({ cmd: 'connack', reasonCode, sessionPresent: packet.sessionPresent, properties });
   }
 
+  // ── properties around the 3.1.1 hop ──────────────────────────────────────────────────────────────────────
+
+  #attach(publish: BrokerPublish) {
+    const carried = this.#carried.shift();
+    if (carried === undefined || carried.topic !== publish.topic) {
+      // Out of step (cannot happen while aedes handles publishes in arrival order): carry nothing rather than
+      // the wrong message's properties.
+      this.#carried.length = 0;
+      return;
+    }
+    if (carried.properties !== undefined) publish.properties = carried.properties;
+    if (carried.messageExpiry !== undefined) publish.messageExpiry = carried.messageExpiry;
+  }
+
+  #remember(publish: BrokerPublish) {
+    if (publish.properties === undefined && publish.messageExpiry === undefined) return;
+    this.#forwarding.push(publish);
+    if (this.#forwarding.length > MAX_FORWARDING) this.#forwarding.shift();
+  }
+
+  /** The remembered delivery this PUBLISH from aedes is (same topic and payload; nearly always the first). */
+  #takeForwarding(packet: IPublishPacket): BrokerPublish | undefined {
+    const payload = packet.payload as Buffer;
+    const index = this.#forwarding.findIndex(
+      (candidate) =>
+        candidate.topic === packet.topic &&
+        (typeof candidate.payload === 'string'
+          ? candidate.payload === payload.toString()
+          : candidate.payload.equals(payload)),
+    );
+    if (index < 0) return undefined;
+    return this.#forwarding.splice(index, 1)[0];
+  }
+
   // ── plumbing ───────────────────────────────────────────────────────────────────────────────────────────────
 
   #puback(messageId: number, reasonCode: number, reason?: string): Packet {
@@ -472,6 +600,7 @@ export class Mqtt5Connection {
     while (this.#queue.length > 0 && this.#queue[0]!.ready && !this.#closing) {
       const entry = this.#queue.shift()!;
       if (entry.error !== undefined) return this.#fail(entry.error);
+      if (entry.carried !== undefined) this.#carried.push(entry.carried);
       if (entry.toBroker !== undefined) this.#toBroker(entry.toBroker);
       if (entry.toClient !== undefined) this.#toClient(entry.toClient);
       entry.after?.();
