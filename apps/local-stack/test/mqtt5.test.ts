@@ -296,6 +296,42 @@ describe('MQTT 5 properties IoT Core forwards', () => {
   });
 });
 
+describe('message expiry for offline sessions', () => {
+  it('does not deliver a queued QoS 1 message whose expiry passed while its subscriber was offline', async () => {
+    const away = await connect(broker.mqttUrl, 'away', {
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await away.subscribeAsync('queue/#', { qos: 1 });
+    await away.endAsync();
+    const publisher = await connect(broker.mqttUrl, 'queuer');
+    await publisher.publishAsync('queue/stale', 'expires', {
+      qos: 1,
+      properties: { messageExpiryInterval: 1 },
+    });
+    await publisher.publishAsync('queue/fresh', 'stays', {
+      qos: 1,
+      properties: { messageExpiryInterval: 60 },
+    });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const seen: string[] = [];
+    const back = mqtt.connect(broker.mqttUrl, {
+      clientId: 'away',
+      protocolVersion: 5,
+      clean: false,
+      reconnectPeriod: 0,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    clients.push(back);
+    back.on('message', (topic) => seen.push(topic));
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => back.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(true);
+    await waitFor(() => seen.length >= 1 || undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual(['queue/fresh']);
+  });
+});
+
 describe('what the broker says to MQTT 5 clients', () => {
   it('CONNACK carries IoT Core’s properties; an empty client id gets an Assigned Client Identifier', async () => {
     const raw = await rawClient(broker.mqttUrl);
