@@ -1,9 +1,7 @@
 /**
- * Reproductions of the MQTT-path bugs the fuzzer found (/work/notes/hostile-findings.md F1, F2), each the
- * smallest input that shows it, through the real broker, rule and Lambda. They assert what the contract asks
- * (issue 7: every invalid input in the inspection files with a reason, acknowledged, nothing scored) and fail
- * until src/rules is fixed; the fuzzer generates these two input classes over Kinesis only until then
- * (`FUZZ_KNOWN_BUGS=1` puts them back on MQTT).
+ * Regression tests for the MQTT-path bugs the fuzzer found (F1, F2 in the README), each the smallest input that
+ * showed it, through the real broker, rule and Lambda: what the contract asks (issue 7: every invalid input in
+ * the inspection files with a reason, acknowledged, nothing scored). Fixed in src/rules (cda16ca).
  */
 import { clientIdFor, encodeRaceMessage, INGEST_TOPIC, type RaceMessage } from '@alleycat/schema';
 import mqtt from 'mqtt';
@@ -20,7 +18,7 @@ let watch: BoardWatch | undefined;
 beforeAll(async () => {
   hostile = await startHostileStack();
   fleet = new MqttFleet(hostile.stack.endpoints.mqtt);
-  watch = await watchBoards(hostile.stack.endpoints.mqtt, `known-bugs-watcher-${process.pid}`);
+  watch = await watchBoards(hostile.stack.endpoints.mqtt, `rule-regressions-watcher-${process.pid}`);
 });
 
 afterAll(async () => {
@@ -41,7 +39,7 @@ const message = (racerId: number, raceId: number, second: number): RaceMessage =
   resistance: 40,
 });
 
-describe('MQTT rule path, hostile payloads (known bugs)', () => {
+describe('MQTT rule path, hostile payloads (regressions)', () => {
   it('F1: a deeply nested payload (20,000 levels, 40 KB) is acknowledged and logged by the rule, and blocks no other bike', async () => {
     const raceId = 7_100;
     const deep = `${encodeRaceMessage(message(71, raceId, 1)).slice(0, -1)},"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
