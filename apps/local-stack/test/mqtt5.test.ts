@@ -566,6 +566,17 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     raw.socket.destroy();
   });
 
+  it('says DISCONNECT 0x8B (server shutting down) when the broker closes', async () => {
+    const own = await startBroker({ wsPort: null });
+    const raw = await rawClient(own.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'stayer', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    const closing = own.close();
+    expect(((await raw.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x8b);
+    await raw.closed;
+    await closing;
+  });
+
   it('tells the old connection DISCONNECT 0x8E when a new one takes its client id over', async () => {
     const raw = await rawClient(broker.mqttUrl);
     raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'twin', clean: true, keepalive: 30 });
