@@ -152,7 +152,24 @@ const trickyArb = fc
     ),
   );
 
+/** A valid message after an unknown member holding any JSON, one character of it replaced or inserted. */
+const unknownMemberArb = fc
+  .tuple(
+    realisticArb,
+    fc.jsonValue({ maxDepth: 4 }),
+    fc.nat(),
+    fc.constantFrom(...INTERESTING, '[', ']', '1'),
+    fc.boolean(),
+  )
+  .map(([message, value, at, char, insert]) => {
+    const member = `"extra":${JSON.stringify(value)}`;
+    const i = 8 + (at % (member.length - 7));
+    const mutated = member.slice(0, i) + char + member.slice(insert ? i : i + 1);
+    return `{${mutated},${JSON.stringify(message).slice(1)}`;
+  });
+
 const anyTextArb = fc.oneof(
+  unknownMemberArb,
   textArb,
   trickyArb,
   mutatedArb,
@@ -245,7 +262,7 @@ describe('scanner', () => {
     }
   });
 
-  it('skips unknown members with plain values, and gives up on nested ones or escaped keys', () => {
+  it('skips unknown members whose values are JSON, and gives up on escaped keys and on what is not JSON', () => {
     const message = validMessage({ name: 'Zoë' });
     const body = JSON.stringify(message).slice(1);
     for (const member of [
@@ -257,12 +274,21 @@ describe('scanner', () => {
       '"d":0',
       '"e":2E5',
       '"f":1e-7',
+      '"g":{}',
+      '"h":[]',
+      '"i":[1, {"j": ["é", {"\\"k": null}]}, -0.5E-2, "🚴"]',
+      `"deep":${'['.repeat(32)}${']'.repeat(32)}`,
     ]) {
       expect(scan(`{${member},${body}`)).toStrictEqual(message);
     }
     for (const member of [
-      '"a":{}',
-      '"a":[1]',
+      '"a":{"b"}',
+      '"a":{"b":1,}',
+      '"a":[1,]',
+      '"a":[1 2]',
+      '"a":{1:2}',
+      '"a":[',
+      `"deep":${'['.repeat(33)}${']'.repeat(33)}`,
       '"a":01',
       '"a":-',
       '"a":1.',

@@ -6,8 +6,7 @@
  *
  * It accepts only a plain subset of JSON it reads exactly (no escapes in the known fields' strings, no
  * minus sign or exponent in their numbers, digits that make an integer up to 2^53 − 1, no repeated known
- * keys; unknown members are skipped when their value is a string, number or literal, never an object
- * or array) and returns `MISS` for
+ * keys or escaped unknown ones); unknown members are skipped, their values checked to be JSON) and returns `MISS` for
  * anything else; the caller then runs `JSON.parse` and the validators, which decide and word every
  * verdict. So, like the fast path, the scanner decides speed, never verdicts: a property test holds what
  * it accepts equal to `JSON.parse` + the precise validator on the same text.
@@ -30,6 +29,8 @@ import { codePoints } from './validator.js';
  */
 export type Scanner = (bytes: Uint8Array, length: number, text: string) => unknown;
 
+/** Deepest nesting of an unknown member's value the scanner skips; deeper ones fall back to JSON.parse. */
+const MAX_SKIPPED_DEPTH = 32;
 /** Largest power of ten that is an exact double (5^22 < 2^53). */
 const MAX_POWER = 22;
 /** Keys and enum values are matched byte by byte, so they must be printable ASCII needing no escape. */
@@ -171,38 +172,27 @@ function scannerSource(spec: ObjectSpec): string | undefined {
 }
 // Bytes minus UTF-16 units in the member skipMember last skipped.
 let skipped = 0;
-/** Skips a member with an unknown key (at its first byte) and a plain value: the index after it, or -1. */
+/** Skips a member with an unknown key (at its first byte): the index after its value, or -1. */
 function skipMember(b, i) {
-  let extra = 0;
-  let c;
+  skipped = 0;
   for (;;) {
-    c = b[i];
+    const c = b[i];
     if (c === 34) break;
     // An escaped key may spell a known one: not plain.
     if (!(c >= 32) || c === 92) return -1;
-    if (c >= 192) extra += c >= 224 ? 2 : 1;
+    if (c >= 192) skipped += c >= 224 ? 2 : 1;
     i++;
   }
   i = skip(b, i + 1);
   if (b[i] !== 58) return -1;
-  i = skip(b, i + 1);
-  c = b[i];
-  if (c === 34) {
-    for (;;) {
-      c = b[++i];
-      if (c === 34) break;
-      if (!(c >= 32)) return -1;
-      if (c === 92) {
-        c = b[++i];
-        if (c === 117) {
-          if (HEX[b[i + 1]] !== 1 || HEX[b[i + 2]] !== 1 || HEX[b[i + 3]] !== 1 || HEX[b[i + 4]] !== 1) return -1;
-          i += 4;
-        } else if (!(c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)) return -1;
-      } else if (c >= 192) extra += c >= 224 ? 2 : 1;
-    }
-    i++;
-  } else if (c === 45 || (c >= 48 && c <= 57)) {
-    // Any JSON number: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+  return skipValue(b, skip(b, i + 1), ${MAX_SKIPPED_DEPTH});
+}
+/** Skips any JSON value at i (nested at most depth deep): the index after it, or -1 if not JSON. */
+function skipValue(b, i, depth) {
+  let c = b[i];
+  if (c === 34) return skipString(b, i);
+  if (c === 45 || (c >= 48 && c <= 57)) {
+    // -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
     if (c === 45) c = b[++i];
     if (c === 48) c = b[++i];
     else if (c >= 49 && c <= 57) do c = b[++i]; while (c >= 48 && c <= 57);
@@ -218,13 +208,47 @@ function skipMember(b, i) {
       if (!(c >= 48 && c <= 57)) return -1;
       do c = b[++i]; while (c >= 48 && c <= 57);
     }
-  } else if (${spells('true')}) i += 4;
-  else if (${spells('false')}) i += 5;
-  else if (${spells('null')}) i += 4;
-  // Objects and arrays are not plain.
-  else return -1;
-  skipped = extra;
-  return i;
+    return i;
+  }
+  if (${spells('true')}) return i + 4;
+  if (${spells('false')}) return i + 5;
+  if (${spells('null')}) return i + 4;
+  if (depth === 0 || (c !== 91 && c !== 123)) return -1;
+  const close = c + 2;
+  i = skip(b, i + 1);
+  if (b[i] === close) return i + 1;
+  for (;;) {
+    if (close === 125) {
+      if (b[i] !== 34) return -1;
+      i = skipString(b, i);
+      if (i < 0) return -1;
+      i = skip(b, i);
+      if (b[i] !== 58) return -1;
+      i = skip(b, i + 1);
+    }
+    i = skipValue(b, i, depth - 1);
+    if (i < 0) return -1;
+    i = skip(b, i);
+    c = b[i];
+    if (c === close) return i + 1;
+    if (c !== 44) return -1;
+    i = skip(b, i + 1);
+  }
+}
+/** Skips the string at i (its opening quote), escapes checked: the index after it, or -1. */
+function skipString(b, i) {
+  for (;;) {
+    let c = b[++i];
+    if (c === 34) return i + 1;
+    if (!(c >= 32)) return -1;
+    if (c === 92) {
+      c = b[++i];
+      if (c === 117) {
+        if (HEX[b[i + 1]] !== 1 || HEX[b[i + 2]] !== 1 || HEX[b[i + 3]] !== 1 || HEX[b[i + 4]] !== 1) return -1;
+        i += 4;
+      } else if (!(c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)) return -1;
+    } else if (c >= 192) skipped += c >= 224 ? 2 : 1;
+  }
 }
 return function scan(b, n, t) {
   let ${fields.map((_, index) => `x${index}`).join(', ')};
