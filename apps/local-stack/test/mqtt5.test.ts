@@ -566,6 +566,43 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     raw.socket.destroy();
   });
 
+  it('CONNACK 0x8C for enhanced auth, PUBACK 0x90 for a wildcard topic, DISCONNECT 0xA1 for a subscription id', async () => {
+    const auth = await rawClient(broker.mqttUrl);
+    auth.send({
+      cmd: 'connect',
+      protocolVersion: 5,
+      clientId: 'scram',
+      clean: true,
+      keepalive: 30,
+      properties: { authenticationMethod: 'SCRAM-SHA-1' },
+    });
+    expect(((await auth.next('connack')) as mqttPacket.IConnackPacket).reasonCode).toBe(0x8c);
+    await auth.closed;
+
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'wild', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    raw.send({
+      cmd: 'publish',
+      topic: 'a/+/b',
+      payload: 'x',
+      qos: 1,
+      messageId: 7,
+      retain: false,
+      dup: false,
+    });
+    const puback = (await raw.next('puback')) as mqttPacket.IPubackPacket;
+    expect(puback).toMatchObject({ messageId: 7, reasonCode: 0x90 });
+    raw.send({
+      cmd: 'subscribe',
+      messageId: 8,
+      subscriptions: [{ topic: 'a/b', qos: 1 }],
+      properties: { subscriptionIdentifier: 3 },
+    });
+    expect(((await raw.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0xa1);
+    await raw.closed;
+  });
+
   it('says DISCONNECT 0x8B (server shutting down) when the broker closes', async () => {
     const own = await startBroker({ wsPort: null });
     const raw = await rawClient(own.mqttUrl);
