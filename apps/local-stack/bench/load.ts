@@ -190,6 +190,9 @@ async function main(): Promise<number> {
             latencyPercentilesFromSecond: base.warmupSeconds,
             limitsEnforced: base.limitsEnabled,
           },
+          search: fixed
+            ? { fixedPoints: fixed }
+            : { ...search, budgetMinPerPath: flags['budget-min'] ? Number(flags['budget-min']) : null },
           largestSustained: largest,
           searchCutShortByBudget: cutShort,
           points: results,
