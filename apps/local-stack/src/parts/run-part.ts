@@ -76,7 +76,7 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
         await broker.close();
         kinesis.destroy();
       },
-      stats: () => ({ ...rules.stats(), ...broker.stats() }),
+      stats: () => ({ ...rules.stats(), ...broker.stats(), ...prefixed('mqtt5', broker.mqtt5Stats()) }),
     };
   },
   async 'rules-bridge'(config) {
@@ -132,6 +132,13 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
     };
   },
 };
+
+/** `{connections: 2}` → `{mqtt5Connections: 2}`: one flat stats object per part. */
+function prefixed(prefix: string, stats: object): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(stats).map(([k, v]) => [`${prefix}${k[0]!.toUpperCase()}${k.slice(1)}`, v as number]),
+  );
+}
 
 const send = (message: PartMessage) => process.send?.(message);
 
