@@ -135,6 +135,26 @@ export function roundComplete(
   return true;
 }
 
+/**
+ * When the round of `roundSecond` should be complete: each shard still short of it writes a second a
+ * `intervalMs` after its last write (riders send once a second). The latest of those, never before
+ * `nowMs`; `nowMs` if no shard is short. Only a hint for when to look, never a condition. Pure.
+ */
+export function expectedCompletionMs(
+  writers: ReadonlyMap<string, ShardMark>,
+  roundSecond: number,
+  nowMs: number,
+  activeMs: number,
+  intervalMs: number,
+): number {
+  let at = nowMs;
+  for (const mark of writers.values()) {
+    if (nowMs - mark.atMs > activeMs || mark.second >= roundSecond) continue;
+    at = Math.max(at, mark.atMs + intervalMs * (roundSecond - mark.second));
+  }
+  return at;
+}
+
 /** The highest second in a race's group of messages (-1 if none). */
 export function maxSecondOf(group: RaceGroup): number {
   let max = -1;

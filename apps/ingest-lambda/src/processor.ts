@@ -14,6 +14,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecor
 import {
   addToGroup,
   closeIdleRace,
+  expectedCompletionMs,
   isRaceClosed,
   leaderboardFor,
   type MergeResult,
@@ -110,7 +111,14 @@ export type PublishDuty =
       claimedAtMs?: undefined;
       afterClaimAtMs?: undefined;
     }
-  | { raceId: number; claimedAtMs: number; afterClaimAtMs?: undefined; sealed?: undefined }
+  | {
+      raceId: number;
+      claimedAtMs: number;
+      /** When the other shards' writes of the round are expected (the first look at the slot). */
+      expectAtMs?: number;
+      afterClaimAtMs?: undefined;
+      sealed?: undefined;
+    }
   | {
       raceId: number;
       claimedAtMs?: undefined;
@@ -443,7 +451,17 @@ export class IngestProcessor {
       sealed !== undefined
         ? { raceId, sealed }
         : claimed
-          ? { raceId, claimedAtMs: board.publish.claimedAtMs }
+          ? {
+              raceId,
+              claimedAtMs: board.publish.claimedAtMs,
+              expectAtMs: expectedCompletionMs(
+                board.writers,
+                board.publish.second,
+                board.publish.claimedAtMs,
+                ROUND_ACTIVE_MS,
+                this.intervalMs,
+              ),
+            }
           : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs, roundSecond);
     return duty === undefined ? { rejected, bests } : { rejected, bests, duty };
   }
@@ -476,20 +494,27 @@ export class IngestProcessor {
       claimedAtMs = now;
     }
     // Wait for the round to complete: the other shards' writes of the claim's second (the last of them
-    // then seals and publishes it). Reads of the slot now and then tell when; seal here once the round
-    // is complete (a trailing claim's often is at once) or after the settle delay at the latest.
-    for (let first = duty.claimedAtMs === undefined; ; first = false) {
-      if (!first) {
-        const left = claimedAtMs + this.settleMs - this.clock();
-        if (left <= 0) break;
-        await this.wait(Math.min(left, SEAL_POLL_MS));
-        if (claimedAtMs + this.settleMs - this.clock() <= 0) break;
+    // then seals and publishes it). Reads of the slot tell when: the first when those writes are expected
+    // (at once for a trailing claim, whose round is often complete already), then every poll step; seal
+    // here once the round is complete, or after the settle delay at the latest (without a read, if the
+    // writes are not expected before then: a seal that finds the claim sealed does nothing).
+    const deadline = claimedAtMs + this.settleMs;
+    let readAt =
+      duty.claimedAtMs === undefined
+        ? this.clock()
+        : Math.max(claimedAtMs + SEAL_POLL_MS, duty.expectAtMs ?? 0);
+    for (;;) {
+      if (readAt >= deadline) {
+        await this.waitUntil(deadline);
+        break;
       }
+      await this.waitUntil(readAt);
       const slot = await this.store.readPublish(raceId);
       if (slot === undefined || slot.claimedAtMs !== claimedAtMs || slot.sealedAtMs === claimedAtMs) {
         return false;
       }
       if (roundComplete(slot.writers, slot.second, this.clock(), ROUND_ACTIVE_MS)) break;
+      readAt = this.clock() + SEAL_POLL_MS;
     }
     for (let attempt = 1; attempt <= MAX_SEAL_ATTEMPTS; attempt++) {
       const now = this.clock();

@@ -2,11 +2,15 @@ import { output } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 import {
   closeIdleRace,
+  expectedCompletionMs,
   isRaceClosed,
   leaderboardFor,
+  markWriter,
   mergeMessages,
   newBoard,
   type RaceBoard,
+  roundComplete,
+  type ShardMark,
 } from '../src/board.js';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
 import type { SourcedMessage } from '../src/types.js';
@@ -166,5 +170,28 @@ describe('leaderboardFor', () => {
     expect(message!.closed).toBe(false);
     expect(message!.standings.map((s) => s[4])).toEqual([1, 2]);
     expect(message!.names).toEqual(expect.arrayContaining([[1, 'Rider 1']]));
+  });
+});
+
+describe('rounds of a race across shards', () => {
+  it('a round is complete once every shard that wrote the race lately has written its second', () => {
+    const writers = new Map<string, ShardMark>();
+    markWriter(writers, 'shardId-0', 1_000, 4, 60_000);
+    markWriter(writers, 'shardId-1', 1_100, 4, 60_000);
+    markWriter(writers, 'shardId-0', 2_000, 5, 60_000);
+    expect(roundComplete(writers, 5, 2_000, 2_000)).toBe(false); // shard 1 has not written second 5
+    // Shard 1 is expected a second after its last write.
+    expect(expectedCompletionMs(writers, 5, 2_000, 2_000, 1_000)).toBe(2_100);
+    markWriter(writers, 'shardId-1', 2_120, 5, 60_000);
+    expect(roundComplete(writers, 5, 2_120, 2_000)).toBe(true);
+    expect(expectedCompletionMs(writers, 5, 2_120, 2_000, 1_000)).toBe(2_120);
+    // A shard's mark keeps its highest second (a late batch of an older second does not lower it).
+    markWriter(writers, 'shardId-1', 2_200, 3, 60_000);
+    expect(writers.get('shardId-1')).toEqual({ atMs: 2_200, second: 5 });
+    // A shard silent for longer than the active window is not waited for; after a minute it is forgotten.
+    markWriter(writers, 'shardId-0', 4_500, 6, 60_000);
+    expect(roundComplete(writers, 6, 4_500, 2_000)).toBe(true);
+    markWriter(writers, 'shardId-0', 63_000, 7, 60_000);
+    expect([...writers.keys()]).toEqual(['shardId-0']);
   });
 });
