@@ -269,10 +269,17 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
 }
 
 /** Races whose board differs from the expected totals, and boards of races nothing valid was sent to. */
-export function boardProblems(watch: BoardWatch, expected: ExpectedScores): string[] {
+export function boardProblems(
+  watch: BoardWatch,
+  expected: ExpectedScores,
+  /** Only these races (a test sharing the stack with others); default: every board seen. */
+  only?: ReadonlySet<number>,
+): string[] {
   const problems: string[] = [];
-  const want = expected.totals();
-  const seen = watch.totals();
+  const within = <V>(map: Map<number, V>) =>
+    only === undefined ? map : new Map([...map].filter(([raceId]) => only.has(raceId)));
+  const want = within(expected.totals());
+  const seen = within(watch.totals());
   for (const [raceId, racers] of want) {
     const board = seen.get(raceId);
     if (board === undefined) {
