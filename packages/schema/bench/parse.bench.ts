@@ -160,15 +160,23 @@ const fromBytes = measure(
 report('From bytes (Kinesis data, UTF-8)', fromBytes);
 
 // The same messages in other shapes, each against its own floor: as the ingest rule writes them (with the
-// sender's clientId), with a field this version does not know (a newer bike's; skipped by the scanner), and
-// with one the scanner gives up on (a nested object), so every message takes JSON.parse + the checks.
+// sender's clientId), with fields this version does not know (a newer bike's; the scanner skips them), and
+// the fallback: every name with a \u escape (as ASCII-only JSON writers send non-ASCII names), which the
+// scanner leaves to JSON.parse + the generated checks after reading up to it.
+const escapeFirst = (name: string) =>
+  `\\u${name.charCodeAt(0).toString(16).padStart(4, '0')}${name.slice(1)}`;
 const variants = {
   'with clientId (as the ingest rule writes)': texts.map((t) => {
     const racerId = (JSON.parse(t) as RaceMessage).racerId;
     return `${t.slice(0, -1)},"clientId":"racer-${racerId}"}`;
   }),
-  'with an unknown field': texts.map((t) => `${t.slice(0, -1)},"firmware":"2.1.0"}`),
-  'fallback: a nested unknown field': texts.map((t) => `${t.slice(0, -1)},"device":{"firmware":"2.1.0"}}`),
+  'with unknown fields': texts.map(
+    (t) => `${t.slice(0, -1)},"firmware":"2.1.0","device":{"model":"A1","hr":[140,141]}}`,
+  ),
+  'fallback: an escaped name': texts.map((t) => {
+    const { name } = JSON.parse(t) as RaceMessage;
+    return t.replace(`"name":${JSON.stringify(name)}`, `"name":"${escapeFirst(name)}"`);
+  }),
 };
 const shapes = new Map<string, Map<string, Result>>();
 for (const [shape, inputs] of Object.entries(variants)) {
