@@ -190,10 +190,7 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
 
   // Wait until the Lambda has seen every record this run wrote, and the boards and files show it.
   const expectedFiles = (place: InspectionPlace) =>
-    judged.reduce(
-      (n, j) => n + j.outcomes.filter((o) => o.fate === (place === 'invalid' ? 'invalid' : place)).length,
-      0,
-    );
+    judged.reduce((n, j) => n + j.outcomes.filter((o) => o.fate === place).length, 0);
   const settleStart = Date.now();
   let brokerAfter = brokerBefore;
   let newFiles: Inspected[] = [];
@@ -235,6 +232,15 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
     problems.push(
       `Kinesis refused ${refusedByKinesis} records over 1 MiB with a reason; ${refusedKinesis} were sent`,
     );
+  // The rule's own counters agree with its files: each logged or error-actioned message counted once.
+  for (const [key, place] of [
+    ['sqlErrors', 'rule-log'],
+    ['errorActions', 'error-action'],
+  ] as const) {
+    const n = delta(brokerAfter, brokerBefore, key);
+    if (n !== expectedFiles(place))
+      problems.push(`the rule counted ${n} ${key}; ${expectedFiles(place)} expected`);
+  }
   for (const [key, what] of [
     ['throttled', 'MQTT messages throttled into the error action (the test paces to avoid it)'],
     ['errorActionFailures', 'messages the error action could not store'],
