@@ -20,7 +20,8 @@ const preciseMessage = compile(RACE_MESSAGE);
 const validateMessage = withFastPath(RACE_MESSAGE, preciseMessage);
 const validateBatch = withFastPath(RACE_BATCH, compile(RACE_BATCH));
 // The message is flat, so it has a scanner (a test holds it to that); a nested one would always miss.
-const scanMessage = generateScanner(RACE_MESSAGE) ?? (() => MISS);
+// A `samples` member makes a record a batch (`parseRaceRecord`), so the scanner leaves it to the full path.
+const scanMessage = generateScanner(RACE_MESSAGE, { missOnKeys: ['samples'] }) ?? (() => MISS);
 
 const utf8 = new TextEncoder();
 /** The UTF-8 bytes of the message being parsed, then a 0 (the scanner's end sentinel). */
@@ -42,22 +43,8 @@ export function validateRaceMessage(value: unknown): RaceMessageParseResult {
 export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseResult {
   const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
   if (typeof text !== 'string') return { ok: false, error: text.error };
-  // The hot path of the Lambda. First the scanner reads the bytes once, validating as it goes; what it
-  // cannot accept at once is parsed, then checked by the generated checks, then by the precise validator.
-  // Within the budget, the text's UTF-8 fits the scratch buffer, sentinel included.
-  let length: number;
-  if (typeof input === 'string') {
-    const encoded = utf8.encodeInto(text, scratch);
-    length = encoded.read === text.length ? encoded.written : -1;
-  } else {
-    scratch.set(input);
-    length = input.byteLength;
-  }
-  let message: unknown = MISS;
-  if (length >= 0) {
-    scratch[length] = 0;
-    message = scanMessage(scratch, length, text);
-  }
+  // The hot path of the Lambda: the scanner first, then the generated checks, then the precise validator.
+  let message = scanInput(input, text);
   if (message === MISS) {
     const value = parseJsonText(text);
     if (value instanceof Invalid) return { ok: false, error: value.error };
@@ -73,6 +60,24 @@ export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseRe
   if (parsed.clientId === undefined) return { ok: true, message: parsed };
   const mismatch = checkIdentity(parsed);
   return mismatch === undefined ? { ok: true, message: parsed } : { ok: false, error: mismatch };
+}
+
+/**
+ * Reads a message with the scanner: the clean copy, or `MISS`. `text` is `input` decoded, within the
+ * message budget, so its UTF-8 fits the scratch buffer with the sentinel after it.
+ */
+function scanInput(input: string | Uint8Array, text: string): unknown {
+  let length: number;
+  if (typeof input === 'string') {
+    const encoded = utf8.encodeInto(text, scratch);
+    if (encoded.read !== text.length) return MISS;
+    length = encoded.written;
+  } else {
+    scratch.set(input);
+    length = input.byteLength;
+  }
+  scratch[length] = 0;
+  return scanMessage(scratch, length, text);
 }
 
 /**
@@ -163,6 +168,16 @@ export function toBatch(messages: readonly RaceMessage[]): RaceBatch {
  * A JSON object with a `samples` member is a batch; anything else is judged as a single message.
  */
 export function parseRaceRecord(input: string | Uint8Array): RaceRecordParseResult {
+  // Most records are single messages the scanner reads; anything else takes the full path below.
+  const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
+  if (typeof text === 'string') {
+    const message = scanInput(input, text);
+    if (message !== MISS) {
+      const mismatch = checkIdentity(message as RaceMessage);
+      if (mismatch !== undefined) return { ok: false, error: mismatch };
+      return { ok: true, messages: [message as RaceMessage], batched: false };
+    }
+  }
   const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
   if (value instanceof Invalid) return { ok: false, error: value.error };
   if (typeof value === 'object' && value !== null && Object.hasOwn(value, 'samples')) {

@@ -1,11 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { raceMessageArb, SEED_MESSAGES, validMessage } from '../test/fixtures.js';
-import { decodeJson } from './decode.js';
+import { checkSize, decodeJson } from './decode.js';
 import { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE } from './definitions.js';
 import { MISS } from './fast-path.js';
-import { RACE_MESSAGE_MAX_BYTES } from './limits.js';
-import { parseRaceMessage, validateRaceMessage } from './race-message.js';
+import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
+import {
+  expandBatch,
+  parseRaceMessage,
+  parseRaceRecord,
+  validateRaceBatch,
+  validateRaceMessage,
+} from './race-message.js';
 import { generateScanner, type Scanner } from './scanner.js';
 import { compile, Invalid } from './validator.js';
 
@@ -28,6 +34,20 @@ function reference(input: string | Uint8Array) {
   return validateRaceMessage(value);
 }
 
+/** What `parseRaceRecord` must answer: the full path, as it was before the scanner. */
+function recordReference(input: string | Uint8Array) {
+  const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
+  if (value instanceof Invalid) return { ok: false, error: value.error };
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, 'samples')) {
+    const result = validateRaceBatch(value);
+    return result.ok ? { ok: true, messages: expandBatch(result.batch), batched: true } : result;
+  }
+  const oversize = checkSize(input, RACE_MESSAGE_MAX_BYTES);
+  if (oversize !== undefined) return { ok: false, error: oversize };
+  const result = validateRaceMessage(value);
+  return result.ok ? { ok: true, messages: [result.message], batched: false } : result;
+}
+
 const WHITESPACE = ['', '', '', ' ', '\n', '\t', '\r\n  ', '\u00a0', '\ufeff'];
 
 /** Realistic messages: what bikes send (one-decimal readings, millisecond clocks, names without escapes). */
@@ -48,7 +68,7 @@ const textArb = fc
     fc.boolean(),
     fc.boolean(),
     fc.jsonValue(),
-    fc.constantFrom('color', 'uuid', 'name', '__proto__', 'ünknown', '🚴', 'a"b', 'x\\y'),
+    fc.constantFrom('color', 'uuid', 'name', '__proto__', 'samples', 'ünknown', '🚴', 'a"b', 'x\\y'),
   )
   .chain(([message, extra, repeat, extraValue, extraKey]) => {
     const entries: Array<[string, unknown]> = Object.entries(message);
@@ -311,6 +331,21 @@ describe('parseRaceMessage with the scanner', () => {
         expect(parseRaceMessage(bytes)).toStrictEqual(reference(bytes));
       }),
       { numRuns: 4_000 },
+    );
+  });
+
+  it('parseRaceRecord answers as its full path, for text and for bytes, batches and budgets included', () => {
+    const batchArb = fc
+      .array(realisticArb, { minLength: 1, maxLength: 8 })
+      .map((messages) => JSON.stringify({ ...messages[0]!, samples: messages.map(({ name, ...m }) => m) }));
+    const padded = realisticArb.map((m) => JSON.stringify({ pad: 'x'.repeat(1_000), ...m }));
+    fc.assert(
+      fc.property(fc.oneof(anyTextArb, batchArb, padded), (text) => {
+        expect(parseRaceRecord(text)).toStrictEqual(recordReference(text));
+        const bytes = encoder.encode(text);
+        expect(parseRaceRecord(bytes)).toStrictEqual(recordReference(bytes));
+      }),
+      { numRuns: 3_000 },
     );
   });
 

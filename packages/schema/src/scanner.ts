@@ -123,8 +123,14 @@ function readValue(spec: FieldSpec, x: string): string {
   }
 }
 
+/** Options of a scanner. */
+export interface ScannerOptions {
+  /** Unknown keys whose presence the caller decides on (the batch form's `samples`): the scanner misses. */
+  missOnKeys?: readonly string[];
+}
+
 /** The generated source of the scanner for `spec`, or undefined when the spec is not flat and plain. */
-function scannerSource(spec: ObjectSpec): string | undefined {
+function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {}): string | undefined {
   const fields = Object.entries(spec.fields);
   if (fields.length === 0 || fields.length > 30) return undefined;
   for (const [key, field] of fields) {
@@ -152,6 +158,11 @@ function scannerSource(spec: ObjectSpec): string | undefined {
     const code = key.charCodeAt(0);
     groups.set(code, [...(groups.get(code) ?? []), branch]);
   });
+  for (const key of missOnKeys) {
+    if (!PLAIN.test(key) || Object.hasOwn(spec.fields, key)) return undefined;
+    const code = key.charCodeAt(0);
+    groups.set(code, [...(groups.get(code) ?? []), `if (${spells(`${key}"`, 1)}) return MISS;`]);
+  }
   const cases = [...groups].map(
     ([code, branches]) => `case ${code}:
         ${branches.join('\n        ')}
@@ -298,8 +309,8 @@ for (const digit of '0123456789abcdefABCDEF') HEX[digit.charCodeAt(0)] = 1;
 const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 
 /** Generates the scanner for a flat definition, or undefined when it has nested or unusual fields. */
-export function generateScanner(spec: ObjectSpec): Scanner | undefined {
-  const source = scannerSource(spec);
+export function generateScanner(spec: ObjectSpec, options?: ScannerOptions): Scanner | undefined {
+  const source = scannerSource(spec, options);
   if (source === undefined) return undefined;
   return new Function('MISS', 'POW10', 'HEX', 'formats', 'codePoints', source)(
     MISS,
@@ -311,6 +322,6 @@ export function generateScanner(spec: ObjectSpec): Scanner | undefined {
 }
 
 /** The generated source, for reading and debugging. */
-export function scannerSourceOf(spec: ObjectSpec): string | undefined {
-  return scannerSource(spec);
+export function scannerSourceOf(spec: ObjectSpec, options?: ScannerOptions): string | undefined {
+  return scannerSource(spec, options);
 }
