@@ -64,7 +64,7 @@ beforeAll(async () => {
     if (board.ok) boards.receive(board.leaderboard, Date.now());
   });
   await listener.subscribeAsync([RESULTS_TOPIC_FILTER, INGEST_TOPIC], { qos: 1 });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await listener?.endAsync(true);
@@ -269,7 +269,7 @@ describe('races from the simulator through the local stack, checked against what
       20_000,
     );
     expectSameTotals(boardTotals(summary.raceIds), expected);
-  }, 120_000);
+  }, 180_000);
 
   for (const aggregate of [false, true]) {
     it(`straight into Kinesis${aggregate ? ' (KPL-aggregated)' : ''}: boards equal the totals of the stream’s records; duplicates change nothing`, async () => {
@@ -298,7 +298,7 @@ describe('races from the simulator through the local stack, checked against what
         20_000,
       );
       expectSameTotals(boardTotals(summary.raceIds), expected);
-    }, 120_000);
+    }, 180_000);
   }
 
   it('mosquitto_pub publishes a race and mosquitto_sub reads its leaderboard', async () => {
@@ -345,7 +345,7 @@ describe('races from the simulator through the local stack, checked against what
     } finally {
       sub.kill('SIGTERM');
     }
-  }, 60_000);
+  }, 180_000);
 
   it('an MQTT-over-WebSocket client publishes a race and reads its leaderboard', async () => {
     expect(stack.endpoints.ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/);
@@ -370,7 +370,7 @@ describe('races from the simulator through the local stack, checked against what
     } finally {
       await Promise.all([reader, ...bikes].map((c) => c.endAsync(true)));
     }
-  }, 60_000);
+  }, 180_000);
 
   it('aws kinesis put-record feeds a race that reaches the boards, and get-records reads it back', async () => {
     const race = miniRace(880_003, 6, [8821, 8822], 2);
@@ -437,5 +437,5 @@ describe('races from the simulator through the local stack, checked against what
       }
     }
     expect(found).toMatchObject({ raceId: 880_003, racerId: first.racerId, second: 1 });
-  }, 90_000);
+  }, 180_000);
 });

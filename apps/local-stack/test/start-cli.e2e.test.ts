@@ -117,7 +117,7 @@ describe('pnpm start', () => {
     expect(results.simulator).toMatchObject({ messages: 320, delivered: 320, failed: 0 });
     expect(results.lambdaMetrics.Messages).toBe(320);
     for (const port of portsIn(stdout)) expect(await isFree(port)).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('names a busy port and starts nothing', async () => {
     const blocker = net.createServer();
@@ -131,7 +131,7 @@ describe('pnpm start', () => {
     } finally {
       blocker.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('stops every process it started on Ctrl-C (SIGINT) mid-race, and frees the ports', async () => {
     const race = await start(['--riders=40', '--classes=2', '--seconds=60']);
@@ -142,5 +142,5 @@ describe('pnpm start', () => {
     expect(await race.exit).toBe(130);
     await waitFor(() => pids.every((pid) => !alive(pid)) || undefined, 10_000);
     for (const port of portsIn(race.stdout())) expect(await isFree(port)).toBe(true);
-  }, 120_000);
+  }, 180_000);
 });

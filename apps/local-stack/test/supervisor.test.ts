@@ -158,7 +158,7 @@ describe('supervisor', () => {
     expect(await readdir(path.join(dir, 'data'))).toEqual(
       expect.arrayContaining(['errors-bucket', 'on-failure', 'rule-logs']),
     );
-  }, 60_000);
+  }, 180_000);
 
   it('says which command builds a missing Lambda bundle, before starting anything', async () => {
     const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
