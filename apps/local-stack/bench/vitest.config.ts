@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Unit tests of the benchmarks' own logic (parsers, search, latency bookkeeping, the replay of the simulator's
- * field): `pnpm vitest run --config bench/vitest.config.ts`. Kept out of the package's `pnpm test` (its include
- * is src/ and test/); they take a few seconds and start no stack.
+ * field) on their own: `pnpm vitest run --config bench/vitest.config.ts`. The package's `pnpm test` runs them
+ * too; they take a few seconds and start no stack.
  */
 export default defineConfig({
   root: path.join(import.meta.dirname, '..'),
