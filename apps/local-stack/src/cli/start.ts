@@ -44,6 +44,8 @@ const DEFAULT_BUNDLE = path.join(
 );
 /** After the last race second, how long to wait for every race's closing board. */
 const FINISH_TIMEOUT_MS = 30_000;
+/** After the boards closed: how long the last invocations may take to finish (bests, metrics) before the stop. */
+const DRAIN_TIMEOUT_MS = 15_000;
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -333,6 +335,21 @@ async function main(): Promise<number> {
   while (Date.now() < deadline && !raceIds.every((id) => boards.get(id)?.closed)) {
     await new Promise((r) => setTimeout(r, 200));
   }
+  // A race's closing board goes out before its invocation ends (the bests are written after the publish, the
+  // metrics at the end): let those invocations finish before stopping the stack (bounded).
+  const drained = Date.now() + DRAIN_TIMEOUT_MS;
+  const sent = Number(summary['delivered'] ?? 0);
+  const mappings = stack.supervisor.running().filter((p) => p.name === 'event-source-mapping');
+  const busy = async () => {
+    if (metrics.get('Messages') < sent) return true;
+    for (const part of mappings) {
+      const s = await stack!.supervisor.stats(part).catch(() => ({}) as Record<string, number>);
+      if ((s['inFlight'] ?? 0) > 0 || (s['iteratorAgeMs'] ?? 0) > 0) return true;
+    }
+    return false;
+  };
+  while (Date.now() < drained && (await busy())) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300)); // the last invocation's metric lines, still in the pipe
   clearInterval(ticker);
   while (drawing) await new Promise((r) => setTimeout(r, 20));
   const final = await draw();

@@ -106,6 +106,8 @@ export interface PollerStats {
   pollErrors: number;
   /** How far behind the newest record the slowest shard is (ms), as Lambda's IteratorAge. */
   iteratorAgeMs: number;
+  /** Invocations running now. */
+  inFlight: number;
 }
 
 interface RetryState {
@@ -169,6 +171,7 @@ export class EventSourceMappingPoller {
     handlerMsTotal: 0,
     handlerMsMax: 0,
     iteratorAgeMs: 0,
+    inFlight: 0,
   };
   private readonly iteratorAges = new Map<string, number>();
 
@@ -588,6 +591,7 @@ export class EventSourceMappingPoller {
 
   private async invoke(events: KinesisEventRecord[], batch: StoredRecord[]): Promise<BatchVerdict> {
     this.counters.invocations += 1;
+    this.counters.inFlight += 1;
     this.counters.recordsDelivered += batch.length;
     const timeoutMs = this.options.function.timeoutSeconds * 1000;
     const context = lambdaContext(this.options.function, this.now() + timeoutMs, this.now);
@@ -622,6 +626,7 @@ export class EventSourceMappingPoller {
       return { kind: 'failure', reason };
     } finally {
       clearTimeout(timer);
+      this.counters.inFlight -= 1;
       const elapsed = Date.now() - startedMs;
       this.counters.handlerMsTotal += elapsed;
       this.counters.handlerMsMax = Math.max(this.counters.handlerMsMax, elapsed);
