@@ -29,6 +29,7 @@ import { useFaultRun } from './harness.js';
 import {
   builtKeys,
   distinctSeconds,
+  fieldArgs,
   partCounterAtLeast,
   settledBoards,
   simulate,
@@ -79,14 +80,6 @@ it('duplicates and reordering at every hop (QoS 1 redelivery, PutRecords retries
   const watcher = await watchBoards(fault);
   run.watcher = watcher;
 
-  const fieldArgs = (field: typeof KINESIS_FIELD, seed: number) => [
-    `--riders=${field.riders}`,
-    `--seconds=${field.seconds}`,
-    '--speedup=2',
-    `--classes=${field.classes}`,
-    `--seed=${seed}`,
-    `--first-racer=${field.firstRacer}`,
-  ];
   const kinesisUnsent = path.join(fault.dir, 'unsent-kinesis.ndjson');
   const mqttUnsent = path.join(fault.dir, 'unsent-mqtt.ndjson');
   const viaKinesis = simulate(fault, fieldArgs(KINESIS_FIELD, 751), kinesisUnsent, {

@@ -19,6 +19,7 @@ import { useFaultRun } from './harness.js';
 import {
   boardTotals,
   distinctSeconds,
+  fieldArgs,
   mismatches,
   partCounterAtLeast,
   settledBoards,
@@ -60,14 +61,7 @@ for (const variant of variants) {
     const unsentFile = path.join(fault.dir, 'unsent.ndjson');
     const sim = simulate(
       fault,
-      [
-        `--riders=${RIDERS}`,
-        `--seconds=${SECONDS}`,
-        '--speedup=2',
-        '--classes=3',
-        '--seed=72',
-        '--first-racer=1',
-      ],
+      fieldArgs({ riders: RIDERS, seconds: SECONDS, classes: 3, firstRacer: 1 }, 72),
       unsentFile,
     );
     run.sims.push(sim);

@@ -11,6 +11,7 @@ import { startFaultStack } from './fault-stack.js';
 import { useFaultRun } from './harness.js';
 import {
   distinctSeconds,
+  fieldArgs,
   partCounterAtLeast,
   settledBoards,
   simulate,
@@ -35,12 +36,7 @@ it('kinesalite killed and restarted mid-race (persistence on): nothing acknowled
   const sim = simulate(
     fault,
     [
-      `--riders=${RIDERS}`,
-      `--seconds=${SECONDS}`,
-      '--speedup=2',
-      '--classes=3',
-      '--seed=71',
-      '--first-racer=1',
+      ...fieldArgs({ riders: RIDERS, seconds: SECONDS, classes: 3, firstRacer: 1 }, 71),
       // Restarting kinesalite takes seconds on a loaded machine (9 s seen): the default 8 attempts (~6 s of
       // jittered backoff) then run out and those messages are reported unsent, not lost. 16 attempts (~30 s)
       // cover the outage, so the check below is "nothing unsent", not only "nothing unaccounted for".

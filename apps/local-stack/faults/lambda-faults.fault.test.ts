@@ -19,7 +19,7 @@ import { discardedRanges, inRanges, pollerStats, readRecords, readUnsent } from 
 import { BUNDLE, startFaultStack } from './fault-stack.js';
 import { FAULT_ENV, type InjectedFault } from './flaky-lambda/types.js';
 import { useFaultRun } from './harness.js';
-import { distinctSeconds, settledBoards, simulate, totalsOf, watchBoards } from './race.js';
+import { distinctSeconds, fieldArgs, settledBoards, simulate, totalsOf, watchBoards } from './race.js';
 
 const RIDERS = 100;
 const SECONDS = 20;
@@ -60,14 +60,7 @@ it('Lambda crashing and timing out on some invocations: retried and bisected, no
   const unsentFile = path.join(fault.dir, 'unsent.ndjson');
   const sim = simulate(
     fault,
-    [
-      `--riders=${RIDERS}`,
-      `--seconds=${SECONDS}`,
-      '--speedup=2',
-      '--classes=3',
-      '--seed=73',
-      '--first-racer=1',
-    ],
+    fieldArgs({ riders: RIDERS, seconds: SECONDS, classes: 3, firstRacer: 1 }, 73),
     unsentFile,
   );
   run.sims.push(sim);

@@ -25,6 +25,7 @@ import { useFaultRun } from './harness.js';
 import {
   builtKeys,
   distinctSeconds,
+  fieldArgs,
   mismatches,
   partCounterAtLeast,
   scheduledAt,
@@ -49,19 +50,7 @@ for (const qos of [1, 0] as const) {
     const watcher = await watchBoards(fault);
     run.watcher = watcher;
     const unsentFile = path.join(fault.dir, 'unsent.ndjson');
-    const sim = simulate(
-      fault,
-      [
-        `--riders=${FIELD.riders}`,
-        `--seconds=${FIELD.seconds}`,
-        `--speedup=${SPEEDUP}`,
-        `--classes=${FIELD.classes}`,
-        `--seed=${80 + qos}`,
-        `--first-racer=${FIELD.firstRacer}`,
-      ],
-      unsentFile,
-      { kind: 'mqtt', qos },
-    );
+    const sim = simulate(fault, fieldArgs(FIELD, 80 + qos, SPEEDUP), unsentFile, { kind: 'mqtt', qos });
     run.sims.push(sim);
 
     // The race runs 10 s of wall time once the bikes are connected: kill when a third of it went through.

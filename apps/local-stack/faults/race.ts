@@ -42,6 +42,26 @@ export interface RunningSimulation {
   kill(): void;
 }
 
+/** A race's field: what the simulator is asked to build. */
+export interface RaceField {
+  riders: number;
+  seconds: number;
+  classes: number;
+  firstRacer: number;
+}
+
+/** The simulator's flags for `field`, seeded, at `speedup`× real time. */
+export function fieldArgs(field: RaceField, seed: number, speedup = 2): string[] {
+  return [
+    `--riders=${field.riders}`,
+    `--seconds=${field.seconds}`,
+    `--speedup=${speedup}`,
+    `--classes=${field.classes}`,
+    `--seed=${seed}`,
+    `--first-racer=${field.firstRacer}`,
+  ];
+}
+
 /** Which path the simulator takes: straight into Kinesis, or one MQTT connection per bike. */
 export type Via =
   | { kind: 'kinesis' /** Default: the stack's Kinesis endpoint (limits layer). */; endpoint?: string }

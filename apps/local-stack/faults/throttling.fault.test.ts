@@ -22,6 +22,7 @@ import { useFaultRun } from './harness.js';
 import {
   builtKeys,
   distinctSeconds,
+  fieldArgs,
   leaderboardLags,
   scheduledAt,
   settledBoards,
@@ -55,19 +56,10 @@ it('sustained throttling (2× the shards’ write limits, scaled down): producer
   const watcher = await watchBoards(fault);
   run.watcher = watcher;
   const unsentFile = path.join(fault.dir, 'unsent.ndjson');
-  const sim = simulate(
-    fault,
-    [
-      `--riders=${FIELD.riders}`,
-      `--seconds=${FIELD.seconds}`,
-      `--speedup=${SPEEDUP}`,
-      `--classes=${FIELD.classes}`,
-      '--seed=74',
-      `--first-racer=${FIELD.firstRacer}`,
-    ],
-    unsentFile,
-    { kind: 'kinesis', endpoint: limitedUrl },
-  );
+  const sim = simulate(fault, fieldArgs(FIELD, 74, SPEEDUP), unsentFile, {
+    kind: 'kinesis',
+    endpoint: limitedUrl,
+  });
   run.sims.push(sim);
   const { summary, code } = await sim.done;
   run.note(`simulator exited ${code}`);
