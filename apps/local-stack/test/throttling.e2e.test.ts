@@ -62,20 +62,21 @@ const stats = (name: string) =>
 describe('races over the shard limits (1 shard, limits enforced)', () => {
   it('Kinesis path: the producer is throttled, backs off, and loses nothing', async () => {
     const before = await stats('kinesis');
-    // 400 riders × 8 s at 40× speed: 3,200 records offered within ~0.2 s to a shard that takes 1,000/s — far
-    // enough over the limit that a producer slowed by a busy machine still exceeds it.
+    // 2,000 riders × 2 s at 40× speed: each race second is 2,000 records at once (four PutRecords) to a shard
+    // whose bucket holds 1,000 — over the limit however slow a busy machine makes the producer (a bucket
+    // refills 1,000/s: it would take four requests a second apart to slip through).
     const summary = await simulate([
       '--via=kinesis',
       `--kinesis-endpoint=${stack.endpoints.kinesis}`,
       `--stream=${STREAM}`,
       '--region=eu-west-1',
-      '--riders=400',
-      '--seconds=8',
+      '--riders=2000',
+      '--seconds=2',
       '--speedup=40',
       '--max-attempts=30',
       '--first-racer=1',
     ]);
-    expect(summary).toMatchObject({ messages: 3200, delivered: 3200, failed: 0 });
+    expect(summary).toMatchObject({ messages: 4000, delivered: 4000, failed: 0 });
     expect(summary['throttled']).toBeGreaterThan(0);
     expect(summary['retried']).toBeGreaterThan(0);
     const after = await stats('kinesis');
@@ -83,7 +84,7 @@ describe('races over the shard limits (1 shard, limits enforced)', () => {
       summary['throttled']!,
     );
     const inStream = new Set((await readStream()).filter((m) => summary.raceIds.includes(m.raceId)).map(key));
-    expect(inStream.size).toBe(3200);
+    expect(inStream.size).toBe(4000);
   }, 180_000);
 
   it('MQTT path: throttled messages go to the rule’s error action, each counted and in its file', async () => {

@@ -3,6 +3,7 @@
  * (free ports, the stream resized for the load, the real Lambda bundle, its EMF metric lines collected the way
  * CloudWatch would). Used by capacity.ts and load.ts.
  */
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   for (const stream of config.streams) stream.shardCount = Math.max(stream.shardCount, options.shards);
   const streamName = config.eventSourceMappings[0]?.streamName ?? config.streams[0]!.name;
   const metrics = new MetricTotals();
+  const logFile = process.env['BENCH_LOG_FILE'] || undefined;
   let stack: RunningStack;
   try {
     stack = await startStack({
@@ -70,7 +72,11 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       onOutput: (line, part) => {
         const emf = parseEmfLine(line);
         if (emf) metrics.add(emf);
-        else options.onLog?.(line, part.label);
+        else {
+          options.onLog?.(line, part.label);
+          // BENCH_LOG_FILE=path: every part's output lines (the Lambda's logs included) for a post-mortem.
+          if (logFile !== undefined) appendFileSync(logFile, `${part.label}\t${line}\n`);
+        }
       },
     });
   } catch (error) {
