@@ -332,6 +332,8 @@ export class IngestProcessor {
       invalid: rejected.length,
       ...totals,
       elapsedMs: this.clock() - nowMs,
+      oldestAgeMs: Math.max(0, nowMs - oldestArrival),
+      newestAgeMs: Math.max(0, nowMs - newestArrival),
       failedFromSequenceNumber:
         firstFailed === Number.POSITIVE_INFINITY ? undefined : records[firstFailed]!.kinesis.sequenceNumber,
     });
