@@ -444,7 +444,14 @@ export class IngestProcessor {
     // A claim whose round is not in yet owes nothing: a later write (of this shard or another) brings it
     // in or finds it overdue and seals it; the invocation does not wait for it (README § Leaderboards).
     // Versions written after a seal go out with the next round — except a closed race's last one, and
-    // a replay's (records already counted: a retry after a failed publish), which claim a trailing round.
+    // a replay's (records already counted: a retry after a failed publish), which claim a trailing round;
+    // a replay that finds the current claim overdue seals it, as a write would have.
+    const now = this.clock();
+    const overdue =
+      !result.changed &&
+      slot.claimedAtMs !== 0 &&
+      slot.sealedAtMs !== slot.claimedAtMs &&
+      now - slot.claimedAtMs >= this.settleMs;
     const duty: PublishDuty | undefined =
       sealed !== undefined
         ? { raceId, sealed }
@@ -452,7 +459,9 @@ export class IngestProcessor {
           ? { raceId, claimedAtMs: board.publish.claimedAtMs }
           : claimed || (result.changed && !isRaceClosed(board))
             ? undefined
-            : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs, roundSecond);
+            : overdue
+              ? { raceId, claimedAtMs: slot.claimedAtMs }
+              : publishDutyOf(raceId, board.version, slot, now, this.intervalMs, roundSecond);
     return duty === undefined ? { rejected, bests } : { rejected, bests, duty };
   }
 
