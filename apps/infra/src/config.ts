@@ -163,6 +163,11 @@ const EVENT_SOURCE_SETTINGS = {
     context: 'esmMaxRecordAgeSeconds',
     parse: integer(...EVENT_SOURCE_BOUNDS.maximumRecordAgeInSeconds),
   },
+  enhancedFanOut: {
+    env: 'ALLEYCAT_ESM_ENHANCED_FAN_OUT',
+    context: 'esmEnhancedFanOut',
+    parse: boolean,
+  },
 } satisfies { [K in keyof EventSourceSettings]: Setting<EventSourceSettings[K]> };
 
 /** Every setting's env var and context key, for docs and error messages. */

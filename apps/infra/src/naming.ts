@@ -15,6 +15,8 @@ export interface ResourceNames {
   table: string;
   function: string;
   dlq: string;
+  /** The enhanced fan-out consumer the event source mapping reads through (unique within the stream). */
+  streamConsumer: string;
   bikePolicy: string;
   firehose: string;
   kmsAlias: string;
@@ -37,6 +39,7 @@ export function resourceNames(environment: string): ResourceNames {
     table: `${environment}-${STATE_TABLE.name}`,
     function: `${prefix}-ingest`,
     dlq: `${prefix}-ingest-dlq`,
+    streamConsumer: `${prefix}-ingest`,
     bikePolicy: `${prefix}-bike`,
     firehose: `${prefix}-archive`,
     kmsAlias: `alias/${prefix}`,

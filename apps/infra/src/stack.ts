@@ -111,6 +111,7 @@ export class AlleycatStack extends TerraformStack {
       functionName: names.function,
       roleName: names.role('ingest-lambda'),
       dlqName: names.dlq,
+      streamConsumerName: names.streamConsumer,
       arns,
       bundleDir: config.lambdaBundleDir,
       memoryMb: config.lambdaMemoryMb,
@@ -175,6 +176,13 @@ export class AlleycatStack extends TerraformStack {
         description: 'IoT policy to attach to bike certificates',
       },
     };
+    const consumer = this.ingestFunction.streamConsumer;
+    if (consumer !== undefined) {
+      outputs['stream_consumer_arn'] = {
+        value: consumer.arn,
+        description: 'Enhanced fan-out consumer the event source mapping reads through',
+      };
+    }
     for (const [id, output] of Object.entries(outputs)) new TerraformOutput(this, id, output);
   }
 }

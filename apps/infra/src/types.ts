@@ -15,6 +15,12 @@ export interface EventSourceSettings {
   parallelizationFactor: number;
   maximumRetryAttempts: number;
   maximumRecordAgeInSeconds: number;
+  /**
+   * Read through a registered stream consumer (`aws_kinesis_stream_consumer`, enhanced fan-out): records are
+   * pushed to the mapping over `SubscribeToShard` (~70 ms) instead of polled about once a second, with the
+   * consumer's own 2 MiB/s per shard and no share of the 5 GetRecords/s. Billed per consumer-shard hour.
+   */
+  enhancedFanOut: boolean;
 }
 
 /** Everything the stack is built from: validated, with defaults applied (see `loadConfig`). */

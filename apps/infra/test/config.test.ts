@@ -60,6 +60,20 @@ describe('loadConfig', () => {
     expect(config.eventSource.batchSize).toBe(200);
   });
 
+  it('turns enhanced fan-out off from the environment or the context (on by default)', () => {
+    expect(loadConfig({ env: {} }).eventSource.enhancedFanOut).toBe(true);
+    expect(loadConfig({ env: { ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'off' } }).eventSource.enhancedFanOut).toBe(
+      false,
+    );
+    expect(loadConfig({ env: {}, context: { esmEnhancedFanOut: false } }).eventSource.enhancedFanOut).toBe(
+      false,
+    );
+    expect(
+      loadConfig({ env: { ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'true' }, context: { esmEnhancedFanOut: false } })
+        .eventSource.enhancedFanOut,
+    ).toBe(true);
+  });
+
   it('falls back to AWS_REGION, then AWS_DEFAULT_REGION', () => {
     expect(loadConfig({ env: { AWS_REGION: 'us-west-2' } }).region).toBe('us-west-2');
     expect(loadConfig({ env: { AWS_DEFAULT_REGION: 'ap-southeast-2' } }).region).toBe('ap-southeast-2');
@@ -102,6 +116,7 @@ describe('loadConfig', () => {
     ['ALLEYCAT_ESM_PARALLELIZATION_FACTOR', '11', /from 1 to 10/],
     ['ALLEYCAT_ESM_STARTING_POSITION', 'AT_TIMESTAMP', /LATEST, TRIM_HORIZON/],
     ['ALLEYCAT_ESM_MAX_RECORD_AGE_SECONDS', '30', /from 60/],
+    ['ALLEYCAT_ESM_ENHANCED_FAN_OUT', 'fast', /true or false/],
     ['ALLEYCAT_STATE_BUCKET', 'Not_A_Bucket', /S3 bucket name/],
   ])('rejects %s=%s naming the setting', (name, value, message) => {
     const error = errorOf(() => loadConfig({ env: { [name]: value } }));

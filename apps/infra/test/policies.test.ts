@@ -172,6 +172,7 @@ describe('least privilege', () => {
           'kinesis:GetShardIterator',
           'kinesis:ListShards',
         ],
+        ReadThroughConsumer: ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard'],
         DecryptStream: ['kms:Decrypt'],
         UseStateTable: [
           'dynamodb:GetItem',
@@ -221,11 +222,31 @@ describe('least privilege', () => {
     const bySid = Object.fromEntries(doc.Statement.map((s) => [s.Sid, s.Resource]));
     expect(bySid).toMatchObject({
       ReadStream: '${aws_kinesis_stream.stream.arn}',
+      ReadThroughConsumer: '${aws_kinesis_stream_consumer.ingest_consumer.arn}',
       UseStateTable: '${aws_dynamodb_table.state_table.arn}',
       PublishResults: `arn:aws:iot:${TEST_REGION}:${TEST_ACCOUNT}:topic/alleycat-subscribe/*`,
       WriteInvalidRecords: '${aws_s3_bucket.errors_bucket.arn}/invalid/*',
       SendFailedBatchesToDlq: '${aws_sqs_queue.dlq.arn}',
     });
+  });
+
+  it('lets the Lambda subscribe only through its own consumer, and not at all when it polls the stream', () => {
+    const ingestPolicy = (json: Json) =>
+      JSON.parse(
+        Object.values(resources(json, 'aws_iam_role_policy')).find((p) => p.role.includes('ingest_role'))!
+          .policy,
+      ) as PolicyDocument;
+    const consumer = ingestPolicy(base.json).Statement.find((s) => s.Sid === 'ReadThroughConsumer')!;
+    expect(target(base.json, consumer.Resource as string).type).toBe('aws_kinesis_stream_consumer');
+    const polling = synthToTemp(testConfig({ ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false' }));
+    try {
+      const actions = ingestPolicy(polling.json).Statement.flatMap((s) => list(s.Action));
+      expect(actions).not.toContain('kinesis:SubscribeToShard');
+      expect(actions).not.toContain('kinesis:DescribeStreamConsumer');
+      expect(actions).toContain('kinesis:GetRecords');
+    } finally {
+      polling.cleanup();
+    }
   });
 
   it('scopes service trust to this account (and the IoT rule role to its rule)', () => {

@@ -16,8 +16,10 @@ import {
 } from '@alleycat/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { DEFAULT_EVENT_SOURCE, IOT_LOG_GROUP } from '../src/constants.js';
 import { MissingLambdaBundleError } from '../src/errors.js';
+import type { InfraConfig } from '../src/types.js';
 import {
   allResources,
   type Json,
@@ -28,6 +30,7 @@ import {
   synthToTemp,
   TEST_ACCOUNT,
   TEST_ENDPOINT,
+  TEST_ENV,
   TEST_REGION,
   target,
   testConfig,
@@ -38,7 +41,11 @@ let json: Json;
 const cleanups: Array<() => void> = [];
 
 function variant(env: Record<string, string>): Json {
-  const s = synthToTemp(testConfig(env));
+  return synthesizedJson(testConfig(env));
+}
+
+function synthesizedJson(config: InfraConfig): Json {
+  const s = synthToTemp(config);
   cleanups.push(s.cleanup);
   return s.json;
 }
@@ -309,7 +316,7 @@ describe('ingest Lambda', () => {
   it('is fed by an event source mapping with bounded retries, bisect, partial batch responses and a DLQ', () => {
     const esm = json['resource'].aws_lambda_event_source_mapping.ingest_event_source;
     expect(esm).toMatchObject({
-      event_source_arn: ref(json, 'aws_kinesis_stream', 'arn', 'stream'),
+      event_source_arn: ref(json, 'aws_kinesis_stream_consumer', 'arn', 'ingest_consumer'),
       function_name: ref(json, 'aws_lambda_function', 'arn', 'ingest_function'),
       starting_position: DEFAULT_EVENT_SOURCE.startingPosition,
       batch_size: DEFAULT_EVENT_SOURCE.batchSize,
@@ -325,6 +332,36 @@ describe('ingest Lambda', () => {
     expect(esm.batch_size).toBe(1000);
     expect(esm.maximum_retry_attempts).toBeGreaterThan(0);
     expect(esm.maximum_record_age_in_seconds).toBeLessThanOrEqual(24 * 3600);
+  });
+
+  it('reads through its own enhanced fan-out consumer of the stream by default', () => {
+    expect(DEFAULT_EVENT_SOURCE.enhancedFanOut).toBe(true);
+    const consumer = json['resource'].aws_kinesis_stream_consumer.ingest_consumer;
+    expect(consumer).toMatchObject({
+      name: 'test-alleycat-ingest',
+      stream_arn: ref(json, 'aws_kinesis_stream', 'arn', 'stream'),
+    });
+    // The mapping subscribes through the consumer (SubscribeToShard) instead of polling the stream.
+    const esm = json['resource'].aws_lambda_event_source_mapping.ingest_event_source;
+    expect(target(json, esm.event_source_arn).type).toBe('aws_kinesis_stream_consumer');
+    expect(json['output'].stream_consumer_arn.value).toBe(
+      ref(json, 'aws_kinesis_stream_consumer', 'arn', 'ingest_consumer'),
+    );
+  });
+
+  it('polls the stream itself, with no consumer, when enhanced fan-out is off', () => {
+    for (const off of [
+      variant({ ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false' }),
+      synthesizedJson(loadConfig({ env: TEST_ENV, context: { esmEnhancedFanOut: false } })),
+    ]) {
+      expect(off['resource'].aws_kinesis_stream_consumer).toBeUndefined();
+      expect(off['output'].stream_consumer_arn).toBeUndefined();
+      const esm = off['resource'].aws_lambda_event_source_mapping.ingest_event_source;
+      expect(esm.event_source_arn).toBe(ref(off, 'aws_kinesis_stream', 'arn', 'stream'));
+      // Everything else about the mapping is the same either way.
+      const on = json['resource'].aws_lambda_event_source_mapping.ingest_event_source;
+      expect({ ...esm, event_source_arn: undefined }).toEqual({ ...on, event_source_arn: undefined });
+    }
   });
 
   it('takes event source settings from the environment', () => {
@@ -444,6 +481,7 @@ describe('outputs', () => {
         'results_topic_filter',
         'results_topic_prefix',
         'stream_arn',
+        'stream_consumer_arn',
         'stream_name',
         'table_name',
       ].sort(),
@@ -469,6 +507,7 @@ describe('inventory', () => {
       aws_iot_policy: 1,
       aws_iot_topic_rule: 1,
       aws_kinesis_stream: 1,
+      aws_kinesis_stream_consumer: 1,
       aws_kms_alias: 1,
       aws_kms_key: 1,
       aws_lambda_event_source_mapping: 1,

@@ -63,21 +63,30 @@ describe('terraform', () => {
     expect(requireTerraform()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('validates and plans the default stack: 33 resources to create', () => {
+  it('validates and plans the default stack: 34 resources to create (enhanced fan-out consumer included)', () => {
     requireTerraform();
     const { s, validate, changes, summary } = synthValidatePlan({});
     expect(validate.stdout).toContain('Success! The configuration is valid.');
-    expect(summary).toEqual({ add: 33, change: 0, import: 0, remove: 0, operation: 'plan' });
+    expect(summary).toEqual({ add: 34, change: 0, import: 0, remove: 0, operation: 'plan' });
     expect(changes.every((c) => c.action === 'create')).toBe(true);
-    expect(changes).toHaveLength(33);
+    expect(changes).toHaveLength(34);
     expect(changes).toHaveLength(allResources(s.json).length);
     expect(changes.map((c) => c.resource.addr)).toContain('aws_kinesis_stream.stream');
+    expect(changes.map((c) => c.resource.addr)).toContain('aws_kinesis_stream_consumer.ingest_consumer');
   });
 
-  it('validates and plans with archiving on and 40,000 riders: 36 resources', () => {
+  it('validates and plans with enhanced fan-out off: 33 resources, no consumer', () => {
+    requireTerraform();
+    const { validate, changes, summary } = synthValidatePlan({ ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false' });
+    expect(validate.stdout).toContain('Success! The configuration is valid.');
+    expect(summary).toMatchObject({ add: 33, change: 0, remove: 0 });
+    expect(changes.map((c) => c.resource.addr)).not.toContain('aws_kinesis_stream_consumer.ingest_consumer');
+  });
+
+  it('validates and plans with archiving on and 40,000 riders: 37 resources', () => {
     requireTerraform();
     const { s, changes, summary } = synthValidatePlan({ ALLEYCAT_ARCHIVE: 'true', ALLEYCAT_RIDERS: '40000' });
-    expect(summary).toMatchObject({ add: 36, change: 0, remove: 0 });
+    expect(summary).toMatchObject({ add: 37, change: 0, remove: 0 });
     expect(s.json['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
     expect(changes).toHaveLength(allResources(s.json).length);
     expect(changes.map((c) => c.resource.addr)).toContain(

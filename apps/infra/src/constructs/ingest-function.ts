@@ -1,5 +1,6 @@
 import { INVALID_RECORDS_PREFIX, LAMBDA_BUNDLE, LAMBDA_ENV, RESULTS_TOPIC_PREFIX } from '@alleycat/schema';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group/index.js';
+import { KinesisStreamConsumer } from '@cdktf/provider-aws/lib/kinesis-stream-consumer/index.js';
 import { LambdaEventSourceMapping } from '@cdktf/provider-aws/lib/lambda-event-source-mapping/index.js';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
 import { AssetType, Fn, TerraformAsset } from 'cdktf';
@@ -40,10 +41,19 @@ export const STREAM_READ_ACTIONS = [
   'kinesis:ListShards',
 ] as const;
 
+/**
+ * What an event source mapping needs, on top of `STREAM_READ_ACTIONS` on the stream, to read through an
+ * enhanced fan-out consumer: both actions take the consumer's ARN as their resource (Service Authorization
+ * Reference, Kinesis; the KCL's EFO permissions are the same pair on `stream/{name}/consumer/*`).
+ */
+export const CONSUMER_READ_ACTIONS = ['kinesis:DescribeStreamConsumer', 'kinesis:SubscribeToShard'] as const;
+
 export interface IngestFunctionProps {
   functionName: string;
   roleName: string;
   dlqName: string;
+  /** Name of the stream consumer the mapping reads through when `eventSource.enhancedFanOut` is on. */
+  streamConsumerName: string;
   arns: Arns;
   bundleDir: string;
   memoryMb: number;
@@ -62,7 +72,8 @@ export interface IngestFunctionProps {
 
 /**
  * The ingest Lambda (the `apps/ingest-lambda` bundle), its log group, its role, its DLQ and the event source
- * mapping that feeds it from the stream.
+ * mapping that feeds it from the stream — through an enhanced fan-out consumer of its own when
+ * `eventSource.enhancedFanOut` is on, otherwise as a shared-throughput (polling) reader.
  */
 export class IngestFunction extends Construct {
   readonly function: LambdaFunction;
@@ -70,6 +81,8 @@ export class IngestFunction extends Construct {
   readonly logGroup: CloudwatchLogGroup;
   readonly dlq: DeadLetterQueue;
   readonly eventSourceMapping: LambdaEventSourceMapping;
+  /** The enhanced fan-out consumer the mapping reads through; undefined when it polls the stream itself. */
+  readonly streamConsumer: KinesisStreamConsumer | undefined;
   readonly bundle: TerraformAsset;
 
   constructor(scope: Construct, id: string, props: IngestFunctionProps) {
@@ -80,6 +93,14 @@ export class IngestFunction extends Construct {
       type: AssetType.ARCHIVE,
     });
     this.dlq = new DeadLetterQueue(this, 'dlq', { name: props.dlqName });
+    const es = props.eventSource;
+    this.streamConsumer = es.enhancedFanOut
+      ? new KinesisStreamConsumer(this, 'stream-consumer', {
+          name: props.streamConsumerName,
+          streamArn: props.streamArn,
+        })
+      : undefined;
+    this.streamConsumer?.overrideLogicalId('ingest_consumer');
     const logGroupName = `/aws/lambda/${props.functionName}`;
     this.logGroup = new CloudwatchLogGroup(this, 'log-group', {
       name: logGroupName,
@@ -94,6 +115,9 @@ export class IngestFunction extends Construct {
       service: 'lambda.amazonaws.com',
       policy: policyDocument(
         allow('ReadStream', [...STREAM_READ_ACTIONS], props.streamArn),
+        ...(this.streamConsumer === undefined
+          ? []
+          : [allow('ReadThroughConsumer', [...CONSUMER_READ_ACTIONS], this.streamConsumer.arn)]),
         allow('DecryptStream', 'kms:Decrypt', props.streamKeyArn, forKinesisStream(props.streamArn)),
         allow('UseStateTable', [...STATE_TABLE_ACTIONS], props.tableArn),
         allow('PublishResults', 'iot:Publish', arns.iot(`topic/${RESULTS_TOPIC_PREFIX}/*`)),
@@ -133,9 +157,9 @@ export class IngestFunction extends Construct {
     });
     this.function.overrideLogicalId('ingest_function');
 
-    const es = props.eventSource;
     this.eventSourceMapping = new LambdaEventSourceMapping(this, 'event-source', {
-      eventSourceArn: props.streamArn,
+      // A consumer ARN here makes Lambda subscribe (SubscribeToShard) instead of polling GetRecords.
+      eventSourceArn: this.streamConsumer?.arn ?? props.streamArn,
       functionName: this.function.arn,
       startingPosition: es.startingPosition,
       batchSize: es.batchSize,
