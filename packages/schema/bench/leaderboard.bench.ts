@@ -1,0 +1,316 @@
+/**
+ * `tsx bench/leaderboard.bench.ts`: building and encoding a race's leaderboard (what the ingest Lambda does for
+ * every race every second, and its publisher for every part) against, in the same run, the implementation
+ * this replaced (a frozen copy below: `[...scores].sort(comparator)`, per-row byte counting, JSON.stringify).
+ * Both must give the same messages and the same bytes (checked first). Rounds are interleaved (the order
+ * rotates) so machine noise hits both alike; each is timed in CPU seconds of this process (the machine is
+ * shared), and the median of the per-round ratios is reported.
+ */
+import {
+  addOutput,
+  buildLeaderboardMessages,
+  encodeLeaderboard,
+  InvalidArgumentError,
+  LEADERBOARD_MAX_BYTES,
+  LEADERBOARD_MAX_STANDINGS_PER_PART,
+  type LeaderboardInput,
+  type LeaderboardMessage,
+  output,
+  Prng,
+  type RacerScore,
+  roundScore,
+  type Standing,
+} from '../src/index.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
+/** Each timed sample runs the operation until about this much CPU time has passed. */
+const SAMPLE_SECONDS = Number(process.env['BENCH_SAMPLE_SECONDS'] ?? 0.05);
+
+// ---- The implementation before this change, frozen (the baseline) ----
+
+function legacyIntegerChars(value: number): number {
+  let chars = 1;
+  for (let bound = 10; value >= bound && chars < 16; bound *= 10) chars++;
+  return chars;
+}
+
+function legacyScoreChars(value: number): number {
+  if (value >= 1e12) return String(value).length;
+  const hundredths = Math.round(value * 100);
+  const fraction = hundredths % 100;
+  const chars = legacyIntegerChars((hundredths - fraction) / 100);
+  return fraction === 0 ? chars : chars + (fraction % 10 === 0 ? 2 : 3);
+}
+
+function legacyJsonStringBytes(text: string): number {
+  let bytes = 2;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x0c || c === 0x0a || c === 0x0d || c === 0x09)
+      bytes += 2;
+    else if (c < 0x20) bytes += 6;
+    else if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (
+      c >= 0xd800 &&
+      c <= 0xdbff &&
+      i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff) bytes += 6;
+    else bytes += 3;
+  }
+  return bytes;
+}
+
+function legacyStandingBytes(standing: Standing): number {
+  return (
+    6 +
+    legacyIntegerChars(standing[0]) +
+    legacyScoreChars(standing[1]) +
+    legacyScoreChars(standing[2]) +
+    legacyScoreChars(standing[3]) +
+    legacyIntegerChars(standing[4])
+  );
+}
+
+function legacyRankStandings(scores: readonly RacerScore[]): Standing[] {
+  const sorted = [...scores].sort((a, b) => b.total - a.total || a.racerId - b.racerId);
+  const standings: Standing[] = [];
+  let rank = 0;
+  let previous = Number.NaN;
+  sorted.forEach((score, index) => {
+    if (score.total !== previous) rank = index + 1;
+    previous = score.total;
+    standings.push([
+      score.racerId,
+      roundScore(score.current),
+      roundScore(score.total),
+      roundScore(score.max),
+      rank,
+    ]);
+  });
+  return standings;
+}
+
+const legacyUtf8 = new TextEncoder();
+
+function legacyBuildLeaderboardMessages(
+  input: LeaderboardInput,
+  maxBytes: number = LEADERBOARD_MAX_BYTES,
+): LeaderboardMessage[] {
+  const standings = legacyRankStandings(input.scores);
+  const names = new Map<number, string>();
+  if (input.withNames) for (const s of input.scores) if (s.name !== undefined) names.set(s.racerId, s.name);
+  const header: LeaderboardMessage = {
+    type: 'leaderboard',
+    raceId: input.raceId,
+    classId: input.classId,
+    second: input.second,
+    publishedAt: input.publishedAt,
+    closed: input.closed,
+    racers: standings.length,
+    part: 10_000,
+    parts: 10_000,
+    standings: [],
+    ...(input.withNames ? { names: [] } : {}),
+  };
+  const headerBytes = legacyUtf8.encode(JSON.stringify(header)).byteLength;
+  const budget = maxBytes - headerBytes;
+  const chunks: Array<{ standings: Standing[]; names: Array<[number, string]> }> = [];
+  let current = { standings: [] as Standing[], names: [] as Array<[number, string]> };
+  let used = 0;
+  for (const standing of standings) {
+    const name = names.get(standing[0]);
+    let cost = legacyStandingBytes(standing) + 1;
+    if (name !== undefined) cost += 3 + legacyIntegerChars(standing[0]) + legacyJsonStringBytes(name) + 1;
+    if (cost > budget)
+      throw new InvalidArgumentError('maxBytes', `${maxBytes} bytes cannot hold one standing`);
+    if (
+      current.standings.length > 0 &&
+      (used + cost > budget || current.standings.length >= LEADERBOARD_MAX_STANDINGS_PER_PART)
+    ) {
+      chunks.push(current);
+      current = { standings: [], names: [] };
+      used = 0;
+    }
+    current.standings.push(standing);
+    if (name !== undefined) current.names.push([standing[0], name]);
+    used += cost;
+  }
+  chunks.push(current);
+  return chunks.map((chunk, index) => {
+    const message: LeaderboardMessage = {
+      ...header,
+      part: index + 1,
+      parts: chunks.length,
+      standings: chunk.standings,
+    };
+    if (input.withNames) message.names = chunk.names;
+    else delete message.names;
+    return message;
+  });
+}
+
+// ---- Races as the Lambda holds them ----
+
+const NAMES = ['Hayden', 'Hubert', 'Zoë', 'Ana-María', 'Bartholomew', 'Kai', 'Oluwaseun', 'Li'];
+
+/** `racers` racers `seconds` into a race: outputs summed as the Lambda sums them, racers in join order. */
+function raceScores(racers: number, seconds: number, seed: number): RacerScore[] {
+  const prng = new Prng(seed);
+  return Array.from({ length: racers }, (_, i) => {
+    let total = 0;
+    let max = 0;
+    let current = 0;
+    const fitness = prng.between(0.6, 1.2);
+    for (let s = 0; s < seconds; s++) {
+      const cadence = Math.round(Math.min(250, (50 + prng.next() * 60) * fitness) * 10) / 10;
+      const resistance = Math.round((40 + prng.next() * 50) * 10) / 10;
+      current = output(cadence, resistance);
+      total = addOutput(total, current);
+      if (current > max) max = current;
+    }
+    const racerId = 1_000 + ((i * 7_919) % 100_000);
+    return { racerId, current, total, max, name: `${NAMES[i % NAMES.length]} ${racerId}` };
+  });
+}
+
+interface Case {
+  name: string;
+  input: LeaderboardInput;
+}
+
+const header = { raceId: 5_402_746, classId: 3, second: 150, publishedAt: 1_764_250_150_000, closed: false };
+const cases: Case[] = [
+  { name: '167 racers', input: { ...header, scores: raceScores(167, 150, 1), withNames: false } },
+  { name: '167 racers, with names', input: { ...header, scores: raceScores(167, 150, 2), withNames: true } },
+  { name: '1,000 racers', input: { ...header, scores: raceScores(1_000, 150, 3), withNames: false } },
+  {
+    name: '1,000 racers, with names',
+    input: { ...header, scores: raceScores(1_000, 150, 4), withNames: true },
+  },
+];
+
+// ---- Timing ----
+
+type Op = () => number;
+
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Iterations that take about SAMPLE_SECONDS of CPU. */
+function calibrate(op: Op): number {
+  let iterations = 1;
+  for (;;) {
+    const start = cpuSeconds();
+    for (let i = 0; i < iterations; i++) op();
+    const seconds = cpuSeconds() - start;
+    if (seconds >= SAMPLE_SECONDS / 4) return Math.max(1, Math.ceil((iterations * SAMPLE_SECONDS) / seconds));
+    iterations *= 4;
+  }
+}
+
+let sink = 0;
+
+/** CPU µs per operation, per round, for each candidate; rounds interleaved, the first two discarded. */
+function measure(candidates: Array<[string, Op]>): Map<string, number[]> {
+  const iterations = new Map(candidates.map(([name, op]) => [name, calibrate(op)]));
+  const times = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS + 2; round++) {
+    for (let c = 0; c < candidates.length; c++) {
+      const [name, op] = candidates[(c + round) % candidates.length]!;
+      const n = iterations.get(name)!;
+      const start = cpuSeconds();
+      for (let i = 0; i < n; i++) sink += op();
+      const seconds = cpuSeconds() - start;
+      if (round >= 2) times.get(name)!.push((seconds / n) * 1e6);
+    }
+  }
+  return times;
+}
+
+const pairedRatio = (before: number[], after: number[]) => median(before.map((t, i) => t / after[i]!));
+
+// ---- Same results first ----
+
+for (const { name, input } of cases) {
+  const before = legacyBuildLeaderboardMessages(input);
+  const after = buildLeaderboardMessages(input);
+  if (JSON.stringify(before) !== JSON.stringify(after)) throw new Error(`${name}: the messages differ`);
+  for (const message of after)
+    if (encodeLeaderboard(message) !== JSON.stringify(message)) throw new Error(`${name}: the bytes differ`);
+}
+
+console.log(
+  `leaderboard build + encode, old (frozen copy) vs new; CPU µs per race-second, median of ${ROUNDS} rounds`,
+);
+console.log(
+  `${'race'.padEnd(26)}${'step'.padEnd(16)}${'old µs'.padStart(10)}${'new µs'.padStart(10)}${'old ÷ new'.padStart(12)}`,
+);
+const summary: string[] = [];
+for (const { name, input } of cases) {
+  const builtBefore = legacyBuildLeaderboardMessages(input);
+  const builtAfter = buildLeaderboardMessages(input);
+  const bytes = builtAfter.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)), 0);
+  const steps: Array<[string, Op, Op]> = [
+    [
+      'build + encode',
+      () => {
+        let n = 0;
+        for (const m of legacyBuildLeaderboardMessages(input)) n += JSON.stringify(m).length;
+        return n;
+      },
+      () => {
+        let n = 0;
+        for (const m of buildLeaderboardMessages(input)) n += encodeLeaderboard(m).length;
+        return n;
+      },
+    ],
+    [
+      'build',
+      () => legacyBuildLeaderboardMessages(input).length,
+      () => buildLeaderboardMessages(input).length,
+    ],
+    [
+      'encode',
+      () => builtBefore.reduce((n, m) => n + JSON.stringify(m).length, 0),
+      () => builtAfter.reduce((n, m) => n + encodeLeaderboard(m).length, 0),
+    ],
+    // What the IoT publisher sends: the UTF-8 bytes of the encoded text.
+    [
+      'encode + UTF-8',
+      () => builtBefore.reduce((n, m) => n + Buffer.from(JSON.stringify(m), 'utf8').length, 0),
+      () => builtAfter.reduce((n, m) => n + Buffer.from(encodeLeaderboard(m), 'utf8').length, 0),
+    ],
+  ];
+  for (const [step, before, after] of steps) {
+    const times = measure([
+      ['old', before],
+      ['new', after],
+    ]);
+    const old = times.get('old')!;
+    const neu = times.get('new')!;
+    const ratio = pairedRatio(old, neu);
+    console.log(
+      name.padEnd(26) +
+        step.padEnd(16) +
+        median(old).toFixed(1).padStart(10) +
+        median(neu).toFixed(1).padStart(10) +
+        `${ratio.toFixed(2)}×`.padStart(12),
+    );
+    if (step === 'build + encode')
+      summary.push(
+        `${name} (${builtAfter.length} part(s), ${bytes.toLocaleString('en')} bytes): ${ratio.toFixed(2)}×`,
+      );
+  }
+}
+if (sink === 42) console.log('');
+console.log('\nbuild + encode, new vs old (CPU, median of paired rounds):');
+for (const line of summary) console.log(`  ${line}`);
