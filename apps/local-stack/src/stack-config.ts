@@ -1,7 +1,7 @@
 /**
  * The local stack's configuration, read from the stack `apps/infra` synthesizes (`cdk.tf.json`) and nothing
  * else (DESIGN § One definition, two runtimes): streams, tables, topic rules, event source mappings and the
- * function they invoke. Terraform references (`${aws_kinesis_stream.stream.name}`) are resolved against the
+ * function they invoke (directly on a stream, or through an enhanced fan-out consumer of one). Terraform references (`${aws_kinesis_stream.stream.name}`) are resolved against the
  * same file; ARNs are built for the local account and the provider's region. IoT templates stay escaped
  * (`$${racerId}`) for the rule engine's template parser. Pure apart from `loadStackConfig`'s file read.
  */
@@ -43,7 +43,10 @@ export interface FunctionConfig {
 
 export interface MappingConfig extends Omit<EventSourceMappingConfig, 'onFailureDir'> {
   functionName: string;
+  /** The stream read; with enhanced fan-out, the consumer's stream (the consumer is `consumerArn`). */
   streamArn: string;
+  /** True when `event_source_arn` is an `aws_kinesis_stream_consumer`: the mapping reads by enhanced fan-out. */
+  enhancedFanOut: boolean;
   /** Name of the on-failure destination (an SQS queue on AWS; a folder locally). */
   onFailureDestination?: string;
 }
@@ -89,6 +92,9 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
     switch (type) {
       case 'aws_kinesis_stream':
         return `arn:aws:kinesis:${region}:${accountId}:stream/${name('name')}`;
+      case 'aws_kinesis_stream_consumer':
+        // AWS appends the consumer's creation time (epoch seconds); a local consumer is created "at" 0.
+        return `${name('stream_arn')}/consumer/${name('name')}:0`;
       case 'aws_lambda_function':
         return `arn:aws:lambda:${region}:${accountId}:function:${name('function_name')}`;
       case 'aws_sqs_queue':
@@ -209,14 +215,23 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
       environment,
     };
   });
+  const consumers = each('aws_kinesis_stream_consumer').map(([id, r]) => ({
+    where: `aws_kinesis_stream_consumer.${id}`,
+    arn: arnOf('aws_kinesis_stream_consumer', r)!,
+    streamArn: str(r['stream_arn']),
+  }));
   const eventSourceMappings = each('aws_lambda_event_source_mapping').map(([id, r]) => {
     const where = `aws_lambda_event_source_mapping.${id}`;
-    const streamArn = str(r['event_source_arn']);
+    const sourceArn = str(r['event_source_arn']);
+    const consumer = consumers.find((c) => c.arn === sourceArn);
+    const streamArn = consumer?.streamArn ?? sourceArn;
     const stream = streams.find((s) => s.arn === streamArn);
     if (stream === undefined)
       throw new ConfigurationError(
-        where,
-        `event_source_arn ${streamArn} is not a Kinesis stream of this stack`,
+        consumer?.where ?? where,
+        consumer === undefined
+          ? `event_source_arn ${sourceArn} is neither a Kinesis stream nor a stream consumer of this stack`
+          : `stream_arn ${streamArn} is not a Kinesis stream of this stack`,
       );
     const functionRef = str(r['function_name']);
     const fn = functions.find((f) => f.arn === functionRef || f.name === functionRef);
@@ -234,6 +249,8 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
     const mapping: MappingConfig = {
       streamName: stream.name,
       streamArn,
+      enhancedFanOut: consumer !== undefined,
+      ...(consumer === undefined ? {} : { consumerArn: consumer.arn }),
       functionName: fn.name,
       batchSize: Number(r['batch_size'] ?? 100),
       maximumBatchingWindowInSeconds: Number(r['maximum_batching_window_in_seconds'] ?? 0),

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { INGEST_RULE_SQL, LAMBDA_ENV } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,10 @@ describe('stack config from cdk.tf.json', () => {
       {
         streamName: 'dev-alleycat',
         streamArn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+        // infra's default: the mapping reads through its enhanced fan-out consumer.
+        enhancedFanOut: true,
+        consumerArn:
+          'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat/consumer/dev-alleycat-ingest:0',
         functionName: 'dev-alleycat-ingest',
         batchSize: 1000,
         maximumBatchingWindowInSeconds: 0,
@@ -67,6 +72,35 @@ describe('stack config from cdk.tf.json', () => {
     expect(fn!.environment[LAMBDA_ENV.tableName]).toBe('dev-alleycat-state');
     // The IoT endpoint is an AWS data source: the local stack supplies its own.
     expect(fn!.environment[LAMBDA_ENV.iotDataEndpoint]).toBeUndefined();
+  });
+
+  it('reads a mapping on the stream itself (enhanced fan-out off) as a polling mapping', async () => {
+    const json = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    delete json.resource.aws_kinesis_stream_consumer;
+    json.resource.aws_lambda_event_source_mapping.ingest_event_source.event_source_arn =
+      '${aws_kinesis_stream.stream.arn}';
+    const [mapping] = parseStackConfig(json, 'dev-alleycat').eventSourceMappings;
+    expect(mapping).toMatchObject({
+      streamName: 'dev-alleycat',
+      streamArn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+      enhancedFanOut: false,
+    });
+    expect(mapping).not.toHaveProperty('consumerArn');
+  });
+
+  it('names the consumer or mapping whose source is not in the stack', async () => {
+    const json = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    json.resource.aws_kinesis_stream_consumer.ingest_consumer.stream_arn = 'arn:aws:kinesis:x:1:stream/other';
+    // The mapping's ARN is the consumer's, so the consumer is what points outside the stack.
+    expect(() => parseStackConfig(json, 's')).toThrow(
+      /aws_kinesis_stream_consumer\.ingest_consumer: stream_arn arn:aws:kinesis:x:1:stream\/other is not a Kinesis stream of this stack/,
+    );
+    const dangling = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    dangling.resource.aws_lambda_event_source_mapping.ingest_event_source.event_source_arn =
+      '${aws_kinesis_stream_consumer.gone.arn}';
+    expect(() => parseStackConfig(dangling, 's')).toThrow(
+      /aws_lambda_event_source_mapping\.ingest_event_source: event_source_arn .* is neither a Kinesis stream nor a stream consumer/,
+    );
   });
 
   it('names the resource and setting it cannot run', async () => {

@@ -5,6 +5,8 @@
  * (resume from the lowest reported sequence number), bisect on function error, maximum retry attempts,
  * maximum record age, and the on-failure destination (JSON files in AWS's shape, shard and sequence range).
  * Each shard runs up to `parallelization_factor` batches at once; a partition key's records stay in order.
+ * A mapping on an enhanced fan-out consumer reads as a subscription would (`enhanced-fan-out.ts`): every 50 ms,
+ * outside the shared read limits, paced to the consumer's own 2 MiB/s per shard.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import {
   MAX_RETRY_DELAY_MS,
 } from '../constants.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
+import { ConsumerReadPacer, EFO_POLL_INTERVAL_MS, readBytesOf } from './enhanced-fan-out.js';
 import {
   type BatchVerdict,
   eventRecordBytes,
@@ -55,6 +58,11 @@ export interface EventSourceMappingConfig {
   reportBatchItemFailures: boolean;
   /** Folder standing for the on-failure destination (the DLQ); absent: discarded records are only counted. */
   onFailureDir?: string;
+  /**
+   * The enhanced fan-out consumer the mapping reads through (its `event_source_arn`); absent: the mapping
+   * polls the stream as a shared-throughput reader.
+   */
+  consumerArn?: string;
 }
 
 export interface PollerOptions {
@@ -67,7 +75,10 @@ export interface PollerOptions {
   handler: Handler | { bundle: string; exportName?: string };
   function: FunctionIdentity;
   source: SourceIdentity;
-  /** Minimum time between GetRecords calls on one shard (default 250 ms: 4/s, leaving room in the 5/s limit). */
+  /**
+   * Minimum time between GetRecords calls on one shard (default 250 ms: 4/s, leaving room in the shared 5/s
+   * limit; 50 ms for a mapping on an enhanced fan-out consumer, which has no share in it).
+   */
   pollIntervalMs?: number;
   /** Pause before retrying a failed batch (doubles per attempt, capped at 2 s). */
   retryBaseDelayMs?: number;
@@ -93,6 +104,8 @@ export interface PollerStats {
   recordsDiscarded: number;
   onFailureBatches: number;
   throttledPolls: number;
+  /** Reads an enhanced fan-out mapping held back to stay within its consumer's 2 MiB/s per shard. */
+  pacedPolls: number;
   /**
    * Kinesis arrival → invocation start, summed over records delivered (ms), and the longest: the mapping's
    * share of the end-to-end latency (poll interval, batching window, waiting for the shard's previous batch).
@@ -165,6 +178,7 @@ export class EventSourceMappingPoller {
     onFailureBatches: 0,
     onFailureWriteErrors: 0,
     throttledPolls: 0,
+    pacedPolls: 0,
     arrivalToInvokeMsTotal: 0,
     arrivalToInvokeMsMax: 0,
     pollErrors: 0,
@@ -347,7 +361,12 @@ export class EventSourceMappingPoller {
   }
 
   private async runShard(shardId: string): Promise<void> {
-    const pollInterval = this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const consumerArn = this.mapping.consumerArn;
+    let pollInterval =
+      this.options.pollIntervalMs ??
+      (consumerArn === undefined ? DEFAULT_POLL_INTERVAL_MS : EFO_POLL_INTERVAL_MS);
+    // The consumer's dedicated 2 MiB/s on this shard (enhanced fan-out only).
+    const pacer = consumerArn === undefined ? undefined : new ConsumerReadPacer(this.now());
     const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
     const saved = await this.readCheckpoint(shardId);
     let iterator = saved
@@ -370,14 +389,20 @@ export class EventSourceMappingPoller {
 
     while (this.running && generation === this.generation) {
       // Fetch when the buffer cannot fill a batch per lane, at most once per poll interval.
-      if (
+      const canFetch =
         iterator !== undefined &&
         buffered() < this.mapping.batchSize * lanes.length &&
-        this.now() - lastPollMs >= pollInterval
-      ) {
+        this.now() - lastPollMs >= pollInterval;
+      const pacedMs = canFetch ? (pacer?.waitMs(this.now()) ?? 0) : 0;
+      if (pacedMs > 0) {
+        // Over the consumer's 2 MiB/s: a push is never refused, it delivers later. Move the next read back.
+        this.counters.pacedPolls += 1;
+        lastPollMs = this.now() + pacedMs - pollInterval;
+      } else if (canFetch && iterator !== undefined) {
         lastPollMs = this.now();
         try {
-          const page = await this.reader.getRecords(iterator, 10_000);
+          const page = await this.reader.getRecords(iterator, 10_000, consumerArn);
+          pacer?.charge(readBytesOf(page.records), this.now());
           iterator = page.nextShardIterator;
           this.iteratorAges.set(shardId, page.millisBehindLatest ?? 0);
           for (const record of page.records) {
@@ -390,6 +415,14 @@ export class EventSourceMappingPoller {
           const name = (error as Error).name;
           if (name === 'ProvisionedThroughputExceededException') {
             this.counters.throttledPolls += 1;
+            if (consumerArn !== undefined && pollInterval < DEFAULT_POLL_INTERVAL_MS) {
+              // A subscription is never throttled: this Kinesis endpoint charged the read to the shared limits
+              // (a limits layer that does not know enhanced fan-out). Read at the shared rate rather than fail.
+              pollInterval = DEFAULT_POLL_INTERVAL_MS;
+              this.log(
+                `${shardId}: the Kinesis endpoint throttled an enhanced fan-out read (it charges the shared read limits); reading every ${pollInterval} ms instead`,
+              );
+            }
             await this.sleep(1_000);
           } else if (name === 'ExpiredIteratorException') {
             iterator = await this.shardIterator(shardId, after(lastFetched));

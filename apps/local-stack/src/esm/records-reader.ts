@@ -6,6 +6,7 @@
  * GetShardIterator) still go through the SDK.
  */
 import http from 'node:http';
+import { ENHANCED_FAN_OUT_CONSUMER_HEADER } from './enhanced-fan-out.js';
 import type { StoredRecord } from './event.js';
 
 /** A GetRecords page, with each record's data left in base64 as it travelled. */
@@ -42,9 +43,10 @@ export class RecordsReader {
     this.url = new URL(endpoint);
   }
 
-  async getRecords(shardIterator: string, limit: number): Promise<RecordsPage> {
+  /** `consumerArn`: read for that enhanced fan-out consumer (`enhanced-fan-out.ts` says what that changes). */
+  async getRecords(shardIterator: string, limit: number, consumerArn?: string): Promise<RecordsPage> {
     const body = JSON.stringify({ ShardIterator: shardIterator, Limit: limit });
-    const { status, text } = await this.post(body);
+    const { status, text } = await this.post(body, consumerArn);
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(text) as Record<string, unknown>;
@@ -76,7 +78,7 @@ export class RecordsReader {
     this.agent.destroy();
   }
 
-  private post(body: string): Promise<{ status: number; text: string }> {
+  private post(body: string, consumerArn?: string): Promise<{ status: number; text: string }> {
     const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     return new Promise((resolve, reject) => {
       const request = http.request(
@@ -93,6 +95,7 @@ export class RecordsReader {
             'x-amz-date': amzDate,
             // The local endpoints check that a request is signed, not the signature.
             authorization: `AWS4-HMAC-SHA256 Credential=local/${amzDate.slice(0, 8)}/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0`,
+            ...(consumerArn === undefined ? {} : { [ENHANCED_FAN_OUT_CONSUMER_HEADER]: consumerArn }),
           },
         },
         (response) => {
