@@ -4,6 +4,7 @@ import {
   addOutput,
   buildLeaderboardMessages,
   encodeLeaderboard,
+  encodeLeaderboardBytes,
   InvalidArgumentError,
   IOT_MESSAGE_MAX_BYTES,
   jsonStringBytes,
@@ -487,6 +488,9 @@ describe('against the previous implementation (frozen copy above)', () => {
           const after = (actual as { value: LeaderboardMessage[] }).value;
           expect(after.map((m) => Object.keys(m))).toEqual(before.map((m) => Object.keys(m)));
           expect(after.map((m) => encodeLeaderboard(m))).toEqual(before.map((m) => JSON.stringify(m)));
+          expect(after.map((m) => Buffer.from(encodeLeaderboardBytes(m)))).toEqual(
+            before.map((m) => Buffer.from(JSON.stringify(m))),
+          );
         }
       }),
       { numRuns: 1_500 },
@@ -704,9 +708,14 @@ describe('encodeLeaderboard', () => {
     fc.assert(
       fc.property(handMessageArb, twistArb, (message, how) => {
         const m = twist(message, how) as LeaderboardMessage;
+        const expected = outcome(() => JSON.stringify(m));
         expectSameOutcome(
           outcome(() => encodeLeaderboard(m)),
-          outcome(() => JSON.stringify(m)),
+          expected,
+        );
+        expectSameOutcome(
+          outcome(() => Buffer.from(encodeLeaderboardBytes(m))),
+          'value' in expected ? { value: Buffer.from(expected.value as string) } : expected,
         );
       }),
       { numRuns: 5_000 },
@@ -741,6 +750,7 @@ describe('encodeLeaderboard', () => {
     const ordered = Object.fromEntries([type!, ...rest]) as unknown as LeaderboardMessage;
     const expected = JSON.stringify(ordered);
     expect(encodeLeaderboard(ordered) === expected).toBe(true);
+    expect(Buffer.from(encodeLeaderboardBytes(ordered)).equals(Buffer.from(expected))).toBe(true);
   });
 
   it('writes names as JSON.stringify escapes them: quotes, controls, non-ASCII, pairs, lone surrogates', () => {
@@ -751,6 +761,18 @@ describe('encodeLeaderboard', () => {
     const [board] = buildLeaderboardMessages({ ...base, scores: [] });
     const message = { ...board!, names };
     expect(encodeLeaderboard(message) === JSON.stringify(message)).toBe(true);
+    expect(Buffer.from(encodeLeaderboardBytes(message)).equals(Buffer.from(JSON.stringify(message)))).toBe(
+      true,
+    );
+  });
+
+  it('gives bytes the caller owns: the next encoding does not change them', () => {
+    const [first] = buildLeaderboardMessages({ ...base, scores: worstCaseScores(3) });
+    const bytes = encodeLeaderboardBytes(first!);
+    const copy = Buffer.from(bytes);
+    encodeLeaderboardBytes(buildLeaderboardMessages({ ...base, scores: worstCaseScores(40) })[0]!);
+    expect(Buffer.from(bytes).equals(copy)).toBe(true);
+    expect(bytes.byteLength).toBe(bytes.buffer.byteLength);
   });
 
   it('gives a getter that encodes again the same result (the buffer is not shared with it)', () => {
@@ -767,6 +789,9 @@ describe('encodeLeaderboard', () => {
     });
     const message = { ...board!, standings: [row, ...board!.standings.slice(1)] };
     expect(encodeLeaderboard(message)).toBe(JSON.stringify(message));
+    expect(nested).toBe(JSON.stringify(inner));
+    nested = '';
+    expect(Buffer.from(encodeLeaderboardBytes(message)).toString()).toBe(JSON.stringify(message));
     expect(nested).toBe(JSON.stringify(inner));
   });
 });

@@ -425,16 +425,28 @@ export function parseLeaderboardMessage(input: string | Uint8Array): Leaderboard
  * else (other keys or key order, `toJSON`, a value of another type) is left to `JSON.stringify`.
  */
 export function encodeLeaderboard(message: LeaderboardMessage): string {
-  if (writing) return JSON.stringify(message); // re-entered from a getter: the buffer is in use
+  return written(message, (bytes) => utf8Text.decode(bytes)) ?? JSON.stringify(message);
+}
+
+/**
+ * The UTF-8 bytes of `encodeLeaderboard(message)`, what an MQTT publish carries, without the string in
+ * between (`Buffer.from(encodeLeaderboard(message))` costs about a third of the encoding again).
+ */
+export function encodeLeaderboardBytes(message: LeaderboardMessage): Uint8Array {
+  return written(message, (bytes) => bytes.slice()) ?? utf8.encode(JSON.stringify(message));
+}
+
+/** `take` of the message's JSON as written by the writer, or undefined when it leaves it to JSON.stringify. */
+function written<T>(message: LeaderboardMessage, take: (bytes: Uint8Array) => T): T | undefined {
+  if (writing) return undefined; // re-entered from a getter: the buffer is in use
   writing = true;
   try {
     const length = writeLeaderboard(message);
-    if (length >= 0) return utf8Text.decode(buffer.subarray(0, length));
+    return length < 0 ? undefined : take(buffer.subarray(0, length));
   } finally {
     writing = false;
     if (buffer.length > MAX_KEPT_BUFFER) buffer = new Uint8Array(INITIAL_BUFFER);
   }
-  return JSON.stringify(message);
 }
 
 // ---- The leaderboard writer: the JSON as UTF-8 in one reused buffer, decoded to a string once ----
