@@ -545,7 +545,8 @@ function writeLeaderboard(message: LeaderboardMessage): number {
   if (!Array.isArray(standings) || (standings as WithToJson).toJSON !== undefined) return -1;
   at = put(out, at, PREFIXES[9]!);
   out[at++] = 0x5b; // [
-  for (let i = 0; i < standings.length; i++) {
+  const rows = standings.length; // read once, as JSON.stringify does
+  for (let i = 0; i < rows; i++) {
     const row: unknown = standings[i];
     if (!Array.isArray(row) || row.length !== 5 || (row as WithToJson).toJSON !== undefined) return -1;
     if (at + ROW_MAX > out.length) out = room(at, ROW_MAX);
@@ -576,7 +577,8 @@ function writeNames(start: number, names: unknown): number {
   let out = room(start, PREFIXES[10]!.length + 2);
   let at = put(out, start, PREFIXES[10]!);
   out[at++] = 0x5b;
-  for (let i = 0; i < names.length; i++) {
+  const entries = names.length;
+  for (let i = 0; i < entries; i++) {
     const entry: unknown = names[i];
     if (!Array.isArray(entry) || entry.length !== 2 || (entry as WithToJson).toJSON !== undefined) return -1;
     const racerId: unknown = entry[0];
