@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { aggregate } from '@alleycat/kinesis-agg';
 import {
-  encodeLeaderboard,
+  encodeLeaderboardBytes,
   encodeRaceMessage,
   KINESIS_RECORD_MAX_BYTES,
   LAMBDA_BUNDLE,
@@ -51,7 +51,7 @@ class CountingPublisher implements LeaderboardPublisher {
   bytes = 0;
   async publish(_topic: string, m: LeaderboardMessage): Promise<void> {
     this.count++;
-    this.bytes += encodeLeaderboard(m).length;
+    this.bytes += encodeLeaderboardBytes(m).byteLength; // what the IoT publisher sends
   }
 }
 

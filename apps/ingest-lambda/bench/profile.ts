@@ -2,7 +2,7 @@
  * `node --cpu-prof --import tsx bench/profile.ts`: the handler's CPU path alone (the benchmark's corpus,
  * in-memory store and publisher), repeated, for a CPU profile of where a record's time goes.
  */
-import { encodeLeaderboard, type LeaderboardMessage } from '@alleycat/schema';
+import { encodeLeaderboardBytes, type LeaderboardMessage } from '@alleycat/schema';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { MemoryStateStore } from '../src/memory-store.js';
 import { IngestProcessor } from '../src/processor.js';
@@ -24,7 +24,7 @@ for (let i = 0; i < REPEAT; i++) {
     store,
     publisher: {
       async publish(_topic: string, m: LeaderboardMessage) {
-        published += encodeLeaderboard(m).length > 0 ? 1 : 0;
+        published += encodeLeaderboardBytes(m).byteLength > 0 ? 1 : 0;
       },
     },
     sink: new MemoryInvalidRecordSink(),
