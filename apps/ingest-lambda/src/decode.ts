@@ -31,6 +31,33 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return bytes.length === (length / 4) * 3 - padding ? bytes : undefined;
 }
 
+/** Scratch space for `decodeBase64Transient`: one record at a time, reused (no allocation per record). */
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * `decodeBase64` into a buffer reused by the next call: the bytes are valid until then, so a caller that
+ * keeps them (a rejection's payload) must copy them. A race message is read at once and keeps no reference
+ * to its bytes (the schema's parser builds strings), which is what makes this safe on the hot path.
+ */
+export function decodeBase64Transient(text: string): Uint8Array | undefined {
+  const length = text.length;
+  if (length % 4 !== 0) return undefined;
+  const padding =
+    length === 0
+      ? 0
+      : text.charCodeAt(length - 1) !== EQUALS
+        ? 0
+        : text.charCodeAt(length - 2) === EQUALS
+          ? 2
+          : 1;
+  const expected = (length / 4) * 3 - padding;
+  // Room for what Node may write before it notices a bad character (it never writes past 3n/4).
+  if (scratch.length < (length / 4) * 3)
+    scratch = Buffer.allocUnsafe(Math.max((length / 4) * 3, scratch.length * 2));
+  const written = scratch.write(text, 0, 'base64');
+  return written === expected ? scratch.subarray(0, written) : undefined;
+}
+
 const notBase64: RejectReason = {
   code: 'not_base64',
   path: '',
@@ -77,7 +104,7 @@ export function decodeRecordData(data: Uint8Array): DecodedRecord {
 
 /** Decodes one record's base64 `kinesis.data`. */
 export function decodeKinesisData(base64: string): DecodedRecord {
-  const data = decodeBase64(base64);
+  const data = decodeBase64Transient(base64);
   if (data === undefined) {
     return {
       messages: [],
@@ -85,5 +112,8 @@ export function decodeKinesisData(base64: string): DecodedRecord {
       userRecords: 1,
     };
   }
-  return decodeRecordData(data);
+  const decoded = decodeRecordData(data);
+  // Rejected payloads outlive this call (they go to the errors sink): copy them out of the scratch space.
+  for (const r of decoded.rejections) r.data = new Uint8Array(r.data);
+  return decoded;
 }

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { aggregate } from '@alleycat/kinesis-agg';
 import { toBatch } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64, decodeKinesisData, decodeRecordData } from '../src/decode.js';
+import { decodeBase64, decodeBase64Transient, decodeKinesisData, decodeRecordData } from '../src/decode.js';
 import { json, raceMessage } from './helpers/events.js';
 
 interface TheirEncoded {
@@ -127,19 +127,32 @@ describe('decodeKinesisData', () => {
       const out = decodeKinesisData(text);
       expect(out.rejections[0]!.reason.code, text).toBe('not_base64');
     }
-    expect(decodeBase64('')?.length).toBe(0);
-    // Any one character replaced by one outside the alphabet is caught, at any position and length.
-    for (let n = 1; n < 40; n++) {
-      const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff)).toString('base64');
-      expect(Buffer.from(decodeBase64(text)!)).toEqual(Buffer.from(text, 'base64'));
-      for (let i = 0; i < text.length; i++) {
-        for (const bad of ['!', ' ', '.', '\u00e9']) {
-          const mangled = text.slice(0, i) + bad + text.slice(i + 1);
-          expect(decodeBase64(mangled), `${JSON.stringify(mangled)}`).toBeUndefined();
+    for (const decode of [decodeBase64, decodeBase64Transient]) {
+      expect(decode('')?.length).toBe(0);
+      // Any one character replaced by one outside the alphabet is caught, at any position and length.
+      for (let n = 1; n < 40; n++) {
+        const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff)).toString('base64');
+        expect(Buffer.from(decode(text)!)).toEqual(Buffer.from(text, 'base64'));
+        for (let i = 0; i < text.length; i++) {
+          for (const bad of ['!', ' ', '.', '\u00e9']) {
+            const mangled = text.slice(0, i) + bad + text.slice(i + 1);
+            expect(decode(mangled), `${decode.name} ${JSON.stringify(mangled)}`).toBeUndefined();
+          }
         }
       }
+      expect(Buffer.from(decode('YWJjZA==')!).toString()).toBe('abcd');
+      // Longer than the scratch space: it grows.
+      const big = Buffer.alloc(20_000, 7);
+      expect(Buffer.from(decode(big.toString('base64'))!)).toEqual(big);
     }
-    expect(Buffer.from(decodeBase64('YWJjZA==')!).toString()).toBe('abcd');
+  });
+
+  it('a rejected payload keeps its bytes after later records reuse the decode space', () => {
+    const bad = '{"event":"update","second":'; // not JSON: rejected with its payload
+    const out = decodeKinesisData(Buffer.from(bad).toString('base64'));
+    decodeKinesisData(Buffer.from(json(raceMessage(1, 2, 3))).toString('base64'));
+    decodeKinesisData(Buffer.from('x'.repeat(200)).toString('base64'));
+    expect(Buffer.from(out.rejections[0]!.data).toString()).toBe(bad);
   });
 
   it('not JSON, not UTF-8, not an object', () => {
