@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
 import {
   DescribeStreamSummaryCommand,
@@ -9,6 +10,7 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RecordsReader } from '../src/esm/records-reader.js';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
@@ -210,6 +212,45 @@ describe('Kinesis limits layer (enforcing)', () => {
     clock.advance(200);
     await viaProxy.send(new GetRecordsCommand({ ShardIterator: iterator }));
     expect(proxy.stats().throttledReads).toBe(1);
+  });
+
+  it("leaves an enhanced fan-out consumer's reads out of the shard's shared read limits", async () => {
+    await createStream(viaProxy, 'reads', 1);
+    const start = (
+      await viaProxy.send(
+        new GetShardIteratorCommand({
+          StreamName: 'reads',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'LATEST',
+        }),
+      )
+    ).ShardIterator!;
+    // Ten reads in the same instant for a consumer: none is refused (the stand-in for SubscribeToShard's push).
+    const reader = new RecordsReader(`http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`);
+    try {
+      let iterator = start;
+      for (let i = 0; i < 10; i++) {
+        iterator = (
+          await reader.getRecords(
+            iterator,
+            100,
+            'arn:aws:kinesis:us-east-1:000000000000:stream/reads/consumer/c:0',
+          )
+        ).nextShardIterator!;
+      }
+      // …and they took nothing from the shared budget: a polling reader still gets its 5 calls.
+      let shared = start;
+      for (let i = 0; i < 5; i++) {
+        shared = (await viaProxy.send(new GetRecordsCommand({ ShardIterator: shared }))).NextShardIterator!;
+      }
+      const error = await viaProxy
+        .send(new GetRecordsCommand({ ShardIterator: shared }))
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      expect(proxy.stats().throttledReads).toBe(1);
+    } finally {
+      reader.close();
+    }
   });
 
   it('throttles reads after 2 MiB/s of records from one shard', async () => {

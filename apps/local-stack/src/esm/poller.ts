@@ -401,7 +401,10 @@ export class EventSourceMappingPoller {
       } else if (canFetch && iterator !== undefined) {
         lastPollMs = this.now();
         try {
-          const page = await this.reader.getRecords(iterator, 10_000, consumerArn);
+          // No more than the lanes can take: after a stall (a cold start, an outage) kinesalite takes seconds
+          // to serve a 10,000-record page, and the records behind the backlog would wait for all of it.
+          const want = Math.min(10_000, this.mapping.batchSize * lanes.length - buffered());
+          const page = await this.reader.getRecords(iterator, want, consumerArn);
           pacer?.charge(readBytesOf(page.records), this.now());
           iterator = page.nextShardIterator;
           this.iteratorAges.set(shardId, page.millisBehindLatest ?? 0);

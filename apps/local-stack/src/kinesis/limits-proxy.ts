@@ -27,6 +27,7 @@ import {
   KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
 } from '@alleycat/schema';
 import { DEFAULT_SHARD_MAP_TTL_MS, ITERATOR_LIFETIME_MS, LOCAL_ACCOUNT_ID } from '../constants.js';
+import { ENHANCED_FAN_OUT_CONSUMER_HEADER } from '../esm/enhanced-fan-out.js';
 import {
   AMZ_JSON,
   contentTypeFor,
@@ -385,7 +386,10 @@ export class KinesisLimitsProxy {
     const { params } = call;
     const iterator = params['ShardIterator'];
     const known = typeof iterator === 'string' ? this.iterators.get(iterator) : undefined;
-    if (known !== undefined) {
+    // A read for an enhanced fan-out consumer (the local stand-in for its SubscribeToShard push) has the
+    // consumer's own 2 MiB/s, which its reader paces, and takes nothing from the shard's shared read limits.
+    const forConsumer = typeof call.headers[ENHANCED_FAN_OUT_CONSUMER_HEADER] === 'string';
+    if (known !== undefined && !forConsumer) {
       const state = this.shardState(known.stream, known.shardId);
       const nowMs = this.now();
       // The byte bucket may be in debt after a large read: AWS throttles the calls that follow it.
