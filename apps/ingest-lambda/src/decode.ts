@@ -10,13 +10,13 @@ import type { DecodedRecord, RejectReason } from './types.js';
 const EQUALS = 0x3d;
 
 /**
- * Base64 → bytes, or undefined when the text is not padded base64. Node's decoder silently skips characters
- * outside the alphabet (and whitespace), which would turn a mangled record into a misleading JSON error.
- * No scan is needed to catch that: n padded characters with p `=` decode to exactly 3n/4 − p bytes, and
- * every skipped character makes the output shorter than that (at least one byte per skipped character).
- * The URL-safe alphabet (`-`, `_`) is accepted as Node does: it decodes to the same bytes.
+ * The bytes padded base64 `text` decodes to, or undefined when its length is not a multiple of 4. Node's
+ * decoder silently skips characters outside the alphabet (and whitespace), which would turn a mangled record
+ * into a misleading JSON error. No scan is needed to catch that: n padded characters with p `=` decode to
+ * exactly 3n/4 − p bytes, and every skipped character makes the output shorter than that (at least one byte
+ * per skipped character). The URL-safe alphabet (`-`, `_`) is accepted as Node does: the same bytes.
  */
-export function decodeBase64(text: string): Uint8Array | undefined {
+function decodedLength(text: string): number | undefined {
   const length = text.length;
   if (length % 4 !== 0) return undefined;
   const padding =
@@ -27,8 +27,15 @@ export function decodeBase64(text: string): Uint8Array | undefined {
         : text.charCodeAt(length - 2) === EQUALS
           ? 2
           : 1;
+  return (length / 4) * 3 - padding;
+}
+
+/** Base64 → bytes (a new buffer), or undefined when the text is not padded base64 (`decodedLength`). */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  const expected = decodedLength(text);
+  if (expected === undefined) return undefined;
   const bytes = Buffer.from(text, 'base64');
-  return bytes.length === (length / 4) * 3 - padding ? bytes : undefined;
+  return bytes.length === expected ? bytes : undefined;
 }
 
 /** Scratch space for `decodeBase64Transient`: one record at a time, reused (no allocation per record). */
@@ -40,20 +47,11 @@ let scratch = Buffer.allocUnsafe(4096);
  * to its bytes (the schema's parser builds strings), which is what makes this safe on the hot path.
  */
 export function decodeBase64Transient(text: string): Uint8Array | undefined {
-  const length = text.length;
-  if (length % 4 !== 0) return undefined;
-  const padding =
-    length === 0
-      ? 0
-      : text.charCodeAt(length - 1) !== EQUALS
-        ? 0
-        : text.charCodeAt(length - 2) === EQUALS
-          ? 2
-          : 1;
-  const expected = (length / 4) * 3 - padding;
-  // Room for what Node may write before it notices a bad character (it never writes past 3n/4).
-  if (scratch.length < (length / 4) * 3)
-    scratch = Buffer.allocUnsafe(Math.max((length / 4) * 3, scratch.length * 2));
+  const expected = decodedLength(text);
+  if (expected === undefined) return undefined;
+  // Room for all Node may write (never more than 3n/4) before it notices a bad character.
+  const room = (text.length / 4) * 3;
+  if (scratch.length < room) scratch = Buffer.allocUnsafe(Math.max(room, scratch.length * 2));
   const written = scratch.write(text, 0, 'base64');
   return written === expected ? scratch.subarray(0, written) : undefined;
 }

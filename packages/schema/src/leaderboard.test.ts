@@ -1,16 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  legacyBuildLeaderboardMessages,
+  legacyIntegerChars,
+  legacyJsonStringBytes,
+  legacyRankStandings,
+  legacyStandingBytes,
+} from '../bench/leaderboard-legacy.js';
+import {
   addOutput,
   buildLeaderboardMessages,
   encodeLeaderboard,
   encodeLeaderboardBytes,
-  InvalidArgumentError,
   IOT_MESSAGE_MAX_BYTES,
   jsonStringBytes,
-  LEADERBOARD_MAX_BYTES,
   LEADERBOARD_MAX_STANDINGS_PER_PART,
-  type LeaderboardInput,
   type LeaderboardMessage,
   MAX_OUTPUT,
   MAX_RACE_SECOND,
@@ -23,6 +27,9 @@ import {
   type Standing,
   standingBytes,
 } from './index.js';
+
+/** The previous implementation (`bench/leaderboard-legacy.ts`, frozen) is the oracle throughout. */
+const utf8 = new TextEncoder();
 
 const base = { raceId: 5402746, classId: 1, second: 300, publishedAt: 1_700_000_000_000, closed: false };
 const bytes = (s: string) => Buffer.byteLength(s);
@@ -189,134 +196,6 @@ describe('addOutput', () => {
   });
 });
 
-// ---- The implementation before the typed-array sort and the byte writer (at 6f2c7db), frozen: the oracle ----
-
-const oldUtf8 = new TextEncoder();
-
-function oldIntegerChars(value: number): number {
-  let chars = 1;
-  for (let bound = 10; value >= bound && chars < 16; bound *= 10) chars++;
-  return chars;
-}
-
-function oldScoreChars(value: number): number {
-  if (value >= 1e12) return String(value).length;
-  const hundredths = Math.round(value * 100);
-  const fraction = hundredths % 100;
-  const chars = oldIntegerChars((hundredths - fraction) / 100);
-  return fraction === 0 ? chars : chars + (fraction % 10 === 0 ? 2 : 3);
-}
-
-function oldJsonStringBytes(text: string): number {
-  let bytes = 2;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x0c || c === 0x0a || c === 0x0d || c === 0x09)
-      bytes += 2;
-    else if (c < 0x20) bytes += 6;
-    else if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (
-      c >= 0xd800 &&
-      c <= 0xdbff &&
-      i + 1 < text.length &&
-      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      bytes += 4;
-      i++;
-    } else if (c >= 0xd800 && c <= 0xdfff) bytes += 6;
-    else bytes += 3;
-  }
-  return bytes;
-}
-
-function oldStandingBytes(standing: Standing): number {
-  return (
-    6 +
-    oldIntegerChars(standing[0]) +
-    oldScoreChars(standing[1]) +
-    oldScoreChars(standing[2]) +
-    oldScoreChars(standing[3]) +
-    oldIntegerChars(standing[4])
-  );
-}
-
-function oldRankStandings(scores: readonly RacerScore[]): Standing[] {
-  const sorted = [...scores].sort((a, b) => b.total - a.total || a.racerId - b.racerId);
-  const standings: Standing[] = [];
-  let rank = 0;
-  let previous = Number.NaN;
-  sorted.forEach((score, index) => {
-    if (score.total !== previous) rank = index + 1;
-    previous = score.total;
-    standings.push([
-      score.racerId,
-      roundScore(score.current),
-      roundScore(score.total),
-      roundScore(score.max),
-      rank,
-    ]);
-  });
-  return standings;
-}
-
-function oldBuildLeaderboardMessages(
-  input: LeaderboardInput,
-  maxBytes: number = LEADERBOARD_MAX_BYTES,
-): LeaderboardMessage[] {
-  const standings = oldRankStandings(input.scores);
-  const names = new Map<number, string>();
-  if (input.withNames) for (const s of input.scores) if (s.name !== undefined) names.set(s.racerId, s.name);
-  const header: LeaderboardMessage = {
-    type: 'leaderboard',
-    raceId: input.raceId,
-    classId: input.classId,
-    second: input.second,
-    publishedAt: input.publishedAt,
-    closed: input.closed,
-    racers: standings.length,
-    part: 10_000,
-    parts: 10_000,
-    standings: [],
-    ...(input.withNames ? { names: [] } : {}),
-  };
-  const headerBytes = oldUtf8.encode(JSON.stringify(header)).byteLength;
-  const budget = maxBytes - headerBytes;
-  const chunks: Array<{ standings: Standing[]; names: Array<[number, string]> }> = [];
-  let current = { standings: [] as Standing[], names: [] as Array<[number, string]> };
-  let used = 0;
-  for (const standing of standings) {
-    const name = names.get(standing[0]);
-    let cost = oldStandingBytes(standing) + 1;
-    if (name !== undefined) cost += 3 + oldIntegerChars(standing[0]) + oldJsonStringBytes(name) + 1;
-    if (cost > budget)
-      throw new InvalidArgumentError('maxBytes', `${maxBytes} bytes cannot hold one standing`);
-    if (
-      current.standings.length > 0 &&
-      (used + cost > budget || current.standings.length >= LEADERBOARD_MAX_STANDINGS_PER_PART)
-    ) {
-      chunks.push(current);
-      current = { standings: [], names: [] };
-      used = 0;
-    }
-    current.standings.push(standing);
-    if (name !== undefined) current.names.push([standing[0], name]);
-    used += cost;
-  }
-  chunks.push(current);
-  return chunks.map((chunk, index) => {
-    const message: LeaderboardMessage = {
-      ...header,
-      part: index + 1,
-      parts: chunks.length,
-      standings: chunk.standings,
-    };
-    if (input.withNames) message.names = chunk.names;
-    else delete message.names;
-    return message;
-  });
-}
-
 // ---- Arbitraries: what partners and the Lambda may hand in, edge cases weighted up ----
 
 /** UTF-16 units at random: escapes, control characters, non-ASCII, surrogate pairs and lone halves. */
@@ -446,7 +325,7 @@ const maxBytesArb = fc.oneof(
 /** Bytes as a string of one character per byte: compared exactly, and fast (deep-equal on buffers is not). */
 const bytesText = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-const utf8Of = (text: string) => oldUtf8.encode(text);
+const utf8Of = (text: string) => utf8.encode(text);
 
 type Outcome = { value: unknown } | { error: unknown };
 function outcome(run: () => unknown): Outcome {
@@ -475,7 +354,7 @@ describe('against the previous implementation (frozen copy above)', () => {
       fc.property(racersArb(true), (scores) => {
         expectSameOutcome(
           outcome(() => rankStandings(scores)),
-          outcome(() => oldRankStandings(scores)),
+          outcome(() => legacyRankStandings(scores)),
         );
       }),
       { numRuns: 1_500 },
@@ -485,7 +364,7 @@ describe('against the previous implementation (frozen copy above)', () => {
   it('buildLeaderboardMessages gives the same messages (keys in order, parts, names) or the same error', () => {
     fc.assert(
       fc.property(inputArb(false), maxBytesArb, (input, maxBytes) => {
-        const expected = outcome(() => oldBuildLeaderboardMessages(input, maxBytes));
+        const expected = outcome(() => legacyBuildLeaderboardMessages(input, maxBytes));
         const actual = outcome(() => buildLeaderboardMessages(input, maxBytes));
         expectSameOutcome(actual, expected);
         if ('value' in expected) {
@@ -505,7 +384,7 @@ describe('against the previous implementation (frozen copy above)', () => {
   it('also with NaN totals and racerIds (left to the runtime sort, as before)', () => {
     fc.assert(
       fc.property(inputArb(true), (input) => {
-        const before = oldBuildLeaderboardMessages(input);
+        const before = legacyBuildLeaderboardMessages(input);
         const after = buildLeaderboardMessages(input);
         expect(after).toStrictEqual(before);
         expect(after.map((m) => encodeLeaderboard(m))).toEqual(before.map((m) => JSON.stringify(m)));
@@ -530,7 +409,7 @@ describe('against the previous implementation (frozen copy above)', () => {
     fc.assert(
       fc.property(races, fc.boolean(), fc.integer({ min: -40, max: 40 }), (scores, withNames, slack) => {
         const input = { ...base, scores, withNames };
-        const [whole] = oldBuildLeaderboardMessages(input, Number.MAX_SAFE_INTEGER);
+        const [whole] = legacyBuildLeaderboardMessages(input, Number.MAX_SAFE_INTEGER);
         // The budget the old counting needs for one part: the header (at part 10,000) plus every row's cost.
         const header = {
           ...whole!,
@@ -539,12 +418,12 @@ describe('against the previous implementation (frozen copy above)', () => {
           standings: [],
           names: withNames ? [] : undefined,
         };
-        let needed = oldUtf8.encode(JSON.stringify(header)).byteLength;
-        for (const standing of whole!.standings) needed += oldStandingBytes(standing) + 1;
+        let needed = utf8.encode(JSON.stringify(header)).byteLength;
+        for (const standing of whole!.standings) needed += legacyStandingBytes(standing) + 1;
         for (const [racerId, name] of whole!.names ?? [])
-          needed += 4 + oldIntegerChars(racerId) + oldJsonStringBytes(name);
+          needed += 4 + legacyIntegerChars(racerId) + legacyJsonStringBytes(name);
         const maxBytes = needed + slack;
-        const expected = outcome(() => oldBuildLeaderboardMessages(input, maxBytes));
+        const expected = outcome(() => legacyBuildLeaderboardMessages(input, maxBytes));
         expectSameOutcome(
           outcome(() => buildLeaderboardMessages(input, maxBytes)),
           expected,
@@ -564,7 +443,7 @@ describe('against the previous implementation (frozen copy above)', () => {
       max: 1.2345678901234567e299 * (1 + i / 1e4),
     }));
     for (const maxBytes of [undefined, 80_000, 90_000, 95_000, 100_000, 110_000]) {
-      const before = oldBuildLeaderboardMessages({ ...base, scores: wide }, maxBytes);
+      const before = legacyBuildLeaderboardMessages({ ...base, scores: wide }, maxBytes);
       expect(buildLeaderboardMessages({ ...base, scores: wide }, maxBytes)).toStrictEqual(before);
     }
     const prng = new Prng(11);
@@ -579,7 +458,7 @@ describe('against the previous implementation (frozen copy above)', () => {
         }));
         const input = { ...base, scores, withNames };
         for (const maxBytes of [undefined, 60_000, 20_000]) {
-          const before = oldBuildLeaderboardMessages(input, maxBytes);
+          const before = legacyBuildLeaderboardMessages(input, maxBytes);
           const after = buildLeaderboardMessages(input, maxBytes);
           expect(after).toStrictEqual(before);
           expect(after.map((m) => encodeLeaderboard(m))).toEqual(before.map((m) => JSON.stringify(m)));
