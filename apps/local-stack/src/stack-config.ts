@@ -3,13 +3,17 @@
  * else (DESIGN § One definition, two runtimes): streams, tables, topic rules, event source mappings and the
  * function they invoke (directly on a stream, or through an enhanced fan-out consumer of one). Terraform references (`${aws_kinesis_stream.stream.name}`) are resolved against the
  * same file; ARNs are built for the local account and the provider's region. IoT templates stay escaped
- * (`$${racerId}`) for the rule engine's template parser. Pure apart from `loadStackConfig`'s file read.
+ * (`$${racerId}`) for the rule engine's template parser. EventBridge scheduled rules (`aws_cloudwatch_event_rule`
+ * with a `schedule_expression`) are read with their Lambda targets (`schedules`). Pure apart from
+ * `loadStackConfig`'s file read.
  */
 import { readFile } from 'node:fs/promises';
 import { LOCAL_ACCOUNT_ID } from './constants.js';
 import { ConfigurationError } from './errors.js';
 import type { EventSourceMappingConfig } from './esm/poller.js';
 import type { TopicRuleConfig } from './rules/rule-engine.js';
+import { scheduleIntervalMs } from './schedule/expression.js';
+import type { ScheduleConfig } from './schedule/types.js';
 
 export { LOCAL_ACCOUNT_ID };
 /** Shards an on-demand stream starts with. */
@@ -60,6 +64,11 @@ export interface StackConfig {
   topicRules: Array<TopicRuleConfig & { errorActionBucket?: string }>;
   eventSourceMappings: MappingConfig[];
   functions: FunctionConfig[];
+  /**
+   * One entry per (enabled scheduled rule, Lambda target) pair. Rules with an event pattern instead of a
+   * schedule, disabled rules and scheduled rules without a target are not run (nothing would be invoked).
+   */
+  schedules: ScheduleConfig[];
 }
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
@@ -105,6 +114,9 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
         return `arn:aws:dynamodb:${region}:${accountId}:table/${name('name')}`;
       case 'aws_s3_bucket':
         return `arn:aws:s3:::${name('bucket')}`;
+      case 'aws_cloudwatch_event_rule':
+        // Scheduled rules live on the default bus, whose rules' ARNs carry no bus name.
+        return `arn:aws:events:${region}:${accountId}:rule/${name('name')}`;
       default:
         return undefined;
     }
@@ -269,5 +281,117 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
     if (destination !== undefined) mapping.onFailureDestination = str(destination).split(':').at(-1)!;
     return mapping;
   });
-  return { stackName, region, accountId, streams, tables, topicRules, eventSourceMappings, functions };
+  const schedules = parseSchedules({ each, str, arnOf, functions });
+  return {
+    stackName,
+    region,
+    accountId,
+    streams,
+    tables,
+    topicRules,
+    eventSourceMappings,
+    functions,
+    schedules,
+  };
+}
+
+/** EventBridge principal a scheduled rule's Lambda permission must name. */
+const EVENTS_PRINCIPAL = 'events.amazonaws.com';
+
+/**
+ * Scheduled rules and their Lambda targets. A target on a scheduled rule that is not a function of this stack
+ * (SQS, SNS, another account…) is refused, as topic rules' other actions are; so is a Lambda target without an
+ * `aws_lambda_permission` letting events.amazonaws.com invoke it (on AWS every fire would fail).
+ */
+function parseSchedules(stack: {
+  each: (type: string) => Array<[string, Record<string, unknown>]>;
+  str: (v: unknown) => string;
+  arnOf: (type: string, attrs: Record<string, unknown>) => string | undefined;
+  functions: FunctionConfig[];
+}): ScheduleConfig[] {
+  const { each, str, arnOf, functions } = stack;
+  const rules = each('aws_cloudwatch_event_rule')
+    .filter(([, r]) => r['schedule_expression'] !== undefined)
+    .map(([id, r]) => {
+      const where = `aws_cloudwatch_event_rule.${id}`;
+      const bus = r['event_bus_name'] === undefined ? 'default' : str(r['event_bus_name']);
+      if (bus !== 'default') {
+        throw new ConfigurationError(
+          where,
+          `event_bus_name ${bus}: scheduled rules run only on the default event bus`,
+        );
+      }
+      const expression = str(r['schedule_expression']);
+      const state = r['state'] === undefined ? undefined : str(r['state']);
+      const enabled = state === undefined ? r['is_enabled'] !== false : state !== 'DISABLED';
+      return {
+        id,
+        where,
+        name: str(r['name']),
+        arn: arnOf('aws_cloudwatch_event_rule', r)!,
+        expression,
+        intervalMs: scheduleIntervalMs(expression, where),
+        enabled,
+      };
+    });
+  const permissions = each('aws_lambda_permission').map(([, p]) => ({
+    principal: str(p['principal']),
+    action: str(p['action']),
+    functionName: str(p['function_name']),
+    sourceArn: p['source_arn'] === undefined ? undefined : str(p['source_arn']),
+  }));
+  const schedules: ScheduleConfig[] = [];
+  for (const [id, t] of each('aws_cloudwatch_event_target')) {
+    const where = `aws_cloudwatch_event_target.${id}`;
+    const ruleName = str(t['rule']);
+    const rule = rules.find((r) => r.name === ruleName);
+    if (rule === undefined || !rule.enabled) continue; // an event-pattern rule's target, or a disabled rule
+    const arn = str(t['arn']);
+    const fn = functions.find((f) => f.arn === arn || `${f.arn}:$LATEST` === arn);
+    if (fn === undefined) {
+      throw new ConfigurationError(
+        where,
+        `arn ${arn} of scheduled rule ${rule.name} is not a Lambda function of this stack (only Lambda targets are run locally)`,
+      );
+    }
+    for (const unsupported of ['input_path', 'input_transformer']) {
+      if (t[unsupported] !== undefined) {
+        throw new ConfigurationError(
+          where,
+          `${unsupported} is not run locally (the event or a constant input only)`,
+        );
+      }
+    }
+    const allowed = permissions.some(
+      (p) =>
+        p.principal === EVENTS_PRINCIPAL &&
+        (p.action === 'lambda:InvokeFunction' || p.action === 'lambda:*') &&
+        (p.functionName === fn.name || p.functionName === fn.arn) &&
+        (p.sourceArn === undefined || p.sourceArn === rule.arn),
+    );
+    if (!allowed) {
+      throw new ConfigurationError(
+        where,
+        `no aws_lambda_permission lets ${EVENTS_PRINCIPAL} invoke ${fn.name} from rule ${rule.name} (on AWS every scheduled invocation would fail)`,
+      );
+    }
+    let input: unknown;
+    if (t['input'] !== undefined) {
+      try {
+        input = JSON.parse(String(t['input']));
+      } catch (error) {
+        throw new ConfigurationError(where, `input is not JSON (${(error as Error).message})`);
+      }
+    }
+    schedules.push({
+      ruleName: rule.name,
+      ruleArn: rule.arn,
+      expression: rule.expression,
+      intervalMs: rule.intervalMs,
+      functionName: fn.name,
+      targetId: t['target_id'] === undefined ? `${rule.name}-${id}` : str(t['target_id']),
+      ...(input === undefined ? {} : { input }),
+    });
+  }
+  return schedules;
 }

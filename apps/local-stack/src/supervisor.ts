@@ -222,6 +222,11 @@ export interface StackOptions {
   externalBroker?: string;
   /** Parts' output lines go here instead of this process's stdout/stderr. */
   onOutput?: PartOutputHandler;
+  /**
+   * Test/dev knob: fire every scheduled rule (EventBridge `schedule_expression`) every this many ms instead of
+   * the synthesized rate (e.g. `rate(1 minute)`), which stays the production value. Default: the rule's rate.
+   */
+  scheduleIntervalMs?: number;
 }
 
 export interface RunningStack {
@@ -261,7 +266,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await mkdir(persist.kinesalite, { recursive: true });
     await mkdir(persist.dynamodb, { recursive: true });
   }
-  if (config.eventSourceMappings.length > 0) {
+  if (options.scheduleIntervalMs !== undefined && !(options.scheduleIntervalMs > 0)) {
+    throw new LocalStackError(
+      `scheduleIntervalMs must be a positive number of ms, got ${options.scheduleIntervalMs}`,
+    );
+  }
+  if (config.eventSourceMappings.length > 0 || config.schedules.length > 0) {
     await access(options.bundle).catch(() => {
       throw new LocalStackError(
         `the Lambda bundle ${options.bundle} does not exist: run \`pnpm --filter @alleycat/ingest-lambda build\` first`,
@@ -320,24 +330,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       {},
       'IoT data plane',
     );
+    const lambdaEnv = {
+      iotDataUrl: iotData.urls['iotData']!,
+      errorsDir: dirs.errorsBucket,
+      dynamoUrl,
+      region: config.region,
+    };
     for (const mapping of config.eventSourceMappings) {
       const fn = config.functions.find((f) => f.name === mapping.functionName)!;
-      const [file, exportName] = splitHandler(fn.handler);
-      const bundle = path.join(path.dirname(options.bundle), `${file}${path.extname(options.bundle)}`);
-      const env: Record<string, string | undefined> = {
-        ...fn.environment,
-        [LAMBDA_ENV.iotDataEndpoint]: iotData.urls['iotData'],
-        [LAMBDA_ENV.errorsBucket]: undefined,
-        [LAMBDA_ENV.errorsDir]: dirs.errorsBucket,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamoUrl,
-        AWS_REGION: config.region,
-        AWS_DEFAULT_REGION: config.region,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      };
+      const [bundle, exportName] = handlerOf(fn, options.bundle);
+      const env = lambdaEnvironment(fn, lambdaEnv);
       await supervisor.start(
         'event-source-mapping',
         {
@@ -361,6 +363,34 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         `event source mapping ${mapping.streamName} → ${fn.name}`,
       );
     }
+    // Scheduled rules last: their first fire (one interval after start) finds every other part up.
+    for (const schedule of config.schedules) {
+      const fn = config.functions.find((f) => f.name === schedule.functionName)!;
+      const [bundle, exportName] = handlerOf(fn, options.bundle);
+      await supervisor.start(
+        'scheduler',
+        {
+          schedule: {
+            ruleName: schedule.ruleName,
+            ruleArn: schedule.ruleArn,
+            intervalMs: options.scheduleIntervalMs ?? schedule.intervalMs,
+            ...(schedule.input === undefined ? {} : { input: schedule.input }),
+          },
+          function: {
+            functionName: fn.name,
+            functionArn: fn.arn,
+            memoryMb: fn.memoryMb,
+            timeoutSeconds: fn.timeoutSeconds,
+          },
+          region: config.region,
+          account: config.accountId,
+          bundle,
+          exportName,
+        },
+        lambdaEnvironment(fn, lambdaEnv),
+        `schedule ${schedule.ruleName} (${schedule.expression}) → ${fn.name}`,
+      );
+    }
     const endpoints: RunningStack['endpoints'] = {
       mqtt: broker.urls['mqtt']!,
       kinesis: kinesisUrl,
@@ -373,6 +403,36 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await supervisor.stopAll();
     throw error;
   }
+}
+
+/**
+ * The environment a function runs with locally, whichever source invokes it (event source mapping or
+ * scheduled rule): as synthesized, plus the local endpoints, credentials and Lambda's reserved variables.
+ */
+function lambdaEnvironment(
+  fn: StackConfig['functions'][number],
+  local: { iotDataUrl: string; errorsDir: string; dynamoUrl: string; region: string },
+): Record<string, string | undefined> {
+  return {
+    ...fn.environment,
+    [LAMBDA_ENV.iotDataEndpoint]: local.iotDataUrl,
+    [LAMBDA_ENV.errorsBucket]: undefined,
+    [LAMBDA_ENV.errorsDir]: local.errorsDir,
+    AWS_ENDPOINT_URL_DYNAMODB: local.dynamoUrl,
+    AWS_REGION: local.region,
+    AWS_DEFAULT_REGION: local.region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+  };
+}
+
+/** `index.handler` → [`<bundle dir>/index.mjs`, `handler`]. */
+function handlerOf(fn: StackConfig['functions'][number], bundle: string): [string, string] {
+  const [file, exportName] = splitHandler(fn.handler);
+  return [path.join(path.dirname(bundle), `${file}${path.extname(bundle)}`), exportName];
 }
 
 function splitHandler(handler: string): [string, string] {

@@ -4,7 +4,7 @@
  * clients at them; runs until Ctrl-C, then stops every part.
  *
  *   pnpm stack [--stack dev-alleycat] [--no-limits] [--data-dir .local-stack] [--mqtt-port 1883]
- *              [--external-broker mqtt://127.0.0.1:1883] …
+ *              [--external-broker mqtt://127.0.0.1:1883] [--schedule-interval-ms 5000] …
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack') },
     'no-limits': { type: 'boolean', default: false },
     'external-broker': { type: 'string' },
+    // Dev knob: fire scheduled rules (e.g. the sweep, rate(1 minute)) this often instead of their rate.
+    'schedule-interval-ms': { type: 'string' },
     'mqtt-port': { type: 'string' },
     'ws-port': { type: 'string' },
     'kinesis-port': { type: 'string' },
@@ -45,6 +47,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits] [--external-broker mqtt://HOST:PORT]\n` +
+      `           [--schedule-interval-ms MS (fire scheduled rules this often instead of their rate)]\n` +
       `           [--mqtt-port ${DEFAULT_PORTS.mqtt}] [--ws-port ${DEFAULT_PORTS.mqttWs}] [--kinesis-port ${DEFAULT_PORTS.kinesis}]` +
       ` [--kinesalite-port ${DEFAULT_PORTS.kinesalite}] [--dynamodb-port ${DEFAULT_PORTS.dynamodb}] [--iot-data-port ${DEFAULT_PORTS.iotData}]\n`,
   );
@@ -84,6 +87,9 @@ try {
     bundle: values.bundle!,
     limitsEnabled: !values['no-limits'],
     ...(values['external-broker'] ? { externalBroker: values['external-broker'] } : {}),
+    ...(values['schedule-interval-ms'] === undefined
+      ? {}
+      : { scheduleIntervalMs: Number(values['schedule-interval-ms']) }),
   });
   const e = stack.endpoints;
   const kinesisPort = new URL(e.kinesis).port;
@@ -100,6 +106,14 @@ try {
       `  streams: ${config.streams.map((s) => `${s.name} (${s.shardCount} shards)`).join(', ')}`,
       `  tables:  ${config.tables.map((t) => t.name).join(', ')}`,
       `  rules:   ${config.topicRules.map((r) => `${r.name}: ${r.sql}`).join('; ')}`,
+      `  schedules: ${
+        config.schedules
+          .map(
+            (s) =>
+              `${s.ruleName} ${s.expression}${values['schedule-interval-ms'] === undefined ? '' : ` (every ${values['schedule-interval-ms']} ms here)`} → ${s.functionName}`,
+          )
+          .join('; ') || '(none)'
+      }`,
       `  files:   errors bucket ${stack.dirs.errorsBucket}, on-failure ${stack.dirs.onFailure}, rule logs ${stack.dirs.ruleLogs}`,
       '',
       '  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local',

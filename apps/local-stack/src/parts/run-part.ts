@@ -17,6 +17,7 @@ import { KinesisLimitsProxy } from '../kinesis/limits-proxy.js';
 import { LOCALHOST, listenOn } from '../net.js';
 import { startRulesBridge } from '../rules/mqtt-bridge.js';
 import { RuleEngine } from '../rules/rule-engine.js';
+import { RuleScheduler } from '../schedule/scheduler.js';
 import { startCpuProfile } from './cpu-profile.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './types.js';
 
@@ -130,6 +131,17 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
       },
       stats: () => ({ ...poller.stats() }),
     };
+  },
+  async scheduler(config) {
+    const scheduler = new RuleScheduler({
+      schedule: config.schedule,
+      handler: { bundle: config.bundle, exportName: config.exportName },
+      function: config.function,
+      region: config.region,
+      account: config.account,
+    });
+    await scheduler.start();
+    return { urls: {}, close: () => scheduler.stop(), stats: () => ({ ...scheduler.stats() }) };
   },
 };
 

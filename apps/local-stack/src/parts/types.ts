@@ -2,6 +2,7 @@
 import type { FunctionIdentity, SourceIdentity } from '../esm/event.js';
 import type { EventSourceMappingConfig } from '../esm/poller.js';
 import type { TopicRuleConfig } from '../rules/rule-engine.js';
+import type { ScheduleConfig } from '../schedule/types.js';
 
 export interface PartConfigs {
   kinesalite: { port: number; path?: string };
@@ -32,6 +33,15 @@ export interface PartConfigs {
     bundle: string;
     exportName: string;
     checkpointDir: string;
+  };
+  /** One EventBridge scheduled rule firing its Lambda target (src/schedule/scheduler.ts). */
+  scheduler: {
+    schedule: Pick<ScheduleConfig, 'ruleName' | 'ruleArn' | 'intervalMs' | 'input'>;
+    function: FunctionIdentity;
+    region: string;
+    account: string;
+    bundle: string;
+    exportName: string;
   };
 }
 
