@@ -17,6 +17,7 @@ import {
   oneOf,
   pattern,
   REGION,
+  scheduleExpression,
   tags,
   text,
   upper,
@@ -112,6 +113,7 @@ const SETTINGS = {
     context: 'raceTimeoutSeconds',
     parse: integer(1, 86_400),
   },
+  sweepSchedule: { env: 'ALLEYCAT_SWEEP_SCHEDULE', context: 'sweepSchedule', parse: scheduleExpression },
   logRetentionDays: { env: 'ALLEYCAT_LOG_RETENTION_DAYS', context: 'logRetentionDays', parse: logRetention },
   errorsExpiryDays: {
     env: 'ALLEYCAT_ERRORS_EXPIRY_DAYS',

@@ -63,6 +63,12 @@ export const EVENT_SOURCE_BOUNDS = {
   maximumRecordAgeInSeconds: [60, 604_800],
 } as const satisfies Record<string, readonly [number, number]>;
 
+/**
+ * The sweep's default schedule: every minute, the shortest interval an EventBridge schedule expression allows
+ * (so a race closes at most about a minute after its timeout). 43,200 invocations a month.
+ */
+export const DEFAULT_SWEEP_SCHEDULE = 'rate(1 minute)';
+
 export const DEFAULT_CONFIG: Readonly<Omit<InfraConfig, 'lambdaBundleDir' | 'eventSource'>> = {
   environment: 'dev',
   region: 'eu-west-1',
@@ -76,6 +82,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<InfraConfig, 'lambdaBundleDir' | 'eve
   archive: false,
   lambdaMemoryMb: 512,
   lambdaTimeoutSeconds: 30,
+  sweepSchedule: DEFAULT_SWEEP_SCHEDULE,
   logRetentionDays: 14,
   errorsExpiryDays: 30,
   archiveExpiryDays: 365,

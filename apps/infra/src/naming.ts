@@ -18,6 +18,8 @@ export interface ResourceNames {
   /** The enhanced fan-out consumer the event source mapping reads through (unique within the stream). */
   streamConsumer: string;
   bikePolicy: string;
+  /** The EventBridge rule that invokes the ingest Lambda on a schedule (the sweep). */
+  sweepRule: string;
   firehose: string;
   kmsAlias: string;
   role: (purpose: string) => string;
@@ -41,6 +43,7 @@ export function resourceNames(environment: string): ResourceNames {
     dlq: `${prefix}-ingest-dlq`,
     streamConsumer: `${prefix}-ingest`,
     bikePolicy: `${prefix}-bike`,
+    sweepRule: `${prefix}-sweep`,
     firehose: `${prefix}-archive`,
     kmsAlias: `alias/${prefix}`,
     role: (purpose) => `${prefix}-${purpose}`,

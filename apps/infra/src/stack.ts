@@ -19,6 +19,7 @@ import { IngestRule } from './constructs/ingest-rule.js';
 import { IotLogging } from './constructs/iot-logging.js';
 import { PrivateBucket } from './constructs/private-bucket.js';
 import { StateTable } from './constructs/state-table.js';
+import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TelemetryStream } from './constructs/telemetry-stream.js';
 import { Arns, type ResourceNames, resourceNames } from './naming.js';
 import type { InfraConfig } from './types.js';
@@ -33,6 +34,8 @@ export class AlleycatStack extends TerraformStack {
   readonly telemetry: TelemetryStream;
   readonly ingestRule: IngestRule;
   readonly ingestFunction: IngestFunction;
+  /** The scheduled rule that invokes the ingest Lambda's sweep; undefined when the schedule is `off`. */
+  readonly sweep: SweepSchedule | undefined;
   readonly archive: Archive;
 
   constructor(scope: Construct, config: InfraConfig) {
@@ -128,6 +131,15 @@ export class AlleycatStack extends TerraformStack {
       eventSource: config.eventSource,
     });
 
+    this.sweep =
+      config.sweepSchedule === false
+        ? undefined
+        : new SweepSchedule(this, 'sweep', {
+            ruleName: names.sweepRule,
+            scheduleExpression: config.sweepSchedule,
+            functionArn: this.ingestFunction.function.arn,
+          });
+
     this.archive = new Archive(this, 'archive-delivery', {
       enabled: config.archive,
       deliveryStreamName: names.firehose,
@@ -181,6 +193,12 @@ export class AlleycatStack extends TerraformStack {
       outputs['stream_consumer_arn'] = {
         value: consumer.arn,
         description: 'Enhanced fan-out consumer the event source mapping reads through',
+      };
+    }
+    if (this.sweep !== undefined) {
+      outputs['sweep_rule_name'] = {
+        value: this.sweep.rule.name,
+        description: 'EventBridge rule that invokes the ingest Lambda to sweep idle races',
       };
     }
     for (const [id, output] of Object.entries(outputs)) new TerraformOutput(this, id, output);

@@ -48,6 +48,12 @@ export interface InfraConfig {
   lambdaTimeoutSeconds: number;
   /** Seconds after which the Lambda closes a race whose `final` never came; unset keeps the Lambda's default. */
   raceTimeoutSeconds?: number;
+  /**
+   * EventBridge schedule expression (`rate(…)` or `cron(…)`) of the sweep rule that invokes the ingest Lambda
+   * with a "Scheduled Event", so idle races close and due leaderboards go out once bikes stop sending (nothing
+   * else invokes a stream function then). `false` creates no rule.
+   */
+  sweepSchedule: string | false;
   logRetentionDays: number;
   errorsExpiryDays: number;
   archiveExpiryDays: number;

@@ -74,6 +74,38 @@ describe('loadConfig', () => {
     ).toBe(true);
   });
 
+  it('sweeps every minute by default; takes rate and cron schedules, and off, from env or context', () => {
+    expect(loadConfig({ env: {} }).sweepSchedule).toBe('rate(1 minute)');
+    for (const schedule of [
+      'rate(1 minute)',
+      'rate(5 minutes)',
+      'rate(1 hour)',
+      'rate(12 hours)',
+      'rate(1 day)',
+      'rate(2 days)',
+      'cron(0/5 * * * ? *)',
+      'cron(15 10 ? * MON-FRI *)',
+      'cron(0 18 L * ? 2026-2030)',
+      'cron(0 8 ? * 6#3 *)',
+    ]) {
+      expect(loadConfig({ env: { ALLEYCAT_SWEEP_SCHEDULE: schedule } }).sweepSchedule).toBe(schedule);
+    }
+    expect(loadConfig({ env: {}, context: { sweepSchedule: 'rate(2 minutes)' } }).sweepSchedule).toBe(
+      'rate(2 minutes)',
+    );
+    for (const off of ['off', 'OFF', 'false']) {
+      expect(loadConfig({ env: { ALLEYCAT_SWEEP_SCHEDULE: off } }).sweepSchedule).toBe(false);
+    }
+    expect(loadConfig({ env: {}, context: { sweepSchedule: false } }).sweepSchedule).toBe(false);
+    expect(loadConfig({ env: {}, context: { sweepSchedule: 'off' } }).sweepSchedule).toBe(false);
+    // A hand-built config with the schedule off, or on, passes the same checks.
+    const config = loadConfig({ env: {} });
+    expect(validateConfig({ ...config, sweepSchedule: false }).sweepSchedule).toBe(false);
+    expect(() => validateConfig({ ...config, sweepSchedule: 'rate(1 minutes)' })).toThrow(/^sweepSchedule: /);
+    const error = errorOf(() => loadConfig({ env: {}, context: { sweepSchedule: 'hourly' } }));
+    expect(error.setting).toBe('context "sweepSchedule"');
+  });
+
   it('falls back to AWS_REGION, then AWS_DEFAULT_REGION', () => {
     expect(loadConfig({ env: { AWS_REGION: 'us-west-2' } }).region).toBe('us-west-2');
     expect(loadConfig({ env: { AWS_DEFAULT_REGION: 'ap-southeast-2' } }).region).toBe('ap-southeast-2');
@@ -118,6 +150,15 @@ describe('loadConfig', () => {
     ['ALLEYCAT_ESM_MAX_RECORD_AGE_SECONDS', '30', /from 60/],
     ['ALLEYCAT_ESM_ENHANCED_FAN_OUT', 'fast', /true or false/],
     ['ALLEYCAT_STATE_BUCKET', 'Not_A_Bucket', /S3 bucket name/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'every minute', /rate\(N minute\|minutes.*cron\(.*"off"/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'rate(30 seconds)', /must be "rate\(N/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'rate(1 minutes)', /"minute, hour, day" with 1/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'rate(5 minute)', /"minutes, hours, days" with a value above 1/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'rate(0 minutes)', /at least 1/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'cron(*/5 * * * *)', /6 fields.*got 5/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'cron(0 10 * * * *)', /exactly one of cron day-of-month and day-of-week/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'cron(0 10 ? * ? *)', /exactly one of cron day-of-month and day-of-week/],
+    ['ALLEYCAT_SWEEP_SCHEDULE', 'cron(0 25h * * ? *)', /cron field hours "25h"/],
   ])('rejects %s=%s naming the setting', (name, value, message) => {
     const error = errorOf(() => loadConfig({ env: { [name]: value } }));
     expect(error.setting).toBe(name);
@@ -170,6 +211,7 @@ describe('names', () => {
       ingestRule: 'prod_alleycatIngest',
       table: 'prod-alleycat-state',
       function: 'prod-alleycat-ingest',
+      sweepRule: 'prod-alleycat-sweep',
     });
     expect(resourceNames('eu-prod').ingestRule).toBe('eu_prod_alleycatIngest');
     // The longest environment name still gives a valid bucket name in the longest region name.

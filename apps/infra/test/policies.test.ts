@@ -146,6 +146,19 @@ describe('least privilege', () => {
     expect(problems).toEqual([]);
   });
 
+  it('scopes every statement a permission adds to a function policy to a source of this stack', () => {
+    // aws_lambda_permission is a resource-policy statement written as attributes, not a policy document.
+    const permissions = Object.entries(resources(base.json, 'aws_lambda_permission'));
+    expect(permissions.map(([id]) => id)).toEqual(['sweep_permission']);
+    for (const [id, p] of permissions) {
+      expect(p.action, id).toBe('lambda:InvokeFunction');
+      expect(p.principal, id).toBe('events.amazonaws.com');
+      expect(isOwnResource(base.json, p.source_arn), `${id} source_arn ${p.source_arn}`).toBe(true);
+      expect(p.source_arn, id).not.toContain('*');
+      expect(target(base.json, p.function_name).type).toBe('aws_lambda_function');
+    }
+  });
+
   it('uses inline policies only: no managed policies or attachments', () => {
     for (const [type, , body] of allResources(archived.json)) {
       expect(type).not.toMatch(/^aws_iam_(policy|role_policy_attachment|policy_attachment)$/);

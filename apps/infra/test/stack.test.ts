@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_EVENT_SOURCE, IOT_LOG_GROUP } from '../src/constants.js';
-import { MissingLambdaBundleError } from '../src/errors.js';
+import { ConfigError, MissingLambdaBundleError } from '../src/errors.js';
 import type { InfraConfig } from '../src/types.js';
 import {
   allResources,
@@ -407,6 +407,91 @@ describe('ingest Lambda', () => {
   });
 });
 
+describe('sweep schedule (EventBridge → ingest Lambda)', () => {
+  const SWEEP_TYPES = ['aws_cloudwatch_event_rule', 'aws_cloudwatch_event_target', 'aws_lambda_permission'];
+
+  it('has a rule that fires every minute by default, named per environment', () => {
+    const rule = json['resource'].aws_cloudwatch_event_rule.sweep_rule;
+    expect(rule.name).toBe('test-alleycat-sweep');
+    expect(rule.schedule_expression).toBe('rate(1 minute)');
+    // A scheduled rule: no event pattern, on the default bus, enabled (the provider's default state).
+    expect(rule.event_pattern).toBeUndefined();
+    expect(rule.event_bus_name).toBeUndefined();
+    expect(rule.state).toBeUndefined();
+    expect(rule.is_enabled).toBeUndefined();
+    expect(json['output'].sweep_rule_name.value).toBe(
+      ref(json, 'aws_cloudwatch_event_rule', 'name', 'sweep_rule'),
+    );
+  });
+
+  it('targets the ingest function with the standard scheduled event (no input of its own)', () => {
+    const t = json['resource'].aws_cloudwatch_event_target.sweep_target;
+    expect(t.rule).toBe(ref(json, 'aws_cloudwatch_event_rule', 'name', 'sweep_rule'));
+    expect(t.arn).toBe(ref(json, 'aws_lambda_function', 'arn', 'ingest_function'));
+    expect(target(json, t.arn).body.function_name).toBe('test-alleycat-ingest');
+    expect(t.target_id).toBe('ingest-function');
+    // Any input, input path or transformer would replace the "Scheduled Event" the Lambda recognises.
+    expect(t.input).toBeUndefined();
+    expect(t.input_path).toBeUndefined();
+    expect(t.input_transformer).toBeUndefined();
+    // The function's resource policy exists before the first delivery.
+    expect(t.depends_on).toEqual(['aws_lambda_permission.sweep_permission']);
+    expect(Object.keys(resources(json, 'aws_cloudwatch_event_target'))).toEqual(['sweep_target']);
+  });
+
+  it('lets EventBridge invoke the function for this rule only', () => {
+    const permission = single(json, 'aws_lambda_permission');
+    expect(permission).toMatchObject({
+      action: 'lambda:InvokeFunction',
+      function_name: ref(json, 'aws_lambda_function', 'arn', 'ingest_function'),
+      principal: 'events.amazonaws.com',
+      source_arn: ref(json, 'aws_cloudwatch_event_rule', 'arn', 'sweep_rule'),
+      statement_id: 'AllowSweepSchedule',
+    });
+    expect(target(json, permission.source_arn).body.name).toBe('test-alleycat-sweep');
+  });
+
+  it('takes its schedule from the environment or the context', () => {
+    expect(
+      variant({ ALLEYCAT_SWEEP_SCHEDULE: 'cron(0/2 * * * ? *)' })['resource'].aws_cloudwatch_event_rule
+        .sweep_rule.schedule_expression,
+    ).toBe('cron(0/2 * * * ? *)');
+    const fromContext = synthesizedJson(
+      loadConfig({ env: TEST_ENV, context: { sweepSchedule: 'rate(5 minutes)' } }),
+    );
+    expect(fromContext['resource'].aws_cloudwatch_event_rule.sweep_rule.schedule_expression).toBe(
+      'rate(5 minutes)',
+    );
+  });
+
+  it('creates no rule, target, permission or output when off; nothing else changes', () => {
+    for (const off of [
+      variant({ ALLEYCAT_SWEEP_SCHEDULE: 'off' }),
+      synthesizedJson(loadConfig({ env: TEST_ENV, context: { sweepSchedule: false } })),
+    ]) {
+      for (const type of SWEEP_TYPES) expect(off['resource'][type]).toBeUndefined();
+      expect(off['output'].sweep_rule_name).toBeUndefined();
+      // Everything but the sweep's resources and output (and cdktf's metadata listing the outputs) is equal.
+      const rest = (j: Json) => {
+        const { resource, output, '//': _metadata, ...top } = j;
+        const kept = Object.fromEntries(
+          Object.entries(resource).filter(([type]) => !SWEEP_TYPES.includes(type)),
+        );
+        const { sweep_rule_name: _, ...outputs } = output;
+        return { ...top, resource: kept, output: outputs };
+      };
+      expect(rest(off)).toEqual(rest(json));
+    }
+  });
+
+  it('refuses an invalid schedule, naming the variable', () => {
+    expect(() => variant({ ALLEYCAT_SWEEP_SCHEDULE: 'rate(1 minutes)' })).toThrow(ConfigError);
+    expect(() => variant({ ALLEYCAT_SWEEP_SCHEDULE: 'every minute' })).toThrow(
+      /^ALLEYCAT_SWEEP_SCHEDULE: must be/,
+    );
+  });
+});
+
 describe('DynamoDB state table', () => {
   it('has the contract keys and TTL, on demand, with PITR and encryption', () => {
     const table = json['resource'].aws_dynamodb_table.state_table;
@@ -464,7 +549,7 @@ describe('device access', () => {
 });
 
 describe('outputs', () => {
-  it('names the stream, endpoint, topics, table, DLQ and buckets', () => {
+  it('names the stream, endpoint, topics, table, DLQ, buckets and sweep rule', () => {
     const outputs = json['output'];
     expect(Object.keys(outputs).sort()).toEqual(
       [
@@ -483,6 +568,7 @@ describe('outputs', () => {
         'stream_arn',
         'stream_consumer_arn',
         'stream_name',
+        'sweep_rule_name',
         'table_name',
       ].sort(),
     );
@@ -499,6 +585,8 @@ describe('inventory', () => {
     const counts: Record<string, number> = {};
     for (const [type] of allResources(json)) counts[type] = (counts[type] ?? 0) + 1;
     expect(counts).toEqual({
+      aws_cloudwatch_event_rule: 1,
+      aws_cloudwatch_event_target: 1,
       aws_cloudwatch_log_group: 2,
       aws_dynamodb_table: 1,
       aws_iam_role: 4,
@@ -512,6 +600,7 @@ describe('inventory', () => {
       aws_kms_key: 1,
       aws_lambda_event_source_mapping: 1,
       aws_lambda_function: 1,
+      aws_lambda_permission: 1,
       aws_s3_bucket: 2,
       aws_s3_bucket_lifecycle_configuration: 2,
       aws_s3_bucket_ownership_controls: 2,

@@ -18,6 +18,13 @@ import {
   writeOfflineOverride,
 } from './terraform.js';
 
+/** The sweep's three resources, as the plan names them. */
+const SWEEP_ADDRS = [
+  'aws_cloudwatch_event_rule.sweep_rule',
+  'aws_cloudwatch_event_target.sweep_target',
+  'aws_lambda_permission.sweep_permission',
+];
+
 let cli: CliConfig;
 const synthesized: Synthesized[] = [];
 beforeAll(() => {
@@ -63,30 +70,44 @@ describe('terraform', () => {
     expect(requireTerraform()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('validates and plans the default stack: 34 resources to create (enhanced fan-out consumer included)', () => {
+  it('validates and plans the default stack: 37 resources to create (enhanced fan-out consumer and sweep included)', () => {
     requireTerraform();
     const { s, validate, changes, summary } = synthValidatePlan({});
     expect(validate.stdout).toContain('Success! The configuration is valid.');
-    expect(summary).toEqual({ add: 34, change: 0, import: 0, remove: 0, operation: 'plan' });
+    expect(summary).toEqual({ add: 37, change: 0, import: 0, remove: 0, operation: 'plan' });
     expect(changes.every((c) => c.action === 'create')).toBe(true);
-    expect(changes).toHaveLength(34);
+    expect(changes).toHaveLength(37);
     expect(changes).toHaveLength(allResources(s.json).length);
-    expect(changes.map((c) => c.resource.addr)).toContain('aws_kinesis_stream.stream');
-    expect(changes.map((c) => c.resource.addr)).toContain('aws_kinesis_stream_consumer.ingest_consumer');
+    const addrs = changes.map((c) => c.resource.addr);
+    expect(addrs).toContain('aws_kinesis_stream.stream');
+    expect(addrs).toContain('aws_kinesis_stream_consumer.ingest_consumer');
+    for (const addr of SWEEP_ADDRS) expect(addrs).toContain(addr);
   });
 
-  it('validates and plans with enhanced fan-out off: 33 resources, no consumer', () => {
+  it('validates and plans with enhanced fan-out and the sweep off: 33 resources, no consumer, no sweep', () => {
     requireTerraform();
-    const { validate, changes, summary } = synthValidatePlan({ ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false' });
+    const { validate, changes, summary } = synthValidatePlan({
+      ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false',
+      ALLEYCAT_SWEEP_SCHEDULE: 'off',
+    });
     expect(validate.stdout).toContain('Success! The configuration is valid.');
     expect(summary).toMatchObject({ add: 33, change: 0, remove: 0 });
-    expect(changes.map((c) => c.resource.addr)).not.toContain('aws_kinesis_stream_consumer.ingest_consumer');
+    const addrs = changes.map((c) => c.resource.addr);
+    expect(addrs).not.toContain('aws_kinesis_stream_consumer.ingest_consumer');
+    for (const addr of SWEEP_ADDRS) expect(addrs).not.toContain(addr);
   });
 
-  it('validates and plans with archiving on and 40,000 riders: 37 resources', () => {
+  it('validates and plans with archiving on, 40,000 riders and a cron sweep: 40 resources', () => {
     requireTerraform();
-    const { s, changes, summary } = synthValidatePlan({ ALLEYCAT_ARCHIVE: 'true', ALLEYCAT_RIDERS: '40000' });
-    expect(summary).toMatchObject({ add: 37, change: 0, remove: 0 });
+    const { s, changes, summary } = synthValidatePlan({
+      ALLEYCAT_ARCHIVE: 'true',
+      ALLEYCAT_RIDERS: '40000',
+      ALLEYCAT_SWEEP_SCHEDULE: 'cron(0/5 * * * ? *)',
+    });
+    expect(summary).toMatchObject({ add: 40, change: 0, remove: 0 });
+    expect(s.json['resource'].aws_cloudwatch_event_rule.sweep_rule.schedule_expression).toBe(
+      'cron(0/5 * * * ? *)',
+    );
     expect(s.json['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
     expect(changes).toHaveLength(allResources(s.json).length);
     expect(changes.map((c) => c.resource.addr)).toContain(
