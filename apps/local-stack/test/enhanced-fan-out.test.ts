@@ -241,7 +241,9 @@ describe('event source mapping on an enhanced fan-out consumer', () => {
       await waitFor(() => delivered().length === 5 || undefined);
       const lateAt = globalThis.__efo.at(-1)!.atMs;
       const debtMs = ((4 * 900_000 + 4 * 7 - 2 * MIB) / (2 * MIB)) * 1000;
-      expect(lateAt - bigAt).toBeGreaterThanOrEqual(debtMs - 100);
+      // Unpaced, the late record would be read within one 50 ms interval; paced, after most of the debt (the
+      // first invocation starts a little after the big read that ran the debt up, hence the margin).
+      expect(lateAt - bigAt).toBeGreaterThanOrEqual(debtMs - 250);
       expect(poller!.stats().pacedPolls).toBeGreaterThan(0);
       expect(poller!.stats().throttledPolls).toBe(0);
     } finally {

@@ -403,6 +403,11 @@ let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
   if (interrupted) return;
   interrupted = true;
+  // Parts going away under a client mid-request are expected now: such an error must not turn Ctrl-C into a
+  // crash (exit 1) before every part is stopped; it is reported and the stop goes on.
+  const report = (error: unknown) => process.stderr.write(`(while stopping) ${String(error)}\n`);
+  process.on('uncaughtException', report);
+  process.on('unhandledRejection', report);
   out(`\n${signal}: stopping every part…\n`);
   void stopEverything().finally(() => process.exit(130));
 };
