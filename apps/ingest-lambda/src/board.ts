@@ -46,15 +46,7 @@ export interface RaceBoard {
   lastArrivalMs: number;
   /** The leaderboard's publish slot as stored with the board (README § Leaderboards). */
   publish: PublishState;
-  /** Which shards write this race, and how far (README § Leaderboards: who completes a round). */
-  writers: Map<string, ShardMark>;
   racers: Map<number, RacerState>;
-}
-
-/** A shard's latest write to a race's board: when (writer's clock, ms), and the highest second it wrote. */
-export interface ShardMark {
-  atMs: number;
-  second: number;
 }
 
 /**
@@ -74,11 +66,13 @@ export interface PublishState {
   version: number;
   /** Racers on the board at that publish (names go out again when it grew). */
   racers: number;
-  /**
-   * The round of the current claim: the highest second its claimant wrote. The claim's round is complete
-   * once every shard writing the race has written that second; the write that completes it seals it.
-   */
+  /** The round of the current claim: the race second it publishes (the commonest in its claimant's records). */
   second: number;
+  /**
+   * Racers the round waits for: those that had reached the second before it when the claim was made. The
+   * round is in once that many racers have reached its second; the write that brings it in seals it.
+   */
+  expected: number;
 }
 
 export const NO_PUBLISH: Readonly<PublishState> = {
@@ -88,6 +82,7 @@ export const NO_PUBLISH: Readonly<PublishState> = {
   version: 0,
   racers: 0,
   second: 0,
+  expected: 0,
 };
 
 export function newBoard(raceId: number, classId: number, nowMs: number): RaceBoard {
@@ -98,68 +93,53 @@ export function newBoard(raceId: number, classId: number, nowMs: number): RaceBo
     createdAtMs: nowMs,
     lastArrivalMs: 0,
     publish: { ...NO_PUBLISH },
-    writers: new Map(),
     racers: new Map(),
   };
 }
 
 /**
- * Records that `shardId` wrote the board at `atMs` up to `second`, and forgets shards silent for longer
- * than `forgetMs` (a split or merged stream's old shards, a shard whose racers all left).
+ * Racers a claim made now for the round of `second` waits for: open racers that have reached the second
+ * before it and raced before it (a racer whose first second is the round's own is a newcomer, not awaited).
  */
-export function markWriter(
-  writers: Map<string, ShardMark>,
-  shardId: string,
-  atMs: number,
-  second: number,
-  forgetMs: number,
-): void {
-  const previous = writers.get(shardId);
-  writers.set(shardId, { atMs, second: previous === undefined ? second : Math.max(previous.second, second) });
-  for (const [id, mark] of writers) if (atMs - mark.atMs > forgetMs) writers.delete(id);
+export function racersAwaited(board: RaceBoard, second: number): number {
+  let n = 0;
+  for (const racer of board.racers.values()) {
+    if (racer.closed === undefined && racer.latestSecond >= second - 1 && racer.seen.first < second) n++;
+  }
+  return n;
 }
 
 /**
- * True when every shard that wrote the race in the last `activeMs` has written second `roundSecond`: the
- * round a claim stands for is in, and waiting longer would only delay the leaderboard. Pure.
+ * True when the claim's round is in: as many racers that raced before its second have reached it as it
+ * waits for (racers that closed on it count). Racers behind by more than a second, or silent, are not
+ * awaited; newcomers cannot stand in for a missing racer. Pure.
  */
-export function roundComplete(
-  writers: ReadonlyMap<string, ShardMark>,
-  roundSecond: number,
-  nowMs: number,
-  activeMs: number,
-): boolean {
-  for (const mark of writers.values()) {
-    if (nowMs - mark.atMs <= activeMs && mark.second < roundSecond) return false;
+export function roundArrived(board: RaceBoard, claim: PublishState): boolean {
+  let n = 0;
+  for (const racer of board.racers.values()) {
+    if (racer.latestSecond >= claim.second && racer.seen.first < claim.second) n++;
   }
-  return true;
+  return n >= claim.expected;
 }
 
 /**
- * When the round of `roundSecond` should be complete: each shard still short of it writes a second a
- * `intervalMs` after its last write (riders send once a second). The latest of those, never before
- * `nowMs`; `nowMs` if no shard is short. Only a hint for when to look, never a condition. Pure.
+ * The round a group of messages stands for: its commonest second (the later one on a tie; -1 if empty).
+ * Not the highest: one bike with a clock ahead must not name a round nobody else has reached.
  */
-export function expectedCompletionMs(
-  writers: ReadonlyMap<string, ShardMark>,
-  roundSecond: number,
-  nowMs: number,
-  activeMs: number,
-  intervalMs: number,
-): number {
-  let at = nowMs;
-  for (const mark of writers.values()) {
-    if (nowMs - mark.atMs > activeMs || mark.second >= roundSecond) continue;
-    at = Math.max(at, mark.atMs + intervalMs * (roundSecond - mark.second));
+export function roundSecondOf(group: RaceGroup): number {
+  const counts = new Map<number, number>();
+  let best = -1;
+  let bestCount = 0;
+  for (let i = 0; i < group.length; i++) {
+    const second = group.second[i]!;
+    const n = (counts.get(second) ?? 0) + 1;
+    counts.set(second, n);
+    if (n > bestCount || (n === bestCount && second > best)) {
+      best = second;
+      bestCount = n;
+    }
   }
-  return at;
-}
-
-/** The highest second in a race's group of messages (-1 if none). */
-export function maxSecondOf(group: RaceGroup): number {
-  let max = -1;
-  for (let i = 0; i < group.length; i++) if (group.second[i]! > max) max = group.second[i]!;
-  return max;
+  return best;
 }
 
 /** A message refused at merge time (it contradicts the stored race), with the record it came from. */

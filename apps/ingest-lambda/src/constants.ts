@@ -37,19 +37,10 @@ export const PUBLISH_INTERVAL_MS = 1_000;
 export const PUBLISH_MIN_GAP_MS = 750;
 
 /**
- * How long a claimant of the publish slot waits before it seals and publishes, so that the other shards'
- * writes of the same second make it in (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`.
+ * How late a racer of a round may be: once a round's claim is this old, the next write to the race seals and
+ * publishes it without the racers still missing (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`.
  */
 export const DEFAULT_PUBLISH_SETTLE_MS = 400;
-/**
- * A shard that wrote a race this recently is expected to write each round of it: a claim's round is complete
- * (and sealed by the write that completes it) once every such shard has written the claim's second.
- */
-export const ROUND_ACTIVE_MS = 2 * PUBLISH_INTERVAL_MS;
-/** A shard silent on a race this long is dropped from the race's shard marks. */
-export const WRITER_FORGET_MS = 60_000;
-/** A claimant waiting for its round to complete reads the slot this often (a read, never a write). */
-export const SEAL_POLL_MS = 100;
 /** Upper bound of the settle delay: it must stay well inside the publish interval. */
 export const MAX_PUBLISH_SETTLE_MS = 900;
 /** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */

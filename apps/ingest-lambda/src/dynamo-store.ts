@@ -16,20 +16,13 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { PublishState, RaceBoard, ShardMark } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
 import { KEY, MAX_BOARD_ITEM_BYTES, RACE_STATE_TTL_SECONDS } from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
-import type {
-  BoardExpectation,
-  OpenRace,
-  SealOutcome,
-  SlotView,
-  StateStore,
-  WriteStats,
-} from './state-store.js';
+import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
 
 const PK = STATE_TABLE.partitionKey;
 const SK = STATE_TABLE.sortKey;
@@ -62,21 +55,6 @@ function boardKey(raceId: number): Record<string, AttributeValue> {
   return { [PK]: S(`${KEY.racePrefix}${raceId}`), [SK]: S(KEY.boardSort) };
 }
 
-/** The board's shard marks as stored: `{"shardId-…": [atMs, second], …}` (a few dozen bytes). */
-function encodeWriters(writers: ReadonlyMap<string, ShardMark>): string {
-  const out: Record<string, [number, number]> = {};
-  for (const [id, mark] of writers) out[id] = [mark.atMs, mark.second];
-  return JSON.stringify(out);
-}
-
-function decodeWriters(text: string | undefined): Map<string, ShardMark> {
-  const writers = new Map<string, ShardMark>();
-  if (text === undefined) return writers;
-  const parsed = JSON.parse(text) as Record<string, [number, number]>;
-  for (const [id, [atMs, second]] of Object.entries(parsed)) writers.set(id, { atMs, second });
-  return writers;
-}
-
 function readSlot(item: Record<string, AttributeValue>): PublishState {
   return {
     claimedAtMs: num(item, 'pubAt', 0),
@@ -85,6 +63,7 @@ function readSlot(item: Record<string, AttributeValue>): PublishState {
     version: num(item, 'pubV', 0),
     racers: num(item, 'pubN', 0),
     second: num(item, 'pubS', 0),
+    expected: num(item, 'pubE', 0),
   };
 }
 
@@ -143,7 +122,6 @@ export class DynamoStateStore implements StateStore {
         lastArrivalMs,
         // Claims and seals change these without a new version: always from the item.
         publish: readSlot(item),
-        writers: decodeWriters(item['sw']?.S),
         racers: cached ?? decodeRacers(blob, lastArrivalMs),
       };
     } catch (error) {
@@ -180,7 +158,6 @@ export class DynamoStateStore implements StateStore {
       'lastArrival = :lastArrival',
       'racers = :racers',
       'racerCount = :racerCount',
-      'sw = :sw',
       '#ttl = :ttl',
     ];
     const names: Record<string, string> = { '#v': 'v', '#ttl': TTL };
@@ -191,7 +168,6 @@ export class DynamoStateStore implements StateStore {
       ':lastArrival': N(board.lastArrivalMs),
       ':racers': { B: racers },
       ':racerCount': N(board.racers.size),
-      ':sw': S(encodeWriters(board.writers)),
       ':ttl': N(expiresAt(board.lastArrivalMs)),
     };
     let condition: string;
@@ -205,12 +181,13 @@ export class DynamoStateStore implements StateStore {
       if (expected.sealedAtMs !== 0) values[':readSealAt'] = N(expected.sealedAtMs);
     }
     if (expected.claim) {
-      sets.push('pubAt = :pubAt', 'pubS = :pubS');
+      sets.push('pubAt = :pubAt', 'pubS = :pubS', 'pubE = :pubE');
       values[':pubAt'] = N(board.publish.claimedAtMs);
       values[':pubS'] = N(board.publish.second);
+      values[':pubE'] = N(board.publish.expected);
     }
     if (expected.seal) {
-      // This write completes the claim's round: it is the seal, and this version is what gets published.
+      // The claim's round is in (or overdue) with this write: it is the seal, and this version is published.
       const p = board.publish;
       sets.push('sealAt = :sealAt', 'sentAt = :sentAt', 'pubV = :pubV', 'pubN = :pubN');
       values[':sealAt'] = N(p.sealedAtMs);
@@ -239,19 +216,19 @@ export class DynamoStateStore implements StateStore {
     return true;
   }
 
-  async readPublish(raceId: number): Promise<SlotView | undefined> {
+  async readPublish(raceId: number): Promise<PublishState | undefined> {
     const out = await this.send('GetItem slot', () =>
       this.client.send(
         new GetItemCommand({
           TableName: this.tableName,
           Key: boardKey(raceId),
           ConsistentRead: true,
-          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN, pubS, sw',
+          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN, pubS, pubE',
         }),
       ),
     );
     const item = out === CONDITION_FAILED ? undefined : out.Item;
-    return item === undefined ? undefined : { ...readSlot(item), writers: decodeWriters(item['sw']?.S) };
+    return item === undefined ? undefined : readSlot(item);
   }
 
   async claimPublish(
@@ -260,7 +237,7 @@ export class DynamoStateStore implements StateStore {
     nowMs: number,
     second: number,
   ): Promise<boolean> {
-    const values: Record<string, AttributeValue> = { ':now': N(nowMs), ':s': N(second) };
+    const values: Record<string, AttributeValue> = { ':now': N(nowMs), ':s': N(second), ':zero': N(0) };
     if (seenClaimedAtMs !== 0) values[':seen'] = N(seenClaimedAtMs);
     const out = await this.send(
       'UpdateItem claim',
@@ -269,7 +246,8 @@ export class DynamoStateStore implements StateStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: boardKey(raceId),
-            UpdateExpression: 'SET pubAt = :now, pubS = :s',
+            // Outside a merge write (a closed race's last board): the round waits for no racer.
+            UpdateExpression: 'SET pubAt = :now, pubS = :s, pubE = :zero',
             ConditionExpression: `attribute_exists(${PK}) AND ${matches('pubAt', ':seen', seenClaimedAtMs)}`,
             ExpressionAttributeValues: values,
           }),

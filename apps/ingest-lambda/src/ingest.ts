@@ -1,22 +1,36 @@
 /** Builds the Lambda handler from configuration: clients, store, sinks, Powertools logger and metrics. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createClients, type IngestClients } from './clients.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './constants.js';
 import { DynamoStateStore } from './dynamo-store.js';
 import { DirectoryInvalidRecordSink, S3InvalidRecordSink } from './invalid-sink.js';
-import { IngestProcessor } from './processor.js';
+import { IngestProcessor, type SweepResult } from './processor.js';
 import { IotLeaderboardPublisher } from './publisher.js';
 import type { IngestConfig } from './types.js';
 
-export type KinesisHandler = (
-  event: KinesisStreamEvent,
-  context: Context,
-) => Promise<KinesisStreamBatchResponse>;
+/**
+ * The function's two event sources: Kinesis batches from the event source mapping, and the EventBridge
+ * schedule's Scheduled Event, which runs the sweep (nothing else invokes the function once traffic stops).
+ */
+export type IngestHandler = {
+  (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse>;
+  (event: ScheduledEvent, context: Context): Promise<SweepResult>;
+  (
+    event: KinesisStreamEvent | ScheduledEvent,
+    context: Context,
+  ): Promise<KinesisStreamBatchResponse | SweepResult>;
+};
+
+/** True for EventBridge's Scheduled Event (a schedule rule's invocation). */
+export function isScheduledEvent(event: unknown): event is ScheduledEvent {
+  const e = event as Partial<ScheduledEvent> | null | undefined;
+  return e?.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
+}
 
 export interface IngestRuntime {
-  handler: KinesisHandler;
+  handler: IngestHandler;
   processor: IngestProcessor;
   store: DynamoStateStore;
   logger: Logger;
@@ -46,7 +60,7 @@ export function createIngestRuntime(
     publishSettleMs: config.publishSettleMs,
   });
   let coldStart = true;
-  const handler: KinesisHandler = async (event, context) => {
+  const handler = (async (event: KinesisStreamEvent | ScheduledEvent, context: Context) => {
     // The local stack's poller may pass a partial context; Lambda always passes a full one.
     if (context !== undefined && context !== null) logger.addContext(context);
     if (coldStart) {
@@ -54,10 +68,11 @@ export function createIngestRuntime(
       coldStart = false;
     }
     try {
+      if (isScheduledEvent(event)) return await processor.sweep();
       return await processor.process(event);
     } finally {
       metrics.publishStoredMetrics();
     }
-  };
+  }) as IngestHandler;
   return { handler, processor, store, logger, metrics, clients };
 }

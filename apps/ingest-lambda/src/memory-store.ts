@@ -2,17 +2,10 @@
  * In-memory `StateStore` with the same conditions as the DynamoDB one. Boards are stored encoded, as in
  * DynamoDB, so a load never aliases a board another invocation is merging.
  */
-import type { PublishState, RaceBoard, ShardMark } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
-import type {
-  BoardExpectation,
-  OpenRace,
-  SealOutcome,
-  SlotView,
-  StateStore,
-  WriteStats,
-} from './state-store.js';
+import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
 
 interface StoredBoard {
   raceId: number;
@@ -21,7 +14,6 @@ interface StoredBoard {
   createdAtMs: number;
   lastArrivalMs: number;
   publish: PublishState;
-  writers: Map<string, ShardMark>;
   racers: Uint8Array;
   racerCount: number;
 }
@@ -52,7 +44,6 @@ export class MemoryStateStore implements StateStore {
       createdAtMs: s.createdAtMs,
       lastArrivalMs: s.lastArrivalMs,
       publish: { ...s.publish },
-      writers: new Map(s.writers),
       racers: cached ?? decodeRacers(s.racers, s.lastArrivalMs),
     };
   }
@@ -81,6 +72,7 @@ export class MemoryStateStore implements StateStore {
     if (expected.claim) {
       publish.claimedAtMs = board.publish.claimedAtMs;
       publish.second = board.publish.second;
+      publish.expected = board.publish.expected;
     }
     if (expected.seal) publish = { ...board.publish };
     this.boards.set(board.raceId, {
@@ -90,7 +82,6 @@ export class MemoryStateStore implements StateStore {
       createdAtMs: board.createdAtMs,
       lastArrivalMs: board.lastArrivalMs,
       publish,
-      writers: new Map(board.writers),
       racers,
       racerCount: board.racers.size,
     });
@@ -98,9 +89,9 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async readPublish(raceId: number): Promise<SlotView | undefined> {
+  async readPublish(raceId: number): Promise<PublishState | undefined> {
     const s = this.boards.get(raceId);
-    return s === undefined ? undefined : { ...s.publish, writers: new Map(s.writers) };
+    return s === undefined ? undefined : { ...s.publish };
   }
 
   async claimPublish(
@@ -117,6 +108,7 @@ export class MemoryStateStore implements StateStore {
     }
     s.publish.claimedAtMs = nowMs;
     s.publish.second = second;
+    s.publish.expected = 0; // a claim outside a merge write waits for no racer (README § Leaderboards)
     return true;
   }
 
@@ -146,6 +138,7 @@ export class MemoryStateStore implements StateStore {
       version: s.version,
       racers: s.racerCount,
       second: s.publish.second,
+      expected: s.publish.expected,
     };
     return { board };
   }

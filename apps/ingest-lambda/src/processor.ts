@@ -14,19 +14,19 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecor
 import {
   addToGroup,
   closeIdleRace,
-  expectedCompletionMs,
   isRaceClosed,
+  latestSecond,
   leaderboardFor,
   type MergeResult,
-  markWriter,
-  maxSecondOf,
   mergeGroup,
   NO_PUBLISH,
   newBoard,
   newRaceGroup,
   type PublishState,
   type RaceBoard,
-  roundComplete,
+  racersAwaited,
+  roundArrived,
+  roundSecondOf,
 } from './board.js';
 import { isRetryable } from './classify.js';
 import { forEachLimit, sleep } from './concurrency.js';
@@ -39,12 +39,9 @@ import {
   PUBLISH_INTERVAL_MS,
   PUBLISH_MIN_GAP_MS,
   RACE_CONCURRENCY,
-  ROUND_ACTIVE_MS,
-  SEAL_POLL_MS,
   SINK_CONCURRENCY,
   STATE_CONFLICT_BACKOFF_MS,
   SWEEP_INTERVAL_MS,
-  WRITER_FORGET_MS,
 } from './constants.js';
 import { decodeKinesisData } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
@@ -93,11 +90,12 @@ interface Rejected {
 
 /**
  * What a writer owes the leaderboard after its write (README § Leaderboards): to publish the board it
- * wrote, when that write completed the claim's round and sealed it (`sealed`: the messages, built from
- * exactly that version, and the slot as it was before, to put back if the publish fails); to see the claim
- * it made sealed, waiting for the round to complete or sealing it itself (`claimedAtMs`); or, when its
- * version came after the current claim was sealed, a trailing claim once the slot frees (`afterClaimAtMs`:
- * the claim it saw; `second`: its round).
+ * wrote, when that write sealed the claim (`sealed`: the messages, built from exactly that version, and the
+ * slot as it was before, to put back if the publish fails); to seal a claim whose round is in but whose
+ * publish must wait for the minimum gap after the previous one (`claimedAtMs`); or, for a closed race's
+ * last version written after the current claim was sealed, a trailing claim once the slot frees
+ * (`afterClaimAtMs`: the claim it saw; `second`: its round). An open race's later versions owe nothing:
+ * the next round's claim, made by the next second's first write, covers them.
  */
 export type PublishDuty =
   | {
@@ -114,8 +112,6 @@ export type PublishDuty =
   | {
       raceId: number;
       claimedAtMs: number;
-      /** When the other shards' writes of the round are expected (the first look at the slot). */
-      expectAtMs?: number;
       afterClaimAtMs?: undefined;
       sealed?: undefined;
     }
@@ -168,6 +164,33 @@ export function publishDutyOf(
   return { raceId, afterClaimAtMs: slot.claimedAtMs, claimAtMs, version, second };
 }
 
+/**
+ * What a race owes the leaderboard when nobody is writing it (the scheduled sweep): to seal a claim whose
+ * round is past the settle delay, or a trailing round for a version written after the last seal. Pure.
+ */
+export function owedDuty(
+  board: RaceBoard,
+  nowMs: number,
+  intervalMs: number,
+  settleMs: number,
+): PublishDuty | undefined {
+  const slot = board.publish;
+  if (slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs) {
+    return nowMs - slot.claimedAtMs >= settleMs
+      ? { raceId: board.raceId, claimedAtMs: slot.claimedAtMs }
+      : undefined;
+  }
+  return publishDutyOf(board.raceId, board.version, slot, nowMs, intervalMs, latestSecond(board));
+}
+
+/** What one scheduled sweep did: open races seen, closed by timeout, leaderboards published, races failed. */
+export interface SweepResult {
+  open: number;
+  closed: number;
+  published: number;
+  failed: number;
+}
+
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
@@ -213,16 +236,13 @@ export class IngestProcessor {
     const shardId = shardIdOf(records[0]!);
     this.logger.appendKeys({ shardId });
     try {
-      return await this.processRecords(records, shardId);
+      return await this.processRecords(records);
     } finally {
       this.logger.removeKeys(['shardId']);
     }
   }
 
-  private async processRecords(
-    records: KinesisStreamRecord[],
-    shardId: string,
-  ): Promise<KinesisStreamBatchResponse> {
+  private async processRecords(records: KinesisStreamRecord[]): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
     const writesBefore = this.store.stats.writes;
     let firstFailed = Number.POSITIVE_INFINITY;
@@ -275,7 +295,7 @@ export class IngestProcessor {
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
       const firstRecord = group.recordIndex[0]!;
       try {
-        const outcome = await this.processRace(raceId, group, nowMs, shardId, totals);
+        const outcome = await this.processRace(raceId, group, nowMs, totals);
         for (const r of outcome.rejected) rejected.push(r);
         for (const b of outcome.bests) bests.push({ ...b, firstRecord });
         const duty = outcome.duty;
@@ -359,7 +379,6 @@ export class IngestProcessor {
     raceId: number,
     group: RaceGroup,
     nowMs: number,
-    shardId: string,
     totals: Record<
       'counted' | 'duplicates' | 'racers' | 'races' | 'bests' | 'published' | 'conflicts',
       number
@@ -369,11 +388,13 @@ export class IngestProcessor {
     let result: MergeResult | undefined;
     let claimed = false;
     let sealed: Extract<PublishDuty, { sealed: object }>['sealed'] | undefined;
+    let sealDue = false;
     let slot: PublishState = NO_PUBLISH;
-    const roundSecond = maxSecondOf(group);
+    const roundSecond = roundSecondOf(group);
     for (let attempt = 1; ; attempt++) {
       claimed = false; // a claim or seal made by a lost write was never made
       sealed = undefined;
+      sealDue = false;
       const stored = await this.store.loadBoard(raceId);
       if (stored === undefined) {
         // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
@@ -383,42 +404,40 @@ export class IngestProcessor {
       board = stored ?? newBoard(raceId, group.classId[0]!, nowMs);
       const readVersion = board.version;
       slot = { ...board.publish };
+      // Who a round of `roundSecond` claimed now would wait for: racers at the second before it, as read.
+      const expected = racersAwaited(board, roundSecond);
       result = mergeGroup(board, group, this.timeoutMs);
       if (!result.changed) break;
       board.version = readVersion + 1;
-      const claimAt = this.clock();
-      markWriter(board.writers, shardId, claimAt, roundSecond, WRITER_FORGET_MS);
-      // A new round (a newer second than the current claim's) may be claimed a little early; else wait the
-      // whole interval (README § Leaderboards).
-      const sinceClaim = claimAt - slot.claimedAtMs;
-      claimed =
-        sinceClaim >= this.intervalMs || (roundSecond > slot.second && sinceClaim >= PUBLISH_MIN_GAP_MS);
-      if (claimed) {
-        board.publish.claimedAtMs = claimAt;
-        board.publish.second = roundSecond;
-      }
-      // Does this write complete the current claim's round (every shard writing the race has written the
-      // claim's second)? Then it seals the claim itself and publishes what it writes, with no wait.
+      const now = this.clock();
+      // The first write of a newer second claims its round (replacing a claim still unsealed: its racers'
+      // seconds go out with this round); without a newer second, a claim a whole interval after the last.
+      claimed = roundSecond > slot.second || now - slot.claimedAtMs >= this.intervalMs;
+      if (claimed) board.publish = { ...board.publish, claimedAtMs: now, second: roundSecond, expected };
+      // Is the current claim's round in with this write (every racer it waits for has reached its second),
+      // overdue (a racer it waits for is late by more than the settle delay), or the race over? Then this
+      // write seals it and publishes what it writes — or, within the minimum gap of the previous publish,
+      // seals it once the gap has passed.
       const claim = board.publish;
       const open = claim.claimedAtMs !== 0 && (claimed || slot.sealedAtMs !== slot.claimedAtMs);
       if (
         open &&
-        claimAt - slot.sentAtMs >= PUBLISH_MIN_GAP_MS &&
-        roundComplete(board.writers, claim.second, claimAt, ROUND_ACTIVE_MS)
+        (roundArrived(board, claim) || now - claim.claimedAtMs >= this.settleMs || isRaceClosed(board))
       ) {
-        const previous = { ...slot };
-        board.publish = {
-          claimedAtMs: claim.claimedAtMs,
-          sealedAtMs: claim.claimedAtMs,
-          sentAtMs: claimAt,
-          version: board.version,
-          racers: board.racers.size,
-          second: claim.second,
-        };
-        // Built before the write, from exactly the version written (the racers may be merged into by
-        // another invocation of this container once the write has returned them to the cache).
-        const messages = leaderboardFor(board, claimAt, board.racers.size !== previous.racers);
-        sealed = { claimedAtMs: claim.claimedAtMs, classId: board.classId, messages, previous };
+        if (now - slot.sentAtMs >= PUBLISH_MIN_GAP_MS) {
+          const previous = { ...slot };
+          board.publish = {
+            ...claim,
+            sealedAtMs: claim.claimedAtMs,
+            sentAtMs: now,
+            version: board.version,
+            racers: board.racers.size,
+          };
+          // Built before the write, from exactly the version written (the racers may be merged into by
+          // another invocation of this container once the write has returned them to the cache).
+          const messages = leaderboardFor(board, now, board.racers.size !== previous.racers);
+          sealed = { claimedAtMs: claim.claimedAtMs, classId: board.classId, messages, previous };
+        } else sealDue = true;
       }
       const saved = await this.store.saveBoard(board, {
         version: readVersion,
@@ -450,30 +469,35 @@ export class IngestProcessor {
       recordIndex: r.recordIndex,
       reason: r.reason,
     }));
+    // A claim whose round is not in yet owes nothing: a later write (of this shard or another) brings it
+    // in or finds it overdue and seals it; the invocation does not wait for it (README § Leaderboards).
+    // Versions written after a seal go out with the next round — except a closed race's last one, and
+    // a replay's (records already counted: a retry after a failed publish), which claim a trailing round;
+    // a replay that finds the current claim overdue seals it, as a write would have.
+    const now = this.clock();
+    const overdue =
+      !result.changed &&
+      slot.claimedAtMs !== 0 &&
+      slot.sealedAtMs !== slot.claimedAtMs &&
+      now - slot.claimedAtMs >= this.settleMs;
     const duty: PublishDuty | undefined =
       sealed !== undefined
         ? { raceId, sealed }
-        : claimed
-          ? {
-              raceId,
-              claimedAtMs: board.publish.claimedAtMs,
-              expectAtMs: expectedCompletionMs(
-                board.writers,
-                board.publish.second,
-                board.publish.claimedAtMs,
-                ROUND_ACTIVE_MS,
-                this.intervalMs,
-              ),
-            }
-          : publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs, roundSecond);
+        : sealDue
+          ? { raceId, claimedAtMs: board.publish.claimedAtMs }
+          : claimed || (result.changed && !isRaceClosed(board))
+            ? undefined
+            : overdue
+              ? { raceId, claimedAtMs: slot.claimedAtMs }
+              : publishDutyOf(raceId, board.version, slot, now, this.intervalMs, roundSecond);
     return duty === undefined ? { rejected, bests } : { rejected, bests, duty };
   }
 
   /**
    * Publishes what `duty` owes: for a trailing duty, first waits for the slot to free and claims it (if
-   * someone else claims it first, their seal comes after this writer's version and covers it); then waits
-   * the settle delay, seals the claim — which reads the board as it is now, the other shards' writes of
-   * the second included — and publishes that board. True if this invocation published.
+   * someone else claims it first, their seal comes after this writer's version and covers it); then seals
+   * the claim once the minimum gap after the previous publish has passed — the seal reads the board as it
+   * is then — and publishes that board. True if this invocation published.
    */
   private async fulfil(duty: PublishDuty): Promise<boolean> {
     const { raceId } = duty;
@@ -496,33 +520,10 @@ export class IngestProcessor {
       if (!(await this.store.claimPublish(raceId, duty.afterClaimAtMs, now, duty.second))) return false;
       claimedAtMs = now;
     }
-    // Wait for the round to complete: the other shards' writes of the claim's second (the last of them
-    // then seals and publishes it). Reads of the slot tell when: the first when those writes are expected
-    // (at once for a trailing claim, whose round is often complete already), then every poll step; seal
-    // here once the round is complete, or after the settle delay at the latest (without a read, if the
-    // writes are not expected before then: a seal that finds the claim sealed does nothing).
-    const deadline = claimedAtMs + this.settleMs;
-    let readAt =
-      duty.claimedAtMs === undefined
-        ? this.clock()
-        : Math.max(claimedAtMs + SEAL_POLL_MS, duty.expectAtMs ?? 0);
-    for (;;) {
-      if (readAt >= deadline) {
-        await this.waitUntil(deadline);
-        break;
-      }
-      await this.waitUntil(readAt);
-      const slot = await this.store.readPublish(raceId);
-      if (slot === undefined || slot.claimedAtMs !== claimedAtMs || slot.sealedAtMs === claimedAtMs) {
-        return false;
-      }
-      if (roundComplete(slot.writers, slot.second, this.clock(), ROUND_ACTIVE_MS)) break;
-      readAt = this.clock() + SEAL_POLL_MS;
-    }
     for (let attempt = 1; attempt <= MAX_SEAL_ATTEMPTS; attempt++) {
       const now = this.clock();
       const sealed = await this.store.sealPublish(raceId, claimedAtMs, now, PUBLISH_MIN_GAP_MS);
-      if ('lost' in sealed) return false; // a later claim replaced ours: its seal covers our version
+      if ('lost' in sealed) return false; // sealed by another writer, or replaced by a later claim
       if ('retryAtMs' in sealed) {
         await this.waitUntil(sealed.retryAtMs);
         continue;
@@ -649,6 +650,41 @@ export class IngestProcessor {
   }
 
   /** Closes races with no record for longer than the timeout (their `final`s were lost). */
+  /**
+   * The scheduled sweep (an EventBridge schedule invokes the function with a Scheduled Event, because nothing
+   * else runs it once traffic stops): closes races idle past the timeout and publishes what a race still owes
+   * — a round past the settle delay that no write sealed (an awaited racer never came), or a version written
+   * after the last seal with no next round (the last seconds of a race that stopped without `final`). Waits
+   * here hold back no shard. A race that fails is logged and left to the next sweep.
+   */
+  async sweep(): Promise<SweepResult> {
+    const nowMs = this.clock();
+    const result: SweepResult = { open: 0, closed: 0, published: 0, failed: 0 };
+    const open = await this.store.listOpen();
+    result.open = open.length;
+    await forEachLimit(open, RACE_CONCURRENCY, async (race) => {
+      try {
+        const board = await this.store.loadBoard(race.raceId);
+        if (board === undefined || nowMs - board.lastArrivalMs > this.timeoutMs) {
+          await this.closeIfIdle(race.raceId, nowMs);
+          result.closed++;
+          return;
+        }
+        const duty = owedDuty(board, this.clock(), this.intervalMs, this.settleMs);
+        if (duty !== undefined && (await this.fulfil(duty))) {
+          result.published++;
+          this.metrics.addMetric(METRIC.leaderboardsPublished, 'Count', 1);
+        }
+      } catch (error) {
+        result.failed++;
+        this.logger.warn('scheduled sweep could not settle a race', { raceId: race.raceId, error });
+      }
+    });
+    this.lastSweepMs = nowMs;
+    this.logger.info('scheduled sweep', { ...result });
+    return result;
+  }
+
   private async sweepIfDue(nowMs: number): Promise<void> {
     if (nowMs - this.lastSweepMs < this.sweepIntervalMs) return;
     this.lastSweepMs = nowMs;
@@ -683,7 +719,7 @@ export class IngestProcessor {
         board.version = readVersion + 1;
         const claimAt = this.clock();
         const claim = claimAt - slot.claimedAtMs >= this.intervalMs;
-        if (claim) board.publish.claimedAtMs = claimAt;
+        if (claim) board.publish = { ...board.publish, claimedAtMs: claimAt, expected: 0 };
         const saved = await this.store.saveBoard(board, {
           version: readVersion,
           claimedAtMs: slot.claimedAtMs,

@@ -11,6 +11,11 @@ export class SecondSet {
     this.ranges = ranges;
   }
 
+  /** The earliest second held (Infinity when empty). */
+  get first(): number {
+    return this.ranges.length === 0 ? Number.POSITIVE_INFINITY : this.ranges[0]!;
+  }
+
   /** Number of ranges (what the stored size grows with). */
   get rangeCount(): number {
     return this.ranges.length >> 1;

@@ -2,7 +2,7 @@
  * Where race state lives. `DynamoStateStore` is the real one; `MemoryStateStore` implements the same
  * conditions in memory for the benchmark's CPU path and for unit tests of the orchestration.
  */
-import type { PublishState, RaceBoard, ShardMark } from './board.js';
+import type { PublishState, RaceBoard } from './board.js';
 
 /**
  * What a board write is conditioned on: the version read (0: must not exist) and the publish slot's claim
@@ -13,13 +13,13 @@ export interface BoardExpectation {
   claimedAtMs: number;
   sealedAtMs: number;
   /**
-   * True when this write also claims the publish slot (sets `pubAt` and the round's second `pubS` from
-   * `board.publish`).
+   * True when this write also claims the publish slot (sets `pubAt`, the round's second `pubS` and the
+   * racers it waits for `pubE` from `board.publish`).
    */
   claim: boolean;
   /**
    * True when this write also seals the claim (stores `board.publish`: sealed at the claim, sent now, this
-   * version): the writer completed the claim's round and publishes the board it writes, with no wait.
+   * version): the claim's round is in (or overdue) with this write, which publishes the board it writes.
    */
   seal?: boolean;
 }
@@ -37,11 +37,6 @@ export interface WriteStats {
   conditionalFailures: number;
 }
 
-/** The publish slot with the race's shard marks (whether the claim's round is complete). */
-export interface SlotView extends PublishState {
-  writers: Map<string, ShardMark>;
-}
-
 /** What sealing a claim gave: the board to publish, a lost claim, or "too early, retry at". */
 export type SealOutcome = { board: RaceBoard } | { lost: true } | { retryAtMs: number };
 
@@ -54,7 +49,7 @@ export interface StateStore {
    */
   saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean>;
   /** The publish slot alone (strongly consistent; a projection, not the racers); undefined if no board. */
-  readPublish(raceId: number): Promise<SlotView | undefined>;
+  readPublish(raceId: number): Promise<PublishState | undefined>;
   /**
    * Claims the publish slot at `nowMs` for the round of `second` if the current claim is still the one
    * seen (`seenClaimedAtMs`).

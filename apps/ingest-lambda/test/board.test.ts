@@ -1,16 +1,17 @@
 import { output } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 import {
+  addToGroup,
   closeIdleRace,
-  expectedCompletionMs,
   isRaceClosed,
   leaderboardFor,
-  markWriter,
   mergeMessages,
   newBoard,
+  newRaceGroup,
   type RaceBoard,
-  roundComplete,
-  type ShardMark,
+  racersAwaited,
+  roundArrived,
+  roundSecondOf,
 } from '../src/board.js';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
 import type { SourcedMessage } from '../src/types.js';
@@ -173,25 +174,51 @@ describe('leaderboardFor', () => {
   });
 });
 
-describe('rounds of a race across shards', () => {
-  it('a round is complete once every shard that wrote the race lately has written its second', () => {
-    const writers = new Map<string, ShardMark>();
-    markWriter(writers, 'shardId-0', 1_000, 4, 60_000);
-    markWriter(writers, 'shardId-1', 1_100, 4, 60_000);
-    markWriter(writers, 'shardId-0', 2_000, 5, 60_000);
-    expect(roundComplete(writers, 5, 2_000, 2_000)).toBe(false); // shard 1 has not written second 5
-    // Shard 1 is expected a second after its last write.
-    expect(expectedCompletionMs(writers, 5, 2_000, 2_000, 1_000)).toBe(2_100);
-    markWriter(writers, 'shardId-1', 2_120, 5, 60_000);
-    expect(roundComplete(writers, 5, 2_120, 2_000)).toBe(true);
-    expect(expectedCompletionMs(writers, 5, 2_120, 2_000, 1_000)).toBe(2_120);
-    // A shard's mark keeps its highest second (a late batch of an older second does not lower it).
-    markWriter(writers, 'shardId-1', 2_200, 3, 60_000);
-    expect(writers.get('shardId-1')).toEqual({ atMs: 2_200, second: 5 });
-    // A shard silent for longer than the active window is not waited for; after a minute it is forgotten.
-    markWriter(writers, 'shardId-0', 4_500, 6, 60_000);
-    expect(roundComplete(writers, 6, 4_500, 2_000)).toBe(true);
-    markWriter(writers, 'shardId-0', 63_000, 7, 60_000);
-    expect([...writers.keys()]).toEqual(['shardId-0']);
+describe('rounds of a race', () => {
+  it('a round is in once every racer that had reached the second before it has reached its second', () => {
+    const board = newBoard(1, 3, T0);
+    // Racers 1–3 at seconds 3 and 4; racer 4 fell silent at second 1 (not awaited).
+    mergeMessages(
+      board,
+      [3, 4].flatMap((s) => [1, 2, 3].map((racerId) => sourced(1, racerId, s))),
+      TIMEOUT,
+    );
+    mergeMessages(board, [sourced(1, 4, 1)], TIMEOUT);
+    const claim = { ...board.publish, claimedAtMs: T0, second: 5, expected: racersAwaited(board, 5) };
+    expect(claim.expected).toBe(3);
+    // Racers 1 and 2 in (from two shards, say); racer 3 still at 4.
+    mergeMessages(board, [sourced(1, 1, 5), sourced(1, 2, 5)], TIMEOUT);
+    expect(roundArrived(board, claim)).toBe(false);
+    // A newcomer whose first second is the round's cannot stand in for racer 3.
+    mergeMessages(board, [sourced(1, 9, 5)], TIMEOUT);
+    expect(roundArrived(board, claim)).toBe(false);
+    // Racer 3 ends its race with a `final` at second 5: in (a racer that closed on the round counts).
+    mergeMessages(board, [sourced(1, 3, 5, { event: 'final' })], TIMEOUT);
+    expect(roundArrived(board, claim)).toBe(true);
+    // The next round awaits the open racers at second 5 (the newcomer now too), not the closed one; a
+    // racer running a second ahead is in already.
+    mergeMessages(board, [sourced(1, 1, 6)], TIMEOUT);
+    const next = { ...claim, second: 6, expected: racersAwaited(board, 6) };
+    expect(next.expected).toBe(3);
+    mergeMessages(board, [sourced(1, 2, 6), sourced(1, 9, 6)], TIMEOUT);
+    expect(roundArrived(board, next)).toBe(true);
+  });
+
+  it('a round stands for the commonest second of its records, not a clock running ahead', () => {
+    const group = newRaceGroup(1);
+    for (const [racerId, second] of [
+      [1, 8],
+      [2, 8],
+      [3, 30], // a bike whose race clock is ahead
+      [4, 7],
+      [5, 8],
+    ] as const) {
+      addToGroup(group, raceMessage(1, racerId, second), racerId, T0);
+    }
+    expect(roundSecondOf(group)).toBe(8);
+    addToGroup(group, raceMessage(1, 6, 7), 6, T0);
+    addToGroup(group, raceMessage(1, 7, 7), 7, T0);
+    expect(roundSecondOf(group)).toBe(8); // a tie goes to the later second
+    expect(roundSecondOf(newRaceGroup(1))).toBe(-1);
   });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type InvalidRecordReport, LAMBDA_BUNDLE, LAMBDA_ENV } from '@alleycat/schema';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleLambda } from '../scripts/bundle-lib.js';
 import { DynamoStateStore } from '../src/dynamo-store.js';
@@ -74,7 +74,10 @@ const context = {
 
 const execFileAsync = promisify(execFile);
 
-type Handler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse>;
+type Handler = (
+  event: KinesisStreamEvent | ScheduledEvent,
+  context: Context,
+) => Promise<KinesisStreamBatchResponse | Record<string, number>>;
 
 let dynalite: Dynalite;
 let iot: IotServer;
@@ -203,5 +206,51 @@ describe('the Lambda bundle', () => {
     expect(published).toHaveLength(1);
     expect(published[0]!.topic).toBe('alleycat-subscribe/3');
     expect(published[0]!.message.standings[0]![0]).toBe(77);
+  });
+
+  it('takes EventBridge’s Scheduled Event (the sweep schedule): closes a race idle past the timeout', async () => {
+    const { handler } = (await import(bundleUrl)) as { handler: Handler };
+    const template = AWS_SAMPLE_EVENT.Records[0]!;
+    // A race whose last record arrived 2 minutes ago (the timeout is 60 s) and whose `final` never came.
+    const arrival = Date.now() - 120_000;
+    const m = raceMessage(4343, 78, 0, { clientId: 'racer-78' });
+    const sequenceNumber = '49590338271490256608559692538361571095921575989136589500';
+    await handler(
+      {
+        Records: [
+          {
+            ...template,
+            eventID: `shardId-000000000006:${sequenceNumber}`,
+            kinesis: {
+              ...template.kinesis,
+              partitionKey: '78',
+              sequenceNumber,
+              data: Buffer.from(json(m)).toString('base64'),
+              approximateArrivalTimestamp: arrival / 1000,
+            },
+          },
+        ],
+      },
+      context,
+    );
+    // AWS's documented shape of a schedule rule's event.
+    const scheduled: ScheduledEvent = {
+      version: '0',
+      id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: '2026-11-27T20:00:00Z',
+      region: 'us-east-2',
+      resources: ['arn:aws:events:us-east-2:123456789012:rule/dev-alleycat-sweep'],
+      detail: {},
+    };
+    const result = await handler(scheduled, context);
+    expect(result).toMatchObject({ closed: expect.any(Number), failed: 0 });
+    const store = new DynamoStateStore(dynalite.client, TABLE);
+    expect((await store.loadBoard(4343))!.racers.get(78)!.closed).toBe('timeout');
+    expect((await store.listOpen()).map((r) => r.raceId)).not.toContain(4343);
+    const last = iot.published.filter((p) => p.message.raceId === 4343).at(-1);
+    expect(last?.message.closed).toBe(true);
   });
 });

@@ -130,6 +130,7 @@ describe('DynamoStateStore on dynalite', () => {
       version: 0,
       racers: 0,
       second: 0,
+      expected: 0,
     });
     // A write that claims (a board never published has no slot attributes yet).
     loaded.version = 2;
@@ -158,6 +159,7 @@ describe('DynamoStateStore on dynalite', () => {
       version: 2,
       racers: 0,
       second: 0,
+      expected: 0,
     });
     // A write conditioned on the unsealed claim loses once the seal happened (it must read again).
     stale.version = 3;
@@ -178,11 +180,12 @@ describe('DynamoStateStore on dynalite', () => {
       version: 2,
       racers: 0,
       second: 0,
+      expected: 0,
     });
-    // A write that claims and completes its round seals in the same write; the shard marks round-trip.
+    // A write that claims and completes its round seals in the same write; the round's expectation
+    // round-trips.
     const next = (await store.loadBoard(3))!;
     next.version = 3;
-    next.writers.set('shardId-000000000001', { atMs: T0 + 2_000, second: 7 });
     next.publish = {
       claimedAtMs: T0 + 2_000,
       sealedAtMs: T0 + 2_000,
@@ -190,6 +193,7 @@ describe('DynamoStateStore on dynalite', () => {
       version: 3,
       racers: 0,
       second: 7,
+      expected: 12,
     };
     const expectation = {
       version: 2,
@@ -201,8 +205,7 @@ describe('DynamoStateStore on dynalite', () => {
     expect(await store.saveBoard(next, expectation)).toBe(true);
     const reread = (await store.loadBoard(3))!;
     expect(reread.publish).toEqual(next.publish);
-    expect([...reread.writers]).toEqual([['shardId-000000000001', { atMs: T0 + 2_000, second: 7 }]]);
-    expect(await store.readPublish(3)).toMatchObject({ ...next.publish, writers: reread.writers });
+    expect(await store.readPublish(3)).toEqual(next.publish);
     // A claimant whose claim was sealed by that write learns it from its own seal attempt: lost.
     expect(await store.sealPublish(3, T0 + 2_000, T0 + 3_500, 1_000)).toEqual({ lost: true });
   });

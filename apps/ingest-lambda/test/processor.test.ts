@@ -8,7 +8,7 @@ import { invalidRecordKey, output } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
-import { PUBLISH_MIN_GAP_MS, SEAL_POLL_MS } from '../src/constants.js';
+import { DEFAULT_PUBLISH_SETTLE_MS, PUBLISH_MIN_GAP_MS } from '../src/constants.js';
 import { BoardTooLargeError } from '../src/errors.js';
 import { MemoryInvalidRecordSink } from '../src/invalid-sink.js';
 import { IngestProcessor, publishDutyOf } from '../src/processor.js';
@@ -209,46 +209,48 @@ describe('IngestProcessor: leaderboards', () => {
     expect(message.names).toHaveLength(2);
   });
 
-  it('publishes every version, once per second of the race: a write after the seal is published at the next round', async () => {
+  it('publishes once per second of the race; a version written after the seal goes out with the next round', async () => {
     const { processor, publisher, clock } = setup();
     const t0 = clock.now;
+    const publishedAt = () => publisher.published.map((p) => p.message.publishedAt);
     await processor.process(event([messageRecord(raceMessage(7, 1, 0))]));
-    // The only shard writing the race: its write claims, completes the round and seals it; published at once.
-    expect(publisher.published.map((p) => p.message.publishedAt)).toEqual([t0]);
-    clock.now += 300;
-    // Written after that publish, with a newer second: this invocation owes a trailing publish and makes it
-    // when the next round may be claimed, the minimum gap after the last claim (its round is complete at
-    // once: nobody else writes the race, so no settle delay).
+    // The race's first write claims second 0 and awaits nobody: sealed in that write, published at once.
+    expect(publishedAt()).toEqual([t0]);
+    // Second 1, 300 ms later: its write claims the round and brings in the one racer it awaits, but a
+    // publish comes at least the minimum gap after the last one: it seals once the gap has passed.
+    clock.now = t0 + 300;
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
-    expect(publisher.published).toHaveLength(2);
-    const [first, second] = publisher.published;
-    expect(second!.message.second).toBe(1);
-    expect(second!.message.publishedAt).toBe(t0 + PUBLISH_MIN_GAP_MS);
-    // A late record of the same second after that: the same round again, so a whole second later.
-    clock.now += 100;
+    expect(publishedAt()).toEqual([t0, t0 + PUBLISH_MIN_GAP_MS]);
+    expect(publisher.published[1]!.message.second).toBe(1);
+    // A newcomer's second 1 after that seal: no newer second, no new round; it goes out with the next
+    // one, and the invocation does not wait for it.
+    clock.now = t0 + 850;
     await processor.process(event([messageRecord(raceMessage(7, 2, 1))]));
-    expect(publisher.published).toHaveLength(3);
-    const third = publisher.published[2]!.message;
-    expect(third).toMatchObject({ second: 1, racers: 2, publishedAt: second!.message.publishedAt + 1_000 });
-    expect(second!.message.publishedAt - first!.message.publishedAt).toBeGreaterThanOrEqual(
-      PUBLISH_MIN_GAP_MS,
-    );
+    expect(clock.now).toBe(t0 + 850);
+    expect(publisher.published).toHaveLength(2);
+    // Second 2 awaits both racers: racer 1 alone does not bring it in, racer 2's write does and publishes.
+    clock.now = t0 + 1_750;
+    await processor.process(event([messageRecord(raceMessage(7, 1, 2))]));
+    expect(publisher.published).toHaveLength(2);
+    clock.now = t0 + 1_900;
+    await processor.process(event([messageRecord(raceMessage(7, 2, 2))]));
+    expect(publishedAt()).toEqual([t0, t0 + PUBLISH_MIN_GAP_MS, t0 + 1_900]);
+    expect(publisher.published[2]!.message).toMatchObject({ second: 2, racers: 2 });
     // A pure replay changes nothing and publishes nothing.
     clock.now += 5_000;
     await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
     expect(publisher.published).toHaveLength(3);
   });
 
-  it('a claim waits for the other shard’s write of its second; that write seals and publishes at once', async () => {
+  it('a round awaits its racers on every shard without holding the claimant; the write that brings the last in publishes', async () => {
     const { processor, publisher, store, clock } = setup();
     const t0 = clock.now;
     const onShard = (shard: number, m: ReturnType<typeof raceMessage>) =>
       messageRecord(m, { shardId: `shardId-00000000000${shard}` });
-    // Second 0: shard 1 alone (published at once). Second 1: shard 0 writes first and claims; shard 1,
-    // which wrote the race a second ago, is expected in the round, so shard 0 waits for it.
+    // Second 0: racer 2 on shard 1 (published at once).
     await processor.process(event([onShard(1, raceMessage(7, 2, 0))]));
+    // Second 1: shard 0 writes first (racer 1, a newcomer) and claims the round, which awaits racer 2.
     clock.now = t0 + 1_000;
-    const waits: number[] = [];
     const shard0 = new IngestProcessor({
       store,
       publisher,
@@ -258,61 +260,53 @@ describe('IngestProcessor: leaderboards', () => {
       resultsTopicPrefix: 'alleycat-subscribe',
       raceTimeoutSeconds: 60,
       clock: () => clock.now,
-      wait: async (ms) => {
-        waits.push(ms);
-        if (waits.length === 1) {
-          // Meanwhile shard 1 writes second 1: it completes the round, so it seals and publishes, no wait.
-          const before = clock.now;
-          await processor.process(event([onShard(1, raceMessage(7, 2, 1))]));
-          expect(clock.now).toBe(before);
-        }
-        clock.now += ms;
+      wait: async () => {
+        throw new Error('a claimant must not wait for its round');
       },
     });
-    await shard0.process(event([onShard(0, raceMessage(7, 1, 1))]));
-    expect(waits).toEqual([SEAL_POLL_MS]); // one read of the slot after a poll step showed it sealed
+    expect(await shard0.process(event([onShard(0, raceMessage(7, 1, 1))]))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(publisher.published).toHaveLength(1);
+    expect((await store.loadBoard(7))!.publish).toMatchObject({
+      claimedAtMs: t0 + 1_000,
+      second: 1,
+      expected: 1,
+    });
+    // Shard 1's write of racer 2's second 1 brings the round in: it seals and publishes in that write.
+    clock.now = t0 + 1_120;
+    await processor.process(event([onShard(1, raceMessage(7, 2, 1))]));
     expect(publisher.published).toHaveLength(2);
-    const round = publisher.published[1]!.message;
-    expect(round).toMatchObject({ second: 1, racers: 2, publishedAt: t0 + 1_000 });
-    expect((await store.loadBoard(7))!.publish).toMatchObject({ version: 3, claimedAtMs: t0 + 1_000 });
+    expect(publisher.published[1]!.message).toMatchObject({ second: 1, racers: 2, publishedAt: t0 + 1_120 });
+    expect((await store.loadBoard(7))!.publish).toMatchObject({
+      version: 3,
+      claimedAtMs: t0 + 1_000,
+      sealedAtMs: t0 + 1_000,
+    });
   });
 
-  it('a write while the current claim is not sealed yet is covered by that claim’s publish', async () => {
+  it('a racer later than the settle delay does not hold its round back: the next write publishes it', async () => {
     const { processor, publisher, store, clock } = setup();
-    // Shard A claims and is settling (shard C wrote the race before, so A's round is not complete by
-    // itself); shard B writes the same race second meanwhile and does not wait.
     const t0 = clock.now;
-    await processor.process(
-      event([messageRecord(raceMessage(7, 3, 0), { shardId: 'shardId-000000000009' })]),
-    );
+    await processor.process(event([1, 2, 3].map((r) => messageRecord(raceMessage(7, r, 0)))));
+    expect(publisher.published).toHaveLength(1);
+    // Second 1 of racers 1 and 2; racer 3's is late.
     clock.now = t0 + 1_000;
-    const waits: number[] = [];
-    const slow = new IngestProcessor({
-      store,
-      publisher,
-      sink: new MemoryInvalidRecordSink(),
-      logger: new RecordingLogger(),
-      metrics: new RecordingMetrics(),
-      resultsTopicPrefix: 'alleycat-subscribe',
-      raceTimeoutSeconds: 60,
-      clock: () => clock.now,
-      wait: async (ms) => {
-        waits.push(ms);
-        // While A settles, B's invocation runs, and must not wait (its fake wait would move the clock).
-        const before = clock.now;
-        await processor.process(
-          event([messageRecord(raceMessage(7, 2, 0), { shardId: 'shardId-000000000008' })]),
-        );
-        expect(clock.now).toBe(before);
-        clock.now += ms;
-      },
-    });
-    await slow.process(event([messageRecord(raceMessage(7, 1, 1))]));
-    // B wrote second 0 only (it did not complete A's round of second 1): A seals after the settle delay.
-    expect(waits.reduce((a, b) => a + b, 0)).toBe(400);
+    await processor.process(event([1, 2].map((r) => messageRecord(raceMessage(7, r, 1)))));
+    expect(publisher.published).toHaveLength(1);
+    // Within the settle delay a write of the same second (a newcomer) leaves the round waiting...
+    clock.now = t0 + 1_000 + DEFAULT_PUBLISH_SETTLE_MS - 100;
+    await processor.process(event([messageRecord(raceMessage(7, 4, 1))]));
+    expect(publisher.published).toHaveLength(1);
+    // ...past it, the next write seals the round without racer 3's second 1 and publishes what it wrote.
+    clock.now = t0 + 1_000 + DEFAULT_PUBLISH_SETTLE_MS + 50;
+    await processor.process(event([messageRecord(raceMessage(7, 5, 1))]));
+    expect(clock.now).toBe(t0 + 1_000 + DEFAULT_PUBLISH_SETTLE_MS + 50); // no wait
     expect(publisher.published).toHaveLength(2);
-    expect(publisher.published[1]!.message.racers).toBe(3);
-    expect((await store.loadBoard(7))!.publish.version).toBe(3);
+    const round = publisher.published[1]!.message;
+    expect(round).toMatchObject({ second: 1, racers: 5 });
+    expect(round.standings.find((s) => s[0] === 3)![2]).toBeCloseTo(expectedTotal(7, 3, [0]), 2);
+    expect((await store.loadBoard(7))!.publish.version).toBe(4);
   });
 
   it('a final written inside the second waits for the slot and is published (nothing may follow it)', async () => {
@@ -382,59 +376,47 @@ describe('IngestProcessor: leaderboards', () => {
 });
 
 describe('IngestProcessor: the publish slot under failure', () => {
-  it('a claimant that dies before sealing blocks nobody for more than a second; the retry of its batch publishes', async () => {
+  it('a round whose awaited racer never comes is sealed by the retry of a batch (records already counted)', async () => {
     const { processor, publisher, store, clock } = setup();
     const t0 = clock.now;
     const onShard = (shard: number, m: ReturnType<typeof raceMessage>) =>
       messageRecord(m, { shardId: `shardId-00000000000${shard}` });
-    const shard = (wait: (ms: number) => Promise<void>) => {
-      const b = setup();
-      return new IngestProcessor({
-        store,
-        publisher,
-        sink: b.sink,
-        logger: b.logger,
-        metrics: b.metrics,
-        resultsTopicPrefix: 'alleycat-subscribe',
-        raceTimeoutSeconds: 60,
-        clock: () => clock.now,
-        wait,
-      });
-    };
-    // Shard C wrote second 0 a second ago (published at once): it is expected in the next round.
+    // Racer 3 (shard C) wrote second 0 a second ago (published at once): the next round awaits it.
     clock.now = t0 - 1_000;
     await processor.process(event([onShard(9, raceMessage(7, 3, 0))]));
     expect(publisher.published).toHaveLength(1);
-    // Shard A writes second 1 and claims, then its container dies while it waits for the round.
+    // Shard A writes racer 1's second 1 and claims; shard B writes racer 2's within the settle delay. Racer
+    // 3's second 1 never comes, so the round is neither in nor, for lack of a later write, sealed.
     clock.now = t0;
     const recordsA = [onShard(6, raceMessage(7, 1, 1))];
-    void shard(() => new Promise(() => {})).process(event(recordsA)); // never settles: the invocation is gone
-    await new Promise((resolve) => setImmediate(resolve));
+    await processor.process(event(recordsA));
+    clock.now = t0 + 300;
+    await processor.process(event([onShard(8, raceMessage(7, 2, 1))]));
+    expect(clock.now).toBe(t0 + 300); // nobody waits
+    expect(publisher.published).toHaveLength(1);
     const slot = (await store.loadBoard(7))!.publish;
     expect(slot.claimedAtMs).toBe(t0);
     expect(slot.sealedAtMs).not.toBe(t0);
-    // Shard B writes second 1 within the second (C's second 1 still missing): the claim is unsealed and
-    // young, so B counts on it and leaves.
-    clock.now = t0 + 300;
-    const shardB = shard(async (ms) => {
-      clock.now += ms;
-    });
-    await shardB.process(event([onShard(8, raceMessage(7, 2, 1))]));
-    expect(clock.now).toBe(t0 + 300); // no wait
-    expect(publisher.published).toHaveLength(1);
-    // Lambda retries A's batch after the crash: nothing to count, but version 3 is unpublished and the dead
-    // claim is over a second old, so the retry claims the slot; C has gone quiet, so the round is complete
-    // at once, and it publishes every racer.
-    clock.now = t0 + 1_500;
-    expect(await shardB.process(event(recordsA))).toEqual({ batchItemFailures: [] });
-    expect(clock.now).toBe(t0 + 1_500);
+    // Lambda retries A's batch (its container died after the write): nothing to count, but the claim is
+    // past the settle delay, so the retry seals it and publishes every racer, as a write would have.
+    clock.now = t0 + DEFAULT_PUBLISH_SETTLE_MS + 100;
+    expect(await processor.process(event(recordsA))).toEqual({ batchItemFailures: [] });
+    expect(clock.now).toBe(t0 + DEFAULT_PUBLISH_SETTLE_MS + 100);
     expect(publisher.published).toHaveLength(2);
     expect(publisher.published[1]!.message.racers).toBe(3);
     expect((await store.loadBoard(7))!.publish.version).toBe(3);
   });
 
   it('publishDutyOf: nothing when published or covered by an unsealed young claim; else a trailing claim', () => {
-    const slot = { claimedAtMs: 1_000, sealedAtMs: 1_000, sentAtMs: 1_150, version: 4, racers: 2, second: 0 };
+    const slot = {
+      claimedAtMs: 1_000,
+      sealedAtMs: 1_000,
+      sentAtMs: 1_150,
+      version: 4,
+      racers: 2,
+      second: 0,
+      expected: 0,
+    };
     expect(publishDutyOf(7, 4, slot, 1_500, 1_000)).toBeUndefined(); // this version is out
     expect(publishDutyOf(7, 5, slot, 1_500, 1_000)).toEqual({
       raceId: 7,
@@ -498,6 +480,48 @@ describe('IngestProcessor: closing races', () => {
     const closedBoards = publisher.published.filter((p) => p.message.raceId === 5 && p.message.closed);
     expect(closedBoards).toHaveLength(1);
     expect(store.bests.get('1/3')!.best).toBeCloseTo(expectedTotal(5, 1, [0, 1]), 9);
+    expect(store.open.has(5)).toBe(false);
+  });
+});
+
+describe('IngestProcessor: the scheduled sweep (nothing else runs once traffic stops)', () => {
+  it('publishes a round that awaited a racer who never came, and then the versions after its seal', async () => {
+    const { processor, publisher, store, clock } = setup();
+    const t0 = clock.now;
+    await processor.process(event([1, 2].map((r) => messageRecord(raceMessage(7, r, 0)))));
+    expect(publisher.published).toHaveLength(1);
+    // Second 1 of racer 1 only; racer 2 stops. Then the stream is silent: no write seals the round.
+    clock.now = t0 + 1_000;
+    await processor.process(event([messageRecord(raceMessage(7, 1, 1))]));
+    expect(publisher.published).toHaveLength(1);
+    // Within the settle delay the sweep leaves the round alone (a write may still bring racer 2 in)...
+    clock.now = t0 + 1_000 + DEFAULT_PUBLISH_SETTLE_MS - 50;
+    expect(await processor.sweep()).toEqual({ open: 1, closed: 0, published: 0, failed: 0 });
+    // ...after it, the sweep seals and publishes it.
+    clock.now = t0 + 5_000;
+    expect(await processor.sweep()).toEqual({ open: 1, closed: 0, published: 1, failed: 0 });
+    expect(publisher.published.at(-1)!.message).toMatchObject({ second: 1, racers: 2 });
+    // A newcomer's second 1 after that seal: no newer second, no round; the next sweep publishes it.
+    clock.now = t0 + 5_200;
+    await processor.process(event([messageRecord(raceMessage(7, 3, 1))]));
+    expect(publisher.published).toHaveLength(2);
+    clock.now = t0 + 7_000;
+    expect(await processor.sweep()).toMatchObject({ published: 1, failed: 0 });
+    expect(publisher.published.at(-1)!.message.racers).toBe(3);
+    expect((await store.loadBoard(7))!.publish.version).toBe((await store.loadBoard(7))!.version);
+    // Nothing owed: nothing published.
+    clock.now = t0 + 8_000;
+    expect(await processor.sweep()).toMatchObject({ published: 0 });
+    expect(publisher.published).toHaveLength(3);
+  });
+
+  it('closes a race idle past the timeout even when no other race keeps the stream busy', async () => {
+    const { processor, publisher, store, clock } = setup({ timeoutSeconds: 30 });
+    await processor.process(event([0, 1].map((s) => messageRecord(raceMessage(5, 1, s)))));
+    clock.now = T0 + 45_000;
+    expect(await processor.sweep()).toEqual({ open: 1, closed: 1, published: 0, failed: 0 });
+    expect((await store.loadBoard(5))!.racers.get(1)!.closed).toBe('timeout');
+    expect(publisher.published.filter((p) => p.message.raceId === 5 && p.message.closed)).toHaveLength(1);
     expect(store.open.has(5)).toBe(false);
   });
 });
