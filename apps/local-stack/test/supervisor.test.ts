@@ -61,8 +61,9 @@ describe('supervisor', () => {
       'broker',
       'iot-data',
       'event-source-mapping',
+      'scheduler',
     ]);
-    expect(new Set(parts.map((p) => p.pid)).size).toBe(6);
+    expect(new Set(parts.map((p) => p.pid)).size).toBe(7);
     const mqttPort = new URL(stack.endpoints.mqtt).port;
     await run('mosquitto_pub', [
       '-h',

@@ -58,6 +58,9 @@ export interface HostileStack {
   close(): Promise<void>;
 }
 
+/** How often the stack's scheduled rules (the Lambda's sweep) fire in the hostile-input runs. */
+export const HOSTILE_SWEEP_INTERVAL_MS = 2_000;
+
 export async function startHostileStack(): Promise<HostileStack> {
   await access(BUNDLE).catch(() => {
     throw new Error(`${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`);
@@ -72,6 +75,9 @@ export async function startHostileStack(): Promise<HostileStack> {
       ports: FREE,
       dataDir: dir,
       bundle: BUNDLE,
+      // The synthesized sweep runs every minute; here every 2 s, so that a campaign's last rounds (racers who
+      // stop without `final`) are published within its settle wait rather than a minute later.
+      scheduleIntervalMs: HOSTILE_SWEEP_INTERVAL_MS,
       onOutput: (line, part) => {
         if (parseEmfLine(line) === undefined && log.length < 20_000) log.push(`[${part.label}] ${line}`);
       },

@@ -10,7 +10,6 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { hashKeyOf, LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES } from '@alleycat/schema';
 import {
   GetShardIteratorCommand,
@@ -25,6 +24,7 @@ import {
   MAX_RETRY_DELAY_MS,
 } from '../constants.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
+import { loadBundleHandler } from './bundle-handler.js';
 import { ConsumerReadPacer, EFO_POLL_INTERVAL_MS, readBytesOf } from './enhanced-fan-out.js';
 import {
   type BatchVerdict,
@@ -235,14 +235,7 @@ export class EventSourceMappingPoller {
 
   private async loadHandler(): Promise<Handler> {
     const spec = this.options.handler;
-    if (typeof spec === 'function') return spec;
-    const module = (await import(pathToFileURL(path.resolve(spec.bundle)).href)) as Record<string, unknown>;
-    const name = spec.exportName ?? 'handler';
-    const handler = module[name];
-    if (typeof handler !== 'function') {
-      throw new ConfigurationError('handler', `${spec.bundle} exports no function ${JSON.stringify(name)}`);
-    }
-    return handler as Handler;
+    return typeof spec === 'function' ? spec : loadBundleHandler(spec.bundle, spec.exportName);
   }
 
   private async discoverShards(): Promise<void> {

@@ -11,10 +11,11 @@
  * - a timed-out handler cannot be frozen in Node: the error is counted at the deadline, and the rule stays
  *   busy (ticks skipped) until the handler's promise actually settles.
  */
+
+import { loadBundleHandler } from '../esm/bundle-handler.js';
 import { type FunctionIdentity, lambdaContext } from '../esm/event.js';
 import type { Handler } from '../esm/poller.js';
 import { scheduledEvent } from './event.js';
-import { loadBundleHandler } from './handler.js';
 import type { ScheduleConfig } from './types.js';
 
 export interface RuleSchedulerOptions {

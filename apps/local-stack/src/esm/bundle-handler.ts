@@ -1,12 +1,11 @@
 /**
- * Loads the function's handler from its bundle (`index.handler` → `export handler` of `index.mjs`).
- * The same eight lines as the event source mapping's private `EventSourceMappingPoller.loadHandler`
- * (src/esm/poller.ts); once that one is exported, this file should go and both use it.
+ * Loads the function's handler from its bundle (`index.handler` → `export handler` of `index.mjs`): what the
+ * event source mapping and the scheduled rules invoke.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigurationError } from '../errors.js';
-import type { Handler } from '../esm/poller.js';
+import type { Handler } from './poller.js';
 
 export async function loadBundleHandler(bundle: string, exportName = 'handler'): Promise<Handler> {
   const module = (await import(pathToFileURL(path.resolve(bundle)).href)) as Record<string, unknown>;
