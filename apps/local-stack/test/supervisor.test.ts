@@ -152,7 +152,7 @@ describe('supervisor', () => {
     expect(await stack.supervisor.stats(broker)).toMatchObject({ delivered: 2, errorActions: 1 });
 
     const pids = stack.supervisor.running().map((p) => p.pid);
-    expect(pids).toHaveLength(6);
+    expect(pids).toHaveLength(7);
     await stack.stop();
     for (const pid of pids) expect(alive(pid)).toBe(false);
     stack = undefined;
