@@ -29,6 +29,16 @@ export const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0
 /** The stream the fixture's stack defines. */
 export const STREAM = 'dev-alleycat';
 
+/** Whether a process is still running (signal 0 checks without touching it). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   for (let i = 0; i < 200; i++) {

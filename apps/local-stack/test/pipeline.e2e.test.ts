@@ -20,7 +20,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
-import { waitFor } from './helpers.js';
+import { FIXTURE, FREE, waitFor } from './helpers.js';
 
 const BUNDLE = path.join(
   import.meta.dirname,
@@ -30,8 +30,6 @@ const BUNDLE = path.join(
   LAMBDA_BUNDLE.directory,
   LAMBDA_BUNDLE.file,
 );
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
-const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
 
 let stack: RunningStack | undefined;
 let dir: string | undefined;

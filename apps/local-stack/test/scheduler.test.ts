@@ -6,23 +6,15 @@ import { RuleScheduler } from '../src/schedule/scheduler.js';
 import type { ScheduledEvent } from '../src/schedule/types.js';
 import { parseStackConfig } from '../src/stack-config.js';
 import { type RunningStack, Supervisor, startStack } from '../src/supervisor.js';
+import { alive, FREE } from './helpers.js';
 
 const HANDLER = path.join(import.meta.dirname, 'fixtures', 'scheduled-handler.mjs');
-const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
 const RULE_ARN = 'arn:aws:events:eu-west-1:000000000000:rule/dev-alleycat-sweep';
 const FUNCTION = {
   functionName: 'dev-alleycat-ingest',
   functionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:dev-alleycat-ingest',
   memoryMb: 512,
   timeoutSeconds: 30,
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { INGEST_RULE_SQL, LAMBDA_ENV } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
 import { loadStackConfig, parseStackConfig } from '../src/stack-config.js';
+import { FIXTURE } from './helpers.js';
 
 // A copy of the stack apps/infra synthesized (dev-alleycat), trimmed to the resources the local stack reads.
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
 
 describe('stack config from cdk.tf.json', () => {
   it('reads streams, tables, the ingest rule, the mapping and the function, resolving references', async () => {

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers.js';
+import { alive, FIXTURE, waitFor } from './helpers.js';
 
 const START = path.join(import.meta.dirname, '..', 'src', 'cli', 'start.ts');
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 const dirs: string[] = [];
@@ -87,15 +86,6 @@ function descendants(pid: number): number[] {
   walk(pid);
   return found;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('pnpm start', () => {
   it('runs a short race to its final results, prints plain progress lines, exits 0 and frees its ports', async () => {

@@ -6,18 +6,7 @@ import { INGEST_TOPIC } from '@alleycat/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, Supervisor, startStack } from '../src/supervisor.js';
-import { run, waitFor } from './helpers.js';
-
-const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json');
-const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, FIXTURE, FREE, run, waitFor } from './helpers.js';
 
 let dir: string;
 let stack: RunningStack | undefined;
