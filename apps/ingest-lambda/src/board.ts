@@ -50,13 +50,14 @@ export interface RaceBoard {
 }
 
 /**
- * The publish slot of a race, shared by every shard. A claim (`claimedAtMs`, at most one per interval)
- * promises a publish; its claimant later *seals* it (`sealedAtMs = claimedAtMs`): one write that records
- * which version it publishes (`version`) and when (`sentAtMs`). A board written while the current claim
- * is unsealed is covered by it; a board written after the seal is owed a trailing publish.
+ * The publish slot of a race, shared by every shard. A claim (`claimedAtMs`: a round, made by the first write
+ * of a newer second) promises a publish; the write that brings the round in (or finds it overdue) *seals* it
+ * (`sealedAtMs = claimedAtMs`), recording which version it publishes (`version`) and when (`sentAtMs`). A
+ * board written while the current claim is unsealed is covered by it; one written after the seal goes out with
+ * the next round (or the scheduled sweep's, when no round comes). README § Leaderboards.
  */
 export interface PublishState {
-  /** When the latest claim was made (ms); 0 if never. Claims are at least one interval apart. */
+  /** When the latest claim was made (ms); 0 if never. */
   claimedAtMs: number;
   /** `claimedAtMs` of the latest sealed claim; equal to `claimedAtMs` once the current claim is sealed. */
   sealedAtMs: number;

@@ -157,7 +157,7 @@ export function publishDutyOf(
 ): PublishDuty | undefined {
   if (version <= slot.version) return undefined;
   const unsealed = slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs;
-  // An unsealed claim younger than an interval has a live claimant (or one whose batch Lambda retries).
+  // An unsealed claim younger than an interval is still in play: a write will seal it (or the sweep will).
   if (unsealed && nowMs - slot.claimedAtMs < intervalMs) return undefined;
   // The claim rule of a merge write: a round of a newer second may come the minimum gap after the last.
   const claimAtMs = slot.claimedAtMs + (second > slot.second ? minGapMs : intervalMs);
