@@ -30,19 +30,12 @@ function decodedLength(text: string): number | undefined {
   return (length / 4) * 3 - padding;
 }
 
-/** Base64 → bytes (a new buffer), or undefined when the text is not padded base64 (`decodedLength`). */
-export function decodeBase64(text: string): Uint8Array | undefined {
-  const expected = decodedLength(text);
-  if (expected === undefined) return undefined;
-  const bytes = Buffer.from(text, 'base64');
-  return bytes.length === expected ? bytes : undefined;
-}
-
 /** Scratch space for `decodeBase64Transient`: one record at a time, reused (no allocation per record). */
 let scratch = Buffer.allocUnsafe(4096);
 
 /**
- * `decodeBase64` into a buffer reused by the next call: the bytes are valid until then, so a caller that
+ * Base64 → bytes, or undefined when the text is not padded base64 (`decodedLength`), decoded into a buffer
+ * reused by the next call (no allocation per record): the bytes are valid until then, so a caller that
  * keeps them (a rejection's payload) must copy them. A race message is read at once and keeps no reference
  * to its bytes (the schema's parser builds strings), which is what makes this safe on the hot path.
  */

@@ -649,7 +649,6 @@ export class IngestProcessor {
     });
   }
 
-  /** Closes races with no record for longer than the timeout (their `final`s were lost). */
   /**
    * The scheduled sweep (an EventBridge schedule invokes the function with a Scheduled Event, because nothing
    * else runs it once traffic stops): closes races idle past the timeout and publishes what a race still owes
@@ -666,8 +665,7 @@ export class IngestProcessor {
       try {
         const board = await this.store.loadBoard(race.raceId);
         if (board === undefined || nowMs - board.lastArrivalMs > this.timeoutMs) {
-          await this.closeIfIdle(race.raceId, nowMs);
-          result.closed++;
+          if (await this.closeIfIdle(race.raceId, nowMs, board)) result.closed++;
           return;
         }
         const duty = owedDuty(board, this.clock(), this.intervalMs, this.settleMs);
@@ -685,6 +683,7 @@ export class IngestProcessor {
     return result;
   }
 
+  /** Closes races with no record for longer than the timeout (their `final`s were lost). */
   private async sweepIfDue(nowMs: number): Promise<void> {
     if (nowMs - this.lastSweepMs < this.sweepIntervalMs) return;
     this.lastSweepMs = nowMs;
@@ -703,14 +702,18 @@ export class IngestProcessor {
     }
   }
 
-  private async closeIfIdle(raceId: number, nowMs: number): Promise<void> {
+  /**
+   * Closes the race if it is idle past the timeout; true when it is closed now. `loaded`: the board as the
+   * caller just read it (used for the first attempt instead of a second read).
+   */
+  private async closeIfIdle(raceId: number, nowMs: number, loaded?: RaceBoard): Promise<boolean> {
     for (let attempt = 1; attempt <= MAX_STATE_ATTEMPTS; attempt++) {
-      const board = await this.store.loadBoard(raceId);
+      const board = attempt === 1 && loaded !== undefined ? loaded : await this.store.loadBoard(raceId);
       if (board === undefined) {
         await this.store.markClosed(raceId);
-        return;
+        return true;
       }
-      if (nowMs - board.lastArrivalMs <= this.timeoutMs) return;
+      if (nowMs - board.lastArrivalMs <= this.timeoutMs) return false;
       const readVersion = board.version;
       const slot = { ...board.publish };
       const closedNow = closeIdleRace(board);
@@ -746,8 +749,10 @@ export class IngestProcessor {
       if (duty !== undefined && (await this.fulfil(duty))) {
         this.metrics.addMetric(METRIC.leaderboardsPublished, 'Count', 1);
       }
-      if (isRaceClosed(board)) await this.store.markClosed(raceId);
-      return;
+      if (!isRaceClosed(board)) return false;
+      await this.store.markClosed(raceId);
+      return true;
     }
+    return false;
   }
 }

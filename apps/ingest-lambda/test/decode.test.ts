@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { aggregate } from '@alleycat/kinesis-agg';
 import { toBatch } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64, decodeBase64Transient, decodeKinesisData, decodeRecordData } from '../src/decode.js';
+import { decodeBase64Transient, decodeKinesisData, decodeRecordData } from '../src/decode.js';
 import { json, raceMessage } from './helpers/events.js';
 
 interface TheirEncoded {
@@ -127,24 +127,23 @@ describe('decodeKinesisData', () => {
       const out = decodeKinesisData(text);
       expect(out.rejections[0]!.reason.code, text).toBe('not_base64');
     }
-    for (const decode of [decodeBase64, decodeBase64Transient]) {
-      expect(decode('')?.length).toBe(0);
-      // Any one character replaced by one outside the alphabet is caught, at any position and length.
-      for (let n = 1; n < 40; n++) {
-        const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff)).toString('base64');
-        expect(Buffer.from(decode(text)!)).toEqual(Buffer.from(text, 'base64'));
-        for (let i = 0; i < text.length; i++) {
-          for (const bad of ['!', ' ', '.', '\u00e9']) {
-            const mangled = text.slice(0, i) + bad + text.slice(i + 1);
-            expect(decode(mangled), `${decode.name} ${JSON.stringify(mangled)}`).toBeUndefined();
-          }
+    const decode = decodeBase64Transient;
+    expect(decode('')?.length).toBe(0);
+    // Any one character replaced by one outside the alphabet is caught, at any position and length.
+    for (let n = 1; n < 40; n++) {
+      const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff)).toString('base64');
+      expect(Buffer.from(decode(text)!)).toEqual(Buffer.from(text, 'base64'));
+      for (let i = 0; i < text.length; i++) {
+        for (const bad of ['!', ' ', '.', '\u00e9']) {
+          const mangled = text.slice(0, i) + bad + text.slice(i + 1);
+          expect(decode(mangled), `${decode.name} ${JSON.stringify(mangled)}`).toBeUndefined();
         }
       }
-      expect(Buffer.from(decode('YWJjZA==')!).toString()).toBe('abcd');
-      // Longer than the scratch space: it grows.
-      const big = Buffer.alloc(20_000, 7);
-      expect(Buffer.from(decode(big.toString('base64'))!)).toEqual(big);
     }
+    expect(Buffer.from(decode('YWJjZA==')!).toString()).toBe('abcd');
+    // Longer than the scratch space: it grows.
+    const big = Buffer.alloc(20_000, 7);
+    expect(Buffer.from(decode(big.toString('base64'))!)).toEqual(big);
   });
 
   it('a rejected payload keeps its bytes after later records reuse the decode space', () => {
