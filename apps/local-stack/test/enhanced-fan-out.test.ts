@@ -22,9 +22,8 @@ import type { KinesisEvent } from '../src/esm/event.js';
 import { type EventSourceMappingConfig, EventSourceMappingPoller } from '../src/esm/poller.js';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
-import { createStream, waitFor } from './helpers.js';
+import { createStream, mappingConfig, STREAM, waitFor } from './helpers.js';
 
-const STREAM = 'dev-alleycat';
 const STREAM_ARN = `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM}`;
 const CONSUMER_ARN = `${STREAM_ARN}/consumer/dev-alleycat-ingest:0`;
 const MIB = 1024 * 1024;
@@ -117,19 +116,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const mapping = (overrides: Partial<EventSourceMappingConfig> = {}): EventSourceMappingConfig => ({
-  streamName: STREAM,
-  batchSize: 1000,
-  maximumBatchingWindowInSeconds: 0,
-  startingPosition: 'TRIM_HORIZON',
-  parallelizationFactor: 1,
-  bisectBatchOnFunctionError: true,
-  maximumRetryAttempts: 2,
-  maximumRecordAgeInSeconds: 3600,
-  reportBatchItemFailures: true,
-  ...overrides,
-});
-
 /** A poller reading through the recorder, at its mapping's own interval (none is forced). */
 async function startPoller(config: EventSourceMappingConfig, endpoint: string): Promise<KinesisClient> {
   const client = localKinesisClient(endpoint, { maxAttempts: 1 });
@@ -194,7 +180,7 @@ describe('consumer read pacer', () => {
 describe('event source mapping on an enhanced fan-out consumer', () => {
   it('reads every 50 ms, beyond the shared 5 reads/s, each read marked with the consumer ARN', async () => {
     recorder = await startRecorder(kinesalite.url);
-    const client = await startPoller(mapping({ consumerArn: CONSUMER_ARN }), recorder.url);
+    const client = await startPoller(mappingConfig({ consumerArn: CONSUMER_ARN }), recorder.url);
     try {
       await put(['{"n":1}', '{"n":2}']);
       await waitFor(() => delivered().length === 2 || undefined);
@@ -214,7 +200,7 @@ describe('event source mapping on an enhanced fan-out consumer', () => {
 
   it('a polling mapping (no consumer) keeps the shared interval and sends no consumer ARN', async () => {
     recorder = await startRecorder(kinesalite.url);
-    const client = await startPoller(mapping(), recorder.url);
+    const client = await startPoller(mappingConfig(), recorder.url);
     try {
       await put(['{"n":1}']);
       await waitFor(() => delivered().length === 1 || undefined);
@@ -233,7 +219,7 @@ describe('event source mapping on an enhanced fan-out consumer', () => {
     // 3.6 MB in one read: 1.6 MB over the second's 2 MiB, so ~0.75 s before the next read may start.
     const big = Array.from({ length: 4 }, (_, i) => new Uint8Array(900_000).fill(65 + i));
     await put(big);
-    const client = await startPoller(mapping({ consumerArn: CONSUMER_ARN }), recorder.url);
+    const client = await startPoller(mappingConfig({ consumerArn: CONSUMER_ARN }), recorder.url);
     try {
       await waitFor(() => delivered().length === 4 || undefined);
       const bigAt = globalThis.__efo[0]!.atMs;
@@ -253,7 +239,7 @@ describe('event source mapping on an enhanced fan-out consumer', () => {
 
   it('falls back to the shared interval when the endpoint throttles its reads, and loses nothing', async () => {
     recorder = await startRecorder(kinesalite.url, true);
-    const client = await startPoller(mapping({ consumerArn: CONSUMER_ARN }), recorder.url);
+    const client = await startPoller(mappingConfig({ consumerArn: CONSUMER_ARN }), recorder.url);
     try {
       const data = Array.from({ length: 20 }, (_, i) => `{"n":${i}}`);
       await put(data);

@@ -9,7 +9,7 @@ import { type EventSourceMappingConfig, EventSourceMappingPoller } from '../src/
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
-import { createStream, waitFor } from './helpers.js';
+import { createStream, mappingConfig, waitFor } from './helpers.js';
 
 /** Handler modules written by the test, loaded by path like the real bundle. They report to globalThis. */
 const HANDLERS = {
@@ -80,19 +80,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const mapping = (overrides: Partial<EventSourceMappingConfig> = {}): EventSourceMappingConfig => ({
-  streamName: 'dev-alleycat',
-  batchSize: 10,
-  maximumBatchingWindowInSeconds: 0,
-  startingPosition: 'TRIM_HORIZON',
-  parallelizationFactor: 1,
-  bisectBatchOnFunctionError: true,
-  maximumRetryAttempts: 2,
-  maximumRecordAgeInSeconds: 3600,
-  reportBatchItemFailures: true,
-  onFailureDir: path.join(dir, 'dlq'),
-  ...overrides,
-});
+const mapping = (overrides: Partial<EventSourceMappingConfig> = {}): EventSourceMappingConfig =>
+  mappingConfig({ batchSize: 10, onFailureDir: path.join(dir, 'dlq'), ...overrides });
 
 function startPoller(
   handler: keyof typeof HANDLERS,

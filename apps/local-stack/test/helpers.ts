@@ -11,6 +11,7 @@ import {
   type KinesisClient,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
+import type { EventSourceMappingConfig } from '../src/esm/poller.js';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import type { RunningStack } from '../src/supervisor.js';
 
@@ -28,6 +29,22 @@ export const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'cdk.tf.json')
 export const FREE = { mqtt: 0, mqttWs: 0, kinesis: 0, kinesalite: 0, dynamodb: 0, iotData: 0 };
 /** The stream the fixture's stack defines. */
 export const STREAM = 'dev-alleycat';
+
+/** An event source mapping on `STREAM` with the tests' defaults (bisect, partial responses, 2 retries). */
+export function mappingConfig(overrides: Partial<EventSourceMappingConfig> = {}): EventSourceMappingConfig {
+  return {
+    streamName: STREAM,
+    batchSize: 1000,
+    maximumBatchingWindowInSeconds: 0,
+    startingPosition: 'TRIM_HORIZON',
+    parallelizationFactor: 1,
+    bisectBatchOnFunctionError: true,
+    maximumRetryAttempts: 2,
+    maximumRecordAgeInSeconds: 3600,
+    reportBatchItemFailures: true,
+    ...overrides,
+  };
+}
 
 /** Whether a process is still running (signal 0 checks without touching it). */
 export function alive(pid: number): boolean {

@@ -15,3 +15,13 @@ export async function loadBundleHandler(bundle: string, exportName = 'handler'):
   }
   return handler as Handler;
 }
+
+/** A handler, or how to load it: a bundle path and an export name (`index.handler` → `handler`). */
+export type HandlerSource = Handler | { bundle: string; exportName?: string };
+
+/** The handler a `HandlerSource` names (loading its bundle if it is one). */
+export function resolveHandler(source: HandlerSource): Promise<Handler> {
+  return typeof source === 'function'
+    ? Promise.resolve(source)
+    : loadBundleHandler(source.bundle, source.exportName);
+}

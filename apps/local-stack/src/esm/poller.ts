@@ -24,7 +24,7 @@ import {
   MAX_RETRY_DELAY_MS,
 } from '../constants.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
-import { loadBundleHandler } from './bundle-handler.js';
+import { type HandlerSource, resolveHandler } from './bundle-handler.js';
 import { ConsumerReadPacer, EFO_POLL_INTERVAL_MS, readBytesOf } from './enhanced-fan-out.js';
 import {
   type BatchVerdict,
@@ -71,8 +71,7 @@ export interface PollerOptions {
   kinesis: KinesisClient;
   /** The same Kinesis endpoint, for GetRecords on the JSON wire (`records-reader.ts` says why). */
   kinesisEndpoint: string;
-  /** The handler, or how to load it: a bundle path and an export name (`index.handler` → `handler`). */
-  handler: Handler | { bundle: string; exportName?: string };
+  handler: HandlerSource;
   function: FunctionIdentity;
   source: SourceIdentity;
   /**
@@ -202,7 +201,7 @@ export class EventSourceMappingPoller {
   }
 
   async start(): Promise<void> {
-    this.handler = await this.loadHandler();
+    this.handler = await resolveHandler(this.options.handler);
     this.running = true;
     await this.discoverShards();
     this.discovery = setInterval(
@@ -231,11 +230,6 @@ export class EventSourceMappingPoller {
 
   private log(line: string): void {
     (this.options.log ?? ((l: string) => process.stderr.write(`[event-source-mapping] ${l}\n`)))(line);
-  }
-
-  private async loadHandler(): Promise<Handler> {
-    const spec = this.options.handler;
-    return typeof spec === 'function' ? spec : loadBundleHandler(spec.bundle, spec.exportName);
   }
 
   private async discoverShards(): Promise<void> {

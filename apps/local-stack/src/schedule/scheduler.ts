@@ -12,7 +12,7 @@
  *   busy (ticks skipped) until the handler's promise actually settles.
  */
 
-import { loadBundleHandler } from '../esm/bundle-handler.js';
+import { type HandlerSource, resolveHandler } from '../esm/bundle-handler.js';
 import { type FunctionIdentity, lambdaContext } from '../esm/event.js';
 import type { Handler } from '../esm/poller.js';
 import { scheduledEvent } from './event.js';
@@ -20,8 +20,7 @@ import type { ScheduleConfig } from './types.js';
 
 export interface RuleSchedulerOptions {
   schedule: Pick<ScheduleConfig, 'ruleName' | 'ruleArn' | 'intervalMs' | 'input'>;
-  /** The handler, or how to load it: a bundle path and an export name (`index.handler` → `handler`). */
-  handler: Handler | { bundle: string; exportName?: string };
+  handler: HandlerSource;
   function: FunctionIdentity;
   region: string;
   account: string;
@@ -74,8 +73,7 @@ export class RuleScheduler {
 
   /** Loads the handler (a bundle that fails to load fails the start) and arms the first tick. */
   async start(): Promise<void> {
-    const spec = this.options.handler;
-    this.handler = typeof spec === 'function' ? spec : await loadBundleHandler(spec.bundle, spec.exportName);
+    this.handler = await resolveHandler(this.options.handler);
     this.running = true;
     this.startedAtMs = this.now();
     this.tick = 0;
