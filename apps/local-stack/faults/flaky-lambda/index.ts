@@ -69,7 +69,9 @@ function pick(batch: string, attempt: number): FaultAction | 'none' {
 }
 
 export async function handler(event: KinesisEvent, context: Context): Promise<unknown> {
-  const records = event.Records ?? [];
+  // Faults are injected into Kinesis batches only: the schedule's sweep (a Scheduled Event) runs untouched.
+  if (!Array.isArray(event.Records)) return real.handler(event, context);
+  const records = event.Records;
   const batch = `${records[0]?.eventID}..${records.at(-1)?.eventID}`;
   const attempt = (seen.get(batch) ?? 0) + 1;
   seen.set(batch, attempt);
