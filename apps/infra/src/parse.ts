@@ -2,6 +2,7 @@
  * Parsers for configuration values (pure). Each takes the raw value and the name the user gave it under, and
  * throws a `ConfigError` naming that setting when the value is invalid.
  */
+import { parseScheduleExpression } from '@alleycat/schema';
 import { LOG_RETENTION_DAYS } from './constants.js';
 import { ConfigError } from './errors.js';
 
@@ -97,62 +98,24 @@ export function logRetention(raw: unknown, name: string): number {
 
 export const upper = (s: string) => s.toUpperCase();
 
-/** `rate(N unit)`: EventBridge wants the singular unit for 1 and the plural for more. */
-const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
-const CRON = /^cron\((.*)\)$/;
-/** Allowed characters of each of the six cron fields (EventBridge user guide, "Cron expressions"). */
-const CRON_FIELDS: ReadonlyArray<{ name: string; chars: RegExp }> = [
-  { name: 'minutes', chars: /^[0-9,\-*/]+$/ },
-  { name: 'hours', chars: /^[0-9,\-*/]+$/ },
-  { name: 'day-of-month', chars: /^([0-9,\-*/LW]+|\?)$/ },
-  { name: 'month', chars: /^([0-9,\-*/]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)+$/i },
-  { name: 'day-of-week', chars: /^(([0-9,\-*L#]|SUN|MON|TUE|WED|THU|FRI|SAT)+|\?)$/i },
-  { name: 'year', chars: /^[0-9,\-*/]+$/ },
-];
 const SCHEDULE_FORMS =
   '"rate(N minute|minutes|hour|hours|day|days)", "cron(minutes hours day-of-month month day-of-week year)" or "off"';
 
 /**
  * An EventBridge schedule expression, or `false` for `off` (also `false`, as the boolean settings take it).
- * Checks the form AWS documents, so a typo fails at synth time rather than at `terraform apply`.
+ * `@alleycat/schema` checks the form AWS documents, so a typo fails at synth time rather than at
+ * `terraform apply`; white space around the setting is trimmed (as for every setting), none inside is added.
  */
 export function scheduleExpression(raw: unknown, name: string): string | false {
   if (raw === false) return false;
   const value = text(raw, name);
   if (['off', 'false'].includes(value.toLowerCase())) return false;
-  const rate = RATE.exec(value);
-  if (rate) {
-    const n = Number(rate[1]);
-    const plural = rate[2]!.endsWith('s');
-    if (n < 1) throw new ConfigError(name, raw, 'a rate must be at least 1');
-    if ((n === 1) === plural) {
-      throw new ConfigError(
-        name,
-        raw,
-        `EventBridge wants "${n === 1 ? 'minute, hour, day' : 'minutes, hours, days'}" with ${n === 1 ? '1' : 'a value above 1'}`,
-      );
-    }
-    return value;
-  }
-  const cron = CRON.exec(value);
-  if (cron) {
-    const fields = cron[1]!.trim().split(/\s+/);
-    if (fields.length !== CRON_FIELDS.length) {
-      throw new ConfigError(
-        name,
-        raw,
-        `a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`,
-      );
-    }
-    CRON_FIELDS.forEach((field, i) => {
-      if (!field.chars.test(fields[i]!)) {
-        throw new ConfigError(name, raw, `cron field ${field.name} "${fields[i]}" is not valid`);
-      }
-    });
-    if ((fields[2] === '?') === (fields[4] === '?')) {
-      throw new ConfigError(name, raw, 'exactly one of cron day-of-month and day-of-week must be "?"');
-    }
-    return value;
-  }
-  throw new ConfigError(name, raw, `must be ${SCHEDULE_FORMS}`);
+  const result = parseScheduleExpression(value);
+  if (result.ok) return value;
+  // Neither form: list the forms this setting takes, which include "off".
+  throw new ConfigError(
+    name,
+    raw,
+    result.error.code === 'not_schedule' ? `must be ${SCHEDULE_FORMS}` : result.error.message,
+  );
 }

@@ -84,14 +84,32 @@ describe('scheduled rules in the stack config', () => {
     for (const bad of ['rate(0 minutes)', 'rate(1.5 hours)', 'rate(2 weeks)', 'every minute', 'rate()']) {
       expect(() => scheduleIntervalMs(bad, 'r')).toThrow(/r: schedule_expression/);
     }
+    expect(() => scheduleIntervalMs('rate(1.5 hours)', 'r')).toThrow(
+      /r: schedule_expression "rate\(1\.5 hours\)": the rate value must be a positive integer, got "1\.5"/,
+    );
+    // AWS refuses white space inside the parentheses or around the expression, so the local stack does too.
+    for (const bad of ['rate( 5 minutes )', 'rate(5  minutes)']) {
+      expect(() => scheduleIntervalMs(bad, 'r')).toThrow(
+        /two fields separated by one space, and no other space/,
+      );
+    }
+    expect(() => scheduleIntervalMs(' rate(5 minutes)', 'r')).toThrow(
+      /r: schedule_expression " rate\(5 minutes\)": has white space around it/,
+    );
   });
 
   it('names the rule whose expression it cannot run (cron is refused, not guessed)', () => {
     expect(() => parseStackConfig(stack({ expression: 'cron(0/5 * * * ? *)' }), 's')).toThrow(
       /aws_cloudwatch_event_rule\.sweep_rule: schedule_expression "cron\(0\/5 \* \* \* \? \*\)": cron expressions are not run locally/,
     );
+    expect(() => parseStackConfig(stack({ expression: 'cron(0 10 * *)' }), 's')).toThrow(
+      /aws_cloudwatch_event_rule\.sweep_rule: .*cron expressions are not run locally/,
+    );
     expect(() => parseStackConfig(stack({ expression: 'rate(2 fortnights)' }), 's')).toThrow(
-      /aws_cloudwatch_event_rule\.sweep_rule: schedule_expression "rate\(2 fortnights\)" is not rate\(value unit\)/,
+      /aws_cloudwatch_event_rule\.sweep_rule: schedule_expression "rate\(2 fortnights\)": the rate unit must be minute, minutes, hour, hours, day or days, got "fortnights"/,
+    );
+    expect(() => parseStackConfig(stack({ expression: 'hourly' }), 's')).toThrow(
+      /aws_cloudwatch_event_rule\.sweep_rule: schedule_expression "hourly" is not rate\(value unit\)/,
     );
   });
 

@@ -23,6 +23,7 @@ export * from './limits.js';
 export * from './partition-keys.js';
 export * from './prng.js';
 export * from './race-message.js';
+export * from './schedule.js';
 export * from './scoring.js';
 export type * from './spec.js';
 export type * from './types.js';
