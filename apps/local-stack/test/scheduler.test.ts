@@ -96,6 +96,24 @@ describe('RuleScheduler (in process)', () => {
     expect(started.length).toBe(after); // stopped: nothing fires any more
   });
 
+  it('waits out rates longer than a Node timer can hold (rate(30 days) does not fire at once)', async () => {
+    let calls = 0;
+    const scheduler = new RuleScheduler({
+      schedule: { ruleName: 'r', ruleArn: RULE_ARN, intervalMs: 30 * 86_400_000 },
+      function: FUNCTION,
+      region: 'eu-west-1',
+      account: '000000000000',
+      handler: async () => {
+        calls += 1;
+      },
+    });
+    await scheduler.start();
+    await sleep(100);
+    await scheduler.stop();
+    expect(calls).toBe(0);
+    expect(scheduler.stats().skipped).toBe(0);
+  });
+
   it('fails the start when the bundle exports no such handler, naming the bundle and export', async () => {
     const scheduler = new RuleScheduler({
       schedule: { ruleName: 'r', ruleArn: RULE_ARN, intervalMs: 1_000 },

@@ -18,6 +18,9 @@ import type { Handler } from '../esm/poller.js';
 import { scheduledEvent } from './event.js';
 import type { ScheduleConfig } from './types.js';
 
+/** The longest delay a Node timer honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface RuleSchedulerOptions {
   schedule: Pick<ScheduleConfig, 'ruleName' | 'ruleArn' | 'intervalMs' | 'input'>;
   handler: HandlerSource;
@@ -104,8 +107,19 @@ export class RuleScheduler {
     const next = Math.max(this.tick + 1, Math.floor(elapsed / intervalMs) + 1);
     this.counters.skipped += next - this.tick - 1;
     this.tick = next;
-    const at = this.startedAtMs + next * intervalMs;
-    this.timer = setTimeout(() => this.fire(at), Math.max(0, at - this.now()));
+    this.wakeAt(this.startedAtMs + next * intervalMs);
+  }
+
+  /**
+   * Fires at `at`. Node's timers hold at most 2^31 − 1 ms (~24.8 days) and fire after 1 ms when given more,
+   * so a `rate(30 days)` rule waits in steps no longer than that.
+   */
+  private wakeAt(at: number): void {
+    const delay = at - this.now();
+    this.timer =
+      delay > MAX_TIMER_MS
+        ? setTimeout(() => this.wakeAt(at), MAX_TIMER_MS)
+        : setTimeout(() => this.fire(at), Math.max(0, delay));
   }
 
   private fire(scheduledAtMs: number): void {
