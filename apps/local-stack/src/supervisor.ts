@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAMBDA_ENV } from '@alleycat/schema';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import { DEFAULT_PORTS } from './constants.js';
+import { DEFAULT_PORTS, LOCAL_ACCOUNT_ID } from './constants.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './parts/types.js';
@@ -85,7 +85,14 @@ export class Supervisor {
   ): Promise<RunningPart> {
     const child = fork(RUN_PART, [name], {
       execArgv: ['--import', TSX],
-      env: { ...process.env, ...env, [PART_CONFIG_ENV]: JSON.stringify(config) },
+      env: {
+        // The SDK's warning that its 2027 releases need Node ≥ 22 comes once from this process, not from
+        // every part (the lockfile pins the SDK; README § Set-up). Set it to "false" to see them all.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...process.env,
+        ...env,
+        [PART_CONFIG_ENV]: JSON.stringify(config),
+      },
       stdio: ['ignore', this.onOutput ? 'pipe' : 'inherit', this.onOutput ? 'pipe' : 'inherit', 'ipc'],
     });
     const onOutput = this.onOutput;
@@ -279,10 +286,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
   }
   try {
+    // The emulators build ARNs (DescribeStream, DescribeTable) from these: the stack's region and account,
+    // so what the AWS CLI shows matches the ARNs in the Lambda's events.
+    const emulatorEnv = {
+      AWS_REGION: config.region,
+      AWS_DEFAULT_REGION: config.region,
+      AWS_ACCOUNT_ID: LOCAL_ACCOUNT_ID,
+    };
     const kinesalite = await supervisor.start(
       'kinesalite',
       { port: ports.kinesalite, ...(persist ? { path: persist.kinesalite } : {}) },
-      {},
+      emulatorEnv,
       'kinesalite',
     );
     const kinesis = await supervisor.start(
@@ -298,7 +312,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const dynamodb = await supervisor.start(
       'dynamodb',
       { port: ports.dynamodb, ...(persist ? { path: persist.dynamodb } : {}) },
-      {},
+      emulatorEnv,
       'DynamoDB (dynalite)',
     );
     const kinesisUrl = kinesis.urls['kinesis']!;

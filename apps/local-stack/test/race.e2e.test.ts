@@ -25,13 +25,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { RaceBoards } from '../src/race/race-boards.js';
-import { loadStackConfig } from '../src/stack-config.js';
+import { loadStackConfig, type StackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
 import { ALLEYCAT, BUNDLE, FIXTURE, FREE, readAllMessages, run, STREAM, waitFor } from './helpers.js';
 
 let stack: RunningStack;
 let dir: string;
 let listener: mqtt.MqttClient;
+let config: StackConfig;
 const boards = new RaceBoards();
 const metrics = new MetricTotals();
 /** Every race message the broker received from a bike (the listener is subscribed to the ingest topic). */
@@ -42,7 +43,7 @@ beforeAll(async () => {
     throw new Error(`${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`);
   });
   dir = await mkdtemp(path.join(tmpdir(), 'alleycat-race-'));
-  const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+  config = await loadStackConfig(FIXTURE, 'dev-alleycat');
   stack = await startStack({
     config,
     ports: FREE,
@@ -414,6 +415,8 @@ describe('races from the simulator through the local stack, checked against what
 
     const first = race.messages[0]!;
     const put = await aws(['describe-stream', '--stream-name', STREAM]);
+    // The emulator's ARN is the stack's (region and account), the one in the Lambda's events.
+    expect(put.StreamDescription.StreamARN).toBe(config.streams.find((s) => s.name === STREAM)?.arn);
     const shardIds = put.StreamDescription.Shards.map((s: { ShardId: string }) => s.ShardId);
     let found: RaceMessage | undefined;
     for (const shardId of shardIds) {
