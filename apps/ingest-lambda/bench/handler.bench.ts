@@ -20,6 +20,7 @@ import {
   LAMBDA_ENV,
   LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES,
   type LeaderboardMessage,
+  planCapacity,
 } from '@alleycat/schema';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
@@ -230,9 +231,15 @@ async function writeCost(): Promise<void> {
   console.log(
     'shape                                   writes/1k  write units/1k  board KB  publishes/race/s',
   );
+  const seedShards = planCapacity({ riders: 1_000 }).shards;
   const shapes: Array<[string, Scenario]> = [
     ['1,000 racers, 1 race, 1 shard', { racers: 1_000, races: 1, seconds: 300, shards: 1, finals: true }],
     ['1,000 racers, 1 race, 4 shards', { racers: 1_000, races: 1, seconds: 300, shards: 4, finals: true }],
+    // The seed's shape on the stream `planCapacity` sizes for it (2 shards at 1,000 riders).
+    [
+      `1,000 racers, 6 races, ${seedShards} shards (seed)`,
+      { racers: 1_000, races: 6, seconds: 300, shards: seedShards, finals: true },
+    ],
     ['1,000 racers, 6 races, 4 shards', { racers: 1_000, races: 6, seconds: 300, shards: 4, finals: true }],
     [
       '1,000 racers, 100 races of 10, 4 shards',
