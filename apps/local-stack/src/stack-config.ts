@@ -25,6 +25,13 @@ export interface StreamConfig {
   arn: string;
 }
 
+/** An `aws_kinesis_stream_consumer`: an enhanced fan-out consumer of a stream of the stack. */
+export interface StreamConsumerConfig {
+  name: string;
+  arn: string;
+  streamArn: string;
+}
+
 export interface TableConfig {
   name: string;
   hashKey: string;
@@ -60,6 +67,7 @@ export interface StackConfig {
   region: string;
   accountId: string;
   streams: StreamConfig[];
+  streamConsumers: StreamConsumerConfig[];
   tables: TableConfig[];
   topicRules: Array<TopicRuleConfig & { errorActionBucket?: string }>;
   eventSourceMappings: MappingConfig[];
@@ -229,6 +237,7 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
   });
   const consumers = each('aws_kinesis_stream_consumer').map(([id, r]) => ({
     where: `aws_kinesis_stream_consumer.${id}`,
+    name: str(r['name']),
     arn: arnOf('aws_kinesis_stream_consumer', r)!,
     streamArn: str(r['stream_arn']),
   }));
@@ -287,6 +296,7 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
     region,
     accountId,
     streams,
+    streamConsumers: consumers.map(({ name, arn, streamArn }) => ({ name, arn, streamArn })),
     tables,
     topicRules,
     eventSourceMappings,

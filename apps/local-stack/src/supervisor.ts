@@ -305,6 +305,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         port: ports.kinesis,
         upstream: kinesalite.urls['kinesalite']!,
         limitsEnabled: options.limitsEnabled ?? true,
+        consumers: config.streamConsumers,
       },
       {},
       'Kinesis (limits layer)',

@@ -8,6 +8,7 @@ import {
   ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  RegisterStreamConsumerCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordsReader } from '../src/esm/records-reader.js';
@@ -225,18 +226,18 @@ describe('Kinesis limits layer (enforcing)', () => {
         }),
       )
     ).ShardIterator!;
+    const { Consumer } = await viaProxy.send(
+      new RegisterStreamConsumerCommand({
+        StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/reads',
+        ConsumerName: 'c',
+      }),
+    );
     // Ten reads in the same instant for a consumer: none is refused (the stand-in for SubscribeToShard's push).
     const reader = new RecordsReader(`http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`);
     try {
       let iterator = start;
       for (let i = 0; i < 10; i++) {
-        iterator = (
-          await reader.getRecords(
-            iterator,
-            100,
-            'arn:aws:kinesis:us-east-1:000000000000:stream/reads/consumer/c:0',
-          )
-        ).nextShardIterator!;
+        iterator = (await reader.getRecords(iterator, 100, Consumer!.ConsumerARN!)).nextShardIterator!;
       }
       // …and they took nothing from the shared budget: a polling reader still gets its 5 calls.
       let shared = start;

@@ -45,6 +45,7 @@ import {
   wireFormatOf,
   writeThrottledMessage,
 } from './aws-wire.js';
+import { ConsumerRegistry, type StreamConsumer } from './consumers.js';
 import {
   type DescribedShard,
   entryHashKey,
@@ -81,6 +82,8 @@ export interface KinesisLimitsOptions {
   shardMapTtlMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** Enhanced fan-out consumers that exist from the start (the stack's `aws_kinesis_stream_consumer`s). */
+  consumers?: ReadonlyArray<Omit<StreamConsumer, 'createdAt'>>;
 }
 
 export interface KinesisLimitsStats {
@@ -136,6 +139,14 @@ interface PutRecordsEntry {
 }
 
 const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
+/** What kinesalite lacks and this layer answers itself (`consumers.ts`). */
+const CONSUMER_OPERATIONS = new Set([
+  'RegisterStreamConsumer',
+  'DescribeStreamConsumer',
+  'ListStreamConsumers',
+  'DeregisterStreamConsumer',
+]);
+
 const STREAM_CHANGING_OPERATIONS = new Set([
   'CreateStream',
   'DeleteStream',
@@ -156,6 +167,7 @@ export class KinesisLimitsProxy {
   private readonly shards = new Map<string, ShardState>();
   private readonly streamMaps = new Map<string, StreamMap>();
   private readonly iterators = new Map<string, { stream: string; shardId: string; issuedAtMs: number }>();
+  private readonly consumers: ConsumerRegistry;
   private readonly counters: KinesisLimitsStats = {
     requests: 0,
     throttledRecords: 0,
@@ -172,6 +184,7 @@ export class KinesisLimitsProxy {
     this.accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
     this.shardMapTtlMs = options.shardMapTtlMs ?? DEFAULT_SHARD_MAP_TTL_MS;
     this.now = options.now ?? Date.now;
+    this.consumers = new ConsumerRegistry(options.consumers, () => Math.floor(this.now() / 1000));
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
@@ -230,6 +243,19 @@ export class KinesisLimitsProxy {
       this.relay(res, await this.forward(req.headers, body));
       return;
     }
+    if (CONSUMER_OPERATIONS.has(operation))
+      return this.consumerCall(res, operation, format, params, req.headers);
+    if (operation === 'SubscribeToShard') {
+      // Its answer is an HTTP/2 event stream, which this HTTP/1.1 layer does not speak. The event source
+      // mapping's enhanced fan-out reads with GetRecords on the consumer's own budget instead (README).
+      sendError(
+        res,
+        format,
+        'UnknownOperationException',
+        'SubscribeToShard (an HTTP/2 event stream) is not emulated by the local stack; read with GetRecords',
+      );
+      return;
+    }
     const mapped = this.mapStreamArn(params);
     const call: Call = {
       operation,
@@ -241,6 +267,10 @@ export class KinesisLimitsProxy {
 
     if (STREAM_CHANGING_OPERATIONS.has(operation) && typeof params['StreamName'] === 'string') {
       this.streamMaps.delete(params['StreamName']);
+    }
+    if (operation === 'DescribeStreamSummary') {
+      this.reply(res, call, this.withConsumerCount(await this.forwardCall(call), params['StreamName']));
+      return;
     }
     if (!this.enabled) {
       const upstream = await this.forwardCall(call);
@@ -261,6 +291,43 @@ export class KinesisLimitsProxy {
         if (operation === 'GetShardIterator') this.noteIterator(operation, params, upstream);
         this.reply(res, call, upstream);
       }
+    }
+  }
+
+  /** A consumer operation, answered from the registry; whether the stream exists, kinesalite says. */
+  private async consumerCall(
+    res: ServerResponse,
+    operation: string,
+    format: WireFormat,
+    params: Record<string, unknown>,
+    headers: http.IncomingHttpHeaders,
+  ): Promise<void> {
+    const stream = ConsumerRegistry.streamOf(params);
+    const exists =
+      stream !== undefined &&
+      (
+        await this.forward(
+          { ...headers, 'x-amz-target': `${TARGET_PREFIX}DescribeStreamSummary`, 'content-type': AMZ_JSON },
+          Buffer.from(JSON.stringify({ StreamName: stream })),
+        )
+      ).status === 200;
+    const answer = this.consumers.call(operation, params, exists);
+    if (answer.ok) sendAnswer(res, format, answer.body);
+    else sendError(res, format, answer.type, answer.message);
+  }
+
+  /** kinesalite counts no consumers: DescribeStreamSummary gets the registry's count. */
+  private withConsumerCount(upstream: UpstreamResponse, stream: unknown): UpstreamResponse {
+    if (upstream.status !== 200 || typeof stream !== 'string') return upstream;
+    try {
+      const answer = JSON.parse(upstream.body.toString('utf8')) as {
+        StreamDescriptionSummary?: Record<string, unknown>;
+      };
+      if (answer.StreamDescriptionSummary === undefined) return upstream;
+      answer.StreamDescriptionSummary['ConsumerCount'] = this.consumers.count(stream);
+      return { ...upstream, body: Buffer.from(JSON.stringify(answer)) };
+    } catch {
+      return upstream;
     }
   }
 
@@ -388,7 +455,13 @@ export class KinesisLimitsProxy {
     const known = typeof iterator === 'string' ? this.iterators.get(iterator) : undefined;
     // A read for an enhanced fan-out consumer (the local stand-in for its SubscribeToShard push) has the
     // consumer's own 2 MiB/s, which its reader paces, and takes nothing from the shard's shared read limits.
-    const forConsumer = typeof call.headers[ENHANCED_FAN_OUT_CONSUMER_HEADER] === 'string';
+    const consumer = call.headers[ENHANCED_FAN_OUT_CONSUMER_HEADER];
+    const forConsumer = typeof consumer === 'string';
+    if (forConsumer && !this.consumers.has(consumer)) {
+      // As SubscribeToShard answers for a consumer that was never registered, or was deregistered.
+      sendError(res, call.format, 'ResourceNotFoundException', `Consumer ${consumer} not found.`);
+      return;
+    }
     if (known !== undefined && !forConsumer) {
       const state = this.shardState(known.stream, known.shardId);
       const nowMs = this.now();

@@ -32,7 +32,11 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
     return { urls: { kinesalite: running.url }, close: running.close };
   },
   async kinesis(config) {
-    const proxy = new KinesisLimitsProxy({ upstream: config.upstream, enabled: config.limitsEnabled });
+    const proxy = new KinesisLimitsProxy({
+      upstream: config.upstream,
+      enabled: config.limitsEnabled,
+      consumers: config.consumers ?? [],
+    });
     let url: string;
     try {
       url = await proxy.listen(config.port);

@@ -3,10 +3,17 @@ import type { FunctionIdentity, SourceIdentity } from '../esm/event.js';
 import type { EventSourceMappingConfig } from '../esm/poller.js';
 import type { TopicRuleConfig } from '../rules/rule-engine.js';
 import type { ScheduleConfig } from '../schedule/types.js';
+import type { StreamConsumerConfig } from '../stack-config.js';
 
 export interface PartConfigs {
   kinesalite: { port: number; path?: string };
-  kinesis: { port: number; upstream: string; limitsEnabled: boolean };
+  kinesis: {
+    port: number;
+    upstream: string;
+    limitsEnabled: boolean;
+    /** The stack's enhanced fan-out consumers, registered from the start. */
+    consumers?: StreamConsumerConfig[];
+  };
   dynamodb: { port: number; path?: string };
   broker: {
     port: number;
