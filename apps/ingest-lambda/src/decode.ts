@@ -55,13 +55,42 @@ const notBase64: RejectReason = {
   message: 'kinesis.data is not padded base64 (a character outside the alphabet, or a bad length)',
 };
 
+const BASE64_TEXT = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * A `not_json` payload that is itself base64 of a JSON object or array was encoded twice — the AWS CLI v2
+ * without `--cli-binary-format raw-in-base64-out`, or a producer that base64-encodes before an SDK that
+ * encodes again. Say so in the reason (the code stays `not_json`); anything else is returned as it is.
+ * Runs only for rejected payloads.
+ */
+export function withEncodingHint(reason: RejectReason, data: Uint8Array): RejectReason {
+  if (reason.code !== 'not_json' || data.byteLength % 4 !== 0 || data.byteLength === 0) return reason;
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
+  if (!BASE64_TEXT.test(text)) return reason;
+  const inner = Buffer.from(text, 'base64').toString('utf8').trimStart();
+  if (!inner.startsWith('{') && !inner.startsWith('[')) return reason;
+  try {
+    JSON.parse(inner);
+  } catch {
+    return reason;
+  }
+  return {
+    ...reason,
+    message: `${reason.message} — the payload is base64 of JSON, so it was base64-encoded twice: send the JSON bytes (AWS CLI v2: --cli-binary-format raw-in-base64-out)`,
+  };
+}
+
 /** Decodes and parses one record's data (already base64-decoded). */
 export function decodeRecordData(data: Uint8Array): DecodedRecord {
   if (!isAggregated(data)) {
     const parsed = parseRaceRecord(data);
     return parsed.ok
       ? { messages: parsed.messages, rejections: [], userRecords: 1 }
-      : { messages: [], rejections: [{ reason: parsed.error, data }], userRecords: 1 };
+      : {
+          messages: [],
+          rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
+          userRecords: 1,
+        };
   }
   let userRecords: ReturnType<typeof deaggregate>;
   try {
@@ -85,7 +114,7 @@ export function decodeRecordData(data: Uint8Array): DecodedRecord {
     } else {
       result.rejections.push({
         subSequenceNumber: user.subSequenceNumber,
-        reason: parsed.error,
+        reason: withEncodingHint(parsed.error, user.data),
         data: user.data,
       });
     }

@@ -97,6 +97,18 @@ describe('decodeKinesisData', () => {
     expect(Buffer.from(out.rejections[0]!.data).toString()).toBe('{"event":"update"');
   });
 
+  it('a payload base64-encoded twice is not_json with a hint saying so; other bad payloads get no hint', () => {
+    const twice = decodeKinesisData(b64(Buffer.from(b64(json(raceMessage(1, 1, 0))))));
+    expect(twice.messages).toEqual([]);
+    expect(twice.rejections[0]!.reason.code).toBe('not_json');
+    expect(twice.rejections[0]!.reason.message).toMatch(/base64-encoded twice.*raw-in-base64-out/);
+    for (const text of ['aGVsbG8gd29ybGQh', '{"event":"update"', 'bm90IGpzb24=']) {
+      const out = decodeKinesisData(b64(Buffer.from(text)));
+      expect(out.rejections[0]!.reason.code, text).toBe('not_json');
+      expect(out.rejections[0]!.reason.message, text).not.toContain('twice');
+    }
+  });
+
   it('corrupt aggregate (flipped byte, MD5 mismatch) is rejected whole', () => {
     const [record] = aggregate([0, 1].map((s) => ({ partitionKey: 'k', data: json(raceMessage(1, 1, s)) })));
     const data = Buffer.from(record!.data);
