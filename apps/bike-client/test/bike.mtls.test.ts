@@ -10,61 +10,22 @@ import { type MosquittoServer, startMosquitto, tempDir } from './support/process
 let dir: string;
 let broker: MosquittoServer;
 
-function openssl(...args: string[]) {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+/** Runs `openssl` in `dir` with `command` split on white space (no argument here contains any). */
+function openssl(command: string) {
+  execFileSync('openssl', command.trim().split(/\s+/), { cwd: dir, stdio: 'ignore' });
 }
 
 function issue(name: string, ca: string) {
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${name}`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.pem`,
-    '-CAkey',
-    `${ca}.key`,
-    '-CAcreateserial',
-    '-out',
-    `${name}.pem`,
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  );
+  openssl(`req -newkey rsa:2048 -nodes -keyout ${name}.key -out ${name}.csr -subj /CN=${name}`);
+  openssl(`x509 -req -in ${name}.csr -CA ${ca}.pem -CAkey ${ca}.key -CAcreateserial
+           -out ${name}.pem -days 1 -extfile san.ext`);
 }
 
 beforeAll(async () => {
   dir = tempDir('alleycat-mtls-');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   for (const ca of ['ca', 'rogue-ca']) {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.pem`,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${ca}`,
-    );
+    openssl(`req -x509 -newkey rsa:2048 -nodes -keyout ${ca}.key -out ${ca}.pem -days 1 -subj /CN=${ca}`);
   }
   issue('server', 'ca');
   issue('racer-7', 'ca');

@@ -42,6 +42,9 @@ function io(): CliIo & { out: () => string; err: () => string } {
   };
 }
 
+/** Splits a command line on white space (no argument here contains any), so a long one can wrap. */
+const argv = (line: string): string[] => line.trim().split(/\s+/);
+
 async function run(args: string[]) {
   const t = io();
   const code = await main(args, t);
@@ -87,46 +90,28 @@ describe('alleycat CLI', () => {
     expect(out).toBe('');
   });
 
-  it('says in one line when Kinesis is unreachable, and exits 1', async () => {
-    const { code, err } = await run([
-      'simulate',
-      '--seconds',
-      '2',
-      '--kinesis-endpoint',
-      'http://127.0.0.1:9',
-    ]);
+  it.each([
+    [
+      'Kinesis',
+      'simulate --seconds 2 --kinesis-endpoint http://127.0.0.1:9',
+      /^alleycat: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/,
+    ],
+    [
+      'the MQTT broker',
+      'simulate --via mqtt --riders 300 --seconds 2 --mqtt-url mqtt://127.0.0.1:9',
+      /^alleycat: cannot reach mqtt:\/\/127\.0\.0\.1:9: .*CONNECTION_REFUSED/,
+    ],
+  ])('says in one line when %s is unreachable, and exits 1', async (_, line, message) => {
+    const { code, err } = await run(argv(line));
     expect(code).toBe(EXIT.failure);
-    expect(err).toMatch(/^alleycat: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
-    expect(err.trim().split('\n')).toHaveLength(1);
-  });
-
-  it('says in one line when the MQTT broker is unreachable, and exits 1', async () => {
-    const { code, err } = await run([
-      'simulate',
-      '--via',
-      'mqtt',
-      '--riders',
-      '300',
-      '--seconds',
-      '2',
-      '--mqtt-url',
-      'mqtt://127.0.0.1:9',
-    ]);
-    expect(code).toBe(EXIT.failure);
-    expect(err).toMatch(/^alleycat: cannot reach mqtt:\/\/127\.0\.0\.1:9: .*CONNECTION_REFUSED/);
+    expect(err).toMatch(message);
     expect(err.trim().split('\n')).toHaveLength(1);
   });
 
   it('says in one line when the stream does not exist', async () => {
-    const { code, err } = await run([
-      'simulate',
-      '--seconds',
-      '2',
-      '--kinesis-endpoint',
-      kinesalite.endpoint,
-      '--stream',
-      'nope',
-    ]);
+    const { code, err } = await run(
+      argv(`simulate --seconds 2 --kinesis-endpoint ${kinesalite.endpoint} --stream nope`),
+    );
     expect(code).toBe(EXIT.usage);
     expect(err).toMatch(/stream "nope" not found .* --create-stream/);
   });
@@ -141,27 +126,10 @@ describe('alleycat CLI', () => {
   });
 
   it('simulates a field into Kinesis (creating the stream) and summarises as JSON', async () => {
-    const { code, out, err } = await run([
-      'simulate',
-      '--riders',
-      '200',
-      '--seconds',
-      '5',
-      '--classes',
-      '3',
-      '--speedup',
-      '50',
-      '--seed',
-      '9',
-      '--kinesis-endpoint',
-      kinesalite.endpoint,
-      '--stream',
-      'cli',
-      '--create-stream',
-      '--shards',
-      '2',
-      '--json',
-    ]);
+    const { code, out, err } = await run(
+      argv(`simulate --riders 200 --seconds 5 --classes 3 --speedup 50 --seed 9
+            --kinesis-endpoint ${kinesalite.endpoint} --stream cli --create-stream --shards 2 --json`),
+    );
     expect(err).toBe('');
     expect(code).toBe(EXIT.ok);
     const summary = JSON.parse(out);
@@ -184,23 +152,10 @@ describe('alleycat CLI', () => {
       throttleEntry: (entry) => entry.PartitionKey === '3',
     });
     try {
-      const { code, out, cwd } = await run([
-        'simulate',
-        '--riders',
-        '10',
-        '--seconds',
-        '4',
-        '--speedup',
-        '100',
-        '--kinesis-endpoint',
-        proxy.endpoint,
-        '--stream',
-        'cli-fail',
-        '--create-stream',
-        '--max-attempts',
-        '2',
-        '--json',
-      ]);
+      const { code, out, cwd } = await run(
+        argv(`simulate --riders 10 --seconds 4 --speedup 100
+              --kinesis-endpoint ${proxy.endpoint} --stream cli-fail --create-stream --max-attempts 2 --json`),
+      );
       expect(code).toBe(EXIT.undelivered);
       const summary = JSON.parse(out);
       expect(summary).toMatchObject({ messages: 40, delivered: 36, failed: 4, undelivered: 4 });
@@ -224,22 +179,10 @@ describe('alleycat CLI', () => {
 
   it('simulates through MQTT, one connection per bike, at QoS 1', async () => {
     const before = aedes.received.length;
-    const { code, out } = await run([
-      'simulate',
-      '--via',
-      'mqtt',
-      '--riders',
-      '30',
-      '--seconds',
-      '3',
-      '--speedup',
-      '20',
-      '--qos',
-      '1',
-      '--mqtt-url',
-      `mqtt://127.0.0.1:${aedes.port}`,
-      '--json',
-    ]);
+    const { code, out } = await run(
+      argv(`simulate --via mqtt --riders 30 --seconds 3 --speedup 20 --qos 1
+            --mqtt-url mqtt://127.0.0.1:${aedes.port} --json`),
+    );
     expect(code).toBe(EXIT.ok);
     expect(JSON.parse(out)).toMatchObject({ messages: 90, delivered: 90, failed: 0 });
     const got = aedes.received.slice(before).map((p) => parseRaceMessage(p));
@@ -248,22 +191,10 @@ describe('alleycat CLI', () => {
   });
 
   it('rides one bike and reports its own stats', async () => {
-    const { code, out } = await run([
-      'ride',
-      '--racer',
-      '7',
-      '--class',
-      '2',
-      '--seconds',
-      '3',
-      '--speedup',
-      '20',
-      '--qos',
-      '1',
-      '--mqtt-url',
-      `mqtt://127.0.0.1:${aedes.port}`,
-      '--json',
-    ]);
+    const { code, out } = await run(
+      argv(`ride --racer 7 --class 2 --seconds 3 --speedup 20 --qos 1
+            --mqtt-url mqtt://127.0.0.1:${aedes.port} --json`),
+    );
     expect(code).toBe(EXIT.ok);
     expect(JSON.parse(out)).toMatchObject({
       racerId: 7,
@@ -290,21 +221,10 @@ describe('alleycat CLI', () => {
     });
     const timer = setInterval(() => aedes.send(resultsTopicFor(2), encodeLeaderboard(board[0]!)), 200);
     try {
-      const { code, out } = await run([
-        'ride',
-        '--racer',
-        '7',
-        '--class',
-        '2',
-        '--race-id',
-        '123',
-        '--seconds',
-        '6',
-        '--speedup',
-        '4',
-        '--mqtt-url',
-        `mqtt://127.0.0.1:${aedes.port}`,
-      ]);
+      const { code, out } = await run(
+        argv(`ride --racer 7 --class 2 --race-id 123 --seconds 6 --speedup 4
+              --mqtt-url mqtt://127.0.0.1:${aedes.port}`),
+      );
       expect(code).toBe(EXIT.ok);
       const lines = out.trim().split('\n');
       expect(lines[0]).toMatch(/^racer-7 riding race 123 \(class 2\)/);

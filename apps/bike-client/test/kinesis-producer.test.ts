@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../src/kinesis-client.js';
-import { KinesisProducer } from '../src/kinesis-producer.js';
+import { KinesisProducer, type KinesisProducerOptions } from '../src/kinesis-producer.js';
 import { ensureStream } from '../src/kinesis-stream.js';
 import type { ProducerRecord, UnsentRecord } from '../src/types.js';
 import { type FaultPlan, type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
@@ -55,10 +55,36 @@ async function withProxy<T>(
   }
 }
 
+/** Puts `sent` through a new producer and flushes it, expecting none unsent; returns it for its stats. */
+async function sendAll(
+  client: KinesisClient,
+  streamName: string,
+  sent: ProducerRecord[],
+  options: Omit<KinesisProducerOptions, 'client' | 'streamName'>,
+): Promise<KinesisProducer> {
+  const producer = new KinesisProducer({ client, streamName, ...options });
+  await producer.putMany(sent);
+  expect(await producer.flush()).toEqual([]);
+  return producer;
+}
+
 function expectExactlyOnce(stored: Array<{ data: Uint8Array }>, sent: ProducerRecord[]) {
   const seen = stored.map((r) => Buffer.from(r.data).toString('utf8'));
   expect(seen).toHaveLength(sent.length);
   expect(new Set(seen)).toEqual(new Set(sent.map((r) => Buffer.from(r.data).toString('utf8'))));
+}
+
+/**
+ * Each key's `seq` counts up by one through `stored`: within a shard records are in sequence-number order,
+ * and a key lives on one shard.
+ */
+function expectPerKeyOrder(stored: Array<{ data: Uint8Array }>) {
+  const lastSeq = new Map<string, number>();
+  for (const r of stored) {
+    const { key, seq } = decode(r.data);
+    expect(seq).toBe((lastSeq.get(key) ?? -1) + 1);
+    lastSeq.set(key, seq);
+  }
 }
 
 describe('KinesisProducer against kinesalite', () => {
@@ -83,13 +109,7 @@ describe('KinesisProducer against kinesalite', () => {
     const stored = await readStream(direct, stream);
     expectExactlyOnce(stored, sent);
     expect(new Set(stored.map((r) => r.shardId)).size).toBe(4);
-    // Within a shard, records are in sequence-number order; a key lives on one shard.
-    const lastSeq = new Map<string, number>();
-    for (const r of stored) {
-      const { key, seq } = decode(r.data);
-      expect(seq).toBe((lastSeq.get(key) ?? -1) + 1);
-      lastSeq.set(key, seq);
-    }
+    expectPerKeyOrder(stored);
   });
 
   it('keeps every call under 5 MiB including partition keys', async () => {
@@ -97,9 +117,7 @@ describe('KinesisProducer against kinesalite', () => {
     // 12 records of ~900 KB: at most 5 fit one call.
     const sent = records(12, 7, 900_000);
     await withProxy({}, async (proxy, client) => {
-      const producer = new KinesisProducer({ client, streamName: stream, lingerMs: 5 });
-      await producer.putMany(sent);
-      expect(await producer.flush()).toEqual([]);
+      const producer = await sendAll(client, stream, sent, { lingerMs: 5 });
       expect(proxy.calls).toBeGreaterThanOrEqual(3);
       expect(producer.stats.putPayloadUnits).toBe(
         sent.reduce((n, r) => n + Math.ceil(r.data.byteLength / 25_600), 0),
@@ -122,15 +140,7 @@ describe('KinesisProducer against kinesalite', () => {
       },
     };
     await withProxy(plan, async (proxy, client) => {
-      const producer = new KinesisProducer({
-        client,
-        streamName: stream,
-        lingerMs: 10,
-        baseDelayMs: 5,
-        maxDelayMs: 50,
-      });
-      await producer.putMany(sent);
-      expect(await producer.flush()).toEqual([]);
+      const producer = await sendAll(client, stream, sent, { lingerMs: 10, baseDelayMs: 5, maxDelayMs: 50 });
       const stats = producer.stats;
       const throttledRecords = sent.filter((r) => decode(r.data).seq % 3 === 0).length;
       expect(proxy.throttled).toBe(throttledRecords * 2);
@@ -156,26 +166,13 @@ describe('KinesisProducer against kinesalite', () => {
       },
     };
     await withProxy(plan, async (proxy, client) => {
-      const producer = new KinesisProducer({
-        client,
-        streamName: stream,
-        lingerMs: 10,
-        baseDelayMs: 5,
-        maxDelayMs: 40,
-      });
-      await producer.putMany(sent);
-      expect(await producer.flush()).toEqual([]);
+      const producer = await sendAll(client, stream, sent, { lingerMs: 10, baseDelayMs: 5, maxDelayMs: 40 });
       expect(proxy.throttled).toBeGreaterThan(800);
       expect(producer.stats.recordsRetried).toBe(proxy.throttled);
     });
     const stored = await readStream(direct, stream);
     expectExactlyOnce(stored, sent);
-    const lastSeq = new Map<string, number>();
-    for (const r of stored) {
-      const { key, seq } = decode(r.data);
-      expect(seq).toBe((lastSeq.get(key) ?? -1) + 1);
-      lastSeq.set(key, seq);
-    }
+    expectPerKeyOrder(stored);
   });
 
   it('returns records still throttled at the bound, with their error code, and sends the rest', async () => {
@@ -224,15 +221,7 @@ describe('KinesisProducer against kinesalite', () => {
     const stream = await freshStream(2);
     const sent = records(1_200, 30);
     await withProxy({ request: (call) => (call % 2 === 0 ? fault : undefined) }, async (proxy, client) => {
-      const producer = new KinesisProducer({
-        client,
-        streamName: stream,
-        lingerMs: 5,
-        baseDelayMs: 1,
-        maxDelayMs: 20,
-      });
-      await producer.putMany(sent);
-      expect(await producer.flush()).toEqual([]);
+      const producer = await sendAll(client, stream, sent, { lingerMs: 5, baseDelayMs: 1, maxDelayMs: 20 });
       expect(proxy.requestFaults).toBeGreaterThanOrEqual(3);
       expect(producer.stats.requestsFailed).toBe(proxy.requestFaults);
       expect(producer.stats.recordsSent).toBe(1_200);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 
@@ -30,6 +31,11 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+/** Calls `onLine` with each line `child` prints on stdout, in order, without its line break. */
+function onStdoutLine(child: ChildProcess, onLine: (line: string) => void): void {
+  createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onLine);
+}
+
 export interface Server {
   child: ChildProcess;
   port: number;
@@ -50,22 +56,14 @@ export async function spawnPrintingPort(
     stderr += chunk;
   });
   const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
     let first = true;
     const timer = setTimeout(() => reject(new Error(`${command} did not start: ${stderr}`)), timeoutMs);
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      let newline = out.indexOf('\n');
-      while (newline >= 0) {
-        const line = out.slice(0, newline);
-        out = out.slice(newline + 1);
-        if (first) {
-          first = false;
-          clearTimeout(timer);
-          resolve(Number(line.trim()));
-        } else onLine?.(line);
-        newline = out.indexOf('\n');
-      }
+    onStdoutLine(child, (line) => {
+      if (first) {
+        first = false;
+        clearTimeout(timer);
+        resolve(Number(line.trim()));
+      } else onLine?.(line);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -229,17 +227,9 @@ export async function startMosquittoSub(port: number, topic: string, received: s
   // PROBE lines (from `mosquitto_pub` below, to learn when the subscription is live) are not collected: a
   // second probe sent while the first was still on its way would otherwise arrive among the messages.
   let probed = false;
-  let out = '';
-  child.stdout!.on('data', (chunk) => {
-    out += chunk;
-    let newline = out.indexOf('\n');
-    while (newline >= 0) {
-      const line = out.slice(0, newline);
-      if (line === 'PROBE') probed = true;
-      else received.push(line);
-      out = out.slice(newline + 1);
-      newline = out.indexOf('\n');
-    }
+  onStdoutLine(child, (line) => {
+    if (line === 'PROBE') probed = true;
+    else received.push(line);
   });
   const deadline = Date.now() + 10_000;
   while (!probed) {
