@@ -2,12 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/broker/broker.js';
@@ -15,7 +10,7 @@ import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { type ErrorActionMessage, RuleEngine, type TopicRuleConfig } from '../src/rules/rule-engine.js';
-import { createStream, manualClock, run, waitFor } from './helpers.js';
+import { createStream, manualClock, run, storedRecords, waitFor } from './helpers.js';
 
 const ERROR_KEY = 'errors/$${parse_time("yyyy/MM/dd", timestamp(), "UTC")}/$${newuuid()}.json';
 const ingestRule: TopicRuleConfig = {
@@ -72,21 +67,11 @@ afterEach(async () => {
 });
 
 async function stored(): Promise<Array<{ key: string; data: string; raw: Buffer }>> {
-  const shards = (await direct.send(new ListShardsCommand({ StreamName: 'dev-alleycat' }))).Shards!;
-  const out: Array<{ key: string; data: string; raw: Buffer }> = [];
-  for (const shard of shards) {
-    const { ShardIterator } = await direct.send(
-      new GetShardIteratorCommand({
-        StreamName: 'dev-alleycat',
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const page = await direct.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
-    for (const r of page.Records ?? [])
-      out.push({ key: r.PartitionKey!, data: Buffer.from(r.Data!).toString(), raw: Buffer.from(r.Data!) });
-  }
-  return out;
+  return (await storedRecords(direct, 'dev-alleycat')).map((r) => ({
+    key: r.PartitionKey!,
+    data: Buffer.from(r.Data!).toString(),
+    raw: Buffer.from(r.Data!),
+  }));
 }
 
 async function filesUnder(root: string): Promise<string[]> {

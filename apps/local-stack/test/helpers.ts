@@ -9,6 +9,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
+  type _Record as KinesisRecord,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { EventSourceMappingConfig } from '../src/esm/poller.js';
@@ -64,6 +65,29 @@ export async function createStream(client: KinesisClient, name: string, shards: 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`stream ${name} never became ACTIVE`);
+}
+
+/** Every record in `stream`, shard by shard in the order ListShards gives, oldest first in each shard. */
+export async function storedRecords(client: KinesisClient, stream: string): Promise<KinesisRecord[]> {
+  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const out: KinesisRecord[] = [];
+  for (const shard of shards) {
+    let { ShardIterator: iterator } = await client.send(
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    for (;;) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      const records = page.Records ?? [];
+      if (records.length === 0) break;
+      out.push(...records);
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
 }
 
 /** A clock the test moves by hand. */

@@ -10,8 +10,6 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { localKinesisClient } from '../src/kinesis/client.js';
-import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { createStream, manualClock } from './helpers.js';
 import {
@@ -21,26 +19,24 @@ import {
   JavaStyleCborKinesis,
   KinesisCborError,
 } from './java-cbor-client.js';
+import { type LimitsHarness, startLimitsHarness } from './limits-harness.js';
 
-let kinesalite: RunningKinesalite;
+let limits: LimitsHarness;
 let proxy: KinesisLimitsProxy;
 let java: JavaStyleCborKinesis;
 let direct: KinesisClient;
 let clock: ReturnType<typeof manualClock>;
 
 async function setUp(enabled = true): Promise<void> {
-  kinesalite = await startKinesalite();
   clock = manualClock();
-  proxy = new KinesisLimitsProxy({ upstream: kinesalite.url, enabled, now: clock.now });
-  java = new JavaStyleCborKinesis(await proxy.listen(0));
-  direct = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
+  limits = await startLimitsHarness({ enabled, now: clock.now });
+  ({ proxy, direct } = limits);
+  java = new JavaStyleCborKinesis(limits.url);
 }
 
 async function tearDown(): Promise<void> {
   java.destroy();
-  direct.destroy();
-  await proxy.close();
-  await kinesalite.close();
+  await limits.close();
 }
 
 interface PutRecordsAnswer {

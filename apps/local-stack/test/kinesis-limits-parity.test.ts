@@ -11,15 +11,12 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type KinesisClient,
   ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localKinesisClient } from '../src/kinesis/client.js';
-import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
-import { KinesisLimitsProxy, type KinesisLimitsStats } from '../src/kinesis/limits-proxy.js';
+import type { KinesisLimitsStats } from '../src/kinesis/limits-proxy.js';
 import { createStream, manualClock } from './helpers.js';
 import {
   decodeJavaStyle,
@@ -27,6 +24,7 @@ import {
   JavaStyleCborKinesis,
   KinesisCborError,
 } from './java-cbor-client.js';
+import { startLimitsHarness } from './limits-harness.js';
 
 type Params = Record<string, unknown>;
 type Outcome = { status: number; answer: unknown } | { status: number; error: string; message: string };
@@ -44,21 +42,15 @@ afterEach(async () => {
 });
 
 async function startSide(format: 'json' | 'cbor'): Promise<Side> {
-  const kinesalite: RunningKinesalite = await startKinesalite();
   const clock = manualClock();
-  const proxy = new KinesisLimitsProxy({ upstream: kinesalite.url, now: clock.now });
-  const url = await proxy.listen(0);
-  const direct = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
-  await createStream(direct, 'parity', 2);
-  const sdk: KinesisClient = localKinesisClient(url, { maxAttempts: 1 });
-  const java = new JavaStyleCborKinesis(url);
+  const limits = await startLimitsHarness({ now: clock.now });
+  const { proxy, viaProxy: sdk } = limits;
+  const java = new JavaStyleCborKinesis(limits.url);
   running.push(async () => {
-    sdk.destroy();
-    direct.destroy();
     java.destroy();
-    await proxy.close();
-    await kinesalite.close();
+    await limits.close();
   });
+  await createStream(limits.direct, 'parity', 2);
   const viaSdk = async (operation: string, params: Params): Promise<unknown> => {
     // biome-ignore lint/suspicious/noExplicitAny: the script's params are each command's input
     const input = params as any;
@@ -254,13 +246,9 @@ describe('Kinesis limits layer: JSON and CBOR clients get the same answers', () 
   }, 60_000);
 
   it('names the error in x-amzn-ErrorType in both formats, also for errors kinesalite answers', async () => {
-    const kinesalite = await startKinesalite();
-    const proxy = new KinesisLimitsProxy({ upstream: kinesalite.url });
-    const url = new URL(await proxy.listen(0));
-    running.push(async () => {
-      await proxy.close();
-      await kinesalite.close();
-    });
+    const limits = await startLimitsHarness();
+    running.push(limits.close);
+    const url = new URL(limits.url);
     const request = { StreamName: 'absent', PartitionKey: 'k', Data: Buffer.from('x') };
     const json = await fetch(url, {
       method: 'POST',

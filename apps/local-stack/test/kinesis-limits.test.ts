@@ -5,39 +5,29 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordsReader } from '../src/esm/records-reader.js';
-import { localKinesisClient } from '../src/kinesis/client.js';
-import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
-import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
-import { createStream, manualClock, run } from './helpers.js';
+import type { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
+import { createStream, manualClock, run, storedRecords } from './helpers.js';
+import { type LimitsHarness, startLimitsHarness } from './limits-harness.js';
 
-let kinesalite: RunningKinesalite;
+let limits: LimitsHarness;
 let proxy: KinesisLimitsProxy;
 let viaProxy: KinesisClient;
 let direct: KinesisClient;
 let clock: ReturnType<typeof manualClock>;
 
 async function setUp(enabled = true): Promise<void> {
-  kinesalite = await startKinesalite();
   clock = manualClock();
-  proxy = new KinesisLimitsProxy({ upstream: kinesalite.url, enabled, now: clock.now });
-  const url = await proxy.listen(0);
-  viaProxy = localKinesisClient(url, { maxAttempts: 1 });
-  direct = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
+  limits = await startLimitsHarness({ enabled, now: clock.now });
+  ({ proxy, viaProxy, direct } = limits);
 }
 
-afterEach(async () => {
-  viaProxy.destroy();
-  direct.destroy();
-  await proxy.close();
-  await kinesalite.close();
-});
+afterEach(() => limits.close());
 
 const encoder = new TextEncoder();
 const entries = (n: number, key: (i: number) => string, bytes = 100) =>
@@ -46,27 +36,8 @@ const entries = (n: number, key: (i: number) => string, bytes = 100) =>
     Data: new Uint8Array(bytes).fill(65 + (i % 26)),
   }));
 
-async function countStored(client: KinesisClient, stream: string): Promise<number> {
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  let total = 0;
-  for (const shard of shards) {
-    const { ShardIterator } = await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    let iterator = ShardIterator;
-    for (;;) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      total += page.Records?.length ?? 0;
-      if ((page.Records?.length ?? 0) === 0) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  return total;
-}
+const countStored = async (client: KinesisClient, stream: string) =>
+  (await storedRecords(client, stream)).length;
 
 describe('Kinesis limits layer (enforcing)', () => {
   beforeEach(() => setUp(true));

@@ -7,12 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { mqtt5 } from 'aws-iot-device-sdk-v2';
 import mqtt from 'mqtt';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -20,7 +15,7 @@ import { type RunningBroker, startBroker } from '../src/broker/broker.js';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { RuleEngine } from '../src/rules/rule-engine.js';
-import { createStream, waitFor } from './helpers.js';
+import { createStream, storedRecords, waitFor } from './helpers.js';
 
 let kinesalite: RunningKinesalite;
 let kinesis: KinesisClient;
@@ -55,20 +50,9 @@ afterEach(async () => {
 });
 
 async function stored(): Promise<unknown[]> {
-  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: 'dev-alleycat' }))).Shards!;
-  const out: unknown[] = [];
-  for (const shard of shards) {
-    const { ShardIterator } = await kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: 'dev-alleycat',
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const page = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
-    for (const r of page.Records ?? []) out.push(JSON.parse(Buffer.from(r.Data!).toString()));
-  }
-  return out;
+  return (await storedRecords(kinesis, 'dev-alleycat')).map((r) =>
+    JSON.parse(Buffer.from(r.Data!).toString()),
+  );
 }
 
 it('Mqtt5Client connects, publishes QoS 1 through the rule (PUBACK after Kinesis) and receives leaderboards', async () => {

@@ -8,12 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_RULE_SQL, INGEST_TOPIC, PARTITION_KEY_TEMPLATES } from '@alleycat/schema';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,7 +16,7 @@ import { type RunningBroker, startBroker } from '../src/broker/broker.js';
 import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { RuleEngine, type TopicRuleConfig } from '../src/rules/rule-engine.js';
-import { createStream, run, waitFor } from './helpers.js';
+import { createStream, run, storedRecords, waitFor } from './helpers.js';
 
 const ingestRule: TopicRuleConfig = {
   name: 'dev_alleycatIngest',
@@ -60,21 +55,10 @@ afterEach(async () => {
 });
 
 async function stored(): Promise<Array<{ key: string; data: unknown }>> {
-  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: 'dev-alleycat' }))).Shards!;
-  const out: Array<{ key: string; data: unknown }> = [];
-  for (const shard of shards) {
-    const { ShardIterator } = await kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: 'dev-alleycat',
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const page = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
-    for (const r of page.Records ?? [])
-      out.push({ key: r.PartitionKey!, data: JSON.parse(Buffer.from(r.Data!).toString()) });
-  }
-  return out;
+  return (await storedRecords(kinesis, 'dev-alleycat')).map((r) => ({
+    key: r.PartitionKey!,
+    data: JSON.parse(Buffer.from(r.Data!).toString()),
+  }));
 }
 
 async function connect(

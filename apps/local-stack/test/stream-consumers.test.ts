@@ -16,12 +16,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENHANCED_FAN_OUT_CONSUMER_HEADER } from '../src/esm/enhanced-fan-out.js';
-import { localKinesisClient } from '../src/kinesis/client.js';
 import { MAX_CONSUMERS_PER_STREAM } from '../src/kinesis/consumers.js';
-import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
-import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { createStream, run } from './helpers.js';
 import { JavaStyleCborKinesis, type KinesisCborError } from './java-cbor-client.js';
+import { type LimitsHarness, startLimitsHarness } from './limits-harness.js';
 
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:000000000000:stream/efo';
 const SEED = {
@@ -30,24 +28,17 @@ const SEED = {
   streamArn: STREAM_ARN,
 };
 
-let kinesalite: RunningKinesalite;
-let proxy: KinesisLimitsProxy;
+let limits: LimitsHarness | undefined;
 let url: string;
 let client: KinesisClient;
 
 beforeAll(async () => {
-  kinesalite = await startKinesalite();
-  proxy = new KinesisLimitsProxy({ upstream: kinesalite.url, consumers: [SEED] });
-  url = await proxy.listen(0);
-  client = localKinesisClient(url, { maxAttempts: 1 });
+  limits = await startLimitsHarness({ consumers: [SEED] });
+  ({ url, viaProxy: client } = limits);
   await createStream(client, 'efo', 1);
 });
 
-afterAll(async () => {
-  client?.destroy();
-  await proxy?.close();
-  await kinesalite?.close();
-});
+afterAll(() => limits?.close());
 
 const errorOf = (promise: Promise<unknown>) =>
   promise.then(
