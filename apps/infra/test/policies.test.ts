@@ -189,6 +189,7 @@ describe('least privilege', () => {
         DecryptStream: ['kms:Decrypt'],
         UseStateTable: [
           'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
           'dynamodb:Query',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',

@@ -23,6 +23,8 @@ export interface Scenario {
   /** Mark each racer's last second `final`. */
   finals?: boolean;
   seed?: number;
+  /** Races each racer rides back to back (default 1): new race ids, same classes, so bests carry over. */
+  rounds?: number;
 }
 
 let sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
@@ -54,12 +56,19 @@ export function record(
   };
 }
 
-export function message(racerId: number, races: number, second: number, random: () => number): RaceMessage {
+export function message(
+  racerId: number,
+  races: number,
+  second: number,
+  random: () => number,
+  round = 0,
+  roundSeconds = 0,
+): RaceMessage {
   return {
     event: 'update',
-    deviceTimestamp: T0 + second * 1000 + Math.floor(random() * 50),
+    deviceTimestamp: T0 + (round * roundSeconds + second) * 1000 + Math.floor(random() * 50),
     second,
-    raceId: 5_402_746 + (racerId % races),
+    raceId: 5_402_746 + (racerId % races) + round * races,
     name: `Rider ${racerId}`,
     racerId,
     classId: racerId % races,
@@ -76,10 +85,13 @@ export function message(racerId: number, races: number, second: number, random: 
 export function batches(s: Scenario): Array<{ shard: number; second: number; event: KinesisStreamEvent }> {
   const random = mulberry32(s.seed ?? 7);
   const out: Array<{ shard: number; second: number; event: KinesisStreamEvent }> = [];
-  for (let second = 0; second < s.seconds; second++) {
+  const rounds = s.rounds ?? 1;
+  for (let tick = 0; tick < s.seconds * rounds; tick++) {
+    const round = Math.floor(tick / s.seconds);
+    const second = tick % s.seconds;
     const perShard: KinesisStreamRecord[][] = Array.from({ length: s.shards }, () => []);
     for (let racerId = 0; racerId < s.racers; racerId++) {
-      const m = message(racerId, s.races, second, random);
+      const m = message(racerId, s.races, second, random, round, s.seconds);
       if (s.finals && second === s.seconds - 1) m.event = 'final';
       // Racer ids spread evenly over shards (what MD5 of the key does on average), cheaper to compute here.
       const shard = racerId % s.shards;
@@ -88,7 +100,7 @@ export function batches(s: Scenario): Array<{ shard: number; second: number; eve
       );
     }
     perShard.forEach((records, shard) => {
-      if (records.length > 0) out.push({ shard, second, event: { Records: records } });
+      if (records.length > 0) out.push({ shard, second: tick, event: { Records: records } });
     });
   }
   return out;

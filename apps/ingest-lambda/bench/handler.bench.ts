@@ -256,6 +256,26 @@ async function writeCost(): Promise<void> {
       `${name.padEnd(40)}${perK(store.stats.writes).padStart(9)}  ${perK(store.stats.writeUnits).padStart(14)}  ${(boardBytes / 1024).toFixed(1).padStart(8)}  ${(publisher.count / s.races / s.seconds).toFixed(2).padStart(16)}`,
     );
   }
+  // Steady state: racers ride race after race, and a race seldom beats a racer's best (read before written).
+  // The 4th race's own writes: 4 races back to back minus 3.
+  for (const [name, s] of [
+    [
+      '4th race in a row: 1 race, 1 shard',
+      { racers: 1_000, races: 1, seconds: 300, shards: 1, finals: true },
+    ],
+    [
+      `4th race in a row: 6 races, ${seedShards} shards`,
+      { racers: 1_000, races: 6, seconds: 300, shards: seedShards, finals: true },
+    ],
+  ] as Array<[string, Scenario]>) {
+    const four = await runScenario({ ...s, rounds: 4 });
+    const three = await runScenario({ ...s, rounds: 3 });
+    const riderSeconds = s.racers * s.seconds;
+    const perK = (v: number) => ((v / riderSeconds) * 1_000).toFixed(2);
+    const writes = four.store.stats.writes - three.store.stats.writes;
+    const units = four.store.stats.writeUnits - three.store.stats.writeUnits;
+    console.log(`${name.padEnd(40)}${perK(writes).padStart(9)}  ${perK(units).padStart(14)}`);
+  }
   console.log(
     '(one write per rider-second, the naive design, would be 1,000 writes and 1,000 write units per 1,000)',
   );

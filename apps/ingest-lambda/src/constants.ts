@@ -87,3 +87,8 @@ export const KEY = {
   racerPrefix: 'RACER#',
   bestPrefix: 'BEST#CLASS#',
 } as const;
+
+/** Keys one BatchGetItem may ask for (DynamoDB's limit). */
+export const BATCH_GET_MAX_KEYS = 100;
+/** BatchGetItem calls for one chunk of keys, unprocessed ones asked again (then left unknown). */
+export const MAX_BATCH_GET_ATTEMPTS = 3;

@@ -8,6 +8,7 @@
 import { STATE_TABLE } from '@alleycat/schema';
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -20,9 +21,23 @@ import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
-import { KEY, MAX_BOARD_ITEM_BYTES, RACE_STATE_TTL_SECONDS } from './constants.js';
+import { sleep } from './concurrency.js';
+import {
+  BATCH_GET_MAX_KEYS,
+  KEY,
+  MAX_BATCH_GET_ATTEMPTS,
+  MAX_BOARD_ITEM_BYTES,
+  RACE_STATE_TTL_SECONDS,
+} from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
-import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
+import {
+  type BoardExpectation,
+  bestKey,
+  type OpenRace,
+  type SealOutcome,
+  type StateStore,
+  type WriteStats,
+} from './state-store.js';
 
 const PK = STATE_TABLE.partitionKey;
 const SK = STATE_TABLE.sortKey;
@@ -53,6 +68,10 @@ function matches(name: string, placeholder: string, value: number): string {
 
 function boardKey(raceId: number): Record<string, AttributeValue> {
   return { [PK]: S(`${KEY.racePrefix}${raceId}`), [SK]: S(KEY.boardSort) };
+}
+
+function bestItemKey(racerId: number, classId: number): Record<string, AttributeValue> {
+  return { [PK]: S(`${KEY.racerPrefix}${racerId}`), [SK]: S(`${KEY.bestPrefix}${classId}`) };
 }
 
 function readSlot(item: Record<string, AttributeValue>): PublishState {
@@ -318,6 +337,42 @@ export class DynamoStateStore implements StateStore {
     );
   }
 
+  async readBests(keys: ReadonlyArray<{ racerId: number; classId: number }>): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const unique = new Map<string, Record<string, AttributeValue>>();
+    for (const { racerId, classId } of keys) {
+      unique.set(bestKey(racerId, classId), bestItemKey(racerId, classId));
+    }
+    const all = [...unique.values()];
+    for (let i = 0; i < all.length; i += BATCH_GET_MAX_KEYS) {
+      let pending: Array<Record<string, AttributeValue>> | undefined = all.slice(i, i + BATCH_GET_MAX_KEYS);
+      // DynamoDB may leave keys unprocessed (throttling): ask again a few times, then leave them unknown —
+      // an unknown best is written (conditionally) as before, so nothing is lost by giving up.
+      for (let attempt = 1; pending !== undefined && pending.length > 0; attempt++) {
+        const request: Array<Record<string, AttributeValue>> = pending;
+        const out = await this.send('BatchGetItem bests', () =>
+          this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: {
+                [this.tableName]: { Keys: request, ProjectionExpression: 'racerId, classId, best' },
+              },
+            }),
+          ),
+        );
+        if (out === CONDITION_FAILED) break;
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const best = item['best']?.N;
+          if (best !== undefined)
+            found.set(bestKey(num(item, 'racerId'), num(item, 'classId')), Number(best));
+        }
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
+        if (attempt >= MAX_BATCH_GET_ATTEMPTS) break;
+        if (pending !== undefined && pending.length > 0) await sleep(20 * 2 ** attempt);
+      }
+    }
+    return found;
+  }
+
   async updateBest(
     racerId: number,
     classId: number,
@@ -331,7 +386,7 @@ export class DynamoStateStore implements StateStore {
         this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
-            Key: { [PK]: S(`${KEY.racerPrefix}${racerId}`), [SK]: S(`${KEY.bestPrefix}${classId}`) },
+            Key: bestItemKey(racerId, classId),
             UpdateExpression: 'SET best = :t, raceId = :r, racerId = :racer, classId = :c, updatedAt = :now',
             ConditionExpression: 'attribute_not_exists(best) OR best < :t',
             ExpressionAttributeValues: {

@@ -5,7 +5,14 @@
 import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
-import type { BoardExpectation, OpenRace, SealOutcome, StateStore, WriteStats } from './state-store.js';
+import {
+  type BoardExpectation,
+  bestKey,
+  type OpenRace,
+  type SealOutcome,
+  type StateStore,
+  type WriteStats,
+} from './state-store.js';
 
 interface StoredBoard {
   raceId: number;
@@ -155,9 +162,18 @@ export class MemoryStateStore implements StateStore {
     s.publish.racers = previous.racers;
   }
 
+  async readBests(keys: ReadonlyArray<{ racerId: number; classId: number }>): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (const { racerId, classId } of keys) {
+      const best = this.bests.get(bestKey(racerId, classId));
+      if (best !== undefined) found.set(bestKey(racerId, classId), best.best);
+    }
+    return found;
+  }
+
   async updateBest(racerId: number, classId: number, total: number, raceId: number): Promise<boolean> {
     this.write(1);
-    const key = `${racerId}/${classId}`;
+    const key = bestKey(racerId, classId);
     const current = this.bests.get(key);
     if (current !== undefined && current.best >= total) {
       this.stats.conditionalFailures++;

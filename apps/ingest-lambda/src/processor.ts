@@ -45,7 +45,7 @@ import {
 } from './constants.js';
 import { decodeKinesisData } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
-import type { StateStore } from './state-store.js';
+import { bestKey, type StateStore } from './state-store.js';
 import type { Clock, InvalidRecordSink, LeaderboardPublisher, RaceGroup, RejectReason } from './types.js';
 
 /** The parts of Powertools' Logger the processor uses (so tests and the benchmark can pass their own). */
@@ -550,7 +550,7 @@ export class IngestProcessor {
     fail: (i: number) => void,
   ): Promise<void> {
     const failedRaces = new Set<number>();
-    await forEachLimit(bests, BEST_CONCURRENCY, async (b) => {
+    await forEachLimit(await this.bestsToRaise(bests), BEST_CONCURRENCY, async (b) => {
       if (failedRaces.has(b.raceId)) return;
       try {
         if (await this.store.updateBest(b.racerId, b.classId, b.total, b.raceId, nowMs)) totals.bests++;
@@ -564,6 +564,28 @@ export class IngestProcessor {
           error,
         });
       }
+    });
+  }
+
+  /**
+   * Of these bests, the ones that would raise what is stored: one BatchGetItem per 100 racers instead of a
+   * conditional write each (billed even when its condition fails) — at steady state a race seldom beats a
+   * racer's best. A read that fails leaves them all to write, as before; a stale read only adds a write.
+   */
+  private async bestsToRaise<T extends { racerId: number; classId: number; total: number }>(
+    bests: T[],
+  ): Promise<T[]> {
+    if (bests.length === 0) return bests;
+    let stored: Map<string, number>;
+    try {
+      stored = await this.store.readBests(bests);
+    } catch (error) {
+      this.logger.warn('could not read the bests; writing them all', { error });
+      return bests;
+    }
+    return bests.filter((b) => {
+      const best = stored.get(bestKey(b.racerId, b.classId));
+      return best === undefined || best < b.total;
     });
   }
 
@@ -738,13 +760,12 @@ export class IngestProcessor {
         duty = publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
       }
       // Racers closed by timeout get their best (again: max is idempotent, and a sweep may have died here).
-      await forEachLimit(
-        [...board.racers.values()].filter((r) => r.closed === 'timeout'),
-        BEST_CONCURRENCY,
-        async (r) => {
-          await this.store.updateBest(r.racerId, board.classId, r.total, raceId, nowMs);
-        },
-      );
+      const timedOut = [...board.racers.values()]
+        .filter((r) => r.closed === 'timeout')
+        .map((r) => ({ racerId: r.racerId, classId: board.classId, total: r.total }));
+      await forEachLimit(await this.bestsToRaise(timedOut), BEST_CONCURRENCY, async (r) => {
+        await this.store.updateBest(r.racerId, r.classId, r.total, raceId, nowMs);
+      });
       // A failed publish leaves the race in the index: the next sweep finds its version unpublished.
       if (duty !== undefined && (await this.fulfil(duty))) {
         this.metrics.addMetric(METRIC.leaderboardsPublished, 'Count', 1);

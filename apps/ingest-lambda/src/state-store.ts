@@ -24,6 +24,9 @@ export interface BoardExpectation {
   seal?: boolean;
 }
 
+/** The key of a racer's best in a class, in `readBests`' answer. */
+export const bestKey = (racerId: number, classId: number): string => `${racerId}/${classId}`;
+
 export interface OpenRace {
   raceId: number;
   classId: number;
@@ -63,6 +66,12 @@ export interface StateStore {
   sealPublish(raceId: number, claimedAtMs: number, nowMs: number, intervalMs: number): Promise<SealOutcome>;
   /** After a failed publish: puts back the published version and time (only if the seal is still current). */
   releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void>;
+  /**
+   * The stored bests of these racers in these classes (key `bestKey(racerId, classId)`; absent: none yet).
+   * Eventually consistent is enough: a best only grows, so a stale read is lower than the truth and can only
+   * cause a write that was not needed (its condition then fails), never skip one that was.
+   */
+  readBests(keys: ReadonlyArray<{ racerId: number; classId: number }>): Promise<Map<string, number>>;
   /** Raises a racer's best total for a class (never lowers it). True if it changed. */
   updateBest(
     racerId: number,

@@ -221,6 +221,19 @@ describe('DynamoStateStore on dynalite', () => {
     );
     expect(best.Item!['best']!.N).toBe('120');
     expect(best.Item!['raceId']!.N).toBe('3');
+    // Read back in batches of 100 keys (250 asked, duplicates and missing ones included).
+    for (let racer = 100; racer < 300; racer++) await store.updateBest(racer, 4, racer + 0.5, 9, T0);
+    const keys = [
+      { racerId: 7, classId: 3 },
+      { racerId: 7, classId: 3 },
+      { racerId: 7, classId: 4 },
+      ...Array.from({ length: 247 }, (_, i) => ({ racerId: 100 + i, classId: 4 })),
+    ];
+    const read = await store.readBests(keys);
+    expect(read.get('7/3')).toBe(120);
+    expect(read.has('7/4')).toBe(false);
+    expect(read.size).toBe(1 + 200);
+    expect(read.get('299/4')).toBe(299.5);
 
     await store.markOpen({ raceId: 1, classId: 3, openedAtMs: T0 });
     await store.markOpen({ raceId: 2, classId: 4, openedAtMs: T0 + 1 });

@@ -449,12 +449,38 @@ describe('IngestProcessor: closing races', () => {
     const best = store.bests.get('10/3')!.best;
     expect(best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2]), 9);
     clock.now += 10_000;
+    const failuresBefore = store.stats.conditionalFailures;
+    const writesBefore = store.stats.writes;
     await processor.process(event([messageRecord(raceMessage(2, 10, 0, { event: 'final' }))]));
     expect(store.bests.get('10/3')!.best).toBe(best);
+    // The stored best was read first: the weaker race cost no (failing) conditional write on it — only its
+    // own board writes (create + the trailing round of a race closed at once).
+    expect(store.stats.conditionalFailures).toBe(failuresBefore);
+    expect(store.stats.writes - writesBefore).toBeLessThanOrEqual(3);
     // A second after final still counts, and raises the best.
     clock.now += 10_000;
     await processor.process(event([messageRecord(raceMessage(1, 10, 3))]));
     expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2, 3]), 9);
+  });
+
+  it('bests are read before they are written; a failed read writes them all (nothing skipped unread)', async () => {
+    const { processor, store } = setup();
+    const reads: number[] = [];
+    const readBests = store.readBests.bind(store);
+    store.readBests = async (keys) => {
+      reads.push(keys.length);
+      if (reads.length === 1) throw new Error('read refused');
+      return readBests(keys);
+    };
+    await processor.process(
+      event([10, 11].map((racer) => messageRecord(raceMessage(1, racer, 0, { event: 'final' })))),
+    );
+    expect(reads).toEqual([2]);
+    expect([...store.bests.keys()].sort()).toEqual(['10/3', '11/3']); // written anyway
+    await processor.process(
+      event([10, 11].map((racer) => messageRecord(raceMessage(2, racer, 0, { event: 'final' })))),
+    );
+    expect(reads).toEqual([2, 2]);
   });
 
   it('a new race is indexed for the timeout sweep even when indexing failed the first time', async () => {

@@ -20,12 +20,13 @@ import type { PrivateBucket } from './private-bucket.js';
 import { ServiceRole } from './service-role.js';
 
 /**
- * What the ingest Lambda does to the state table (`apps/ingest-lambda/src/dynamo-store.ts`): read items and
- * the open-races partition, conditionally put and update, and delete a race's open marker when it closes.
- * No batch or transaction calls, no scans.
+ * What the ingest Lambda does to the state table (`apps/ingest-lambda/src/dynamo-store.ts`): read items, the
+ * open-races partition and racers' bests (BatchGetItem, before raising them), conditionally put and update,
+ * and delete a race's open marker when it closes. No batch writes, transactions or scans.
  */
 export const STATE_TABLE_ACTIONS = [
   'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
   'dynamodb:Query',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
