@@ -15,17 +15,13 @@
  * exactly the distinct seconds (SecondsCounted) and saw the rest as duplicates; the boards equal the totals of
  * the distinct seconds: every second counted exactly once.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RaceMessage } from '@alleycat/schema';
 import { expect, it } from 'vitest';
 import { waitFor } from '../test/helpers.js';
 import { startHttpChaosProxy, startTcpChaosProxy } from './chaos-proxy.js';
 import { pollerStats, readRecords, readUnsent } from './checks.js';
-import { BUNDLE, startFaultStack } from './fault-stack.js';
-import { FAULT_ENV, type InjectedFault } from './flaky-lambda/types.js';
-import { useFaultRun } from './harness.js';
+import { flakyLambda, useFaultRun } from './harness.js';
 import {
   builtKeys,
   distinctSeconds,
@@ -34,36 +30,17 @@ import {
   settledBoards,
   simulate,
   totalsOf,
-  watchBoards,
 } from './race.js';
 
 const KINESIS_FIELD = { riders: 60, seconds: 20, classes: 3, firstRacer: 1 };
 const MQTT_FIELD = { riders: 60, seconds: 20, classes: 3, firstRacer: 1001 };
-const FLAKY = path.join(import.meta.dirname, 'flaky-lambda', 'index.ts');
 
 const run = useFaultRun();
 
 it('duplicates and reordering at every hop (QoS 1 redelivery, PutRecords retries, Lambda retries): every second counted exactly once', async () => {
   const started = Date.now();
-  const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-dups-'));
-  run.cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const faultLog = path.join(dir, 'injected.ndjson');
-  const fault = await startFaultStack({
-    bundle: FLAKY,
-    adjust: (config) => {
-      for (const fn of config.functions) {
-        Object.assign(fn.environment, {
-          [FAULT_ENV.realBundle]: BUNDLE,
-          [FAULT_ENV.seed]: '75',
-          [FAULT_ENV.crashAfter]: '0.15',
-          [FAULT_ENV.first]: 'crash-after,crash-after',
-          [FAULT_ENV.log]: faultLog,
-        });
-      }
-    },
-  });
-  run.fault = fault;
-  run.note('stack up');
+  const flaky = await flakyLambda(run, { seed: '75', crashAfter: '0.15', first: 'crash-after,crash-after' });
+  const { fault, watcher } = await run.startStack(flaky.stack);
   const kinesisProxy = await startHttpChaosProxy({
     upstream: fault.stack.endpoints.kinesis,
     seed: '75',
@@ -77,8 +54,6 @@ it('duplicates and reordering at every hop (QoS 1 redelivery, PutRecords retries
     downstreamDelayMs: 300,
   });
   run.cleanups.push(() => mqttProxy.close());
-  const watcher = await watchBoards(fault);
-  run.watcher = watcher;
 
   const kinesisUnsent = path.join(fault.dir, 'unsent-kinesis.ndjson');
   const mqttUnsent = path.join(fault.dir, 'unsent-mqtt.ndjson');
@@ -111,10 +86,7 @@ it('duplicates and reordering at every hop (QoS 1 redelivery, PutRecords retries
   const expected = totalsOf(all);
   const wrong = await settledBoards(watcher.boards, raceIds, expected, 60_000);
   run.note('boards settled (or the wait ran out)');
-  const injected = (await readFile(faultLog, 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as InjectedFault);
+  const injected = await flaky.injected();
   const stats = await pollerStats(fault);
   const viaMqttRacer = (x: RaceMessage) => x.racerId >= MQTT_FIELD.firstRacer;
   const duplicates = (pick: (x: RaceMessage) => boolean) =>

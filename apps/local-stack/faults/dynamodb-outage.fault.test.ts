@@ -14,7 +14,6 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { StackConfig } from '../src/stack-config.js';
 import { discardedRanges, inRanges, pollerStats, readRecords, readUnsent } from './checks.js';
-import { startFaultStack } from './fault-stack.js';
 import { useFaultRun } from './harness.js';
 import {
   boardTotals,
@@ -25,7 +24,6 @@ import {
   settledBoards,
   simulate,
   totalsOf,
-  watchBoards,
 } from './race.js';
 
 const RIDERS = 100;
@@ -52,12 +50,8 @@ const variants: Array<{ name: string; adjust?: (config: StackConfig) => void }> 
 for (const variant of variants) {
   it(`DynamoDB unavailable for ~5 s mid-race (${variant.name}): batches retried, nothing double counted, nothing lost`, async () => {
     const started = Date.now();
-    const fault = await startFaultStack(variant.adjust);
-    run.fault = fault;
-    run.note('stack up');
+    const { fault, watcher } = await run.startStack(variant.adjust);
     const retryAttempts = fault.config.eventSourceMappings.map((m) => m.maximumRetryAttempts);
-    const watcher = await watchBoards(fault);
-    run.watcher = watcher;
     const unsentFile = path.join(fault.dir, 'unsent.ndjson');
     const sim = simulate(
       fault,

@@ -7,7 +7,6 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { discardedBatches, pollerStats, readUnsent, unsentKey } from './checks.js';
-import { startFaultStack } from './fault-stack.js';
 import { useFaultRun } from './harness.js';
 import {
   distinctSeconds,
@@ -17,7 +16,6 @@ import {
   simulate,
   streamMessages,
   totalsOf,
-  watchBoards,
 } from './race.js';
 
 const RIDERS = 100;
@@ -27,11 +25,7 @@ const run = useFaultRun();
 
 it('kinesalite killed and restarted mid-race (persistence on): nothing acknowledged is lost, boards equal the totals sent', async () => {
   const started = Date.now();
-  const fault = await startFaultStack();
-  run.fault = fault;
-  run.note('stack up');
-  const watcher = await watchBoards(fault);
-  run.watcher = watcher;
+  const { fault, watcher } = await run.startStack();
   const unsentFile = path.join(fault.dir, 'unsent.ndjson');
   const sim = simulate(
     fault,

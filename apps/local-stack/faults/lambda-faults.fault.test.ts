@@ -10,53 +10,36 @@
  * batches retried whole after `crash-after`/`timeout-after` (already counted) counted nothing twice; and the
  * Lambda's own SecondsCounted adds up to exactly the distinct seconds sent.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { waitFor } from '../test/helpers.js';
 import { discardedRanges, inRanges, pollerStats, readRecords, readUnsent } from './checks.js';
-import { BUNDLE, startFaultStack } from './fault-stack.js';
-import { FAULT_ENV, type InjectedFault } from './flaky-lambda/types.js';
-import { useFaultRun } from './harness.js';
-import { distinctSeconds, fieldArgs, settledBoards, simulate, totalsOf, watchBoards } from './race.js';
+import { flakyLambda, useFaultRun } from './harness.js';
+import { distinctSeconds, fieldArgs, settledBoards, simulate, totalsOf } from './race.js';
 
 const RIDERS = 100;
 const SECONDS = 20;
 /** Short, so a hang costs seconds, not the synthesized 30 s; long enough for a real invocation on a busy machine. */
 const TIMEOUT_SECONDS = 5;
-const FLAKY = path.join(import.meta.dirname, 'flaky-lambda', 'index.ts');
 
 const run = useFaultRun();
 
 it('Lambda crashing and timing out on some invocations: retried and bisected, no shard stalls, boards exact, nothing counted twice', async () => {
   const started = Date.now();
-  const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-flaky-'));
-  run.cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const faultLog = path.join(dir, 'injected.ndjson');
-  const fault = await startFaultStack({
-    bundle: FLAKY,
-    adjust: (config) => {
-      for (const fn of config.functions) {
-        fn.timeoutSeconds = TIMEOUT_SECONDS;
-        Object.assign(fn.environment, {
-          [FAULT_ENV.realBundle]: BUNDLE,
-          [FAULT_ENV.seed]: '73',
-          [FAULT_ENV.crashBefore]: '0.1',
-          [FAULT_ENV.crashAfter]: '0.1',
-          [FAULT_ENV.timeoutBefore]: '0.02',
-          [FAULT_ENV.timeoutAfter]: '0.02',
-          [FAULT_ENV.first]: 'crash-after,timeout-before,crash-before,timeout-after',
-          [FAULT_ENV.log]: faultLog,
-        });
-      }
+  const flaky = await flakyLambda(
+    run,
+    {
+      seed: '73',
+      crashBefore: '0.1',
+      crashAfter: '0.1',
+      timeoutBefore: '0.02',
+      timeoutAfter: '0.02',
+      first: 'crash-after,timeout-before,crash-before,timeout-after',
     },
-  });
-  run.fault = fault;
-  run.note('stack up');
+    { timeoutSeconds: TIMEOUT_SECONDS },
+  );
+  const { fault, watcher } = await run.startStack(flaky.stack);
   const mapping = fault.config.eventSourceMappings[0]!;
-  const watcher = await watchBoards(fault);
-  run.watcher = watcher;
   const unsentFile = path.join(fault.dir, 'unsent.ndjson');
   const sim = simulate(
     fault,
@@ -82,10 +65,7 @@ it('Lambda crashing and timing out on some invocations: retried and bisected, no
     () => undefined,
   );
   // The log first: a fault injected after it is read is then at most one more failure in the stats.
-  const injected = (await readFile(faultLog, 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as InjectedFault);
+  const injected = await flaky.injected();
   const stats = await pollerStats(fault);
   const byAction = Object.fromEntries(
     ['crash-before', 'crash-after', 'timeout-before', 'timeout-after'].map((a) => [

@@ -20,7 +20,6 @@ import {
   readUnsent,
   unsentKey,
 } from './checks.js';
-import { startFaultStack } from './fault-stack.js';
 import { useFaultRun } from './harness.js';
 import {
   builtKeys,
@@ -32,7 +31,6 @@ import {
   settledBoards,
   simulate,
   totalsOf,
-  watchBoards,
 } from './race.js';
 
 const FIELD = { riders: 60, seconds: 20, classes: 3, firstRacer: 1 };
@@ -44,11 +42,7 @@ const built = (f: typeof FIELD) => f.riders * f.seconds;
 for (const qos of [1, 0] as const) {
   it(`MQTT broker killed and restarted mid-race, QoS ${qos} bikes: ${qos === 1 ? 'nothing acknowledged is lost, resends count once' : 'the loss is measured and exactly explains the boards'}`, async () => {
     const started = Date.now();
-    const fault = await startFaultStack();
-    run.fault = fault;
-    run.note('stack up');
-    const watcher = await watchBoards(fault);
-    run.watcher = watcher;
+    const { fault, watcher } = await run.startStack();
     const unsentFile = path.join(fault.dir, 'unsent.ndjson');
     const sim = simulate(fault, fieldArgs(FIELD, 80 + qos, SPEEDUP), unsentFile, { kind: 'mqtt', qos });
     run.sims.push(sim);

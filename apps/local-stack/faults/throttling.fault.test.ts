@@ -17,7 +17,6 @@ import { expect, it } from 'vitest';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { percentile } from '../src/race/percentiles.js';
 import { pollerStats, readRecords, readUnsent } from './checks.js';
-import { startFaultStack } from './fault-stack.js';
 import { useFaultRun } from './harness.js';
 import {
   builtKeys,
@@ -28,7 +27,6 @@ import {
   settledBoards,
   simulate,
   totalsOf,
-  watchBoards,
 } from './race.js';
 
 const FIELD = { riders: 100, seconds: 20, classes: 3, firstRacer: 1 };
@@ -43,9 +41,7 @@ const ms = (values: number[]) =>
 
 it('sustained throttling (2× the shards’ write limits, scaled down): producers back off, nothing lost, lag reported', async () => {
   const started = Date.now();
-  const fault = await startFaultStack();
-  run.fault = fault;
-  run.note('stack up');
+  const { fault, watcher } = await run.startStack();
   const shards = fault.config.streams[0]!.shardCount;
   const limited = new KinesisLimitsProxy({
     upstream: fault.stack.endpoints.kinesis,
@@ -53,8 +49,6 @@ it('sustained throttling (2× the shards’ write limits, scaled down): producer
   });
   const limitedUrl = await limited.listen(0);
   run.cleanups.push(() => limited.close());
-  const watcher = await watchBoards(fault);
-  run.watcher = watcher;
   const unsentFile = path.join(fault.dir, 'unsent.ndjson');
   const sim = simulate(fault, fieldArgs(FIELD, 74, SPEEDUP), unsentFile, {
     kind: 'kinesis',
