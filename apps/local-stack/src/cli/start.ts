@@ -364,6 +364,9 @@ async function main(): Promise<number> {
     ...(isTty ? [] : renderBoards(boards.all(), top)),
     `  simulator: ${Number(summary['messages'] ?? 0).toLocaleString('en-US')} messages built, ${delivered.toLocaleString('en-US')} delivered, ${failed} failed, ${summary['retried'] ?? 0} retried, ${summary['throttled'] ?? 0} throttled entries`,
     `  Lambda: ${metrics.get('Messages').toLocaleString('en-US')} messages, ${metrics.get('SecondsCounted').toLocaleString('en-US')} seconds counted, ${final.duplicates} duplicates, ${final.invalid} invalid, ${metrics.get('LeaderboardsPublished')} leaderboards published`,
+    // What the race cost in DynamoDB writes (the ingest Lambda's StateWrites: every request, lost conditions
+    // included), per 1,000 rider-seconds — the cost figure apps/ingest-lambda's README discusses.
+    `  DynamoDB: ${metrics.get('StateWrites').toLocaleString('en-US')} writes (${perThousand(metrics.get('StateWrites'), metrics.get('SecondsCounted'))} per 1,000 rider-seconds), ${metrics.get('StateConflicts')} lost conditional writes`,
     `  limits layer: ${final.throttledWrites} writes and ${final.throttledReads} reads throttled; rule error action: ${final.errorActions}`,
     ...(lat.length > 0
       ? [
@@ -427,4 +430,9 @@ try {
     await stopEverything().catch(() => {});
     process.exit(e.name === 'UsageError' ? 2 : 1);
   }
+}
+
+/** `count` per 1,000 of `per`, to one decimal; "–" when there is nothing to divide by. */
+function perThousand(count: number, per: number): string {
+  return per > 0 ? ((count / per) * 1_000).toFixed(1) : '–';
 }
