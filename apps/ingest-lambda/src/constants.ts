@@ -90,5 +90,7 @@ export const KEY = {
 
 /** Keys one BatchGetItem may ask for (DynamoDB's limit). */
 export const BATCH_GET_MAX_KEYS = 100;
+/** BatchGetItem requests in flight at once (each up to 100 keys). */
+export const BATCH_GET_CONCURRENCY = 4;
 /** BatchGetItem calls for one chunk of keys, unprocessed ones asked again (then left unknown). */
 export const MAX_BATCH_GET_ATTEMPTS = 3;

@@ -21,8 +21,9 @@ import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
-import { sleep } from './concurrency.js';
+import { forEachLimit, sleep } from './concurrency.js';
 import {
+  BATCH_GET_CONCURRENCY,
   BATCH_GET_MAX_KEYS,
   KEY,
   MAX_BATCH_GET_ATTEMPTS,
@@ -344,8 +345,12 @@ export class DynamoStateStore implements StateStore {
       unique.set(bestKey(racerId, classId), bestItemKey(racerId, classId));
     }
     const all = [...unique.values()];
-    for (let i = 0; i < all.length; i += BATCH_GET_MAX_KEYS) {
-      let pending: Array<Record<string, AttributeValue>> | undefined = all.slice(i, i + BATCH_GET_MAX_KEYS);
+    const chunks: Array<Array<Record<string, AttributeValue>>> = [];
+    for (let i = 0; i < all.length; i += BATCH_GET_MAX_KEYS)
+      chunks.push(all.slice(i, i + BATCH_GET_MAX_KEYS));
+    // A race's last second brings a read per 100 racers: a few at once, not one after another.
+    await forEachLimit(chunks, BATCH_GET_CONCURRENCY, async (chunk) => {
+      let pending: Array<Record<string, AttributeValue>> | undefined = chunk;
       // DynamoDB may leave keys unprocessed (throttling): ask again a few times, then leave them unknown —
       // an unknown best is written (conditionally) as before, so nothing is lost by giving up.
       for (let attempt = 1; pending !== undefined && pending.length > 0; attempt++) {
@@ -369,7 +374,7 @@ export class DynamoStateStore implements StateStore {
         if (attempt >= MAX_BATCH_GET_ATTEMPTS) break;
         if (pending !== undefined && pending.length > 0) await sleep(20 * 2 ** attempt);
       }
-    }
+    });
     return found;
   }
 
