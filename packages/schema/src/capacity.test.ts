@@ -62,6 +62,19 @@ describe('planCapacity', () => {
     ).toBe((10 / 200) * 2);
   });
 
+  it('ignores a billionth of overshoot as dust, however large the quotient', () => {
+    // 131,354.0000049 shards' worth of bytes: 131,354 shards, not 131,355 (fast-check found this one).
+    expect(
+      planCapacity({
+        riders: 138_525,
+        averageMessageBytes: 49_714,
+        pattern: 'batched',
+        messagesPerRecord: 11,
+        maxUtilisation: 0.05,
+      }).shards,
+    ).toBe(131_354);
+  });
+
   it('always plans the fewest shards that stay within maxUtilisation', () => {
     fc.assert(
       fc.property(

@@ -69,8 +69,13 @@ function positive(name: string, value: number, integer = false): number {
   return value;
 }
 
-/** Ceiling that ignores floating-point dust (1000 / (1000 × 1.0) must be 1, not 2). */
-const ceil = (x: number) => Math.max(1, Math.ceil(x - 1e-9));
+/**
+ * Ceiling that ignores floating-point dust (1000 / (1000 × 1.0) must be 1, not 2). The tolerance is relative
+ * (a billionth of the quotient): an absolute one stops absorbing dust once quotients reach the millions, and
+ * planned one shard more than a load that overshoots k shards by 4e-11 of their limit (found by the property
+ * test: 138,525 riders, batches of 11 × 49,714 B, utilisation 0.05).
+ */
+const ceil = (x: number) => Math.max(1, Math.ceil(x * (1 - 1e-9)));
 
 /** Shards needed for a rider population, which limit binds, and how hard each limit is used. */
 export function planCapacity(options: CapacityInput): CapacityPlan {
