@@ -266,3 +266,65 @@ describe('broker under Kinesis throttling', () => {
     expect([...inKinesis, ...inFiles].sort()).toEqual([...sent].sort());
   });
 });
+
+describe('Basic Ingest ($aws/rules/{rule}/…)', () => {
+  beforeEach(() => setUp());
+
+  it('invokes the named rule only — topic() without the prefix, no subscriber — and refuses subscriptions to it', async () => {
+    const listener = await connect(broker.mqttUrl, 'listener');
+    const seen: string[] = [];
+    listener.on('message', (topic) => seen.push(topic));
+    await listener.subscribeAsync('#', { qos: 1 });
+    // Devices cannot subscribe to the reserved topics: the SUBACK refuses them.
+    const refused = await listener
+      .subscribeAsync(['$aws/rules/#', '$aws/+/dev_alleycatIngest/#'], { qos: 1 })
+      .then(
+        () => undefined,
+        (error: { packet?: { granted?: number[] } }) => error.packet?.granted,
+      );
+    expect(refused).toEqual([128, 128]);
+
+    const bike = await connect(broker.mqttUrl, 'racer-21');
+    // The ingest rule by name; its FROM ('alleycat-publish') does not decide, the name does.
+    await bike.publishAsync(
+      `$aws/rules/${ingestRule.name}/${INGEST_TOPIC}`,
+      JSON.stringify({ racerId: 21 }),
+      {
+        qos: 1,
+        retain: true,
+      },
+    );
+    // The raw rule's key is topic(2): the second level of the topic *after* the prefix.
+    await bike.publishAsync(`$aws/rules/${binaryRule.name}/raw/bike-21`, Buffer.from([0, 1, 2]), { qos: 1 });
+    // No such rule: dropped and counted.
+    await bike.publishAsync('$aws/rules/noSuchRule/alleycat-publish', JSON.stringify({ racerId: 22 }), {
+      qos: 1,
+    });
+    const port = new URL(broker.mqttUrl).port;
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-i',
+      'racer-23',
+      '-q',
+      '1',
+      '-t',
+      `$aws/rules/${ingestRule.name}/${INGEST_TOPIC}`,
+      '-m',
+      '{"racerId":23}',
+    ]);
+
+    const records = await stored();
+    expect(records.map((r) => [r.key, r.key === 'bike-21' ? [...r.raw] : JSON.parse(r.data)])).toEqual([
+      ['21', { racerId: 21, clientId: 'racer-21' }],
+      ['bike-21', [0, 1, 2]],
+      ['23', { racerId: 23, clientId: 'racer-23' }],
+    ]);
+    expect(rules.stats()).toMatchObject({ delivered: 3, basicIngestUnknownRule: 1 });
+    // Nothing went through the broker: the '#' subscriber saw none of it.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([]);
+  });
+});

@@ -17,6 +17,7 @@ import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import type { IPublishPacket } from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
+import { parseBasicIngestTopic, reachesBasicIngest } from '../rules/basic-ingest.js';
 import type { RuleEngine } from '../rules/rule-engine.js';
 import { sniffProtocolLevel } from './connect-sniffer.js';
 import { MQTT5_PROTOCOL_LEVEL } from './constants.js';
@@ -73,9 +74,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   // adapter before reaching aedes (so a refusal can be a PUBACK reason code); their will was not.
   const links = new WeakMap<object, Mqtt5Link>();
   aedes.on('clientDisconnect', (client) => links.get(client.conn)?.unregistered());
+  // IoT Core: devices cannot subscribe to Basic Ingest's reserved topics (the SUBACK refuses the filter).
+  aedes.authorizeSubscribe = (_client, subscription, callback) =>
+    callback(null, reachesBasicIngest(subscription.topic) ? null : subscription);
   aedes.authorizePublish = (client, packet, callback) => {
     // Messages the broker publishes itself (client null) are not device traffic.
     if (client === null) return callback(null);
+    // Basic Ingest goes to its rule only, never through the broker: nothing to retain.
+    if (parseBasicIngestTopic(packet.topic) !== undefined) packet.retain = false;
     const link = links.get(client.conn);
     if (link !== undefined) {
       if (packet !== (client as { will?: unknown }).will) {

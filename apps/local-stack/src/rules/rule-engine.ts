@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LocalStackError, RuleEvaluationError } from '../errors.js';
+import { BASIC_INGEST_PREFIX, parseBasicIngestTopic } from './basic-ingest.js';
 import type { MessageContext, Value } from './expression.js';
 import { KinesisBatcher } from './kinesis-batcher.js';
 import { evaluateRuleSql, parseRuleSql, type RuleSql } from './sql.js';
@@ -64,6 +65,8 @@ export interface RuleEngineStats {
   sqlErrors: number;
   /** Messages lost because the error action itself failed (the publish was refused, so the client resends). */
   errorActionFailures: number;
+  /** Basic Ingest messages (`$aws/rules/{name}/…`) naming no enabled rule: dropped, as IoT drops them. */
+  basicIngestUnknownRule: number;
 }
 
 interface CompiledRule {
@@ -106,6 +109,7 @@ export class RuleEngine {
     throttled: 0,
     sqlErrors: 0,
     errorActionFailures: 0,
+    basicIngestUnknownRule: 0,
   };
 
   constructor(options: RuleEngineOptions) {
@@ -140,18 +144,35 @@ export class RuleEngine {
     return { ...this.counters };
   }
 
-  /** The topic filters of the enabled rules (what a bridge on an external broker subscribes to). */
+  /**
+   * The topic filters of the enabled rules (what a bridge on an external broker subscribes to), and the Basic
+   * Ingest topics, which invoke a rule by name.
+   */
   filters(): string[] {
-    return [...new Set(this.rules.map((rule) => rule.sql.from.filter))];
+    const filters = new Set(this.rules.map((rule) => rule.sql.from.filter));
+    if (this.rules.length > 0) filters.add(`${BASIC_INGEST_PREFIX}#`);
+    return [...filters];
   }
 
-  /** Whether any rule listens on `topic` (the broker skips the rule path otherwise). */
+  /** Whether `topic` goes through the rules (the broker skips the rule path otherwise). */
   matches(topic: string): boolean {
+    if (topic.startsWith(BASIC_INGEST_PREFIX)) return true;
     return !topic.startsWith('$') && this.rules.some((rule) => topicMatches(rule.sql.from, topic));
   }
 
   async onMessage(message: IncomingMessage): Promise<void> {
-    if (message.topic.startsWith('$')) return; // reserved topics never reach rules
+    const basic = parseBasicIngestTopic(message.topic);
+    if (basic !== undefined) {
+      const rule = this.rules.find((r) => r.config.name === basic.ruleName);
+      if (rule === undefined) {
+        this.counters.basicIngestUnknownRule += 1;
+        return;
+      }
+      // topic() and the templates see the topic after the prefix; the error action reports the full one.
+      await this.apply(rule, message, contextOf({ ...message, topic: basic.topic }, this.now()));
+      return;
+    }
+    if (message.topic.startsWith('$')) return; // other reserved topics never reach rules
     const matching = this.rules.filter((rule) => topicMatches(rule.sql.from, message.topic));
     if (matching.length === 0) return;
     const ctx = contextOf(message, this.now());
