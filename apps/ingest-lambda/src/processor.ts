@@ -165,14 +165,16 @@ export function publishDutyOf(
 }
 
 /**
- * What a race owes the leaderboard when nobody is writing it (the scheduled sweep): to seal a claim whose
- * round is past the settle delay, or a trailing round for a version written after the last seal. Pure.
+ * What a race owes the leaderboard when no write of it owes anything (the scheduled sweep, or a writer that
+ * neither claimed nor sealed): to seal a claim whose round is past the settle delay, or a trailing round of
+ * `second` for a version written after the last seal. Pure.
  */
 export function owedDuty(
   board: RaceBoard,
   nowMs: number,
   intervalMs: number,
   settleMs: number,
+  second = latestSecond(board),
 ): PublishDuty | undefined {
   const slot = board.publish;
   if (slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs) {
@@ -180,7 +182,7 @@ export function owedDuty(
       ? { raceId: board.raceId, claimedAtMs: slot.claimedAtMs }
       : undefined;
   }
-  return publishDutyOf(board.raceId, board.version, slot, nowMs, intervalMs, latestSecond(board));
+  return publishDutyOf(board.raceId, board.version, slot, nowMs, intervalMs, second);
 }
 
 /** What one scheduled sweep did: open races seen, closed by timeout, leaderboards published, races failed. */
@@ -473,13 +475,8 @@ export class IngestProcessor {
     // in or finds it overdue and seals it; the invocation does not wait for it (README § Leaderboards).
     // Versions written after a seal go out with the next round — except a closed race's last one, and
     // a replay's (records already counted: a retry after a failed publish), which claim a trailing round;
-    // a replay that finds the current claim overdue seals it, as a write would have.
-    const now = this.clock();
-    const overdue =
-      !result.changed &&
-      slot.claimedAtMs !== 0 &&
-      slot.sealedAtMs !== slot.claimedAtMs &&
-      now - slot.claimedAtMs >= this.settleMs;
+    // a replay that finds the current claim overdue seals it, as a write would have. (Neither claimed nor
+    // sealed, the board's slot is still the one read, so what it owes is what the sweep would find.)
     const duty: PublishDuty | undefined =
       sealed !== undefined
         ? { raceId, sealed }
@@ -487,9 +484,7 @@ export class IngestProcessor {
           ? { raceId, claimedAtMs: board.publish.claimedAtMs }
           : claimed || (result.changed && !isRaceClosed(board))
             ? undefined
-            : overdue
-              ? { raceId, claimedAtMs: slot.claimedAtMs }
-              : publishDutyOf(raceId, board.version, slot, now, this.intervalMs, roundSecond);
+            : owedDuty(board, this.clock(), this.intervalMs, this.settleMs, roundSecond);
     return duty === undefined ? { rejected, bests } : { rejected, bests, duty };
   }
 
