@@ -165,8 +165,9 @@ export class MemoryStateStore implements StateStore {
   async readBests(keys: ReadonlyArray<{ racerId: number; classId: number }>): Promise<Map<string, number>> {
     const found = new Map<string, number>();
     for (const { racerId, classId } of keys) {
-      const best = this.bests.get(bestKey(racerId, classId));
-      if (best !== undefined) found.set(bestKey(racerId, classId), best.best);
+      const key = bestKey(racerId, classId);
+      const best = this.bests.get(key);
+      if (best !== undefined) found.set(key, best.best);
     }
     return found;
   }
