@@ -67,8 +67,8 @@ export class ConsumerRegistry {
   }
 
   /**
-   * Runs a consumer operation on `params` (JSON-shaped). `streamExists` tells whether a stream name exists
-   * (kinesalite knows); undefined `operation` results mean "not a consumer operation".
+   * Runs a consumer operation on `params` (JSON-shaped). `streamExists`: whether the stream `streamToCheck`
+   * names exists (kinesalite knows); only registering and listing ask.
    */
   call(operation: string, params: Record<string, unknown>, streamExists: boolean): ConsumerAnswer {
     switch (operation) {
@@ -85,13 +85,15 @@ export class ConsumerRegistry {
     }
   }
 
-  /** The stream name a consumer call is about (for the caller's existence check), or undefined. */
-  static streamOf(params: Record<string, unknown>): string | undefined {
+  /**
+   * The stream whose existence `operation` depends on: registering and listing answer
+   * `ResourceNotFoundException` for a stream that does not exist; describing and deregistering look up the
+   * consumer alone. Undefined when there is nothing to ask about.
+   */
+  static streamToCheck(operation: string, params: Record<string, unknown>): string | undefined {
+    if (operation !== 'RegisterStreamConsumer' && operation !== 'ListStreamConsumers') return undefined;
     const streamArn = params['StreamARN'];
-    if (typeof streamArn === 'string') return streamNameFromArn(streamArn);
-    const consumerArn = params['ConsumerARN'];
-    const parsed = typeof consumerArn === 'string' ? parseConsumerArn(consumerArn) : undefined;
-    return parsed && streamNameFromArn(parsed.streamArn);
+    return typeof streamArn === 'string' ? streamNameFromArn(streamArn) : undefined;
   }
 
   private consumersOf(stream: string): StreamConsumer[] {

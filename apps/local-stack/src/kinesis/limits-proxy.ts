@@ -302,7 +302,7 @@ export class KinesisLimitsProxy {
     params: Record<string, unknown>,
     headers: http.IncomingHttpHeaders,
   ): Promise<void> {
-    const stream = ConsumerRegistry.streamOf(params);
+    const stream = ConsumerRegistry.streamToCheck(operation, params);
     const exists =
       stream !== undefined &&
       (
