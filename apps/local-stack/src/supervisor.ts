@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAMBDA_ENV } from '@alleycat/schema';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import { DEFAULT_PORTS, LOCAL_ACCOUNT_ID } from './constants.js';
+import { DEFAULT_PORTS } from './constants.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './parts/types.js';
@@ -291,7 +291,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const emulatorEnv = {
       AWS_REGION: config.region,
       AWS_DEFAULT_REGION: config.region,
-      AWS_ACCOUNT_ID: LOCAL_ACCOUNT_ID,
+      AWS_ACCOUNT_ID: config.accountId,
     };
     const kinesalite = await supervisor.start(
       'kinesalite',
