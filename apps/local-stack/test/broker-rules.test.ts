@@ -10,7 +10,7 @@ import { localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { type ErrorActionMessage, RuleEngine, type TopicRuleConfig } from '../src/rules/rule-engine.js';
-import { createStream, manualClock, run, storedRecords, waitFor } from './helpers.js';
+import { createStream, manualClock, mosquittoPub, storedRecords, waitFor } from './helpers.js';
 
 const ERROR_KEY = 'errors/$${parse_time("yyyy/MM/dd", timestamp(), "UTC")}/$${newuuid()}.json';
 const ingestRule: TopicRuleConfig = {
@@ -110,20 +110,7 @@ describe('broker with the rules engine in its publish path', () => {
     const browser = await connect(broker.wsUrl!, 'racer-8');
     await browser.publishAsync(INGEST_TOPIC, JSON.stringify({ racerId: 8 }), { qos: 1 });
     const port = new URL(broker.mqttUrl).port;
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-i',
-      'racer-9',
-      '-q',
-      '1',
-      '-t',
-      INGEST_TOPIC,
-      '-m',
-      '{"racerId":9}',
-    ]);
+    await mosquittoPub(port, 'racer-9', INGEST_TOPIC, '{"racerId":9}');
     await waitFor(() => seen.length === 2 || undefined);
     const records = await stored();
     expect(records.map((r) => JSON.parse(r.data))).toEqual([
@@ -301,20 +288,7 @@ describe('Basic Ingest ($aws/rules/{rule}/…)', () => {
       qos: 1,
     });
     const port = new URL(broker.mqttUrl).port;
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-i',
-      'racer-23',
-      '-q',
-      '1',
-      '-t',
-      `$aws/rules/${ingestRule.name}/${INGEST_TOPIC}`,
-      '-m',
-      '{"racerId":23}',
-    ]);
+    await mosquittoPub(port, 'racer-23', `$aws/rules/${ingestRule.name}/${INGEST_TOPIC}`, '{"racerId":23}');
 
     const records = await stored();
     expect(records.map((r) => [r.key, r.key === 'bike-21' ? [...r.raw] : JSON.parse(r.data)])).toEqual([

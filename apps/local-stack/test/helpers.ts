@@ -18,6 +18,14 @@ import type { RunningStack } from '../src/supervisor.js';
 
 export const run = promisify(execFile);
 
+/** Debian's `mosquitto_pub` publishing one QoS 1 message, as client `clientId`, to the broker on 127.0.0.1. */
+export function mosquittoPub(port: string | number, clientId: string, topic: string, message: string) {
+  return run('mosquitto_pub', [
+    ...['-h', '127.0.0.1', '-p', String(port), '-i', clientId, '-q', '1'],
+    ...['-t', topic, '-m', message],
+  ]);
+}
+
 /** Paths and settings the stack-level tests share. */
 export const REPO = path.join(import.meta.dirname, '..', '..', '..');
 /** The bike-client CLI, run as a child process (apps do not import each other). */

@@ -27,7 +27,17 @@ import { MetricTotals, parseEmfLine } from '../src/race/emf.js';
 import { RaceBoards } from '../src/race/race-boards.js';
 import { loadStackConfig, type StackConfig } from '../src/stack-config.js';
 import { type RunningStack, startStack } from '../src/supervisor.js';
-import { ALLEYCAT, BUNDLE, FIXTURE, FREE, readAllMessages, run, STREAM, waitFor } from './helpers.js';
+import {
+  ALLEYCAT,
+  BUNDLE,
+  FIXTURE,
+  FREE,
+  mosquittoPub,
+  readAllMessages,
+  run,
+  STREAM,
+  waitFor,
+} from './helpers.js';
 
 let stack: RunningStack;
 let dir: string;
@@ -326,20 +336,7 @@ describe('races from the simulator through the local stack, checked against what
     try {
       await new Promise((r) => setTimeout(r, 500)); // let it subscribe
       for (const m of race.messages) {
-        await run('mosquitto_pub', [
-          '-h',
-          '127.0.0.1',
-          '-p',
-          port,
-          '-i',
-          `racer-${m.racerId}`,
-          '-q',
-          '1',
-          '-t',
-          INGEST_TOPIC,
-          '-m',
-          JSON.stringify(m),
-        ]);
+        await mosquittoPub(port, `racer-${m.racerId}`, INGEST_TOPIC, JSON.stringify(m));
       }
       const board = await finalBoard(lines, 880_001, 2);
       expectSameTotals(board, race.totals);

@@ -6,7 +6,7 @@ import { INGEST_TOPIC } from '@alleycat/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, Supervisor, startStack } from '../src/supervisor.js';
-import { alive, FIXTURE, FREE, run, waitFor } from './helpers.js';
+import { alive, FIXTURE, FREE, mosquittoPub, waitFor } from './helpers.js';
 
 let dir: string;
 let stack: RunningStack | undefined;
@@ -54,20 +54,7 @@ describe('supervisor', () => {
     ]);
     expect(new Set(parts.map((p) => p.pid)).size).toBe(7);
     const mqttPort = new URL(stack.endpoints.mqtt).port;
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      mqttPort,
-      '-i',
-      'racer-12',
-      '-q',
-      '1',
-      '-t',
-      INGEST_TOPIC,
-      '-m',
-      '{"racerId":12,"second":1}',
-    ]);
+    await mosquittoPub(mqttPort, 'racer-12', INGEST_TOPIC, '{"racerId":12,"second":1}');
     const log = path.join(dir, 'invocations.jsonl');
     const lines = await waitFor(async () => {
       const text = await readFile(log, 'utf8').catch(() => '');
@@ -102,38 +89,12 @@ describe('supervisor', () => {
     // rule and the event source mapping carry on.
     const kinesisPart = parts.find((p) => p.name === 'kinesis')!;
     await stack.supervisor.stop(kinesisPart);
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      mqttPort,
-      '-i',
-      'racer-13',
-      '-q',
-      '1',
-      '-t',
-      INGEST_TOPIC,
-      '-m',
-      '{"racerId":13}',
-    ]);
+    await mosquittoPub(mqttPort, 'racer-13', INGEST_TOPIC, '{"racerId":13}');
     const errorFiles = await readdir(stack.dirs.errorsBucket, { recursive: true });
     expect(errorFiles.filter((f) => f.endsWith('.json'))).toHaveLength(1);
     const restarted = await stack.supervisor.restart(kinesisPart);
     expect(restarted.urls['kinesis']).toBe(stack.endpoints.kinesis);
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      mqttPort,
-      '-i',
-      'racer-14',
-      '-q',
-      '1',
-      '-t',
-      INGEST_TOPIC,
-      '-m',
-      '{"racerId":14}',
-    ]);
+    await mosquittoPub(mqttPort, 'racer-14', INGEST_TOPIC, '{"racerId":14}');
     await waitFor(
       async () => ((await readFile(log, 'utf8')).includes('racer-14') ? true : undefined),
       15_000,
