@@ -47,6 +47,11 @@ export interface RaceBoard {
   /** The leaderboard's publish slot as stored with the board (README § Leaderboards). */
   publish: PublishState;
   racers: Map<number, RacerState>;
+  /**
+   * The store's count of writes to the board as read (merges and slot changes alike), if the store keeps
+   * one: its next write is conditioned on it. Opaque to everything else.
+   */
+  storeRevision?: number;
 }
 
 /**

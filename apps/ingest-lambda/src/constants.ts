@@ -63,14 +63,36 @@ export const STATE_CONFLICT_BACKOFF_MS = 15;
  */
 export const MAX_BOARD_ITEM_BYTES = 380 * 1024;
 
+/**
+ * The live item takes new races while it is smaller than this; past it a new race starts in its own item.
+ * Its races grow by about half while they run, so the item stays well inside `MAX_BOARD_ITEM_BYTES`, and
+ * every write bills the whole item (README § Item design: write units, and DynamoDB's 1,000 write units a
+ * second per partition).
+ */
+export const LIVE_ITEM_SOFT_BYTES = 128 * 1024;
+/** Races in one write of the live item: keeps the update and condition expressions inside 4 KB each. */
+export const LIVE_ENTRIES_PER_WRITE = 100;
+/** A write of several races that lost on one of them is sent again without the losers, this many times. */
+export const MAX_LIVE_WRITE_ATTEMPTS = 4;
+/** A closed, published race leaves the live item once its last record is this old. */
+export const LIVE_MOVE_AFTER_MS = 60_000;
+/**
+ * A moved race's marker stays in the live item this long. Longer than an invocation can hold a read of
+ * the item (Lambda's 15 minutes), so no writer can re-create a moved race in it (README § Item design).
+ */
+export const MOVED_MARKER_LIFETIME_MS = 20 * 60_000;
+
 /** Items of a race expire this long after its last record (TTL on `expiresAt`); bests never expire. */
 export const RACE_STATE_TTL_SECONDS = 7 * 24 * 3600;
 
 /** A container sweeps the open-race index for timed-out races at most this often. */
 export const SWEEP_INTERVAL_MS = 10_000;
 
-/** Races loaded, merged and written at once within one invocation. */
-export const RACE_CONCURRENCY = 8;
+/**
+ * Races loaded, merged and written at once within one invocation. High enough for every race of a batch:
+ * their reads and writes of the live item then go as one request each (README § Item design).
+ */
+export const RACE_CONCURRENCY = 64;
 /** Invalid-record reports written at once. */
 export const SINK_CONCURRENCY = 16;
 /** Best-score updates sent at once. */
@@ -81,6 +103,8 @@ export const NAMES_EVERY_SECONDS = 10;
 
 /** Keys of the state table (one table, generic `pk`/`sk`; README § Item design). */
 export const KEY = {
+  livePartition: 'RACES',
+  liveSort: 'LIVE',
   racePrefix: 'RACE#',
   boardSort: 'BOARD',
   openPartition: 'OPEN_RACES',

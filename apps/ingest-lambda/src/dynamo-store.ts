@@ -1,8 +1,12 @@
 /**
  * The race state in DynamoDB (one table, `pk`/`sk`, TTL on `expiresAt`; README § Item design):
- * - board   `RACE#{raceId}` / `BOARD`                 every racer's score and counted seconds (binary)
+ * - live    `RACES` / `LIVE`                          the boards of live races, one map attribute `r{raceId}` each
+ * - board   `RACE#{raceId}` / `BOARD`                 a race moved out of the live item (the same map attribute)
  * - best    `RACER#{racerId}` / `BEST#CLASS#{classId}` a racer's all-time best total in a class
  * - open    `OPEN_RACES` / `RACE#{raceId}`            races not yet closed, for the timeout sweep
+ *
+ * An invocation's races share the live item, so their reads are one `GetItem` and their merges one
+ * `UpdateItem` (conditions per race), gathered by `TurnBatcher`: writes scale with invocations, not races.
  */
 
 import { STATE_TABLE } from '@alleycat/schema';
@@ -17,7 +21,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { PublishState, RaceBoard } from './board.js';
+import { isRaceClosed, type PublishState, type RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
 import { isRetryable } from './classify.js';
@@ -26,34 +30,45 @@ import {
   BATCH_GET_CONCURRENCY,
   BATCH_GET_MAX_KEYS,
   KEY,
+  LIVE_ENTRIES_PER_WRITE,
+  LIVE_ITEM_SOFT_BYTES,
+  LIVE_MOVE_AFTER_MS,
   MAX_BATCH_GET_ATTEMPTS,
   MAX_BOARD_ITEM_BYTES,
+  MAX_LIVE_WRITE_ATTEMPTS,
+  MOVED_MARKER_LIFETIME_MS,
   RACE_STATE_TTL_SECONDS,
 } from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
 import {
   type BoardExpectation,
   bestKey,
+  type CompactResult,
   type OpenRace,
   type SealOutcome,
   type StateStore,
   type WriteStats,
 } from './state-store.js';
+import { TurnBatcher } from './turn-batcher.js';
 
 const PK = STATE_TABLE.partitionKey;
 const SK = STATE_TABLE.sortKey;
 const TTL = STATE_TABLE.ttlAttribute;
 const KB = 1024;
-/** Bytes of a board item besides the racers blob: key and scalar names and values (generous). */
-const BOARD_OVERHEAD_BYTES = 200;
+/** Bytes of a race entry besides the racers blob: field names and values (generous). */
+const ENTRY_OVERHEAD_BYTES = 200;
+/** Bytes of a moved race's marker in the live item. */
+const MARKER_BYTES = 30;
 
 /** Returned instead of throwing when a condition did not hold: losing a race is not an error. */
 const CONDITION_FAILED = Symbol('condition failed');
 
+type Item = Record<string, AttributeValue>;
+
 const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
 
-function num(item: Record<string, AttributeValue>, name: string, fallback?: number): number {
+function num(item: Item, name: string, fallback?: number): number {
   const v = item[name]?.N;
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
@@ -62,44 +77,167 @@ function num(item: Record<string, AttributeValue>, name: string, fallback?: numb
   return Number(v);
 }
 
-/** `name = :placeholder`, or "never set" when the value read was 0 (the attribute is written on first use). */
-function matches(name: string, placeholder: string, value: number): string {
-  return value === 0 ? `attribute_not_exists(${name})` : `${name} = ${placeholder}`;
-}
+/** Where a race's entry lives: the shared live item, or its own item once moved out. */
+type Home = 'live' | 'own';
+const LIVE = 'live';
+const LIVE_KEY: Item = { [PK]: S(KEY.livePartition), [SK]: S(KEY.liveSort) };
 
-function boardKey(raceId: number): Record<string, AttributeValue> {
+function ownKey(raceId: number): Item {
   return { [PK]: S(`${KEY.racePrefix}${raceId}`), [SK]: S(KEY.boardSort) };
 }
 
-function bestItemKey(racerId: number, classId: number): Record<string, AttributeValue> {
+/** The item a batch key names: `live`, or a race's own item `own:{raceId}`. */
+function itemKey(batchKey: string): Item {
+  return batchKey === LIVE ? LIVE_KEY : ownKey(Number(batchKey.slice(4)));
+}
+
+const batchKeyOf = (raceId: number, home: Home | undefined): string =>
+  home === 'own' ? `own:${raceId}` : LIVE;
+
+function bestItemKey(racerId: number, classId: number): Item {
   return { [PK]: S(`${KEY.racerPrefix}${racerId}`), [SK]: S(`${KEY.bestPrefix}${classId}`) };
 }
 
-function readSlot(item: Record<string, AttributeValue>): PublishState {
+/** The attribute holding a race's entry, in the live item and in its own item alike. */
+const entryName = (raceId: number): string => `r${raceId}`;
+
+/** A race's entry in an item: its board (`v` set), a moved race's marker (`movedAt`), or undefined. */
+function entryOf(item: Item | undefined, raceId: number): Item | undefined {
+  return item?.[entryName(raceId)]?.M;
+}
+
+const isBoardEntry = (entry: Item | undefined): entry is Item => entry?.['v'] !== undefined;
+
+function readSlot(entry: Item): PublishState {
   return {
-    claimedAtMs: num(item, 'pubAt', 0),
-    sealedAtMs: num(item, 'sealAt', 0),
-    sentAtMs: num(item, 'sentAt', 0),
-    version: num(item, 'pubV', 0),
-    racers: num(item, 'pubN', 0),
-    second: num(item, 'pubS', 0),
-    expected: num(item, 'pubE', 0),
+    claimedAtMs: num(entry, 'pubAt', 0),
+    sealedAtMs: num(entry, 'sealAt', 0),
+    sentAtMs: num(entry, 'sentAt', 0),
+    version: num(entry, 'pubV', 0),
+    racers: num(entry, 'pubN', 0),
+    second: num(entry, 'pubS', 0),
+    expected: num(entry, 'pubE', 0),
   };
+}
+
+/**
+ * A whole entry: every field present (zeros included), and `w`, the count of writes to it — merges and
+ * slot changes alike — on which the next write is conditioned.
+ */
+function entryValue(board: RaceBoard, racers: Uint8Array, writes: number): AttributeValue {
+  const p = board.publish;
+  return {
+    M: {
+      v: N(board.version),
+      w: N(writes),
+      classId: N(board.classId),
+      createdAt: N(board.createdAtMs),
+      lastArrival: N(board.lastArrivalMs),
+      racers: { B: racers },
+      racerCount: N(board.racers.size),
+      pubAt: N(p.claimedAtMs),
+      pubS: N(p.second),
+      pubE: N(p.expected),
+      sealAt: N(p.sealedAtMs),
+      sentAt: N(p.sentAtMs),
+      pubV: N(p.version),
+      pubN: N(p.racers),
+    },
+  };
+}
+
+function entryBytes(entry: Item | undefined): number {
+  if (entry === undefined) return 0;
+  const blob = entry['racers']?.B;
+  return blob === undefined ? MARKER_BYTES : blob.length + ENTRY_OVERHEAD_BYTES;
 }
 
 function expiresAt(lastArrivalMs: number): number {
   return Math.floor(lastArrivalMs / 1000) + RACE_STATE_TTL_SECONDS;
 }
 
+/**
+ * One race's part of a write to an item: SET clauses and a condition on its entry, written with `#e` for
+ * the entry and `:x` placeholders that `render` makes unique within the request.
+ */
+interface EntryWrite {
+  raceId: number;
+  sets: string[];
+  condition: string;
+  values: Record<string, AttributeValue>;
+  /** The condition judged against the entry as it is now (after a write of several races lost: who?). */
+  holds(entry: Item | undefined): boolean;
+  /** The entry's size after the write. */
+  bytes: number;
+  ttl: number;
+}
+
+function render(write: EntryWrite, i: number): { sets: string[]; condition: string } {
+  const rename = (text: string): string => text.replace(/#e\b/g, `#e${i}`).replace(/:(\w+)/g, `:${i}$1`);
+  return { sets: write.sets.map(rename), condition: rename(write.condition) };
+}
+
+/**
+ * A merge write of a board: the whole entry (with the claim or seal the processor put in `publish`), if
+ * nothing has written the entry since it was read — the version and the slot as read are then exactly
+ * what is stored, so the writer knows which claim its version is covered by (README § Leaderboards).
+ */
+function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8Array): EntryWrite {
+  const read = expected.version === 0 ? undefined : board.storeRevision;
+  if (expected.version !== 0 && read === undefined) {
+    throw new Error(`race ${board.raceId}: a board written without being read from this store`);
+  }
+  return {
+    raceId: board.raceId,
+    sets: ['#e = :entry'],
+    condition: read === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
+    values: {
+      ':entry': entryValue(board, racers, (read ?? 0) + 1),
+      ...(read === undefined ? {} : { ':w': N(read) }),
+    },
+    holds: (entry) => (read === undefined ? entry === undefined : entry?.['w']?.N === String(read)),
+    bytes: racers.length + ENTRY_OVERHEAD_BYTES,
+    ttl: expiresAt(board.lastArrivalMs),
+  };
+}
+
+/** A moved race's marker: in place of the entry `copied` if nothing wrote it since, or of no entry. */
+function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): EntryWrite {
+  const writes = copied?.['w'];
+  return {
+    raceId,
+    sets: ['#e = :marker'],
+    condition: writes === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
+    values: { ':marker': { M: { movedAt: N(nowMs) } }, ...(writes === undefined ? {} : { ':w': writes }) },
+    holds: (entry) => (writes === undefined ? entry === undefined : entry?.['w']?.N === writes.N),
+    bytes: MARKER_BYTES,
+    ttl: Math.floor(nowMs / 1000) + RACE_STATE_TTL_SECONDS,
+  };
+}
+
 export class DynamoStateStore implements StateStore {
   readonly stats: WriteStats = { writes: 0, writeUnits: 0, conditionalFailures: 0 };
   private readonly cache = new BoardCache();
-  /** Size of each board last read or written here, to count what a slot update on the item bills. */
-  private readonly lastBoardBytes = new Map<number, number>();
+  /** Where each race read here lives (moves are one-way: a race once in its own item stays there). */
+  private readonly homes = new Map<number, Home>();
+  /** Size of the live item as last read (what a write to it bills), and of each live entry in it. */
+  private liveBytes = 0;
+  private readonly liveEntryBytes = new Map<number, number>();
+  /** Size of each own item last read or written. */
+  private readonly ownBytes = new Map<number, number>();
+  private readonly reads = new TurnBatcher<undefined, Item | undefined>(async (key, asks) => {
+    const item = await this.getItem(key);
+    return asks.map(() => item);
+  });
+  private readonly writes = new TurnBatcher<EntryWrite, boolean>((key, entries) =>
+    this.writeEntries(key, entries),
+  );
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** The live item takes new races while smaller than this (tests lower it). */
+    private readonly liveSoftBytes = LIVE_ITEM_SOFT_BYTES,
   ) {}
 
   /** Runs one request, counting writes and turning failures into `DependencyError`s (retryable or not). */
@@ -123,132 +261,210 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  /** A board item as a `RaceBoard`; `peek` reads the decode cache without taking the entry (publish only). */
-  private toBoard(raceId: number, item: Record<string, AttributeValue>, peek: boolean): RaceBoard {
+  /** Strongly consistent read of a whole item (the live item, or a race's own), noting its size. */
+  private async getItem(key: string): Promise<Item | undefined> {
+    const out = await this.send(`GetItem ${key}`, () =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: itemKey(key), ConsistentRead: true }),
+      ),
+    );
+    const item = out === CONDITION_FAILED ? undefined : out.Item;
+    if (key === LIVE) this.noteLive(item);
+    return item;
+  }
+
+  private noteLive(item: Item | undefined): void {
+    this.liveBytes = 0;
+    this.liveEntryBytes.clear();
+    for (const [name, value] of Object.entries(item ?? {})) {
+      if (value.M === undefined) continue;
+      const bytes = entryBytes(value.M);
+      this.liveBytes += bytes;
+      this.liveEntryBytes.set(Number(name.slice(1)), bytes);
+    }
+  }
+
+  /** What a write to the item bills: DynamoDB bills the whole item, however little of it changes. */
+  private billedBytes(key: string, raceId: number, entryAfter: number): number {
+    if (key !== LIVE) return entryAfter;
+    return this.liveBytes - (this.liveEntryBytes.get(raceId) ?? 0) + entryAfter;
+  }
+
+  /**
+   * Sends a batch of entry writes to one item, `LIVE_ENTRIES_PER_WRITE` a request. A request fails as a
+   * whole when any of its conditions does not hold: the item read again tells which entries lost (they get
+   * false, and read and merge again), and the others are sent again.
+   */
+  private async writeEntries(key: string, entries: EntryWrite[]): Promise<boolean[]> {
+    const results = entries.map(() => false);
+    const chunks: number[][] = [];
+    for (let i = 0; i < entries.length; i += LIVE_ENTRIES_PER_WRITE) {
+      chunks.push(entries.slice(i, i + LIVE_ENTRIES_PER_WRITE).map((_, j) => i + j));
+    }
+    await forEachLimit(chunks, chunks.length, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (
+          await this.sendEntries(
+            key,
+            pending.map((i) => entries[i]!),
+          )
+        ) {
+          for (const i of pending) results[i] = true;
+          return;
+        }
+        if (pending.length === 1 || attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
+        const item = await this.getItem(key);
+        pending = pending.filter((i) => entries[i]!.holds(entryOf(item, entries[i]!.raceId)));
+      }
+    });
+    return results;
+  }
+
+  private async sendEntries(key: string, entries: EntryWrite[]): Promise<boolean> {
+    const sets: string[] = [];
+    const conditions: string[] = [];
+    const names: Record<string, string> = { '#ttl': TTL };
+    const values: Record<string, AttributeValue> = {};
+    let ttl = 0;
+    let billed = key === LIVE ? this.liveBytes : 0;
+    entries.forEach((entry, i) => {
+      const rendered = render(entry, i);
+      sets.push(...rendered.sets);
+      conditions.push(`(${rendered.condition})`);
+      names[`#e${i}`] = entryName(entry.raceId);
+      for (const [placeholder, value] of Object.entries(entry.values))
+        values[`:${i}${placeholder.slice(1)}`] = value;
+      ttl = Math.max(ttl, entry.ttl);
+      billed =
+        key === LIVE ? billed - (this.liveEntryBytes.get(entry.raceId) ?? 0) + entry.bytes : entry.bytes;
+    });
+    values[':ttl'] = N(ttl);
+    const out = await this.send(
+      entries.length === 1 && key !== LIVE ? 'UpdateItem board' : 'UpdateItem live',
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: itemKey(key),
+            UpdateExpression: `SET ${sets.join(', ')}, #ttl = :ttl`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      billed,
+    );
+    if (out === CONDITION_FAILED) return false;
+    for (const entry of entries) {
+      if (key === LIVE) {
+        this.liveBytes += entry.bytes - (this.liveEntryBytes.get(entry.raceId) ?? 0);
+        this.liveEntryBytes.set(entry.raceId, entry.bytes);
+      } else this.ownBytes.set(entry.raceId, entry.bytes);
+    }
+    return true;
+  }
+
+  /** A race entry as a `RaceBoard`; `peek` reads the decode cache without taking the entry (publish only). */
+  private toBoard(raceId: number, entry: Item, peek: boolean): RaceBoard {
     try {
-      const lastArrivalMs = num(item, 'lastArrival');
-      const version = num(item, 'v');
-      const createdAtMs = num(item, 'createdAt');
-      const blob = item['racers']?.B;
+      const lastArrivalMs = num(entry, 'lastArrival');
+      const version = num(entry, 'v');
+      const createdAtMs = num(entry, 'createdAt');
+      const blob = entry['racers']?.B;
       if (blob === undefined) throw new RangeError('attribute racers missing');
       const cached = peek
         ? this.cache.peek(raceId, version, createdAtMs)
         : this.cache.checkout(raceId, version, createdAtMs);
       return {
         raceId,
-        classId: num(item, 'classId'),
+        classId: num(entry, 'classId'),
         version,
         createdAtMs,
         lastArrivalMs,
         // Claims and seals change these without a new version: always from the item.
-        publish: readSlot(item),
+        publish: readSlot(entry),
         racers: cached ?? decodeRacers(blob, lastArrivalMs),
+        storeRevision: num(entry, 'w'),
       };
     } catch (error) {
       throw new CorruptBoardError(raceId, (error as Error).message);
     }
   }
 
-  /** Write bytes of an update to the board item: DynamoDB bills the whole item, however little changes. */
-  private boardBytes(raceId: number): number {
-    return this.lastBoardBytes.get(raceId) ?? KB;
+  /** The race's entry where it lives now: the live item, else its own item (moved out, or born there). */
+  private async readEntry(raceId: number): Promise<Item | undefined> {
+    if (this.homes.get(raceId) === 'own')
+      return entryOf(await this.reads.add(batchKeyOf(raceId, 'own'), undefined), raceId);
+    const live = entryOf(await this.reads.add(LIVE, undefined), raceId);
+    if (isBoardEntry(live)) {
+      this.homes.set(raceId, 'live');
+      return live;
+    }
+    // Not in the live item: moved out (a marker, or one since purged), born in its own item, or new.
+    const own = entryOf(await this.reads.add(batchKeyOf(raceId, 'own'), undefined), raceId);
+    if (isBoardEntry(own) || live !== undefined) this.homes.set(raceId, 'own');
+    else this.homes.delete(raceId);
+    return own;
   }
 
   async loadBoard(raceId: number): Promise<RaceBoard | undefined> {
-    const out = await this.send('GetItem board', () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: boardKey(raceId), ConsistentRead: true }),
-      ),
-    );
-    if (out === CONDITION_FAILED || out.Item === undefined) return undefined;
-    const blob = out.Item['racers']?.B;
-    if (blob !== undefined) this.lastBoardBytes.set(raceId, blob.length + BOARD_OVERHEAD_BYTES);
-    return this.toBoard(raceId, out.Item, false);
+    const entry = await this.readEntry(raceId);
+    return isBoardEntry(entry) ? this.toBoard(raceId, entry, false) : undefined;
   }
 
   async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
     const racers = encodeRacers(board.racers.values(), board.lastArrivalMs);
-    const bytes = racers.length + BOARD_OVERHEAD_BYTES;
+    const bytes = racers.length + ENTRY_OVERHEAD_BYTES;
     if (bytes > MAX_BOARD_ITEM_BYTES) throw new BoardTooLargeError(board.raceId, bytes, MAX_BOARD_ITEM_BYTES);
-
-    const sets = [
-      '#v = :nv',
-      'classId = :classId',
-      'createdAt = :createdAt',
-      'lastArrival = :lastArrival',
-      'racers = :racers',
-      'racerCount = :racerCount',
-      '#ttl = :ttl',
-    ];
-    const names: Record<string, string> = { '#v': 'v', '#ttl': TTL };
-    const values: Record<string, AttributeValue> = {
-      ':nv': N(board.version),
-      ':classId': N(board.classId),
-      ':createdAt': N(board.createdAtMs),
-      ':lastArrival': N(board.lastArrivalMs),
-      ':racers': { B: racers },
-      ':racerCount': N(board.racers.size),
-      ':ttl': N(expiresAt(board.lastArrivalMs)),
-    };
-    let condition: string;
-    if (expected.version === 0) condition = `attribute_not_exists(${PK})`;
-    else {
-      // The version, and the slot's claim and seal as read: a claim or seal since the read changes what
-      // this writer owes the leaderboard, so it must read again (README § Leaderboards).
-      condition = `#v = :v AND ${matches('pubAt', ':readPubAt', expected.claimedAtMs)} AND ${matches('sealAt', ':readSealAt', expected.sealedAtMs)}`;
-      values[':v'] = N(expected.version);
-      if (expected.claimedAtMs !== 0) values[':readPubAt'] = N(expected.claimedAtMs);
-      if (expected.sealedAtMs !== 0) values[':readSealAt'] = N(expected.sealedAtMs);
+    let home = this.homes.get(board.raceId);
+    if (expected.version === 0 && home !== 'own' && this.liveBytes + bytes > this.liveSoftBytes) {
+      // The live item is full: the race starts in its own item, behind a marker in the live item that
+      // sends every writer there (a writer that finds neither would create it live).
+      if (!(await this.writes.add(LIVE, markerWrite(board.raceId, board.createdAtMs, undefined))))
+        return false;
+      home = 'own';
+      this.homes.set(board.raceId, home);
     }
-    if (expected.claim) {
-      sets.push('pubAt = :pubAt', 'pubS = :pubS', 'pubE = :pubE');
-      values[':pubAt'] = N(board.publish.claimedAtMs);
-      values[':pubS'] = N(board.publish.second);
-      values[':pubE'] = N(board.publish.expected);
-    }
-    if (expected.seal) {
-      // The claim's round is in (or overdue) with this write: it is the seal, and this version is published.
-      const p = board.publish;
-      sets.push('sealAt = :sealAt', 'sentAt = :sentAt', 'pubV = :pubV', 'pubN = :pubN');
-      values[':sealAt'] = N(p.sealedAtMs);
-      values[':sentAt'] = N(p.sentAtMs);
-      values[':pubV'] = N(p.version);
-      values[':pubN'] = N(p.racers);
-    }
-    const out = await this.send(
-      'UpdateItem board',
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: boardKey(board.raceId),
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        ),
-      bytes,
-    );
-    if (out === CONDITION_FAILED) return false;
-    this.lastBoardBytes.set(board.raceId, bytes);
+    if (!(await this.writes.add(batchKeyOf(board.raceId, home), mergeWrite(board, expected, racers))))
+      return false;
+    this.homes.set(board.raceId, home ?? 'live');
     this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
   }
 
-  async readPublish(raceId: number): Promise<PublishState | undefined> {
-    const out = await this.send('GetItem slot', () =>
-      this.client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: boardKey(raceId),
-          ConsistentRead: true,
-          ProjectionExpression: 'pk, pubAt, sealAt, sentAt, pubV, pubN, pubS, pubE',
-        }),
+  /** An update of one race's entry where it lives (slot operations), with `#e` naming the entry. */
+  private updateEntry(
+    operation: string,
+    raceId: number,
+    input: { update: string; condition: string; values: Record<string, AttributeValue>; returnOld?: boolean },
+  ) {
+    const key = batchKeyOf(raceId, this.homes.get(raceId));
+    return this.send(
+      operation,
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: itemKey(key),
+            UpdateExpression: input.update,
+            ConditionExpression: input.condition,
+            ExpressionAttributeNames: { '#e': entryName(raceId) },
+            ExpressionAttributeValues: input.values,
+            ReturnValues: input.returnOld ? 'ALL_OLD' : 'NONE',
+          }),
+        ),
+      this.billedBytes(
+        key,
+        raceId,
+        key === LIVE ? (this.liveEntryBytes.get(raceId) ?? KB) : (this.ownBytes.get(raceId) ?? KB),
       ),
     );
-    const item = out === CONDITION_FAILED ? undefined : out.Item;
-    return item === undefined ? undefined : readSlot(item);
+  }
+
+  async readPublish(raceId: number): Promise<PublishState | undefined> {
+    const entry = await this.readEntry(raceId);
+    return isBoardEntry(entry) ? readSlot(entry) : undefined;
   }
 
   async claimPublish(
@@ -257,23 +473,12 @@ export class DynamoStateStore implements StateStore {
     nowMs: number,
     second: number,
   ): Promise<boolean> {
-    const values: Record<string, AttributeValue> = { ':now': N(nowMs), ':s': N(second), ':zero': N(0) };
-    if (seenClaimedAtMs !== 0) values[':seen'] = N(seenClaimedAtMs);
-    const out = await this.send(
-      'UpdateItem claim',
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: boardKey(raceId),
-            // Outside a merge write (a closed race's last board): the round waits for no racer.
-            UpdateExpression: 'SET pubAt = :now, pubS = :s, pubE = :zero',
-            ConditionExpression: `attribute_exists(${PK}) AND ${matches('pubAt', ':seen', seenClaimedAtMs)}`,
-            ExpressionAttributeValues: values,
-          }),
-        ),
-      this.boardBytes(raceId),
-    );
+    const out = await this.updateEntry('UpdateItem claim', raceId, {
+      // Outside a merge write (a closed race's last board): the round waits for no racer.
+      update: 'SET #e.pubAt = :now, #e.pubS = :s, #e.pubE = :zero, #e.w = #e.w + :one',
+      condition: '#e.pubAt = :seen',
+      values: { ':now': N(nowMs), ':s': N(second), ':zero': N(0), ':seen': N(seenClaimedAtMs), ':one': N(1) },
+    });
     return out !== CONDITION_FAILED;
   }
 
@@ -283,31 +488,20 @@ export class DynamoStateStore implements StateStore {
     nowMs: number,
     intervalMs: number,
   ): Promise<SealOutcome> {
-    const out = await this.send(
-      'UpdateItem seal',
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: boardKey(raceId),
-            // The item's own version and racer count, copied in the same write that ends the claim.
-            UpdateExpression: 'SET sealAt = :claim, sentAt = :now, pubV = #v, pubN = racerCount',
-            // Not sealed yet (the write that completed the round may have sealed it), and spaced.
-            ConditionExpression:
-              'pubAt = :claim AND (attribute_not_exists(sealAt) OR sealAt <> :claim) AND (attribute_not_exists(sentAt) OR sentAt <= :limit)',
-            ExpressionAttributeNames: { '#v': 'v' },
-            ExpressionAttributeValues: {
-              ':claim': N(claimedAtMs),
-              ':now': N(nowMs),
-              ':limit': N(nowMs - intervalMs),
-            },
-            // The board as sealed (the seal changes only the slot), with the slot as it was before.
-            ReturnValues: 'ALL_OLD',
-          }),
-        ),
-      this.boardBytes(raceId),
-    );
-    if (out !== CONDITION_FAILED) return { board: this.toBoard(raceId, out.Attributes ?? {}, true) };
+    const out = await this.updateEntry('UpdateItem seal', raceId, {
+      // The entry's own version and racer count, copied in the same write that ends the claim.
+      update:
+        'SET #e.sealAt = :claim, #e.sentAt = :now, #e.pubV = #e.v, #e.pubN = #e.racerCount, #e.w = #e.w + :one',
+      // Not sealed yet (the write that completed the round may have sealed it), and spaced.
+      condition: '#e.pubAt = :claim AND #e.sealAt <> :claim AND #e.sentAt <= :limit',
+      values: { ':claim': N(claimedAtMs), ':now': N(nowMs), ':limit': N(nowMs - intervalMs), ':one': N(1) },
+      // The board as sealed (the seal changes only the slot), with the slot as it was before.
+      returnOld: true,
+    });
+    if (out !== CONDITION_FAILED) {
+      const entry = entryOf(out.Attributes, raceId);
+      if (isBoardEntry(entry)) return { board: this.toBoard(raceId, entry, true) };
+    }
     // Why did it fail? The writer that completed the round sealed it already, or (rare) the previous
     // publish is under an interval old: one read tells.
     const slot = await this.readPublish(raceId);
@@ -317,25 +511,104 @@ export class DynamoStateStore implements StateStore {
   }
 
   async releasePublish(raceId: number, claimedAtMs: number, previous: PublishState): Promise<void> {
-    await this.send(
-      'UpdateItem release',
+    await this.updateEntry('UpdateItem release', raceId, {
+      update: 'SET #e.pubV = :prevV, #e.sentAt = :prevSent, #e.pubN = :prevN, #e.w = #e.w + :one',
+      condition: '#e.pubAt = :claim AND #e.sealAt = :claim',
+      values: {
+        ':prevV': N(previous.version),
+        ':prevSent': N(previous.sentAtMs),
+        ':prevN': N(previous.racers),
+        ':claim': N(claimedAtMs),
+        ':one': N(1),
+      },
+    });
+  }
+
+  /**
+   * Keeps the live item small: a closed race whose latest version is published and whose last record is
+   * `LIVE_MOVE_AFTER_MS` old moves to its own item — copied there first (never over a newer copy), then
+   * replaced by a marker if its version and slot are still the ones copied; markers older than
+   * `MOVED_MARKER_LIFETIME_MS` are removed (README § Item design).
+   */
+  async compact(nowMs: number): Promise<CompactResult> {
+    const result: CompactResult = { moved: 0, markersRemoved: 0 };
+    const item = await this.getItem(LIVE);
+    const expired: Array<{ raceId: number; movedAt: AttributeValue }> = [];
+    for (const [name, value] of Object.entries(item ?? {})) {
+      const entry = value.M;
+      if (entry === undefined) continue;
+      const raceId = Number(name.slice(1));
+      if (!isBoardEntry(entry)) {
+        if (nowMs - num(entry, 'movedAt', nowMs) > MOVED_MARKER_LIFETIME_MS) {
+          expired.push({ raceId, movedAt: entry['movedAt']! });
+        }
+        continue;
+      }
+      const slot = readSlot(entry);
+      const version = num(entry, 'v');
+      if (slot.claimedAtMs === 0 || slot.sealedAtMs !== slot.claimedAtMs || slot.version !== version)
+        continue;
+      if (nowMs - num(entry, 'lastArrival') < LIVE_MOVE_AFTER_MS) continue;
+      if (!isRaceClosed(this.toBoard(raceId, entry, true))) continue;
+      if (await this.moveOut(raceId, entry, nowMs)) result.moved++;
+    }
+    for (let i = 0; i < expired.length; i += LIVE_ENTRIES_PER_WRITE) {
+      const chunk = expired.slice(i, i + LIVE_ENTRIES_PER_WRITE);
+      const names: Record<string, string> = {};
+      const values: Record<string, AttributeValue> = {};
+      chunk.forEach(({ raceId, movedAt }, j) => {
+        names[`#m${j}`] = entryName(raceId);
+        values[`:m${j}`] = movedAt;
+      });
+      const out = await this.send(
+        'UpdateItem markers',
+        () =>
+          this.client.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: LIVE_KEY,
+              UpdateExpression: `REMOVE ${chunk.map((_, j) => `#m${j}`).join(', ')}`,
+              ConditionExpression: chunk.map((_, j) => `#m${j}.movedAt = :m${j}`).join(' AND '),
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }),
+          ),
+        this.liveBytes,
+      );
+      if (out !== CONDITION_FAILED) result.markersRemoved += chunk.length;
+    }
+    return result;
+  }
+
+  /** Copies a live entry to the race's own item, then puts a marker in its place if it is unchanged. */
+  private async moveOut(raceId: number, entry: Item, nowMs: number): Promise<boolean> {
+    const bytes = entryBytes(entry);
+    const copied = await this.send(
+      'UpdateItem move',
       () =>
         this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
-            Key: boardKey(raceId),
-            UpdateExpression: 'SET pubV = :prevV, sentAt = :prevSent, pubN = :prevN',
-            ConditionExpression: 'pubAt = :claim AND sealAt = :claim',
+            Key: ownKey(raceId),
+            UpdateExpression: 'SET #e = :entry, #ttl = :ttl',
+            // Never over a copy as new or newer (a writer there already, after an earlier move's marker; a
+            // slow mover of the same entry): the copy keeps the entry's write count.
+            ConditionExpression: 'attribute_not_exists(#e) OR #e.w < :w',
+            ExpressionAttributeNames: { '#e': entryName(raceId), '#ttl': TTL },
             ExpressionAttributeValues: {
-              ':prevV': N(previous.version),
-              ':prevSent': N(previous.sentAtMs),
-              ':prevN': N(previous.racers),
-              ':claim': N(claimedAtMs),
+              ':entry': { M: entry },
+              ':w': entry['w']!,
+              ':ttl': N(expiresAt(num(entry, 'lastArrival'))),
             },
           }),
         ),
-      this.boardBytes(raceId),
+      bytes,
     );
+    if (copied === CONDITION_FAILED) return false;
+    if (!(await this.writes.add(LIVE, markerWrite(raceId, nowMs, entry)))) return false;
+    this.homes.set(raceId, 'own');
+    this.ownBytes.set(raceId, bytes);
+    return true;
   }
 
   async readBests(keys: ReadonlyArray<{ racerId: number; classId: number }>): Promise<Map<string, number>> {
@@ -408,7 +681,20 @@ export class DynamoStateStore implements StateStore {
     return out !== CONDITION_FAILED;
   }
 
+  /**
+   * The index entries of a turn's new races are written together and answered together, so the boards
+   * created after them still go to the live item as one write.
+   */
+  private readonly opens = new TurnBatcher<OpenRace, undefined>(async (_key, races) => {
+    await Promise.all(races.map((race) => this.putOpen(race)));
+    return races.map(() => undefined);
+  });
+
   async markOpen(race: OpenRace): Promise<void> {
+    await this.opens.add('open', race);
+  }
+
+  private async putOpen(race: OpenRace): Promise<void> {
     await this.send(
       'PutItem open',
       () =>
@@ -431,7 +717,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async markClosed(raceId: number): Promise<void> {
-    this.lastBoardBytes.delete(raceId);
+    this.ownBytes.delete(raceId);
     await this.send(
       'DeleteItem open',
       () =>

@@ -5,14 +5,17 @@
 import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
+import { LIVE_ENTRIES_PER_WRITE, LIVE_MOVE_AFTER_MS, MAX_LIVE_WRITE_ATTEMPTS } from './constants.js';
 import {
   type BoardExpectation,
   bestKey,
+  type CompactResult,
   type OpenRace,
   type SealOutcome,
   type StateStore,
   type WriteStats,
 } from './state-store.js';
+import { TurnBatcher } from './turn-batcher.js';
 
 interface StoredBoard {
   raceId: number;
@@ -26,6 +29,12 @@ interface StoredBoard {
 }
 
 const KB = 1024;
+
+interface PendingWrite {
+  board: RaceBoard;
+  expected: BoardExpectation;
+  racers: Uint8Array;
+}
 
 export class MemoryStateStore implements StateStore {
   readonly boards = new Map<number, StoredBoard>();
@@ -60,21 +69,67 @@ export class MemoryStateStore implements StateStore {
     return s === undefined ? undefined : this.toBoard(s, false);
   }
 
+  /**
+   * Like the DynamoDB store, the writes of one turn go as one request to the shared live item (a chunk of
+   * `LIVE_ENTRIES_PER_WRITE`), all or nothing; the losers are found and the rest sent again.
+   */
   async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
     const racers = encodeRacers(board.racers.values(), board.lastArrivalMs);
-    this.write(racers.length + 150);
+    return this.writes.add('live', { board, expected, racers });
+  }
+
+  private readonly writes = new TurnBatcher<PendingWrite, boolean>(async (_key, entries) => {
+    const results = entries.map(() => false);
+    for (let start = 0; start < entries.length; start += LIVE_ENTRIES_PER_WRITE) {
+      let pending = entries.slice(start, start + LIVE_ENTRIES_PER_WRITE).map((_, j) => start + j);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        this.write(this.liveBytes(pending.map((i) => entries[i]!)));
+        if (pending.every((i) => this.holds(entries[i]!))) {
+          for (const i of pending) {
+            this.apply(entries[i]!);
+            results[i] = true;
+          }
+          break;
+        }
+        this.stats.conditionalFailures++;
+        if (pending.length === 1 || attempt >= MAX_LIVE_WRITE_ATTEMPTS) break;
+        pending = pending.filter((i) => this.holds(entries[i]!));
+      }
+    }
+    return results;
+  }, queueMicrotask);
+
+  /**
+   * What a write to the live item bills: its races as they will be, with the DynamoDB store's compaction
+   * approximated (boards idle for `LIVE_MOVE_AFTER_MS` left it).
+   */
+  private liveBytes(writing: PendingWrite[]): number {
+    const sizes = new Map<number, { bytes: number; lastArrivalMs: number }>();
+    for (const s of this.boards.values()) {
+      sizes.set(s.raceId, { bytes: s.racers.length + 150, lastArrivalMs: s.lastArrivalMs });
+    }
+    for (const w of writing) {
+      sizes.set(w.board.raceId, { bytes: w.racers.length + 150, lastArrivalMs: w.board.lastArrivalMs });
+    }
+    let newest = 0;
+    for (const s of sizes.values()) newest = Math.max(newest, s.lastArrivalMs);
+    let bytes = 0;
+    for (const s of sizes.values()) if (newest - s.lastArrivalMs < LIVE_MOVE_AFTER_MS) bytes += s.bytes;
+    return bytes;
+  }
+
+  private holds({ board, expected }: PendingWrite): boolean {
     const stored = this.boards.get(board.raceId);
-    const matches =
-      expected.version === 0
-        ? stored === undefined
-        : stored !== undefined &&
+    return expected.version === 0
+      ? stored === undefined
+      : stored !== undefined &&
           stored.version === expected.version &&
           stored.publish.claimedAtMs === expected.claimedAtMs &&
           stored.publish.sealedAtMs === expected.sealedAtMs;
-    if (!matches) {
-      this.stats.conditionalFailures++;
-      return false;
-    }
+  }
+
+  private apply({ board, expected, racers }: PendingWrite): void {
+    const stored = this.boards.get(board.raceId);
     let publish = { ...(stored?.publish ?? board.publish) };
     if (expected.claim) {
       publish.claimedAtMs = board.publish.claimedAtMs;
@@ -93,7 +148,6 @@ export class MemoryStateStore implements StateStore {
       racerCount: board.racers.size,
     });
     this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
-    return true;
   }
 
   async readPublish(raceId: number): Promise<PublishState | undefined> {
@@ -182,6 +236,10 @@ export class MemoryStateStore implements StateStore {
     }
     this.bests.set(key, { best: total, raceId });
     return true;
+  }
+
+  async compact(): Promise<CompactResult> {
+    return { moved: 0, markersRemoved: 0 };
   }
 
   async markOpen(race: OpenRace): Promise<void> {

@@ -193,6 +193,23 @@ export interface SweepResult {
   failed: number;
 }
 
+/**
+ * Backoff after a lost conditional write, full jitter doubled per attempt; one wait per attempt number
+ * for all of an invocation's races, so that those that lost together retry together.
+ */
+function sharedBackoff(): (attempt: number) => Promise<void> {
+  const waits = new Map<number, Promise<void>>();
+  return (attempt) => {
+    let wait = waits.get(attempt);
+    if (wait === undefined) {
+      wait = sleep(Math.random() * STATE_CONFLICT_BACKOFF_MS * 2 ** (attempt - 1));
+      waits.set(attempt, wait);
+      void wait.then(() => waits.delete(attempt));
+    }
+    return wait;
+  };
+}
+
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
@@ -294,10 +311,11 @@ export class IngestProcessor {
     const publishing: Array<Promise<void>> = [];
     const bests: BestDue[] = [];
     const totals = { counted: 0, duplicates: 0, racers: 0, races: 0, bests: 0, published: 0, conflicts: 0 };
+    const backoff = sharedBackoff();
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
       const firstRecord = group.recordIndex[0]!;
       try {
-        const outcome = await this.processRace(raceId, group, nowMs, totals);
+        const outcome = await this.processRace(raceId, group, nowMs, totals, backoff);
         for (const r of outcome.rejected) rejected.push(r);
         for (const b of outcome.bests) bests.push({ ...b, firstRecord });
         const duty = outcome.duty;
@@ -385,6 +403,7 @@ export class IngestProcessor {
       'counted' | 'duplicates' | 'racers' | 'races' | 'bests' | 'published' | 'conflicts',
       number
     >,
+    backoff: (attempt: number) => Promise<void>,
   ): Promise<{ rejected: Rejected[]; bests: Array<Omit<BestDue, 'firstRecord'>>; duty?: PublishDuty }> {
     let board: RaceBoard | undefined;
     let result: MergeResult | undefined;
@@ -451,8 +470,9 @@ export class IngestProcessor {
       if (saved) break;
       totals.conflicts++;
       if (attempt >= MAX_STATE_ATTEMPTS) throw new StateConflictError(raceId, attempt);
-      // Full jitter: two shards that collided should not collide again in lockstep.
-      await sleep(Math.random() * STATE_CONFLICT_BACKOFF_MS * 2 ** (attempt - 1));
+      // Full jitter: two shards that collided should not collide again in lockstep. The races of this
+      // invocation that lost together wait together, so their retries still share one read and one write.
+      await backoff(attempt);
     }
 
     totals.counted += result.secondsCounted;
@@ -696,6 +716,7 @@ export class IngestProcessor {
       }
     });
     this.lastSweepMs = nowMs;
+    await this.compact(nowMs);
     this.logger.info('scheduled sweep', { ...result });
     return result;
   }
@@ -716,6 +737,17 @@ export class IngestProcessor {
       });
     } catch (error) {
       this.logger.warn('timeout sweep failed', { error });
+    }
+    await this.compact(nowMs);
+  }
+
+  /** Moves finished races out of the shared live item (README § Item design); a failure waits for the next sweep. */
+  private async compact(nowMs: number): Promise<void> {
+    try {
+      const { moved, markersRemoved } = await this.store.compact(nowMs);
+      if (moved + markersRemoved > 0) this.logger.info('live item compacted', { moved, markersRemoved });
+    } catch (error) {
+      this.logger.warn('live item compaction failed', { error });
     }
   }
 

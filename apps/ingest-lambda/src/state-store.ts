@@ -40,6 +40,12 @@ export interface WriteStats {
   conditionalFailures: number;
 }
 
+/** What one compaction of the live item did (README § Item design). */
+export interface CompactResult {
+  moved: number;
+  markersRemoved: number;
+}
+
 /** What sealing a claim gave: the board to publish, a lost claim, or "too early, retry at". */
 export type SealOutcome = { board: RaceBoard } | { lost: true } | { retryAtMs: number };
 
@@ -80,6 +86,11 @@ export interface StateStore {
     raceId: number,
     nowMs: number,
   ): Promise<boolean>;
+  /**
+   * Moves closed, published races out of the shared live item and forgets old markers (DynamoDB); the
+   * memory store keeps no shared item and does nothing.
+   */
+  compact(nowMs: number): Promise<CompactResult>;
   /** The open-race index, read by the timeout sweep. */
   markOpen(race: OpenRace): Promise<void>;
   markClosed(raceId: number): Promise<void>;
