@@ -45,6 +45,7 @@ import {
   bestKey,
   type CompactResult,
   type OpenRace,
+  requestsOf,
   type SealOutcome,
   type StateStore,
   type WriteStats,
@@ -297,10 +298,7 @@ export class DynamoStateStore implements StateStore {
    */
   private async writeEntries(key: string, entries: EntryWrite[]): Promise<boolean[]> {
     const results = entries.map(() => false);
-    const chunks: number[][] = [];
-    for (let i = 0; i < entries.length; i += LIVE_ENTRIES_PER_WRITE) {
-      chunks.push(entries.slice(i, i + LIVE_ENTRIES_PER_WRITE).map((_, j) => i + j));
-    }
+    const chunks = requestsOf(entries, (entry) => entry.raceId);
     await forEachLimit(chunks, chunks.length, async (chunk) => {
       let pending = chunk;
       for (let attempt = 1; pending.length > 0; attempt++) {

@@ -5,12 +5,13 @@
 import type { PublishState, RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
 import { decodeRacers, encodeRacers } from './board-codec.js';
-import { LIVE_ENTRIES_PER_WRITE, LIVE_MOVE_AFTER_MS, MAX_LIVE_WRITE_ATTEMPTS } from './constants.js';
+import { LIVE_MOVE_AFTER_MS, MAX_LIVE_WRITE_ATTEMPTS } from './constants.js';
 import {
   type BoardExpectation,
   bestKey,
   type CompactResult,
   type OpenRace,
+  requestsOf,
   type SealOutcome,
   type StateStore,
   type WriteStats,
@@ -80,8 +81,9 @@ export class MemoryStateStore implements StateStore {
 
   private readonly writes = new TurnBatcher<PendingWrite, boolean>(async (_key, entries) => {
     const results = entries.map(() => false);
-    for (let start = 0; start < entries.length; start += LIVE_ENTRIES_PER_WRITE) {
-      let pending = entries.slice(start, start + LIVE_ENTRIES_PER_WRITE).map((_, j) => start + j);
+    // In order: a request that writes a race makes a later request's write of it lose.
+    for (const request of requestsOf(entries, (entry) => entry.board.raceId)) {
+      let pending = request;
       for (let attempt = 1; pending.length > 0; attempt++) {
         this.write(this.liveBytes(pending.map((i) => entries[i]!)));
         if (pending.every((i) => this.holds(entries[i]!))) {

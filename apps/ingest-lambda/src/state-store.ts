@@ -3,6 +3,7 @@
  * conditions in memory for the benchmark's CPU path and for unit tests of the orchestration.
  */
 import type { PublishState, RaceBoard } from './board.js';
+import { LIVE_ENTRIES_PER_WRITE } from './constants.js';
 
 /**
  * What a board write is conditioned on: the version read (0: must not exist) and the publish slot's claim
@@ -22,6 +23,27 @@ export interface BoardExpectation {
    * version): the claim's round is in (or overdue) with this write, which publishes the board it writes.
    */
   seal?: boolean;
+}
+
+/**
+ * Writes of the live item grouped into requests (indices into `writes`): at most `LIVE_ENTRIES_PER_WRITE`
+ * each, and a race at most once in a request — DynamoDB refuses overlapping paths, and two writes of one
+ * race in a turn (two invocations sharing a process, as the local stack's do) must not both count: one of
+ * them loses its condition.
+ */
+export function requestsOf<T>(writes: readonly T[], raceOf: (write: T) => number): number[][] {
+  const requests: Array<{ indices: number[]; races: Set<number> }> = [];
+  for (const [i, write] of writes.entries()) {
+    const race = raceOf(write);
+    let request = requests.find((r) => r.indices.length < LIVE_ENTRIES_PER_WRITE && !r.races.has(race));
+    if (request === undefined) {
+      request = { indices: [], races: new Set() };
+      requests.push(request);
+    }
+    request.indices.push(i);
+    request.races.add(race);
+  }
+  return requests.map((r) => r.indices);
 }
 
 /** The key of a racer's best in a class, in `readBests`' answer. */

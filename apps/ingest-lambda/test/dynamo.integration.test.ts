@@ -280,6 +280,12 @@ describe('the live item: races share one item, moved out when done', () => {
     expect(a.stats.writes - before).toBe(2);
     expect((await b.loadBoard(1))!.version).toBe(2);
     expect((await b.loadBoard(3))!.version).toBe(2);
+    // Two invocations sharing a process (as the local stack's do) write race 1 in the same turn: one wins.
+    const [x, y] = await Promise.all([a.loadBoard(1), a.loadBoard(1)]);
+    x!.version = 3;
+    y!.version = 3;
+    const both = await Promise.all([a.saveBoard(x!, AT(2)), a.saveBoard(y!, AT(2))]);
+    expect(both.sort()).toEqual([false, true]);
   });
 
   it('past its size limit a new race starts in its own item, behind a marker every writer follows', async () => {

@@ -36,19 +36,24 @@ const HANDLERS = {
     await new Promise(() => {});
   }
 }`,
-  concurrent: `let inFlight = 0;
+  concurrent: `let mine = 0;
 export async function handler(event) {
-  inFlight += 1;
-  globalThis.__maxInFlight = Math.max(globalThis.__maxInFlight ?? 0, inFlight);
+  mine += 1;
+  globalThis.__inFlight = (globalThis.__inFlight ?? 0) + 1;
+  globalThis.__maxInFlight = Math.max(globalThis.__maxInFlight ?? 0, globalThis.__inFlight);
+  globalThis.__maxPerEnvironment = Math.max(globalThis.__maxPerEnvironment ?? 0, mine);
   await new Promise((r) => setTimeout(r, 80));
   globalThis.__esm.push({ event });
-  inFlight -= 1;
+  globalThis.__inFlight -= 1;
+  mine -= 1;
 }`,
 } as const;
 
 declare global {
   var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string }>;
   var __maxInFlight: number | undefined;
+  var __inFlight: number | undefined;
+  var __maxPerEnvironment: number | undefined;
 }
 
 let kinesalite: RunningKinesalite;
@@ -286,6 +291,8 @@ describe('event source mapping poller', () => {
 
   it('runs up to parallelization_factor batches of a shard at once, keeping each partition key in order', async () => {
     globalThis.__maxInFlight = 0;
+    globalThis.__inFlight = 0;
+    globalThis.__maxPerEnvironment = 0;
     // 8 keys on one shard, 5 records each, interleaved.
     const keys = Array.from({ length: 400 }, (_, i) => `k${i}`)
       .filter((k) => shardIndexFor(hashKeyOf(k), 2) === 0)
@@ -303,6 +310,8 @@ describe('event source mapping poller', () => {
     await waitFor(() => succeededData().length === sent.length || undefined);
     expect(globalThis.__maxInFlight).toBeGreaterThan(1);
     expect(globalThis.__maxInFlight).toBeLessThanOrEqual(4);
+    // Each in its own execution environment (its own copy of the module), one invocation at a time in each.
+    expect(globalThis.__maxPerEnvironment).toBe(1);
     const delivered = succeededData();
     expect(new Set(delivered).size).toBe(sent.length);
     for (const key of keys) {

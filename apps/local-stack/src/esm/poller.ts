@@ -24,7 +24,7 @@ import {
   MAX_RETRY_DELAY_MS,
 } from '../constants.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
-import { type HandlerSource, resolveHandler } from './bundle-handler.js';
+import { Environments, type HandlerSource } from './bundle-handler.js';
 import { ConsumerReadPacer, EFO_POLL_INTERVAL_MS, readBytesOf } from './enhanced-fan-out.js';
 import {
   type BatchVerdict,
@@ -151,7 +151,7 @@ export class EventSourceMappingPoller {
   private readonly mapping: EventSourceMappingConfig;
   private readonly reader: RecordsReader;
   private readonly now: () => number;
-  private handler?: Handler;
+  private environments?: Environments;
   private running = false;
   private readonly loops = new Map<string, Promise<void>>();
   private discovery?: NodeJS.Timeout;
@@ -201,7 +201,7 @@ export class EventSourceMappingPoller {
   }
 
   async start(): Promise<void> {
-    this.handler = await resolveHandler(this.options.handler);
+    this.environments = await Environments.of(this.options.handler);
     this.running = true;
     await this.discoverShards();
     this.discovery = setInterval(
@@ -627,7 +627,7 @@ export class EventSourceMappingPoller {
     }
     try {
       const response = await Promise.race([
-        Promise.resolve().then(() => this.handler!({ Records: events }, context)),
+        this.environments!.invoke({ Records: events }, context),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
