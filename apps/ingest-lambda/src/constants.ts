@@ -70,6 +70,11 @@ export const MAX_BOARD_ITEM_BYTES = 380 * 1024;
  * second per partition).
  */
 export const LIVE_ITEM_SOFT_BYTES = 128 * 1024;
+/**
+ * The live item's budget: a write that would take it past this moves its race to the race's own item
+ * first (races admitted small grow; several grow in one turn), well inside DynamoDB's 400 KB.
+ */
+export const LIVE_ITEM_MAX_BYTES = 300 * 1024;
 /** Races in one write of the live item: keeps the update and condition expressions inside 4 KB each. */
 export const LIVE_ENTRIES_PER_WRITE = 100;
 /** A write of several races that lost on one of them is sent again without the losers, this many times. */

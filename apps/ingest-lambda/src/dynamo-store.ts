@@ -20,6 +20,7 @@ import {
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
+  type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { isRaceClosed, type PublishState, type RaceBoard } from './board.js';
 import { BoardCache } from './board-cache.js';
@@ -31,6 +32,7 @@ import {
   BATCH_GET_MAX_KEYS,
   KEY,
   LIVE_ENTRIES_PER_WRITE,
+  LIVE_ITEM_MAX_BYTES,
   LIVE_ITEM_SOFT_BYTES,
   LIVE_MOVE_AFTER_MS,
   MAX_BATCH_GET_ATTEMPTS,
@@ -216,6 +218,14 @@ function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): E
   };
 }
 
+/** A slot operation on one race's entry (`#e`), where the race lives. */
+interface EntryUpdate {
+  update: string;
+  condition: string;
+  values: Record<string, AttributeValue>;
+  returnOld?: boolean;
+}
+
 export class DynamoStateStore implements StateStore {
   readonly stats: WriteStats = { writes: 0, writeUnits: 0, conditionalFailures: 0 };
   private readonly cache = new BoardCache();
@@ -224,6 +234,8 @@ export class DynamoStateStore implements StateStore {
   /** Size of the live item as last read (what a write to it bills), and of each live entry in it. */
   private liveBytes = 0;
   private readonly liveEntryBytes = new Map<number, number>();
+  /** The live item's race entries as last read (what a race that must leave it is moved as). */
+  private readonly liveEntries = new Map<number, Item>();
   /** Size of each own item last read or written. */
   private readonly ownBytes = new Map<number, number>();
   private readonly reads = new TurnBatcher<undefined, Item | undefined>(async (key, asks) => {
@@ -237,8 +249,8 @@ export class DynamoStateStore implements StateStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-    /** The live item takes new races while smaller than this (tests lower it). */
-    private readonly liveSoftBytes = LIVE_ITEM_SOFT_BYTES,
+    /** The live item's size limits (tests lower them). */
+    private readonly liveLimits = { softBytes: LIVE_ITEM_SOFT_BYTES, maxBytes: LIVE_ITEM_MAX_BYTES },
   ) {}
 
   /** Runs one request, counting writes and turning failures into `DependencyError`s (retryable or not). */
@@ -277,11 +289,14 @@ export class DynamoStateStore implements StateStore {
   private noteLive(item: Item | undefined): void {
     this.liveBytes = 0;
     this.liveEntryBytes.clear();
+    this.liveEntries.clear();
     for (const [name, value] of Object.entries(item ?? {})) {
       if (value.M === undefined) continue;
+      const raceId = Number(name.slice(1));
       const bytes = entryBytes(value.M);
       this.liveBytes += bytes;
-      this.liveEntryBytes.set(Number(name.slice(1)), bytes);
+      this.liveEntryBytes.set(raceId, bytes);
+      if (isBoardEntry(value.M)) this.liveEntries.set(raceId, value.M);
     }
   }
 
@@ -337,6 +352,8 @@ export class DynamoStateStore implements StateStore {
       billed =
         key === LIVE ? billed - (this.liveEntryBytes.get(entry.raceId) ?? 0) + entry.bytes : entry.bytes;
     });
+    // The live item lives while races are written to it, whatever the age of the records (a replay).
+    if (key === LIVE) ttl = Math.max(ttl, Math.floor(Date.now() / 1000) + RACE_STATE_TTL_SECONDS);
     values[':ttl'] = N(ttl);
     const out = await this.send(
       entries.length === 1 && key !== LIVE ? 'UpdateItem board' : 'UpdateItem live',
@@ -416,13 +433,26 @@ export class DynamoStateStore implements StateStore {
     const bytes = racers.length + ENTRY_OVERHEAD_BYTES;
     if (bytes > MAX_BOARD_ITEM_BYTES) throw new BoardTooLargeError(board.raceId, bytes, MAX_BOARD_ITEM_BYTES);
     let home = this.homes.get(board.raceId);
-    if (expected.version === 0 && home !== 'own' && this.liveBytes + bytes > this.liveSoftBytes) {
+    if (expected.version === 0 && home !== 'own' && this.liveBytes + bytes > this.liveLimits.softBytes) {
       // The live item is full: the race starts in its own item, behind a marker in the live item that
       // sends every writer there (a writer that finds neither would create it live).
       if (!(await this.writes.add(LIVE, markerWrite(board.raceId, board.createdAtMs, undefined))))
         return false;
       home = 'own';
       this.homes.set(board.raceId, home);
+    }
+    if (
+      home === 'live' &&
+      expected.version !== 0 &&
+      this.liveBytes - (this.liveEntryBytes.get(board.raceId) ?? 0) + bytes > this.liveLimits.maxBytes
+    ) {
+      // The live item would grow past its budget (races admitted small grow): this race moves to its own
+      // item first — as compaction moves a finished race, the entry as read, then a marker — and its write
+      // goes there, under the same condition.
+      const read = this.liveEntries.get(board.raceId);
+      if (read?.['w']?.N !== String(board.storeRevision)) return false;
+      if (!(await this.moveOut(board.raceId, read, Date.now()))) return false;
+      home = 'own';
     }
     if (!(await this.writes.add(batchKeyOf(board.raceId, home), mergeWrite(board, expected, racers))))
       return false;
@@ -432,12 +462,21 @@ export class DynamoStateStore implements StateStore {
   }
 
   /** An update of one race's entry where it lives (slot operations), with `#e` naming the entry. */
-  private updateEntry(
+  private async updateEntry(
     operation: string,
     raceId: number,
-    input: { update: string; condition: string; values: Record<string, AttributeValue>; returnOld?: boolean },
-  ) {
-    const key = batchKeyOf(raceId, this.homes.get(raceId));
+    input: EntryUpdate,
+  ): Promise<UpdateItemCommandOutput | typeof CONDITION_FAILED> {
+    const home = this.homes.get(raceId);
+    const out = await this.sendEntryUpdate(operation, raceId, batchKeyOf(raceId, home), input);
+    if (out !== CONDITION_FAILED || home === 'own') return out;
+    // Lost in the live item: the race may have moved since it was read here. Its own item, then.
+    await this.readEntry(raceId);
+    if (this.homes.get(raceId) !== 'own') return out;
+    return this.sendEntryUpdate(operation, raceId, batchKeyOf(raceId, 'own'), input);
+  }
+
+  private sendEntryUpdate(operation: string, raceId: number, key: string, input: EntryUpdate) {
     return this.send(
       operation,
       () =>
@@ -546,7 +585,8 @@ export class DynamoStateStore implements StateStore {
       const version = num(entry, 'v');
       if (slot.claimedAtMs === 0 || slot.sealedAtMs !== slot.claimedAtMs || slot.version !== version)
         continue;
-      if (nowMs - num(entry, 'lastArrival') < LIVE_MOVE_AFTER_MS) continue;
+      // Quiet for a while, and its last publish long done (a failed publish puts the slot back, in place).
+      if (nowMs - Math.max(num(entry, 'lastArrival'), slot.sentAtMs) < LIVE_MOVE_AFTER_MS) continue;
       if (!isRaceClosed(this.toBoard(raceId, entry, true))) continue;
       if (await this.moveOut(raceId, entry, nowMs)) result.moved++;
     }
