@@ -288,6 +288,15 @@ async function measure(
     const deadline = Date.now() + options.drainMs;
     while (Date.now() < deadline && tracker.seen + tracker.untimed < sent - failed) await sleep(250);
     await sleep(500); // boards of the last second still on their way to the listener
+    // The invocation that published the last boards reports its metrics when it ends, after the closing
+    // racers' bests: wait (a little) for them, so the Lambda's counts cross-check the whole race.
+    const metricsDeadline = Date.now() + 10_000;
+    while (
+      Date.now() < metricsDeadline &&
+      bench.metrics.get('SecondsCounted') < tracker.seen + tracker.untimed
+    ) {
+      await sleep(250);
+    }
   }
   await listener.endAsync(true).catch(() => {});
 
