@@ -102,9 +102,10 @@ export const RACE_CONCURRENCY = 64;
 export const SINK_CONCURRENCY = 16;
 /**
  * Best-score updates sent at once. A race's last second closes every racer: 1,000 conditional writes hold
- * the shard's next batch until they are done (~60 rounds at 16, ~16 at 64).
+ * the shard's next batch until they are done (~60 rounds at 16, ~21 at 48 — inside the DynamoDB client's
+ * 50 sockets, `clients.ts`).
  */
-export const BEST_CONCURRENCY = 64;
+export const BEST_CONCURRENCY = 48;
 
 /** Names are sent with the standings when racers join, and every this many seconds of race time. */
 export const NAMES_EVERY_SECONDS = 10;
