@@ -65,6 +65,23 @@ const MARKER_BYTES = 30;
 
 /** Returned instead of throwing when a condition did not hold: losing a race is not an error. */
 const CONDITION_FAILED = Symbol('condition failed');
+/**
+ * A condition that failed after the SDK sent the request more than once (a lost response, a timeout): the
+ * first attempt may have written, and then it is this writer's own write that the retry's condition met.
+ */
+const CONDITION_FAILED_AFTER_RETRY = Symbol('condition failed after a retry');
+type Lost = typeof CONDITION_FAILED | typeof CONDITION_FAILED_AFTER_RETRY;
+const lost = (out: unknown): out is Lost => out === CONDITION_FAILED || out === CONDITION_FAILED_AFTER_RETRY;
+
+/** True when `entry` is exactly `written` (every field; the racers blob byte for byte). */
+function sameEntry(entry: Item | undefined, written: Item): boolean {
+  if (entry === undefined || Object.keys(entry).length !== Object.keys(written).length) return false;
+  return Object.entries(written).every(([field, value]) => {
+    const stored = entry[field];
+    if (value.B !== undefined) return stored?.B !== undefined && Buffer.compare(stored.B, value.B) === 0;
+    return stored?.N === value.N;
+  });
+}
 
 type Item = Record<string, AttributeValue>;
 
@@ -170,6 +187,8 @@ interface EntryWrite {
   values: Record<string, AttributeValue>;
   /** The condition judged against the entry as it is now (after a write of several races lost: who?). */
   holds(entry: Item | undefined): boolean;
+  /** True when the entry is exactly what this write writes (did a retried request's first attempt land?). */
+  wrote(entry: Item | undefined): boolean;
   /** The entry's size after the write. */
   bytes: number;
   ttl: number;
@@ -190,15 +209,17 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
   if (expected.version !== 0 && read === undefined) {
     throw new Error(`race ${board.raceId}: a board written without being read from this store`);
   }
+  const written = entryValue(board, racers, (read ?? 0) + 1).M!;
   return {
     raceId: board.raceId,
     sets: ['#e = :entry'],
     condition: read === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
     values: {
-      ':entry': entryValue(board, racers, (read ?? 0) + 1),
+      ':entry': { M: written },
       ...(read === undefined ? {} : { ':w': N(read) }),
     },
     holds: (entry) => (read === undefined ? entry === undefined : entry?.['w']?.N === String(read)),
+    wrote: (entry) => sameEntry(entry, written),
     bytes: racers.length + ENTRY_OVERHEAD_BYTES,
     ttl: expiresAt(board.lastArrivalMs),
   };
@@ -207,12 +228,14 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
 /** A moved race's marker: in place of the entry `copied` if nothing wrote it since, or of no entry. */
 function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): EntryWrite {
   const writes = copied?.['w'];
+  const marker: Item = { movedAt: N(nowMs) };
   return {
     raceId,
     sets: ['#e = :marker'],
     condition: writes === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
-    values: { ':marker': { M: { movedAt: N(nowMs) } }, ...(writes === undefined ? {} : { ':w': writes }) },
+    values: { ':marker': { M: marker }, ...(writes === undefined ? {} : { ':w': writes }) },
     holds: (entry) => (writes === undefined ? entry === undefined : entry?.['w']?.N === writes.N),
+    wrote: (entry) => sameEntry(entry, marker),
     bytes: MARKER_BYTES,
     ttl: Math.floor(nowMs / 1000) + RACE_STATE_TTL_SECONDS,
   };
@@ -254,11 +277,7 @@ export class DynamoStateStore implements StateStore {
   ) {}
 
   /** Runs one request, counting writes and turning failures into `DependencyError`s (retryable or not). */
-  private async send<T>(
-    operation: string,
-    run: () => Promise<T>,
-    writeBytes?: number,
-  ): Promise<T | typeof CONDITION_FAILED> {
+  private async send<T>(operation: string, run: () => Promise<T>, writeBytes?: number): Promise<T | Lost> {
     if (writeBytes !== undefined) {
       this.stats.writes++;
       this.stats.writeUnits += Math.max(1, Math.ceil(writeBytes / KB));
@@ -268,7 +287,7 @@ export class DynamoStateStore implements StateStore {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         this.stats.conditionalFailures++;
-        return CONDITION_FAILED;
+        return (error.$metadata.attempts ?? 1) > 1 ? CONDITION_FAILED_AFTER_RETRY : CONDITION_FAILED;
       }
       throw new DependencyError(`DynamoDB ${operation}`, error, isRetryable(error));
     }
@@ -281,7 +300,7 @@ export class DynamoStateStore implements StateStore {
         new GetItemCommand({ TableName: this.tableName, Key: itemKey(key), ConsistentRead: true }),
       ),
     );
-    const item = out === CONDITION_FAILED ? undefined : out.Item;
+    const item = lost(out) ? undefined : out.Item;
     if (key === LIVE) this.noteLive(item);
     return item;
   }
@@ -317,24 +336,29 @@ export class DynamoStateStore implements StateStore {
     await forEachLimit(chunks, chunks.length, async (chunk) => {
       let pending = chunk;
       for (let attempt = 1; pending.length > 0; attempt++) {
-        if (
-          await this.sendEntries(
-            key,
-            pending.map((i) => entries[i]!),
-          )
-        ) {
+        const requests = pending.map((i) => entries[i]!);
+        const sent = await this.sendEntries(key, requests);
+        if (sent === true) {
           for (const i of pending) results[i] = true;
           return;
         }
-        if (pending.length === 1 || attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
+        if (sent === false && (pending.length === 1 || attempt >= MAX_LIVE_WRITE_ATTEMPTS)) return;
         const item = await this.getItem(key);
+        // A request is all or nothing: if its first attempt wrote, every entry is exactly as it wrote it.
+        if (sent === 'unsure' && requests.every((entry) => entry.wrote(entryOf(item, entry.raceId)))) {
+          this.noteWritten(key, requests);
+          for (const i of pending) results[i] = true;
+          return;
+        }
+        if (attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
         pending = pending.filter((i) => entries[i]!.holds(entryOf(item, entries[i]!.raceId)));
       }
     });
     return results;
   }
 
-  private async sendEntries(key: string, entries: EntryWrite[]): Promise<boolean> {
+  /** True if written; `unsure` if the condition failed after the SDK sent the request again (see `Lost`). */
+  private async sendEntries(key: string, entries: EntryWrite[]): Promise<boolean | 'unsure'> {
     const sets: string[] = [];
     const conditions: string[] = [];
     const names: Record<string, string> = { '#ttl': TTL };
@@ -370,14 +394,18 @@ export class DynamoStateStore implements StateStore {
         ),
       billed,
     );
-    if (out === CONDITION_FAILED) return false;
+    if (lost(out)) return out === CONDITION_FAILED_AFTER_RETRY ? 'unsure' : false;
+    this.noteWritten(key, entries);
+    return true;
+  }
+
+  private noteWritten(key: string, entries: EntryWrite[]): void {
     for (const entry of entries) {
       if (key === LIVE) {
         this.liveBytes += entry.bytes - (this.liveEntryBytes.get(entry.raceId) ?? 0);
         this.liveEntryBytes.set(entry.raceId, entry.bytes);
       } else this.ownBytes.set(entry.raceId, entry.bytes);
     }
-    return true;
   }
 
   /** A race entry as a `RaceBoard`; `peek` reads the decode cache without taking the entry (publish only). */
@@ -466,10 +494,10 @@ export class DynamoStateStore implements StateStore {
     operation: string,
     raceId: number,
     input: EntryUpdate,
-  ): Promise<UpdateItemCommandOutput | typeof CONDITION_FAILED> {
+  ): Promise<UpdateItemCommandOutput | Lost> {
     const home = this.homes.get(raceId);
     const out = await this.sendEntryUpdate(operation, raceId, batchKeyOf(raceId, home), input);
-    if (out !== CONDITION_FAILED || home === 'own') return out;
+    if (!lost(out) || home === 'own') return out;
     // Lost in the live item: the race may have moved since it was read here. Its own item, then.
     await this.readEntry(raceId);
     if (this.homes.get(raceId) !== 'own') return out;
@@ -516,7 +544,7 @@ export class DynamoStateStore implements StateStore {
       condition: '#e.pubAt = :seen',
       values: { ':now': N(nowMs), ':s': N(second), ':zero': N(0), ':seen': N(seenClaimedAtMs), ':one': N(1) },
     });
-    return out !== CONDITION_FAILED;
+    return !lost(out);
   }
 
   async sealPublish(
@@ -535,15 +563,21 @@ export class DynamoStateStore implements StateStore {
       // The board as sealed (the seal changes only the slot), with the slot as it was before.
       returnOld: true,
     });
-    if (out !== CONDITION_FAILED) {
+    if (!lost(out)) {
       const entry = entryOf(out.Attributes, raceId);
       if (isBoardEntry(entry)) return { board: this.toBoard(raceId, entry, true) };
     }
     // Why did it fail? The writer that completed the round sealed it already, or (rare) the previous
     // publish is under an interval old: one read tells.
-    const slot = await this.readPublish(raceId);
+    const entry = await this.readEntry(raceId);
+    const slot = isBoardEntry(entry) ? readSlot(entry) : undefined;
     if (slot === undefined || slot.claimedAtMs !== claimedAtMs) return { lost: true };
-    if (slot.sealedAtMs === claimedAtMs) return { lost: true };
+    if (slot.sealedAtMs === claimedAtMs) {
+      // Sealed with this seal's own time: its first attempt wrote (the SDK sent it again), so the publish
+      // is this writer's — of the board as it is now, a version at least the one sealed.
+      const ours = out === CONDITION_FAILED_AFTER_RETRY && slot.sentAtMs === nowMs;
+      return ours && isBoardEntry(entry) ? { board: this.toBoard(raceId, entry, true) } : { lost: true };
+    }
     return { retryAtMs: slot.sentAtMs + intervalMs };
   }
 
@@ -613,7 +647,7 @@ export class DynamoStateStore implements StateStore {
           ),
         this.liveBytes,
       );
-      if (out !== CONDITION_FAILED) result.markersRemoved += chunk.length;
+      if (!lost(out)) result.markersRemoved += chunk.length;
     }
     return result;
   }
@@ -642,7 +676,7 @@ export class DynamoStateStore implements StateStore {
         ),
       bytes,
     );
-    if (copied === CONDITION_FAILED) return false;
+    if (lost(copied)) return false;
     if (!(await this.writes.add(LIVE, markerWrite(raceId, nowMs, entry)))) return false;
     this.homes.set(raceId, 'own');
     this.ownBytes.set(raceId, bytes);
@@ -675,7 +709,7 @@ export class DynamoStateStore implements StateStore {
             }),
           ),
         );
-        if (out === CONDITION_FAILED) break;
+        if (lost(out)) break;
         for (const item of out.Responses?.[this.tableName] ?? []) {
           const best = item['best']?.N;
           if (best !== undefined)
@@ -716,7 +750,7 @@ export class DynamoStateStore implements StateStore {
         ),
       KB,
     );
-    return out !== CONDITION_FAILED;
+    return !lost(out);
   }
 
   /**
@@ -783,7 +817,7 @@ export class DynamoStateStore implements StateStore {
           }),
         ),
       );
-      if (out === CONDITION_FAILED) break;
+      if (lost(out)) break;
       for (const item of out.Items ?? []) {
         races.push({
           raceId: num(item, 'raceId'),

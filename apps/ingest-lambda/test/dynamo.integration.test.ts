@@ -288,6 +288,38 @@ describe('the live item: races share one item, moved out when done', () => {
     expect(both.sort()).toEqual([false, true]);
   });
 
+  it('a write whose response was lost, sent again by the SDK, is known for its own when the retry loses', async () => {
+    const table = await freshTable();
+    // The first attempt writes, its response is lost, and the SDK's second attempt meets the first's write.
+    let duplicate = false;
+    const flaky = {
+      send: async (command: Parameters<DynamoDBClient['send']>[0]) => {
+        if (!(duplicate && command instanceof UpdateItemCommand)) return dynalite.client.send(command);
+        duplicate = false;
+        await dynalite.client.send(command);
+        try {
+          return await dynalite.client.send(command);
+        } catch (error) {
+          (error as { $metadata: { attempts?: number } }).$metadata.attempts = 2;
+          throw error;
+        }
+      },
+    } as unknown as DynamoDBClient;
+    const store = new DynamoStateStore(flaky, table);
+    expect(await store.saveBoard({ ...newBoard(1, 3, T0), version: 1 }, NEW)).toBe(true);
+    const board = (await store.loadBoard(1))!;
+    board.version = 2;
+    board.publish = { ...board.publish, claimedAtMs: T0, sealedAtMs: T0, sentAtMs: T0, version: 2 };
+    duplicate = true;
+    expect(await store.saveBoard(board, { ...AT(1), claim: true, seal: true })).toBe(true);
+    expect((await store.loadBoard(1))!.publish).toMatchObject({ sealedAtMs: T0, version: 2 });
+    // The same for a seal: its first attempt sealed, so the publish is this writer's.
+    expect(await store.claimPublish(1, T0, T0 + 1_000, 1)).toBe(true);
+    duplicate = true;
+    const sealed = await store.sealPublish(1, T0 + 1_000, T0 + 2_000, 750);
+    expect('board' in sealed && sealed.board.version).toBe(2);
+  });
+
   it('past its size limit a new race starts in its own item, behind a marker every writer follows', async () => {
     const table = await freshTable();
     // Every new race is over the limit.
