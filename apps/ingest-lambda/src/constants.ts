@@ -14,7 +14,13 @@ export const METRIC = {
   duplicates: 'DuplicateSeconds',
   racersUpdated: 'RacersUpdated',
   racesUpdated: 'RacesUpdated',
+  /** DynamoDB write requests, lost conditions included (what DynamoDB bills). */
   stateWrites: 'StateWrites',
+  /** Of them, requests whose condition failed (another writer came first). */
+  stateWritesLost: 'StateWritesLost',
+  /** Of them, raises of closing racers' bests (a race's last second brings one per racer). */
+  bestWrites: 'BestWrites',
+  /** Races read and merged again after their write lost (several per lost write of the live item). */
   stateConflicts: 'StateConflicts',
   bestsUpdated: 'BestsUpdated',
   leaderboardsPublished: 'LeaderboardsPublished',

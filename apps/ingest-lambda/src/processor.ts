@@ -264,6 +264,7 @@ export class IngestProcessor {
   private async processRecords(records: KinesisStreamRecord[]): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
     const writesBefore = this.store.stats.writes;
+    const lostBefore = this.store.stats.conditionalFailures;
     let firstFailed = Number.POSITIVE_INFINITY;
     const fail = (index: number): void => {
       if (index < firstFailed) firstFailed = index;
@@ -310,7 +311,16 @@ export class IngestProcessor {
     // may wait for its round to complete); bests, off the leaderboard's path, go after every race's write.
     const publishing: Array<Promise<void>> = [];
     const bests: BestDue[] = [];
-    const totals = { counted: 0, duplicates: 0, racers: 0, races: 0, bests: 0, published: 0, conflicts: 0 };
+    const totals = {
+      counted: 0,
+      duplicates: 0,
+      racers: 0,
+      races: 0,
+      bests: 0,
+      bestWrites: 0,
+      published: 0,
+      conflicts: 0,
+    };
     const backoff = sharedBackoff();
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
       const firstRecord = group.recordIndex[0]!;
@@ -369,6 +379,12 @@ export class IngestProcessor {
     this.metrics.addMetric(METRIC.stateConflicts, 'Count', totals.conflicts);
     // Every write request, including lost conditions: what DynamoDB bills (the README's writes per 1,000).
     this.metrics.addMetric(METRIC.stateWrites, 'Count', this.store.stats.writes - writesBefore);
+    this.metrics.addMetric(
+      METRIC.stateWritesLost,
+      'Count',
+      this.store.stats.conditionalFailures - lostBefore,
+    );
+    this.metrics.addMetric(METRIC.bestWrites, 'Count', totals.bestWrites);
     this.metrics.addMetric(METRIC.invalidRecords, 'Count', rejected.length);
 
     this.logger.debug('batch processed', {
@@ -560,7 +576,7 @@ export class IngestProcessor {
   private async updateBests(
     bests: BestDue[],
     nowMs: number,
-    totals: { bests: number },
+    totals: { bests: number; bestWrites: number },
     records: KinesisStreamRecord[],
     fail: (i: number) => void,
   ): Promise<void> {
@@ -568,6 +584,7 @@ export class IngestProcessor {
     await forEachLimit(await this.bestsToRaise(bests), BEST_CONCURRENCY, async (b) => {
       if (failedRaces.has(b.raceId)) return;
       try {
+        totals.bestWrites++;
         if (await this.store.updateBest(b.racerId, b.classId, b.total, b.raceId, nowMs)) totals.bests++;
       } catch (error) {
         failedRaces.add(b.raceId);

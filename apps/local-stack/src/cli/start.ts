@@ -365,8 +365,15 @@ async function main(): Promise<number> {
     `  simulator: ${Number(summary['messages'] ?? 0).toLocaleString('en-US')} messages built, ${delivered.toLocaleString('en-US')} delivered, ${failed} failed, ${summary['retried'] ?? 0} retried, ${summary['throttled'] ?? 0} throttled entries`,
     `  Lambda: ${metrics.get('Messages').toLocaleString('en-US')} messages, ${metrics.get('SecondsCounted').toLocaleString('en-US')} seconds counted, ${final.duplicates} duplicates, ${final.invalid} invalid, ${metrics.get('LeaderboardsPublished')} leaderboards published`,
     // What the race cost in DynamoDB writes (the ingest Lambda's StateWrites: every request, lost conditions
-    // included), per 1,000 rider-seconds — the cost figure apps/ingest-lambda's README discusses.
-    `  DynamoDB: ${metrics.get('StateWrites').toLocaleString('en-US')} writes (${perThousand(metrics.get('StateWrites'), metrics.get('SecondsCounted'))} per 1,000 rider-seconds), ${metrics.get('StateConflicts')} lost conditional writes`,
+    // included), per 1,000 rider-seconds — the cost figure apps/ingest-lambda's README discusses — and how
+    // much of it is the closing racers' bests (one each at a race's end: a short race pays them over few
+    // seconds).
+    dynamoLine(
+      metrics.get('StateWrites'),
+      metrics.get('BestWrites'),
+      metrics.get('StateWritesLost'),
+      metrics.get('SecondsCounted'),
+    ),
     `  limits layer: ${final.throttledWrites} writes and ${final.throttledReads} reads throttled; rule error action: ${final.errorActions}`,
     ...(lat.length > 0
       ? [
@@ -433,6 +440,11 @@ try {
 }
 
 /** `count` per 1,000 of `per`, to one decimal; "–" when there is nothing to divide by. */
+function dynamoLine(writes: number, bests: number, lost: number, riderSeconds: number): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  return `  DynamoDB: ${n(writes)} writes (${perThousand(writes, riderSeconds)} per 1,000 rider-seconds: ${perThousand(bests, riderSeconds)} closing racers' bests, ${perThousand(writes - bests, riderSeconds)} the races' state), ${n(lost)} lost conditional writes`;
+}
+
 function perThousand(count: number, per: number): string {
   return per > 0 ? ((count / per) * 1_000).toFixed(1) : '–';
 }
