@@ -194,11 +194,6 @@ export interface MergeResult {
   /** Racers closed by this merge (their `final`, or silence while the race went on). */
   racersClosed: number;
   rejected: MergeRejection[];
-  /**
-   * Closed racers whose best for the class must be (re)applied: those closed now, and closed racers this
-   * invocation saw records of (so a retry after a failed best update applies it again — max is idempotent).
-   */
-  bestsDue: number[];
 }
 
 /** A racer silent this long while others in the race still arrive is closed (their `final` was lost). */
@@ -232,7 +227,6 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
   let duplicates = 0;
   let newRacers = 0;
   const updated = new Set<number>();
-  const touchedClosed = new Set<number>();
   const closedNow = new Set<number>();
   const rejected: MergeRejection[] = [];
   const boardClass = board.classId;
@@ -299,11 +293,9 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
       board.lastArrivalMs = arrivalMs;
       changed = true;
     }
-    if (racer.closed !== undefined) touchedClosed.add(racerId);
   }
   closeSilentRacers(board, timeoutMs, closedNow);
   if (closedNow.size > 0) changed = true;
-  for (const id of closedNow) touchedClosed.add(id);
 
   return {
     changed,
@@ -313,7 +305,6 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
     newRacers,
     racersClosed: closedNow.size,
     rejected,
-    bestsDue: [...touchedClosed],
   };
 }
 

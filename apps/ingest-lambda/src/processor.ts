@@ -496,13 +496,14 @@ export class IngestProcessor {
     totals.racers += result.racersUpdated;
     if (result.changed) totals.races++;
 
+    // Bests wait for the race to close, then every racer's is (re)applied by each invocation with records of
+    // it (a max, read first: a retry after a failed update applies it again). Raised at each racer's own
+    // final, hundreds would be written before the shard's next batch — the rest of the race's last second,
+    // whose leaderboard waits for it. An open race's closed racers get theirs when it closes (or times out).
     const classId = board.classId;
-    const bests = result.bestsDue.map((racerId) => ({
-      racerId,
-      classId,
-      raceId,
-      total: board.racers.get(racerId)!.total,
-    }));
+    const bests = isRaceClosed(board)
+      ? [...board.racers.values()].map((r) => ({ racerId: r.racerId, classId, raceId, total: r.total }))
+      : [];
     const rejected: Rejected[] = result.rejected.map((r) => ({
       recordIndex: r.recordIndex,
       reason: r.reason,
@@ -803,11 +804,11 @@ export class IngestProcessor {
       } else {
         duty = publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
       }
-      // Racers closed by timeout get their best (again: max is idempotent, and a sweep may have died here).
-      const timedOut = [...board.racers.values()]
-        .filter((r) => r.closed === 'timeout')
+      // The race is closed: every racer gets their best (again: a max, and a sweep may have died here).
+      const closed = [...board.racers.values()]
+        .filter((r) => r.closed !== undefined)
         .map((r) => ({ racerId: r.racerId, classId: board.classId, total: r.total }));
-      await forEachLimit(await this.bestsToRaise(timedOut), BEST_CONCURRENCY, async (r) => {
+      await forEachLimit(await this.bestsToRaise(closed), BEST_CONCURRENCY, async (r) => {
         await this.store.updateBest(r.racerId, r.classId, r.total, raceId, nowMs);
       });
       // A failed publish leaves the race in the index: the next sweep finds its version unpublished.

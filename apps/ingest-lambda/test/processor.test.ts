@@ -463,6 +463,24 @@ describe('IngestProcessor: closing races', () => {
     expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1, 2, 3]), 9);
   });
 
+  it('bests wait for the race to close: a racer who finished early gets theirs with everyone, at the close', async () => {
+    const { processor, store } = setup();
+    // Racer 10 finishes at second 1 while racer 11 rides on: no best yet (the race is open).
+    await processor.process(
+      event([
+        messageRecord(raceMessage(1, 10, 0)),
+        messageRecord(raceMessage(1, 11, 0)),
+        messageRecord(raceMessage(1, 10, 1, { event: 'final' })),
+        messageRecord(raceMessage(1, 11, 1)),
+      ]),
+    );
+    expect(store.bests.size).toBe(0);
+    // Racer 11's final closes the race: both bests, racer 10's included though none of its records came.
+    await processor.process(event([messageRecord(raceMessage(1, 11, 2, { event: 'final' }))]));
+    expect(store.bests.get('10/3')!.best).toBeCloseTo(expectedTotal(1, 10, [0, 1]), 9);
+    expect(store.bests.get('11/3')!.best).toBeCloseTo(expectedTotal(1, 11, [0, 1, 2]), 9);
+  });
+
   it('bests are read before they are written; a failed read writes them all (nothing skipped unread)', async () => {
     const { processor, store } = setup();
     const reads: number[] = [];
