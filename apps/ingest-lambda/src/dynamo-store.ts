@@ -189,6 +189,8 @@ interface EntryWrite {
   holds(entry: Item | undefined): boolean;
   /** True when the entry is exactly what this write writes (did a retried request's first attempt land?). */
   wrote(entry: Item | undefined): boolean;
+  /** The entry as this write leaves it. */
+  value: Item;
   /** The entry's size after the write. */
   bytes: number;
   ttl: number;
@@ -220,6 +222,7 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
     },
     holds: (entry) => (read === undefined ? entry === undefined : entry?.['w']?.N === String(read)),
     wrote: (entry) => sameEntry(entry, written),
+    value: written,
     bytes: racers.length + ENTRY_OVERHEAD_BYTES,
     ttl: expiresAt(board.lastArrivalMs),
   };
@@ -236,6 +239,7 @@ function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): E
     values: { ':marker': { M: marker }, ...(writes === undefined ? {} : { ':w': writes }) },
     holds: (entry) => (writes === undefined ? entry === undefined : entry?.['w']?.N === writes.N),
     wrote: (entry) => sameEntry(entry, marker),
+    value: marker,
     bytes: MARKER_BYTES,
     ttl: Math.floor(nowMs / 1000) + RACE_STATE_TTL_SECONDS,
   };
@@ -261,8 +265,17 @@ export class DynamoStateStore implements StateStore {
   private readonly liveEntries = new Map<number, Item>();
   /** Size of each own item last read or written. */
   private readonly ownBytes = new Map<number, number>();
+  /**
+   * The live item as read after a write of it lost: the losers read and merge again at once (after one
+   * shared backoff), and the next read is served from it rather than read again. It is at most a backoff
+   * old; a write based on something newer than it would only lose its condition again.
+   */
+  private liveAfterLoss: { item: Item | undefined } | undefined;
   private readonly reads = new TurnBatcher<undefined, Item | undefined>(async (key, asks) => {
-    const item = await this.getItem(key);
+    const prefetched = key === LIVE ? this.liveAfterLoss : undefined;
+    if (prefetched !== undefined) this.liveAfterLoss = undefined;
+    const item = prefetched !== undefined ? prefetched.item : await this.getItem(key);
+    if (prefetched !== undefined) this.noteLive(item);
     return asks.map(() => item);
   });
   private readonly writes = new TurnBatcher<EntryWrite, boolean>((key, entries) =>
@@ -350,8 +363,11 @@ export class DynamoStateStore implements StateStore {
           for (const i of pending) results[i] = true;
           return;
         }
+        const holding = pending.filter((i) => entries[i]!.holds(entryOf(item, entries[i]!.raceId)));
+        if (key === LIVE && item !== undefined && holding.length < pending.length)
+          this.liveAfterLoss = { item };
         if (attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
-        pending = pending.filter((i) => entries[i]!.holds(entryOf(item, entries[i]!.raceId)));
+        pending = holding;
       }
     });
     return results;
@@ -400,7 +416,10 @@ export class DynamoStateStore implements StateStore {
   }
 
   private noteWritten(key: string, entries: EntryWrite[]): void {
+    const prefetched = key === LIVE ? this.liveAfterLoss?.item : undefined;
     for (const entry of entries) {
+      // Keep a prefetched read current with this store's own writes (the winners of a partly lost request).
+      if (prefetched !== undefined) prefetched[entryName(entry.raceId)] = { M: entry.value };
       if (key === LIVE) {
         this.liveBytes += entry.bytes - (this.liveEntryBytes.get(entry.raceId) ?? 0);
         this.liveEntryBytes.set(entry.raceId, entry.bytes);
@@ -505,6 +524,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   private sendEntryUpdate(operation: string, raceId: number, key: string, input: EntryUpdate) {
+    if (key === LIVE) this.liveAfterLoss = undefined; // a slot change it would not show
     return this.send(
       operation,
       () =>
