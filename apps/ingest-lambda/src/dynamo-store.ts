@@ -480,13 +480,19 @@ export class DynamoStateStore implements StateStore {
     const bytes = racers.length + ENTRY_OVERHEAD_BYTES;
     if (bytes > MAX_BOARD_ITEM_BYTES) throw new BoardTooLargeError(board.raceId, bytes, MAX_BOARD_ITEM_BYTES);
     let home = this.homes.get(board.raceId);
-    if (expected.version === 0 && home !== 'own' && this.liveBytes + bytes > this.liveLimits.softBytes) {
-      // The live item is full: the race starts in its own item, behind a marker in the live item that
-      // sends every writer there (a writer that finds neither would create it live).
-      if (!(await this.writes.add(LIVE, markerWrite(board.raceId, board.createdAtMs, undefined))))
-        return false;
-      home = 'own';
-      this.homes.set(board.raceId, home);
+    if (expected.version === 0 && home !== 'own') {
+      if (this.liveBytes + bytes > this.liveLimits.softBytes) {
+        // The live item is full: the race starts in its own item, behind a marker in the live item that
+        // sends every writer there (a writer that finds neither would create it live).
+        if (!(await this.writes.add(LIVE, markerWrite(board.raceId, board.createdAtMs, undefined))))
+          return false;
+        home = 'own';
+        this.homes.set(board.raceId, home);
+      } else {
+        // Counted at once: the other new races of this turn (a race start brings many) see it.
+        this.liveBytes += bytes - (this.liveEntryBytes.get(board.raceId) ?? 0);
+        this.liveEntryBytes.set(board.raceId, bytes);
+      }
     }
     if (
       home === 'live' &&
