@@ -177,28 +177,21 @@ function expiresAt(lastArrivalMs: number): number {
 }
 
 /**
- * One race's part of a write to an item: SET clauses and a condition on its entry, written with `#e` for
- * the entry and `:x` placeholders that `render` makes unique within the request.
+ * One race's part of a write to an item: its entry becomes `value` if the entry's write count is still
+ * `readWrites` — or, with `readWrites` undefined, if there is no entry yet.
  */
 interface EntryWrite {
   raceId: number;
-  sets: string[];
-  condition: string;
-  values: Record<string, AttributeValue>;
-  /** The condition judged against the entry as it is now (after a write of several races lost: who?). */
-  holds(entry: Item | undefined): boolean;
-  /** True when the entry is exactly what this write writes (did a retried request's first attempt land?). */
-  wrote(entry: Item | undefined): boolean;
-  /** The entry as this write leaves it. */
   value: Item;
+  readWrites: string | undefined;
   /** The entry's size after the write. */
   bytes: number;
   ttl: number;
 }
 
-function render(write: EntryWrite, i: number): { sets: string[]; condition: string } {
-  const rename = (text: string): string => text.replace(/#e\b/g, `#e${i}`).replace(/:(\w+)/g, `:${i}$1`);
-  return { sets: write.sets.map(rename), condition: rename(write.condition) };
+/** The write's condition judged against the entry as it is now (after a write of several races lost: who?). */
+function holds(write: EntryWrite, entry: Item | undefined): boolean {
+  return write.readWrites === undefined ? entry === undefined : entry?.['w']?.N === write.readWrites;
 }
 
 /**
@@ -211,18 +204,10 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
   if (expected.version !== 0 && read === undefined) {
     throw new Error(`race ${board.raceId}: a board written without being read from this store`);
   }
-  const written = entryValue(board, racers, (read ?? 0) + 1).M!;
   return {
     raceId: board.raceId,
-    sets: ['#e = :entry'],
-    condition: read === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
-    values: {
-      ':entry': { M: written },
-      ...(read === undefined ? {} : { ':w': N(read) }),
-    },
-    holds: (entry) => (read === undefined ? entry === undefined : entry?.['w']?.N === String(read)),
-    wrote: (entry) => sameEntry(entry, written),
-    value: written,
+    value: entryValue(board, racers, (read ?? 0) + 1).M!,
+    readWrites: read === undefined ? undefined : String(read),
     bytes: racers.length + ENTRY_OVERHEAD_BYTES,
     ttl: expiresAt(board.lastArrivalMs),
   };
@@ -230,16 +215,10 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
 
 /** A moved race's marker: in place of the entry `copied` if nothing wrote it since, or of no entry. */
 function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): EntryWrite {
-  const writes = copied?.['w'];
-  const marker: Item = { movedAt: N(nowMs) };
   return {
     raceId,
-    sets: ['#e = :marker'],
-    condition: writes === undefined ? 'attribute_not_exists(#e)' : '#e.w = :w',
-    values: { ':marker': { M: marker }, ...(writes === undefined ? {} : { ':w': writes }) },
-    holds: (entry) => (writes === undefined ? entry === undefined : entry?.['w']?.N === writes.N),
-    wrote: (entry) => sameEntry(entry, marker),
-    value: marker,
+    value: { movedAt: N(nowMs) },
+    readWrites: copied?.['w']?.N,
     bytes: MARKER_BYTES,
     ttl: Math.floor(nowMs / 1000) + RACE_STATE_TTL_SECONDS,
   };
@@ -332,12 +311,6 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  /** What a write to the item bills: DynamoDB bills the whole item, however little of it changes. */
-  private billedBytes(key: string, raceId: number, entryAfter: number): number {
-    if (key !== LIVE) return entryAfter;
-    return this.liveBytes - (this.liveEntryBytes.get(raceId) ?? 0) + entryAfter;
-  }
-
   /**
    * Sends a batch of entry writes to one item, `LIVE_ENTRIES_PER_WRITE` a request. A request fails as a
    * whole when any of its conditions does not hold: the item read again tells which entries lost (they get
@@ -358,12 +331,15 @@ export class DynamoStateStore implements StateStore {
         if (sent === false && (pending.length === 1 || attempt >= MAX_LIVE_WRITE_ATTEMPTS)) return;
         const item = await this.getItem(key);
         // A request is all or nothing: if its first attempt wrote, every entry is exactly as it wrote it.
-        if (sent === 'unsure' && requests.every((entry) => entry.wrote(entryOf(item, entry.raceId)))) {
+        if (
+          sent === 'unsure' &&
+          requests.every((entry) => sameEntry(entryOf(item, entry.raceId), entry.value))
+        ) {
           this.noteWritten(key, requests);
           for (const i of pending) results[i] = true;
           return;
         }
-        const holding = pending.filter((i) => entries[i]!.holds(entryOf(item, entries[i]!.raceId)));
+        const holding = pending.filter((i) => holds(entries[i]!, entryOf(item, entries[i]!.raceId)));
         if (key === LIVE && item !== undefined && holding.length < pending.length)
           this.liveAfterLoss = { item };
         if (attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
@@ -382,12 +358,14 @@ export class DynamoStateStore implements StateStore {
     let ttl = 0;
     let billed = key === LIVE ? this.liveBytes : 0;
     entries.forEach((entry, i) => {
-      const rendered = render(entry, i);
-      sets.push(...rendered.sets);
-      conditions.push(`(${rendered.condition})`);
       names[`#e${i}`] = entryName(entry.raceId);
-      for (const [placeholder, value] of Object.entries(entry.values))
-        values[`:${i}${placeholder.slice(1)}`] = value;
+      values[`:e${i}`] = { M: entry.value };
+      sets.push(`#e${i} = :e${i}`);
+      if (entry.readWrites === undefined) conditions.push(`attribute_not_exists(#e${i})`);
+      else {
+        conditions.push(`#e${i}.w = :w${i}`);
+        values[`:w${i}`] = { N: entry.readWrites };
+      }
       ttl = Math.max(ttl, entry.ttl);
       billed =
         key === LIVE ? billed - (this.liveEntryBytes.get(entry.raceId) ?? 0) + entry.bytes : entry.bytes;
@@ -420,11 +398,15 @@ export class DynamoStateStore implements StateStore {
     for (const entry of entries) {
       // Keep a prefetched read current with this store's own writes (the winners of a partly lost request).
       if (prefetched !== undefined) prefetched[entryName(entry.raceId)] = { M: entry.value };
-      if (key === LIVE) {
-        this.liveBytes += entry.bytes - (this.liveEntryBytes.get(entry.raceId) ?? 0);
-        this.liveEntryBytes.set(entry.raceId, entry.bytes);
-      } else this.ownBytes.set(entry.raceId, entry.bytes);
+      if (key === LIVE) this.noteLiveEntry(entry.raceId, entry.bytes);
+      else this.ownBytes.set(entry.raceId, entry.bytes);
     }
+  }
+
+  /** The live item's size with one entry at `bytes`. */
+  private noteLiveEntry(raceId: number, bytes: number): void {
+    this.liveBytes += bytes - (this.liveEntryBytes.get(raceId) ?? 0);
+    this.liveEntryBytes.set(raceId, bytes);
   }
 
   /** A race entry as a `RaceBoard`; `peek` reads the decode cache without taking the entry (publish only). */
@@ -490,8 +472,7 @@ export class DynamoStateStore implements StateStore {
         this.homes.set(board.raceId, home);
       } else {
         // Counted at once: the other new races of this turn (a race start brings many) see it.
-        this.liveBytes += bytes - (this.liveEntryBytes.get(board.raceId) ?? 0);
-        this.liveEntryBytes.set(board.raceId, bytes);
+        this.noteLiveEntry(board.raceId, bytes);
       }
     }
     if (
@@ -545,11 +526,8 @@ export class DynamoStateStore implements StateStore {
             ReturnValues: input.returnOld ? 'ALL_OLD' : 'NONE',
           }),
         ),
-      this.billedBytes(
-        key,
-        raceId,
-        key === LIVE ? (this.liveEntryBytes.get(raceId) ?? KB) : (this.ownBytes.get(raceId) ?? KB),
-      ),
+      // DynamoDB bills the whole item, however little of it a slot change touches.
+      key === LIVE ? this.liveBytes : (this.ownBytes.get(raceId) ?? KB),
     );
   }
 
