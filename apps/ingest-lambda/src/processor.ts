@@ -210,6 +210,17 @@ function sharedBackoff(): (attempt: number) => Promise<void> {
   };
 }
 
+/** The bests a race's closed racers are owed: each one's total in the race's class. */
+function closedRacersBests(board: RaceBoard): Array<Omit<BestDue, 'firstRecord'>> {
+  const bests: Array<Omit<BestDue, 'firstRecord'>> = [];
+  for (const r of board.racers.values()) {
+    if (r.closed !== undefined) {
+      bests.push({ racerId: r.racerId, classId: board.classId, raceId: board.raceId, total: r.total });
+    }
+  }
+  return bests;
+}
+
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
@@ -500,10 +511,7 @@ export class IngestProcessor {
     // it (a max, read first: a retry after a failed update applies it again). Raised at each racer's own
     // final, hundreds would be written before the shard's next batch — the rest of the race's last second,
     // whose leaderboard waits for it. An open race's closed racers get theirs when it closes (or times out).
-    const classId = board.classId;
-    const bests = isRaceClosed(board)
-      ? [...board.racers.values()].map((r) => ({ racerId: r.racerId, classId, raceId, total: r.total }))
-      : [];
+    const bests = isRaceClosed(board) ? closedRacersBests(board) : [];
     const rejected: Rejected[] = result.rejected.map((r) => ({
       recordIndex: r.recordIndex,
       reason: r.reason,
@@ -805,10 +813,7 @@ export class IngestProcessor {
         duty = publishDutyOf(raceId, board.version, slot, this.clock(), this.intervalMs);
       }
       // The race is closed: every racer gets their best (again: a max, and a sweep may have died here).
-      const closed = [...board.racers.values()]
-        .filter((r) => r.closed !== undefined)
-        .map((r) => ({ racerId: r.racerId, classId: board.classId, total: r.total }));
-      await forEachLimit(await this.bestsToRaise(closed), BEST_CONCURRENCY, async (r) => {
+      await forEachLimit(await this.bestsToRaise(closedRacersBests(board)), BEST_CONCURRENCY, async (r) => {
         await this.store.updateBest(r.racerId, r.classId, r.total, raceId, nowMs);
       });
       // A failed publish leaves the race in the index: the next sweep finds its version unpublished.
