@@ -439,12 +439,13 @@ try {
   }
 }
 
-/** `count` per 1,000 of `per`, to one decimal; "–" when there is nothing to divide by. */
+/** The summary's DynamoDB line: writes per 1,000 rider-seconds, split into bests and the races' state. */
 function dynamoLine(writes: number, bests: number, lost: number, riderSeconds: number): string {
   const n = (v: number) => v.toLocaleString('en-US');
   return `  DynamoDB: ${n(writes)} writes (${perThousand(writes, riderSeconds)} per 1,000 rider-seconds: ${perThousand(bests, riderSeconds)} closing racers' bests, ${perThousand(writes - bests, riderSeconds)} the races' state), ${n(lost)} lost conditional writes`;
 }
 
+/** `count` per 1,000 of `per`, to one decimal; "–" when there is nothing to divide by. */
 function perThousand(count: number, per: number): string {
   return per > 0 ? ((count / per) * 1_000).toFixed(1) : '–';
 }

@@ -57,11 +57,6 @@ export class Environments {
     return new Environments(await resolveHandler(source), source);
   }
 
-  /** Environments made so far (the most invocations that ran at once). */
-  get count(): number {
-    return this.created;
-  }
-
   /** Invokes the handler in an idle environment; it is idle again once the handler settles (not before). */
   async invoke(event: unknown, context: unknown): Promise<unknown> {
     const { source } = this;
