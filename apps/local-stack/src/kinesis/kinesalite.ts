@@ -1,4 +1,7 @@
-/** kinesalite, started in this process on its own port (the limits layer or a test fronts it). */
+/**
+ * kinesalite, started in this process on its own port (the limits layer or a test fronts it). It runs
+ * patched (README § kinesalite, patched): sequence numbers with BigInt, not bignumber.js.
+ */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 // @ts-expect-error kinesalite ships no types

@@ -1,0 +1,60 @@
+/**
+ * kinesalite is patched (`patches/kinesalite@3.3.3.patch`): its sequence numbers and hash keys use native
+ * BigInt instead of bignumber.js. The fixture holds what the unpatched 3.3.3 returned for the same calls —
+ * every sequence version, odd input and its errors included — so the patch must give exactly those.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+interface Vector {
+  fn: 'stringifySequence' | 'parseSequence' | 'incrementSequence' | 'partitionKeyToHashKey';
+  args: unknown[];
+  ok?: unknown;
+  error?: string;
+}
+
+const vectors = JSON.parse(
+  readFileSync(new URL('./fixtures/kinesalite-sequences.json', import.meta.url), 'utf8'),
+) as Vector[];
+const kinesaliteDb = createRequire(createRequire(import.meta.url).resolve('kinesalite'))(
+  './db/index.js',
+) as Record<Vector['fn'], (...args: unknown[]) => unknown> & {
+  hashKeyInRange(hashKey: bigint, range: { StartingHashKey: string; EndingHashKey: string }): boolean;
+};
+
+describe('patched kinesalite', () => {
+  it('is the patched build (BigInt hash keys)', () => {
+    expect(typeof kinesaliteDb.partitionKeyToHashKey('racer-1')).toBe('bigint');
+  });
+
+  it(`gives what the unpatched 3.3.3 gave, for all ${vectors.length} recorded calls`, () => {
+    const differences: string[] = [];
+    for (const v of vectors) {
+      let got: unknown;
+      try {
+        const value = kinesaliteDb[v.fn](...v.args);
+        got = { ok: typeof value === 'bigint' ? value.toString() : value };
+      } catch (error) {
+        got = { error: (error as Error).message };
+      }
+      const want = v.error === undefined ? { ok: v.ok } : { error: v.error };
+      if (JSON.stringify(got) !== JSON.stringify(want)) {
+        differences.push(
+          `${v.fn}(${JSON.stringify(v.args)}): ${JSON.stringify(got)}, want ${JSON.stringify(want)}`,
+        );
+      }
+    }
+    expect(differences).toEqual([]);
+  });
+
+  it('routes a hash key to the shard whose range holds it, bounds included', () => {
+    const range = {
+      StartingHashKey: '170141183460469231731687303715884105728',
+      EndingHashKey: '340282366920938463463374607431768211455',
+    };
+    expect(kinesaliteDb.hashKeyInRange(2n ** 127n, range)).toBe(true);
+    expect(kinesaliteDb.hashKeyInRange(2n ** 127n - 1n, range)).toBe(false);
+    expect(kinesaliteDb.hashKeyInRange(2n ** 128n - 1n, range)).toBe(true);
+  });
+});
