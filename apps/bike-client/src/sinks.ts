@@ -3,7 +3,13 @@
  * through MQTT with one connection per bike (the path real bikes take). Both report what they could not
  * deliver, message by message, with the reason.
  */
-import { INGEST_TOPIC, type PartitionKeyStrategy, partitionKeyFor, type RaceMessage } from '@alleycat/schema';
+import {
+  hashKeyOf,
+  INGEST_TOPIC,
+  type PartitionKeyStrategy,
+  partitionKeyFor,
+  type RaceMessage,
+} from '@alleycat/schema';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { mqtt } from 'aws-iot-device-sdk-v2';
 import { AggregatingProducer, unsentUserRecords } from './aggregating-producer.js';
@@ -30,6 +36,20 @@ export interface KinesisSinkOptions {
 
 const utf8 = new TextDecoder();
 
+/**
+ * Records in the order of their partition keys' hash keys (stable: a key's records keep their order). A shard
+ * owns a contiguous range of hash keys, so the producer's PutRecords (≤ 500 entries, cut in this order) each
+ * carry one shard's records, or two at a range's edge, instead of every shard's: a shard's second then lands in
+ * one request, and its consumer gets it in one batch rather than one per request (fewer invocations, and fewer
+ * state writes behind them).
+ */
+export function inHashKeyOrder<T extends { partitionKey: string }>(records: readonly T[]): T[] {
+  return records
+    .map((record) => ({ record, hashKey: hashKeyOf(record.partitionKey) }))
+    .sort((a, b) => (a.hashKey < b.hashKey ? -1 : a.hashKey > b.hashKey ? 1 : 0))
+    .map(({ record }) => record);
+}
+
 export class KinesisSink implements Sink {
   readonly name: string;
   private readonly producer: KinesisProducer;
@@ -54,14 +74,15 @@ export class KinesisSink implements Sink {
   }
 
   async send(messages: readonly RaceMessage[], payloads: readonly string[]): Promise<void> {
-    for (let i = 0; i < messages.length; i++) {
-      const record = {
-        data: Buffer.from(payloads[i]!, 'utf8'),
-        partitionKey: partitionKeyFor(messages[i]!, this.strategy),
-      };
-      if (this.aggregator) await this.aggregator.put(record);
-      else await this.producer.put(record);
+    const records = messages.map((message, i) => ({
+      data: Buffer.from(payloads[i]!, 'utf8'),
+      partitionKey: partitionKeyFor(message, this.strategy),
+    }));
+    if (this.aggregator) {
+      for (const record of records) await this.aggregator.put(record);
+      return;
     }
+    for (const record of inHashKeyOrder(records)) await this.producer.put(record);
   }
 
   counters(): SinkCounters {
