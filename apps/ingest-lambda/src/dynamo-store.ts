@@ -404,8 +404,13 @@ export class DynamoStateStore implements StateStore {
   }
 
   /** The live item's size with one entry at `bytes`. */
+  private liveBytesWith(raceId: number, bytes: number): number {
+    return this.liveBytes - (this.liveEntryBytes.get(raceId) ?? 0) + bytes;
+  }
+
+  /** Notes one entry of the live item at `bytes`. */
   private noteLiveEntry(raceId: number, bytes: number): void {
-    this.liveBytes += bytes - (this.liveEntryBytes.get(raceId) ?? 0);
+    this.liveBytes = this.liveBytesWith(raceId, bytes);
     this.liveEntryBytes.set(raceId, bytes);
   }
 
@@ -478,7 +483,7 @@ export class DynamoStateStore implements StateStore {
     if (
       home === 'live' &&
       expected.version !== 0 &&
-      this.liveBytes - (this.liveEntryBytes.get(board.raceId) ?? 0) + bytes > this.liveLimits.maxBytes
+      this.liveBytesWith(board.raceId, bytes) > this.liveLimits.maxBytes
     ) {
       // The live item would grow past its budget (races admitted small grow): this race moves to its own
       // item first — as compaction moves a finished race, the entry as read, then a marker — and its write
