@@ -30,23 +30,33 @@ function decodedLength(text: string): number | undefined {
   return (length / 4) * 3 - padding;
 }
 
-/** Scratch space for `decodeBase64Transient`: one record at a time, reused (no allocation per record). */
+/** Scratch space for the base64 decode: one record at a time, reused (no allocation per record). */
 let scratch = Buffer.allocUnsafe(4096);
 
 /**
- * Base64 → bytes, or undefined when the text is not padded base64 (`decodedLength`), decoded into a buffer
- * reused by the next call (no allocation per record): the bytes are valid until then, so a caller that
- * keeps them (a rejection's payload) must copy them. A race message is read at once and keeps no reference
- * to its bytes (the schema's parser builds strings), which is what makes this safe on the hot path.
+ * Base64 → bytes in `scratch[0, n)`, followed by a 0 (the schema's scanner reads the record in place when
+ * it finds one there); returns n, or -1 when the text is not padded base64 (`decodedLength`). The bytes
+ * are valid until the next call.
  */
-export function decodeBase64Transient(text: string): Uint8Array | undefined {
+function decodeBase64IntoScratch(text: string): number {
   const expected = decodedLength(text);
-  if (expected === undefined) return undefined;
-  // Room for all Node may write (never more than 3n/4) before it notices a bad character.
-  const room = (text.length / 4) * 3;
+  if (expected === undefined) return -1;
+  // Room for all Node may write (never more than 3n/4) before it notices a bad character, and the 0.
+  const room = (text.length / 4) * 3 + 1;
   if (scratch.length < room) scratch = Buffer.allocUnsafe(Math.max(room, scratch.length * 2));
   const written = scratch.write(text, 0, 'base64');
-  return written === expected ? scratch.subarray(0, written) : undefined;
+  if (written !== expected) return -1;
+  scratch[written] = 0;
+  return written;
+}
+
+/**
+ * Base64 → bytes, or undefined when the text is not padded base64, in a buffer reused by the next call:
+ * a caller that keeps them must copy them.
+ */
+export function decodeBase64Transient(text: string): Uint8Array | undefined {
+  const length = decodeBase64IntoScratch(text);
+  return length < 0 ? undefined : scratch.subarray(0, length);
 }
 
 const notBase64: RejectReason = {
@@ -124,15 +134,26 @@ export function decodeRecordData(data: Uint8Array): DecodedRecord {
 
 /** Decodes one record's base64 `kinesis.data`. */
 export function decodeKinesisData(base64: string): DecodedRecord {
-  const data = decodeBase64Transient(base64);
-  if (data === undefined) {
+  const length = decodeBase64IntoScratch(base64);
+  if (length < 0) {
     return {
       messages: [],
       rejections: [{ reason: notBase64, data: Buffer.from(base64, 'latin1') }],
       userRecords: 1,
     };
   }
-  const decoded = decodeRecordData(data);
+  // The common record, one message: parsed from the scratch space as it is, with no view made of it.
+  if (!(length >= 4 && isAggregated(scratch))) {
+    const parsed = parseRaceRecord(scratch, length);
+    if (parsed.ok) return { messages: parsed.messages, rejections: [], userRecords: 1 };
+    const data = new Uint8Array(scratch.subarray(0, length)); // kept by the errors sink: a copy
+    return {
+      messages: [],
+      rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
+      userRecords: 1,
+    };
+  }
+  const decoded = decodeRecordData(scratch.subarray(0, length));
   // Rejected payloads outlive this call (they go to the errors sink): copy them out of the scratch space.
   for (const r of decoded.rejections) r.data = new Uint8Array(r.data);
   return decoded;

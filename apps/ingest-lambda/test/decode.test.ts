@@ -166,6 +166,25 @@ describe('decodeKinesisData', () => {
     expect(Buffer.from(out.rejections[0]!.data).toString()).toBe(bad);
   });
 
+  it('records of any length one after another each decode as themselves (the decode space is reused)', () => {
+    // Each record is read in place, up to the 0 written after it: never into what a longer one left.
+    const long = raceMessage(1, 7, 3, {
+      name: 'A much longer rider name',
+      uuid: '123e4567-e89b-12d3-a456-426614174000',
+    });
+    const short = raceMessage(1, 8, 4, { name: 'Bo' });
+    for (const m of [long, short, long, { ...short, name: 'Zoë' }, short]) {
+      expect(decodeKinesisData(b64(json(m))).messages).toEqual([m]);
+    }
+    // Short records, some starting like a KPL aggregate: judged as JSON (not_json), not read past their end.
+    decodeKinesisData(b64(json(long)));
+    for (const bytes of [[0xf3], [0xf3, 0x89], [0xf3, 0x89, 0x9a], [0x7b]]) {
+      expect(decodeKinesisData(b64(Uint8Array.from(bytes))).rejections[0]!.reason.code).toMatch(
+        /not_json|not_utf8/,
+      );
+    }
+  });
+
   it('not JSON, not UTF-8, not an object', () => {
     expect(decodeKinesisData(b64(Buffer.from('Hello, this is a test.'))).rejections[0]!.reason.code).toBe(
       'not_json',

@@ -1,4 +1,8 @@
-/** Parsing the race message and its batch form. The parse functions never throw. */
+/**
+ * Parsing the race message and its batch form. The parse functions never throw on bad input (only on a
+ * `byteLength` outside the bytes given, a caller's bug).
+ */
+import { Buffer } from 'node:buffer';
 import { checkSize, decodeJson, decodeText, parseJsonText } from './decode.js';
 import { RACE_BATCH, RACE_MESSAGE } from './definitions.js';
 import { InvalidPayloadError } from './errors.js';
@@ -25,7 +29,7 @@ const scanMessage = generateScanner(RACE_MESSAGE, { missOnKeys: ['samples'] }) ?
 
 const utf8 = new TextEncoder();
 /** The UTF-8 bytes of the message being parsed, then a 0 (the scanner's end sentinel). */
-const scratch = new Uint8Array(RACE_MESSAGE_MAX_BYTES + 1);
+const scratch = Buffer.allocUnsafe(RACE_MESSAGE_MAX_BYTES + 1);
 
 /** Validates an already-parsed JSON value as a race message (also checks the sender's identity). */
 export function validateRaceMessage(value: unknown): RaceMessageParseResult {
@@ -41,10 +45,18 @@ export function validateRaceMessage(value: unknown): RaceMessageParseResult {
  * copied; input over `RACE_MESSAGE_MAX_BYTES` is refused before parsing.
  */
 export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseResult {
-  const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
-  if (typeof text !== 'string') return { ok: false, error: text.error };
-  // The hot path of the Lambda: the scanner first, then the generated checks, then the precise validator.
-  let message = scanInput(input, text);
+  // The scanner first, then the generated checks, then the precise validator.
+  let message: unknown = MISS;
+  let text: string | Invalid;
+  if (typeof input === 'string') {
+    text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
+    if (typeof text !== 'string') return { ok: false, error: text.error };
+    message = scanText(text);
+  } else {
+    if (input.byteLength <= RACE_MESSAGE_MAX_BYTES) message = scanBytes(input, input.byteLength);
+    text = message === MISS ? decodeText(input, RACE_MESSAGE_MAX_BYTES) : '';
+    if (typeof text !== 'string') return { ok: false, error: text.error };
+  }
   if (message === MISS) {
     const value = parseJsonText(text);
     if (value instanceof Invalid) return { ok: false, error: value.error };
@@ -62,22 +74,30 @@ export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseRe
   return mismatch === undefined ? { ok: true, message: parsed } : { ok: false, error: mismatch };
 }
 
+/** Reads a message from text with the scanner: the clean copy, or `MISS`. `text` is within the budget. */
+function scanText(text: string): unknown {
+  const encoded = utf8.encodeInto(text, scratch);
+  if (encoded.read !== text.length) return MISS;
+  scratch[encoded.written] = 0;
+  return scanMessage(scratch, encoded.written, text);
+}
+
 /**
- * Reads a message with the scanner: the clean copy, or `MISS`. `text` is `input` decoded, within the
- * message budget, so its UTF-8 fits the scratch buffer with the sentinel after it.
+ * Reads a message from `bytes[0, length)` (within the budget) with the scanner: the clean copy or `MISS`.
+ * Read in place when `bytes` is a Buffer with a 0 after the message (the sentinel the scanner needs, as
+ * the Lambda's base64 decode leaves it), else from a copy. The scanner's text is the bytes one character a
+ * byte (a plain copy): it checks and decodes the few non-ASCII strings itself, so no message pays for the
+ * checked UTF-8 decode of the whole text unless it misses.
  */
-function scanInput(input: string | Uint8Array, text: string): unknown {
-  let length: number;
-  if (typeof input === 'string') {
-    const encoded = utf8.encodeInto(text, scratch);
-    if (encoded.read !== text.length) return MISS;
-    length = encoded.written;
-  } else {
-    scratch.set(input);
-    length = input.byteLength;
+function scanBytes(bytes: Uint8Array, length: number): unknown {
+  let b: Buffer;
+  if (bytes instanceof Buffer && bytes.length > length && bytes[length] === 0) b = bytes;
+  else {
+    scratch.set(length === bytes.byteLength ? bytes : bytes.subarray(0, length));
+    scratch[length] = 0;
+    b = scratch;
   }
-  scratch[length] = 0;
-  return scanMessage(scratch, length, text);
+  return scanMessage(b, length, b.toString('latin1', 0, length), true);
 }
 
 /**
@@ -167,16 +187,34 @@ export function toBatch(messages: readonly RaceMessage[]): RaceBatch {
  * Parses a record in either wire form and returns its race messages: what a consumer of the stream calls.
  * A JSON object with a `samples` member is a batch; anything else is judged as a single message.
  */
-export function parseRaceRecord(input: string | Uint8Array): RaceRecordParseResult {
+export function parseRaceRecord(input: string): RaceRecordParseResult;
+/**
+ * `bytes[0, byteLength)` (all of it by default) is the record: a consumer that decodes records into one
+ * reused buffer passes it without a view per record (and with a 0 after the record, it is read in place).
+ */
+export function parseRaceRecord(bytes: Uint8Array, byteLength?: number): RaceRecordParseResult;
+export function parseRaceRecord(input: string | Uint8Array, byteLength?: number): RaceRecordParseResult {
   // Most records are single messages the scanner reads; anything else takes the full path below.
-  const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
-  if (typeof text === 'string') {
-    const message = scanInput(input, text);
-    if (message !== MISS) {
-      const mismatch = checkIdentity(message as RaceMessage);
-      if (mismatch !== undefined) return { ok: false, error: mismatch };
-      return { ok: true, messages: [message as RaceMessage], batched: false };
+  let message: unknown = MISS;
+  if (typeof input === 'string') {
+    const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
+    if (typeof text === 'string') message = scanText(text);
+  } else {
+    const length = byteLength ?? input.byteLength;
+    if (!Number.isInteger(length) || length < 0 || length > input.byteLength) {
+      throw new RangeError(
+        `parseRaceRecord: byteLength ${length} is not within the ${input.byteLength} bytes given`,
+      );
     }
+    if (length <= RACE_MESSAGE_MAX_BYTES) message = scanBytes(input, length);
+  }
+  if (message !== MISS) {
+    const mismatch = checkIdentity(message as RaceMessage);
+    if (mismatch !== undefined) return { ok: false, error: mismatch };
+    return { ok: true, messages: [message as RaceMessage], batched: false };
+  }
+  if (typeof input !== 'string' && byteLength !== undefined && byteLength !== input.byteLength) {
+    input = input.subarray(0, byteLength);
   }
   const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
   if (value instanceof Invalid) return { ok: false, error: value.error };

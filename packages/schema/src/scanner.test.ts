@@ -206,6 +206,32 @@ describe('scanner', () => {
     expect(generateScanner(LEADERBOARD_MESSAGE)).toBeUndefined();
   });
 
+  it('with Latin-1 text (one character a byte) answers as with the UTF-8 text, or misses', () => {
+    fc.assert(
+      fc.property(anyTextArb, (text) => {
+        const bytes = Buffer.alloc(text.length * 3 + 1);
+        const written = bytes.write(text);
+        const latin1 = bytes.toString('latin1', 0, written);
+        const quick = scanner(bytes, written, latin1, true);
+        // Against the text of the bytes (a lone surrogate in `text` was written as U+FFFD).
+        if (quick !== MISS) expect(quick).toStrictEqual(scan(bytes.toString('utf8', 0, written)));
+      }),
+      { numRuns: 3_000 },
+    );
+    // Non-ASCII in a known string and in an unknown member is read, not given up on.
+    for (const message of [
+      validMessage({ name: 'Zoë 🚴 \ufeff' }),
+      { fw: 'é', ...validMessage({ name: '\ufeffAnaïs' }) },
+    ]) {
+      const text = JSON.stringify(message);
+      const bytes = Buffer.alloc(text.length * 3 + 1);
+      const written = bytes.write(text);
+      expect(scanner(bytes, written, bytes.toString('latin1', 0, written), true), text).toStrictEqual(
+        scan(text),
+      );
+    }
+  });
+
   it('accepts only what JSON.parse and the precise validator accept, with the same clean copy', () => {
     let accepted = 0;
     fc.assert(
@@ -340,10 +366,18 @@ describe('parseRaceMessage with the scanner', () => {
       .map((messages) => JSON.stringify({ ...messages[0]!, samples: messages.map(({ name, ...m }) => m) }));
     const padded = realisticArb.map((m) => JSON.stringify({ pad: 'x'.repeat(1_000), ...m }));
     fc.assert(
-      fc.property(fc.oneof(anyTextArb, batchArb, padded), (text) => {
+      fc.property(fc.oneof(anyTextArb, batchArb, padded), fc.integer({ min: 0, max: 255 }), (text, after) => {
         expect(parseRaceRecord(text)).toStrictEqual(recordReference(text));
         const bytes = encoder.encode(text);
-        expect(parseRaceRecord(bytes)).toStrictEqual(recordReference(bytes));
+        const expected = recordReference(bytes);
+        expect(parseRaceRecord(bytes)).toStrictEqual(expected);
+        // The first bytes of a larger buffer (as the Lambda decodes into one): read in place when a 0
+        // follows them in a Buffer, from a copy otherwise; the same answer either way.
+        for (const larger of [Buffer.alloc(bytes.length + 8), new Uint8Array(bytes.length + 8)]) {
+          larger.set(bytes);
+          larger.fill(after, bytes.length);
+          expect(parseRaceRecord(larger, bytes.length)).toStrictEqual(expected);
+        }
       }),
       { numRuns: 3_000 },
     );
@@ -361,5 +395,92 @@ describe('parseRaceMessage with the scanner', () => {
       }),
       { numRuns: 5_000 },
     );
+  });
+
+  it('parseRaceRecord: one byte of a record changed to any value, read in place, answers as the full path', () => {
+    // Bytes are scanned with Latin-1 text: a byte over 0x7F anywhere (a known field, an unknown member,
+    // between tokens) must be read as UTF-8 or fall back to the checked decode, never slip through as Latin-1.
+    const records = [
+      { fw: 'v2.1', ...validMessage({ uuid: '123e4567-e89b-12d3-a456-426614174000' }) },
+      { fw: 'é€😀', ...validMessage({ name: 'Zoë 🚴' }) },
+    ].map((m) => encoder.encode(JSON.stringify(m)));
+    const larger = Buffer.alloc(1_024);
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        (second, changes) => {
+          const bytes = records[second ? 1 : 0]!.slice();
+          for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
+          larger.set(bytes);
+          larger[bytes.length] = 0;
+          const expected = recordReference(bytes);
+          expect(parseRaceRecord(larger, bytes.length)).toStrictEqual(expected);
+          expect(parseRaceRecord(bytes)).toStrictEqual(expected);
+        },
+      ),
+      { numRuns: 8_000 },
+    );
+  });
+
+  it('parseRaceRecord: every edge of well-formed UTF-8 (RFC 3629), in a name and in an unknown member', () => {
+    const sequences = [
+      // well-formed: the first and last of each length, either side of the surrogates, a BOM
+      [0xc3, 0xa9],
+      [0xdf, 0xbf],
+      [0xe0, 0xa0, 0x80],
+      [0xed, 0x9f, 0xbf],
+      [0xee, 0x80, 0x80],
+      [0xef, 0xbb, 0xbf],
+      [0xef, 0xbf, 0xbf],
+      [0xf0, 0x90, 0x80, 0x80],
+      [0xf4, 0x8f, 0xbf, 0xbf],
+      // ill-formed: stray continuations, overlong forms, surrogates, past U+10FFFF, truncated, never-used bytes
+      [0x80],
+      [0xbf],
+      [0xc0, 0x80],
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0x80],
+      [0xe0, 0x9f, 0xbf],
+      [0xed, 0xa0, 0x80],
+      [0xed, 0xbf, 0xbf],
+      [0xf0, 0x80, 0x80, 0x80],
+      [0xf0, 0x8f, 0xbf, 0xbf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      [0xe2, 0x82],
+      [0xf0, 0x9f, 0x98],
+      [0xff],
+      [0xfe],
+      [0xc3, 0x41],
+      [0xe2, 0x41, 0x82],
+      [0xf0, 0x9f, 0x41, 0x80],
+    ];
+    const [before, after] = JSON.stringify(validMessage({ name: 'A@B' })).split('@') as [string, string];
+    const [unknownBefore, unknownAfter] = JSON.stringify({ fw: 'v@', ...validMessage() }).split('@') as [
+      string,
+      string,
+    ];
+    const larger = Buffer.alloc(1_024);
+    for (const sequence of sequences) {
+      for (const [head, tail] of [
+        [before, after],
+        [unknownBefore, unknownAfter],
+      ] as const) {
+        const bytes = Buffer.concat([Buffer.from(head), Uint8Array.from(sequence), Buffer.from(tail)]);
+        larger.set(bytes);
+        larger[bytes.length] = 0;
+        const expected = recordReference(new Uint8Array(bytes));
+        expect(parseRaceRecord(larger, bytes.length), `${sequence} in ${head}`).toStrictEqual(expected);
+      }
+    }
+  });
+
+  it('parseRaceRecord refuses a byteLength outside the bytes given (a caller bug, not bad input)', () => {
+    const bytes = encoder.encode(JSON.stringify(validMessage()));
+    for (const n of [-1, bytes.length + 1, 1.5, Number.NaN]) {
+      expect(() => parseRaceRecord(bytes, n), String(n)).toThrow(RangeError);
+    }
+    expect(parseRaceRecord(bytes, 0)).toStrictEqual(recordReference(new Uint8Array(0)));
   });
 });

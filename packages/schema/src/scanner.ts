@@ -26,8 +26,13 @@ import { codePoints } from './validator.js';
  * A generated reader. `bytes[0, length)` is the UTF-8 encoding of `text`, and `bytes[length]` is 0 (a
  * sentinel no token contains, so no loop needs a bounds check). Returns the clean copy, or `MISS` when the
  * text is not certainly a valid, plain message.
+ *
+ * With `latin1`, `text` is the bytes one character a byte instead (a plain copy, much cheaper than the
+ * checked UTF-8 decode, and equal to the UTF-8 text wherever the bytes are ASCII): strings are sliced from
+ * it by byte offsets, and a string with bytes over 0x7F is checked to be well-formed UTF-8 (RFC 3629) and
+ * decoded from the bytes. Ill-formed UTF-8 anywhere is a `MISS`, so the caller's checked decode words it.
  */
-export type Scanner = (bytes: Uint8Array, length: number, text: string) => unknown;
+export type Scanner = (bytes: Uint8Array, length: number, text: string, latin1?: boolean) => unknown;
 
 /** Deepest nesting of an unknown member's value the scanner skips; deeper ones fall back to JSON.parse. */
 const MAX_SKIPPED_DEPTH = 32;
@@ -100,20 +105,26 @@ function readValue(spec: FieldSpec, x: string): string {
       return `if (c !== 34) return MISS;
           {
             const s = ++i - shift;
+            let wide = false;
             for (;;) {
               c = b[i];
               if (c === 34) break;
               if (!(c >= 32) || c === 92${printable ? ' || c === 127' : ''}) return MISS;
-              if (c >= 128) {
+              if (c >= 128) {${printable ? '\n                if (c === 194 && b[i + 1] < 160) return MISS;' : ''}
+                if (latin1) {
+                  const end = utf8Sequence(b, i);
+                  if (end < 0) return MISS;
+                  wide = true;
+                  i = end;
+                  continue;
+                }
                 // A lead byte: its sequence is one UTF-16 unit shorter (two if 3 bytes; 4 bytes make 2 units).
                 if (c >= 224) shift += 2;
-                else if (c >= 192) {
-                  shift += 1;${printable ? '\n                  if (c === 194 && b[i + 1] < 160) return MISS;' : ''}
-                }
+                else if (c >= 192) shift += 1;
               }
               i++;
             }
-            ${x} = t.slice(s, i - shift);
+            ${x} = wide ? utf8.decode(b.subarray(s, i)) : t.slice(s, i - shift);
             c = b[++i];
           }
           if (${x}.length > ${spec.maxLength} || ${short}${format}) return MISS;`;
@@ -183,6 +194,26 @@ function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {
 }
 // Bytes minus UTF-16 units in the member skipMember last skipped.
 let skipped = 0;
+// The current scan's \`latin1\`: bytes over 0x7F are checked as UTF-8 rather than counted.
+let latin1 = false;
+/**
+ * The index after the well-formed UTF-8 sequence whose lead byte is at i, or -1 (RFC 3629: no stray
+ * continuation bytes, overlong forms, surrogates, or code points past U+10FFFF). The 0 sentinel is never a
+ * continuation byte, so no read passes it.
+ */
+function utf8Sequence(b, i) {
+  const c = b[i];
+  if (c < 0xc2) return -1;
+  if (c < 0xe0) return (b[i + 1] & 0xc0) === 0x80 ? i + 2 : -1;
+  const c1 = b[i + 1];
+  if ((c1 & 0xc0) !== 0x80) return -1;
+  if (c < 0xf0) {
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return -1;
+    return (b[i + 2] & 0xc0) === 0x80 ? i + 3 : -1;
+  }
+  if (c > 0xf4 || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return -1;
+  return (b[i + 2] & 0xc0) === 0x80 && (b[i + 3] & 0xc0) === 0x80 ? i + 4 : -1;
+}
 /** Skips a member with an unknown key (at its first byte): the index after its value, or -1. */
 function skipMember(b, i) {
   skipped = 0;
@@ -191,7 +222,14 @@ function skipMember(b, i) {
     if (c === 34) break;
     // An escaped key may spell a known one: not plain.
     if (!(c >= 32) || c === 92) return -1;
-    if (c >= 192) skipped += c >= 224 ? 2 : 1;
+    if (c >= 128) {
+      if (latin1) {
+        i = utf8Sequence(b, i);
+        if (i < 0) return -1;
+        continue;
+      }
+      if (c >= 192) skipped += c >= 224 ? 2 : 1;
+    }
     i++;
   }
   i = skip(b, i + 1);
@@ -258,11 +296,18 @@ function skipString(b, i) {
         if (HEX[b[i + 1]] !== 1 || HEX[b[i + 2]] !== 1 || HEX[b[i + 3]] !== 1 || HEX[b[i + 4]] !== 1) return -1;
         i += 4;
       } else if (!(c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)) return -1;
-    } else if (c >= 192) skipped += c >= 224 ? 2 : 1;
+    } else if (c >= 128) {
+      if (latin1) {
+        const end = utf8Sequence(b, i);
+        if (end < 0) return -1;
+        i = end - 1;
+      } else if (c >= 192) skipped += c >= 224 ? 2 : 1;
+    }
   }
 }
-return function scan(b, n, t) {
+return function scan(b, n, t, textIsLatin1) {
   let ${fields.map((_, index) => `x${index}`).join(', ')};
+  latin1 = textIsLatin1 === true;
   let seen = 0;
   // Bytes minus UTF-16 units read so far: maps a byte offset to an offset in t.
   let shift = 0;
@@ -305,6 +350,12 @@ return function scan(b, n, t) {
 const HEX = new Uint8Array(256);
 for (const digit of '0123456789abcdefABCDEF') HEX[digit.charCodeAt(0)] = 1;
 
+/**
+ * Decodes strings the scanner has already checked to be well-formed UTF-8 (so: not fatal). `ignoreBOM`
+ * keeps a leading U+FEFF in a string, as `JSON.parse` does.
+ */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 /** Exact powers of ten (read from decimal literals, which are correctly rounded). */
 const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 
@@ -312,12 +363,13 @@ const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 export function generateScanner(spec: ObjectSpec, options?: ScannerOptions): Scanner | undefined {
   const source = scannerSource(spec, options);
   if (source === undefined) return undefined;
-  return new Function('MISS', 'POW10', 'HEX', 'formats', 'codePoints', source)(
+  return new Function('MISS', 'POW10', 'HEX', 'formats', 'codePoints', 'utf8', source)(
     MISS,
     POW10,
     HEX,
     FORMATS,
     codePoints,
+    UTF8,
   ) as Scanner;
 }
 
