@@ -12,77 +12,43 @@ export const BOARD_FORMAT = 1;
 const CLOSE_CODES: Record<CloseReason, number> = { final: 1, timeout: 2 };
 const CLOSE_REASONS: Array<CloseReason | undefined> = [undefined, 'final', 'timeout'];
 
-class Writer {
-  private buf: Buffer;
-  /** Doubles go through a DataView: cheaper than `Buffer#writeDoubleLE` (no argument checks). */
-  private view: DataView;
-  offset = 0;
-
-  constructor(expectedBytes: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, expectedBytes));
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-  }
-
-  /** Makes room for `extra` more bytes; the writes below assume the caller reserved what they write. */
-  ensure(extra: number): void {
-    if (this.offset + extra <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.offset + extra));
-    this.buf.copy(next, 0, 0, this.offset);
-    this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
-  }
-
-  /** Unsigned LEB128 for integers up to 2^53 (arithmetic, since bit operators stop at 32 bits). */
-  varint(value: number): void {
-    let v = value;
-    // Most values (seconds, counts, lags, small ids) fit in 31 bits: shifts instead of division.
-    if (v < 0x80000000) {
-      while (v >= 0x80) {
-        this.buf[this.offset++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      this.buf[this.offset++] = v;
-      return;
-    }
+/**
+ * Unsigned LEB128 of `value` (an integer up to 2^53) at `buf[o]`; returns the offset after it. Arithmetic
+ * past 31 bits, since bit operators stop at 32.
+ */
+function writeVarint(buf: Uint8Array, o: number, value: number): number {
+  let v = value;
+  // Most values (seconds, counts, lags, small ids) fit in 31 bits: shifts instead of division.
+  if (v < 0x80000000) {
     while (v >= 0x80) {
-      this.buf[this.offset++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
+      buf[o++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
     }
-    this.buf[this.offset++] = v;
+    buf[o++] = v;
+    return o;
   }
-
-  f64(value: number): void {
-    this.view.setFloat64(this.offset, value, true);
-    this.offset += 8;
+  while (v >= 0x80) {
+    buf[o++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
   }
+  buf[o++] = v;
+  return o;
+}
 
-  /** Length-prefixed UTF-8, written in place (no intermediate buffer per racer). */
-  string(value: string): void {
-    const n = value.length;
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      if (value.charCodeAt(i) >= 0x80) {
-        ascii = false;
-        break;
-      }
+/** Length-prefixed UTF-8 of `value` at `buf[o]` (room for 3 bytes a UTF-16 unit reserved); the offset after. */
+function writeString(buf: Buffer, o: number, value: string): number {
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    if (value.charCodeAt(i) >= 0x80) {
+      const length = Buffer.byteLength(value, 'utf8');
+      o = writeVarint(buf, o, length);
+      return o + buf.write(value, o, length, 'utf8');
     }
-    if (ascii) {
-      // Most names: one byte per character, copied directly (cheaper than the UTF-8 encoder for ~10 chars).
-      this.varint(n);
-      const buf = this.buf;
-      let o = this.offset;
-      for (let i = 0; i < n; i++) buf[o++] = value.charCodeAt(i);
-      this.offset = o;
-      return;
-    }
-    const length = Buffer.byteLength(value, 'utf8');
-    this.varint(length);
-    this.offset += this.buf.write(value, this.offset, length, 'utf8');
   }
-
-  done(): Uint8Array {
-    return this.buf.subarray(0, this.offset);
-  }
+  // Most names: one byte per character, copied directly (cheaper than the UTF-8 encoder for ~10 chars).
+  o = writeVarint(buf, o, n);
+  for (let i = 0; i < n; i++) buf[o++] = value.charCodeAt(i);
+  return o;
 }
 
 class Reader {
@@ -134,33 +100,35 @@ class Reader {
 /** Encodes racers; `raceLastArrivalMs` is the board's, so arrivals are stored as small lags behind it. */
 export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: number): Uint8Array {
   const list = Array.isArray(racers) ? (racers as RacerState[]) : [...racers];
-  // ~45 bytes for a racer with a short name and one range: one allocation in the common case.
-  const w = new Writer(16 + list.length * 64);
-  w.ensure(16);
-  w.varint(BOARD_FORMAT);
-  w.varint(list.length);
+  // The worst case of every racer (10-byte varints, 3 doubles, 3 UTF-8 bytes a UTF-16 unit of the name,
+  // two varints a range), summed first: one allocation, and no bounds checks while writing.
+  let room = 24;
+  for (const r of list) room += 10 * 6 + 24 + 10 + r.name.length * 3 + r.seen.ranges.length * 10;
+  const buf = Buffer.allocUnsafe(room);
+  // Doubles go through a DataView: cheaper than `Buffer#writeDoubleLE` (no argument checks).
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let o = writeVarint(buf, 0, BOARD_FORMAT);
+  o = writeVarint(buf, o, list.length);
   for (const r of list) {
+    o = writeVarint(buf, o, r.racerId);
+    view.setFloat64(o, r.total, true);
+    view.setFloat64(o + 8, r.max, true);
+    view.setFloat64(o + 16, r.current, true);
+    o = writeVarint(buf, o + 24, r.latestSecond + 1);
+    o = writeVarint(buf, o, r.count);
+    o = writeVarint(buf, o, r.closed === undefined ? 0 : CLOSE_CODES[r.closed]);
+    o = writeVarint(buf, o, Math.max(0, raceLastArrivalMs - r.lastArrivalMs));
+    o = writeString(buf, o, r.name);
     const ranges = r.seen.ranges;
-    // Worst case of this racer: 8-byte varints, 3 doubles, UTF-8 name (≤ 3 bytes a UTF-16 unit).
-    w.ensure(8 * 6 + 24 + 8 + r.name.length * 3 + ranges.length * 8);
-    w.varint(r.racerId);
-    w.f64(r.total);
-    w.f64(r.max);
-    w.f64(r.current);
-    w.varint(r.latestSecond + 1);
-    w.varint(r.count);
-    w.varint(r.closed === undefined ? 0 : CLOSE_CODES[r.closed]);
-    w.varint(Math.max(0, raceLastArrivalMs - r.lastArrivalMs));
-    w.string(r.name);
-    w.varint(ranges.length >> 1);
+    o = writeVarint(buf, o, ranges.length >> 1);
     let previous = 0;
     for (let i = 0; i < ranges.length; i += 2) {
-      w.varint(ranges[i]! - previous);
-      w.varint(ranges[i + 1]! - ranges[i]!);
+      o = writeVarint(buf, o, ranges[i]! - previous);
+      o = writeVarint(buf, o, ranges[i + 1]! - ranges[i]!);
       previous = ranges[i + 1]!;
     }
   }
-  return w.done();
+  return buf.subarray(0, o);
 }
 
 /** Decodes what `encodeRacers` wrote; throws `RangeError` on anything malformed. */

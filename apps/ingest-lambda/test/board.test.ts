@@ -9,11 +9,13 @@ import {
   newBoard,
   newRaceGroup,
   type RaceBoard,
+  type RacerState,
   racersAwaited,
   roundArrived,
   roundSecondOf,
 } from '../src/board.js';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
+import { SecondSet } from '../src/second-set.js';
 import type { SourcedMessage } from '../src/types.js';
 import { raceMessage } from './helpers/events.js';
 
@@ -142,6 +144,52 @@ describe('board codec', () => {
     mergeMessages(board, list, TIMEOUT);
     const bytes = encodeRacers(board.racers.values(), board.lastArrivalMs);
     expect(bytes.length).toBeLessThan(60 * 1024);
+  });
+
+  it('writes format 1 byte for byte as boards already stored hold it (and reads it back)', () => {
+    // Recorded from the encoder before it was rewritten for speed: stored boards must stay readable, and a
+    // board written by a new Lambda must be readable by one still running the old code.
+    const racers: RacerState[] = [
+      {
+        racerId: 7,
+        name: 'Hayden',
+        total: 1234.56,
+        max: 99.5,
+        current: 88.25,
+        latestSecond: 40,
+        count: 38,
+        lastArrivalMs: T0 - 120,
+        seen: new SecondSet([0, 10, 12, 30, 33, 40]),
+      },
+      {
+        racerId: 2 ** 53 - 1,
+        name: 'Zoë «fast» 🚲',
+        total: 0.1 + 0.2,
+        max: 1e-7,
+        current: 5e300,
+        latestSecond: -1,
+        count: 0,
+        lastArrivalMs: T0,
+        seen: new SecondSet([]),
+        closed: 'final',
+      },
+      {
+        racerId: 300,
+        name: '',
+        total: 22.75,
+        max: 22.75,
+        current: 22.75,
+        latestSecond: 0,
+        count: 1,
+        lastArrivalMs: T0 - 3_000_000_000,
+        seen: new SecondSet([0, 0]),
+        closed: 'timeout',
+      },
+    ];
+    const golden =
+      '0103070ad7a3703d4a93400000000000e058400000000000105640292600780648617964656e03000a02120307ffffffffffffff0f343333333333d33f48afbc9af2d77a3e039300aa4bdd5d7e00000100125a6fc3ab20c2ab66617374c2bb20f09f9ab200ac020000000000c036400000000000c036400000000000c0364001010280bcc1960b00010000';
+    expect(Buffer.from(encodeRacers(racers, T0)).toString('hex')).toBe(golden);
+    expect([...decodeRacers(Buffer.from(golden, 'hex'), T0).values()]).toEqual(racers);
   });
 
   it('refuses malformed data', () => {
