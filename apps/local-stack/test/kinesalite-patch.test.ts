@@ -66,7 +66,14 @@ interface MemIterator {
 interface MemDown {
   open(callback: (error?: Error) => void): void;
   batch(ops: Array<{ type: 'put'; key: string; value: string }>, callback: (error?: Error) => void): void;
-  iterator(options: { keyAsBuffer: boolean; valueAsBuffer: boolean; gte?: string }): MemIterator;
+  iterator(options: {
+    keyAsBuffer: boolean;
+    valueAsBuffer: boolean;
+    gte?: string;
+    lt?: string;
+    reverse?: boolean;
+    limit?: number;
+  }): MemIterator;
 }
 /** kinesalite's in-memory store, as kinesalite itself resolves it. */
 const memdown = createRequire(createRequire(import.meta.url).resolve('kinesalite'))(
@@ -91,20 +98,33 @@ describe("patched memdown (kinesalite's in-memory store)", () => {
       setImmediate(turn);
     };
     setImmediate(turn);
-    const read: Array<[string, string]> = [];
-    const iterator = db.iterator({ keyAsBuffer: false, valueAsBuffer: false, gte: 'k0100' });
-    await new Promise<void>((resolve, reject) => {
-      const step = () =>
-        iterator.next((error, key, value) => {
-          if (error) return reject(error);
-          if (key === undefined) return iterator.end((e) => (e ? reject(e) : resolve()));
-          read.push([key, value!]);
-          step();
-        });
-      step();
-    });
+    const readAll = async (
+      options: Omit<Parameters<MemDown['iterator']>[0], 'keyAsBuffer' | 'valueAsBuffer'>,
+    ) => {
+      const read: Array<[string, string]> = [];
+      const iterator = db.iterator({ keyAsBuffer: false, valueAsBuffer: false, ...options });
+      await new Promise<void>((resolve, reject) => {
+        const step = () =>
+          iterator.next((error, key, value) => {
+            if (error) return reject(error);
+            if (key === undefined) return iterator.end((e) => (e ? reject(e) : resolve()));
+            read.push([key, value!]);
+            step();
+          });
+        step();
+      });
+      return read;
+    };
+    const forward = await readAll({ gte: 'k0100' });
     counting = false;
-    expect(read).toEqual(keys.slice(100).map((key) => [key, `v-${key}`]));
+    const entry = (key: string) => [key, `v-${key}`];
+    expect(forward).toEqual(keys.slice(100).map(entry));
     expect(turns).toBeLessThan(10);
+    // Bounds, direction and limits as before the patch.
+    expect(await readAll({ lt: 'k0005' })).toEqual(keys.slice(0, 5).map(entry));
+    expect(await readAll({ reverse: true, limit: 3 })).toEqual(keys.slice(-3).reverse().map(entry));
+    expect(await readAll({ gte: 'k0990', lt: 'k0995', reverse: true })).toEqual(
+      keys.slice(990, 995).reverse().map(entry),
+    );
   });
 });

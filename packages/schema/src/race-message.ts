@@ -200,6 +200,7 @@ export function parseRaceRecord(input: string | Uint8Array, byteLength?: number)
     const text = decodeText(input, RACE_MESSAGE_MAX_BYTES);
     if (typeof text === 'string') message = scanText(text);
   } else {
+    // `null` from an untyped caller means "all of it", as `undefined` does, on every path below.
     const length = byteLength ?? input.byteLength;
     if (!Number.isInteger(length) || length < 0 || length > input.byteLength) {
       throw new RangeError(
@@ -207,14 +208,12 @@ export function parseRaceRecord(input: string | Uint8Array, byteLength?: number)
       );
     }
     if (length <= RACE_MESSAGE_MAX_BYTES) message = scanBytes(input, length);
+    if (message === MISS && length !== input.byteLength) input = input.subarray(0, length);
   }
   if (message !== MISS) {
     const mismatch = checkIdentity(message as RaceMessage);
     if (mismatch !== undefined) return { ok: false, error: mismatch };
     return { ok: true, messages: [message as RaceMessage], batched: false };
-  }
-  if (typeof input !== 'string' && byteLength !== undefined && byteLength !== input.byteLength) {
-    input = input.subarray(0, byteLength);
   }
   const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
   if (value instanceof Invalid) return { ok: false, error: value.error };

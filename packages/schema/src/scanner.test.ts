@@ -222,6 +222,7 @@ describe('scanner', () => {
     for (const message of [
       validMessage({ name: 'Zoë 🚴 \ufeff' }),
       { fw: 'é', ...validMessage({ name: '\ufeffAnaïs' }) },
+      { 'fé😀': { deep: ['ü', { ключ: '€' }] }, ...validMessage({ name: '名前' }) },
     ]) {
       const text = JSON.stringify(message);
       const bytes = Buffer.alloc(text.length * 3 + 1);
@@ -482,5 +483,10 @@ describe('parseRaceMessage with the scanner', () => {
       expect(() => parseRaceRecord(bytes, n), String(n)).toThrow(RangeError);
     }
     expect(parseRaceRecord(bytes, 0)).toStrictEqual(recordReference(new Uint8Array(0)));
+    // An untyped caller's null is "all of it", on the scanner's path and the full path alike.
+    const odd = encoder.encode(JSON.stringify(validMessage({ name: 'A\u007fB' })));
+    const untyped = parseRaceRecord as (bytes: Uint8Array, byteLength: unknown) => unknown;
+    expect(untyped(odd, null)).toStrictEqual(recordReference(odd));
+    expect(untyped(bytes, null)).toStrictEqual(recordReference(bytes));
   });
 });
