@@ -8,6 +8,7 @@ import { KIB, Prng } from '@alleycat/schema';
 import type { BoardWatch } from './boards.js';
 import { buildHostile, buildRaces, type Campaign, type Input, type RunIds } from './inputs.js';
 import { type ExpectedScores, fateOverKinesis, fateOverMqtt, type Outcome, TAG_FIELD } from './oracle.js';
+import { describeRaceState } from './race-state.js';
 import type { KinesisEntry, KinesisProducer, MqttFleet } from './senders.js';
 import { Pacer } from './senders.js';
 import type { HostileStack, Inspected, InspectionPlace } from './stack.js';
@@ -215,7 +216,20 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   brokerAfter = await hostile.stats('broker');
   const pollerAfter = await hostile.stats('event-source-mapping');
 
-  problems.push(...boardProblems(watch, expected));
+  const wrongBoards = boardProblems(watch, expected);
+  problems.push(...wrongBoards);
+  if (wrongBoards.length > 0) {
+    // Say whether the stored state has what the boards lack (a publish never made or never received) or not.
+    const races = [...new Set(wrongBoards.map((p) => Number(/^race (\d+)/.exec(p)?.[1])))].filter(
+      Number.isFinite,
+    );
+    const state = await describeRaceState(
+      hostile.stack.endpoints.dynamodb,
+      hostile.stateTable,
+      races.slice(0, 20),
+    );
+    problems.push(...state.map((line) => `  stored: ${line}`));
+  }
   problems.push(...matchFiles(judged, newFiles));
   for (const f of newFiles) {
     ctx.seenFiles.add(f.file);

@@ -12,6 +12,7 @@ import {
   type InvalidRecordReport,
   LAMBDA_BUNDLE,
   RULE_ERRORS_PREFIX,
+  STATE_TABLE,
 } from '@alleycat/schema';
 import { parseEmfLine } from '../../src/race/emf.js';
 import { loadStackConfig } from '../../src/stack-config.js';
@@ -47,6 +48,8 @@ export interface HostileStack {
   dir: string;
   /** Lines the parts wrote (EMF metric lines left out), for failure messages. */
   log: string[];
+  /** The race-state table, as synthesized (`{env}-alleycat-state`). */
+  stateTable: string;
   /** The pid each part had when the stack came up. */
   pids: ReadonlyMap<string, number>;
   part(name: RunningPart['name']): RunningPart;
@@ -97,6 +100,7 @@ export async function startHostileStack(): Promise<HostileStack> {
     stack,
     dir,
     log,
+    stateTable: config.tables.find((t) => t.name.endsWith(STATE_TABLE.name))?.name ?? STATE_TABLE.name,
     pids,
     part,
     dead() {

@@ -1,0 +1,67 @@
+/**
+ * What the stored race state says of races whose boards came out wrong: a failure then tells "the state has
+ * the racer, the board never showed it" (publishing) from "the state lacks it" (counting). Reads the live
+ * item and each race's own item directly (the Lambda's item design: apps/ingest-lambda README § Item design).
+ */
+import { STATE_TABLE } from '@alleycat/schema';
+import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { LOCAL_CREDENTIALS } from '../../src/kinesis/client.js';
+
+// The Lambda's keys (apps/ingest-lambda/src/constants.ts `KEY`, not exported: this reads its storage from outside).
+const LIVE = { pk: 'RACES', sk: 'LIVE' };
+const OWN = (raceId: number) => ({ pk: `RACE#${raceId}`, sk: 'BOARD' });
+const OPEN = (raceId: number) => ({ pk: 'OPEN_RACES', sk: `RACE#${raceId}` });
+
+/**
+ * One line per race: where its entry lives, its version, racer count and publish slot (or that none exists),
+ * and whether the timeout sweep's index still lists it. dynalite keeps one store whatever the region.
+ */
+export async function describeRaceState(
+  endpoint: string,
+  table: string,
+  raceIds: number[],
+): Promise<string[]> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const get = async (key: { pk: string; sk: string }) =>
+    (
+      await client.send(
+        new GetItemCommand({
+          TableName: table,
+          Key: { [STATE_TABLE.partitionKey]: { S: key.pk }, [STATE_TABLE.sortKey]: { S: key.sk } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+  try {
+    const live = await get(LIVE);
+    const lines: string[] = [];
+    for (const raceId of raceIds) {
+      const attribute = `r${raceId}`;
+      let where = 'live item';
+      let entry = live?.[attribute]?.M;
+      if (entry === undefined || entry['racers'] === undefined) {
+        where = entry === undefined ? 'own item' : 'own item (moved)';
+        entry = (await get(OWN(raceId)))?.[attribute]?.M;
+      }
+      const indexed =
+        (await get(OPEN(raceId))) !== undefined ? 'in the open-races index' : 'not in the open-races index';
+      lines.push(
+        entry === undefined
+          ? `race ${raceId}: no stored state; ${indexed}`
+          : `race ${raceId} (${where}, ${indexed}): ${summary(entry)}`,
+      );
+    }
+    return lines;
+  } catch (error) {
+    return [`race state could not be read: ${(error as Error).message}`];
+  } finally {
+    client.destroy();
+  }
+}
+
+function summary(entry: Record<string, AttributeValue>): string {
+  return Object.entries(entry)
+    .filter(([name]) => name !== 'racers')
+    .map(([name, value]) => `${name}=${value.N ?? value.S ?? JSON.stringify(value)}`)
+    .join(' ');
+}
