@@ -51,50 +51,59 @@ function writeString(buf: Buffer, o: number, value: string): number {
   return o;
 }
 
-class Reader {
-  offset = 0;
-  private readonly view: DataView;
-  constructor(private readonly buf: Buffer) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+/** The offset after the last value `readVarint` read (a second return value, without an object per read). */
+let readEnd = 0;
 
-  varint(): number {
-    // One-byte values (most of them) without the loop.
-    const first = this.buf[this.offset];
-    if (first !== undefined && first < 0x80) {
-      this.offset++;
-      return first;
+/** Unsigned LEB128 at `buf[o]` (up to 2^56); sets `readEnd`. Throws `RangeError` if truncated or too long. */
+function readVarint(buf: Uint8Array, o: number): number {
+  const first = buf[o];
+  // One-byte values (most of them) without the loop.
+  if (first !== undefined && first < 0x80) {
+    readEnd = o + 1;
+    return first;
+  }
+  let result = 0;
+  let scale = 1;
+  for (;;) {
+    if (o >= buf.length) throw new RangeError('truncated varint');
+    const byte = buf[o++]!;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      readEnd = o;
+      return result;
     }
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.offset >= this.buf.length) throw new RangeError('truncated varint');
-      const byte = this.buf[this.offset++]!;
-      result += (byte & 0x7f) * scale;
-      if (byte < 0x80) return result;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new RangeError('varint too long');
+    scale *= 0x80;
+    if (scale > 2 ** 56) throw new RangeError('varint too long');
+  }
+}
+
+/**
+ * Racers' names as last decoded, by racer id: a board is decoded again whenever another shard wrote it, and
+ * a racer's name seldom changes, so the stored bytes are compared with the name already held (a few byte
+ * compares for the usual ASCII name) instead of decoding a new string each time. Bounded: cleared when full.
+ */
+const names = new Map<number, string>();
+const NAMES_HELD = 50_000;
+
+function readName(buf: Buffer, o: number, length: number, racerId: number): string {
+  const held = names.get(racerId);
+  if (held !== undefined && held.length === length) {
+    // Byte for character, ASCII only: equal then means the same name (a non-ASCII name is decoded again:
+    // Latin-1 look-alikes could otherwise match, as "Ã©" does the bytes of "é").
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      const byte = buf[o + i]!;
+      if (byte >= 0x80 || held.charCodeAt(i) !== byte) {
+        same = false;
+        break;
+      }
     }
+    if (same) return held;
   }
-
-  f64(): number {
-    if (this.offset + 8 > this.buf.length) throw new RangeError('truncated float');
-    const v = this.view.getFloat64(this.offset, true);
-    this.offset += 8;
-    return v;
-  }
-
-  string(): string {
-    const length = this.varint();
-    if (this.offset + length > this.buf.length) throw new RangeError('truncated string');
-    const s = this.buf.toString('utf8', this.offset, this.offset + length);
-    this.offset += length;
-    return s;
-  }
-
-  get remaining(): number {
-    return this.buf.length - this.offset;
-  }
+  const name = buf.toString('utf8', o, o + length);
+  if (names.size >= NAMES_HELD) names.clear();
+  names.set(racerId, name);
+  return name;
 }
 
 /** Encodes racers; `raceLastArrivalMs` is the board's, so arrivals are stored as small lags behind it. */
@@ -133,28 +142,38 @@ export function encodeRacers(racers: Iterable<RacerState>, raceLastArrivalMs: nu
 
 /** Decodes what `encodeRacers` wrote; throws `RangeError` on anything malformed. */
 export function decodeRacers(data: Uint8Array, raceLastArrivalMs: number): Map<number, RacerState> {
-  const r = new Reader(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  const format = r.varint();
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = buf.length;
+  const format = readVarint(buf, 0);
   if (format !== BOARD_FORMAT) throw new RangeError(`unknown board format ${format}`);
-  const count = r.varint();
+  const count = readVarint(buf, readEnd);
+  let o = readEnd;
   const racers = new Map<number, RacerState>();
-  for (let n = 0; n < count; n++) {
-    const racerId = r.varint();
-    const total = r.f64();
-    const max = r.f64();
-    const current = r.f64();
-    const latestSecond = r.varint() - 1;
-    const seconds = r.varint();
-    const closeCode = r.varint();
+  for (let k = 0; k < count; k++) {
+    const racerId = readVarint(buf, o);
+    o = readEnd;
+    if (o + 24 > n) throw new RangeError('truncated float');
+    const total = view.getFloat64(o, true);
+    const max = view.getFloat64(o + 8, true);
+    const current = view.getFloat64(o + 16, true);
+    const latestSecond = readVarint(buf, o + 24) - 1;
+    const seconds = readVarint(buf, readEnd);
+    const closeCode = readVarint(buf, readEnd);
     if (closeCode >= CLOSE_REASONS.length) throw new RangeError(`unknown close reason ${closeCode}`);
-    const lastArrivalMs = raceLastArrivalMs - r.varint();
-    const name = r.string();
-    const rangeCount = r.varint();
+    const lastArrivalMs = raceLastArrivalMs - readVarint(buf, readEnd);
+    const nameLength = readVarint(buf, readEnd);
+    o = readEnd;
+    if (o + nameLength > n) throw new RangeError('truncated string');
+    const name = readName(buf, o, nameLength, racerId);
+    const rangeCount = readVarint(buf, o + nameLength);
+    o = readEnd;
     const ranges = new Array<number>(rangeCount * 2);
     let previous = 0;
     for (let i = 0; i < rangeCount; i++) {
-      const start = previous + r.varint();
-      const end = start + r.varint();
+      const start = previous + readVarint(buf, o);
+      const end = start + readVarint(buf, readEnd);
+      o = readEnd;
       ranges[i * 2] = start;
       ranges[i * 2 + 1] = end;
       previous = end;
@@ -174,6 +193,6 @@ export function decodeRacers(data: Uint8Array, raceLastArrivalMs: number): Map<n
     if (closed !== undefined) state.closed = closed;
     racers.set(racerId, state);
   }
-  if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
+  if (o !== n) throw new RangeError(`${n - o} trailing bytes`);
   return racers;
 }

@@ -192,6 +192,20 @@ describe('board codec', () => {
     expect([...decodeRacers(Buffer.from(golden, 'hex'), T0).values()]).toEqual(racers);
   });
 
+  it('decodes each racer’s name as stored, also when it changed since the last decode', () => {
+    // Names are remembered by racer between decodes; a changed name, including a look-alike whose Latin-1
+    // reading matches the new bytes ("Ã©" against the UTF-8 of "é"), must come out as stored.
+    const board = newBoard(9, 3, T0);
+    const decodeAs = (name: string) => {
+      board.racers.clear();
+      mergeMessages(board, [sourced(9, 77, 0, { name })], TIMEOUT);
+      const bytes = encodeRacers(board.racers.values(), board.lastArrivalMs);
+      return decodeRacers(bytes, board.lastArrivalMs).get(77)!.name;
+    };
+    for (const name of ['Ana', 'Ana', 'Anna', 'Ã©', 'é', 'é', 'Zoë 🚲', 'Zoe', ''])
+      expect(decodeAs(name)).toBe(name);
+  });
+
   it('refuses malformed data', () => {
     expect(() => decodeRacers(Uint8Array.of(2, 0), 0)).toThrow(/format/);
     expect(() => decodeRacers(Uint8Array.of(1, 1, 5), 0)).toThrow(RangeError);
