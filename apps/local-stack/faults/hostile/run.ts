@@ -216,6 +216,15 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   brokerAfter = await hostile.stats('broker');
   const pollerAfter = await hostile.stats('event-source-mapping');
 
+  // Every record this run wrote to the stream must have gone through a successful invocation.
+  const writtenRecords =
+    delta(brokerAfter, brokerBefore, 'delivered') + (producer.counters.accepted - acceptedBefore);
+  const processed = delta(pollerAfter, pollerBefore, 'recordsSucceeded');
+  if (processed < writtenRecords) {
+    problems.push(
+      `the Lambda processed ${processed} of the ${writtenRecords} records this run wrote to the stream (poller: ${JSON.stringify(pollerAfter)})`,
+    );
+  }
   const wrongBoards = boardProblems(watch, expected);
   problems.push(...wrongBoards);
   if (wrongBoards.length > 0) {
