@@ -90,18 +90,22 @@ export function withEncodingHint(reason: RejectReason, data: Uint8Array): Reject
   };
 }
 
-/** Decodes and parses one record's data (already base64-decoded). */
-export function decodeRecordData(data: Uint8Array): DecodedRecord {
-  if (!isAggregated(data)) {
-    const parsed = parseRaceRecord(data);
-    return parsed.ok
-      ? { messages: parsed.messages, rejections: [], userRecords: 1 }
-      : {
-          messages: [],
-          rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
-          userRecords: 1,
-        };
+/**
+ * Decodes and parses one record's data (already base64-decoded): `data[0, length)`, all of it by default.
+ * The common record, one message, is parsed from `data` as it is, with no view made of it.
+ */
+export function decodeRecordData(bytes: Uint8Array, length = bytes.byteLength): DecodedRecord {
+  if (!isAggregated(bytes, length)) {
+    const parsed = parseRaceRecord(bytes, length);
+    if (parsed.ok) return { messages: parsed.messages, rejections: [], userRecords: 1 };
+    const data = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
+    return {
+      messages: [],
+      rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
+      userRecords: 1,
+    };
   }
+  const data = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
   let userRecords: ReturnType<typeof deaggregate>;
   try {
     userRecords = deaggregate(data);
@@ -142,18 +146,7 @@ export function decodeKinesisData(base64: string): DecodedRecord {
       userRecords: 1,
     };
   }
-  // The common record, one message: parsed from the scratch space as it is, with no view made of it.
-  if (!(length >= 4 && isAggregated(scratch))) {
-    const parsed = parseRaceRecord(scratch, length);
-    if (parsed.ok) return { messages: parsed.messages, rejections: [], userRecords: 1 };
-    const data = new Uint8Array(scratch.subarray(0, length)); // kept by the errors sink: a copy
-    return {
-      messages: [],
-      rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
-      userRecords: 1,
-    };
-  }
-  const decoded = decodeRecordData(scratch.subarray(0, length));
+  const decoded = decodeRecordData(scratch, length);
   // Rejected payloads outlive this call (they go to the errors sink): copy them out of the scratch space.
   for (const r of decoded.rejections) r.data = new Uint8Array(r.data);
   return decoded;

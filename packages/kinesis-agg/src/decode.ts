@@ -28,10 +28,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Longest table entry decoded by the ASCII fast path (a partition key is at most 256 characters). */
 const ASCII_FAST_PATH_MAX = 64;
 
-/** True when `data` starts with the KPL magic bytes (it may still turn out to be a corrupt aggregate). */
-export function isAggregated(data: Uint8Array): boolean {
+/**
+ * True when `data[0, byteLength)` (all of it by default: a caller decoding into a reused buffer passes the
+ * record's length) starts with the KPL magic bytes. It may still turn out to be a corrupt aggregate.
+ */
+export function isAggregated(data: Uint8Array, byteLength = data.length): boolean {
   return (
-    data.length >= MAGIC_LENGTH &&
+    byteLength >= MAGIC_LENGTH &&
     data[0] === MAGIC_0 &&
     data[1] === MAGIC_1 &&
     data[2] === MAGIC_2 &&
