@@ -97,6 +97,9 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   const brokerBefore = await hostile.stats('broker');
   const pollerBefore = await hostile.stats('event-source-mapping');
   const acceptedBefore = producer.counters.accepted;
+  /** Records this run has written to the stream: the rule's deliveries and the producer's accepted puts. */
+  const writtenSince = (brokerNow: Stats) =>
+    delta(brokerNow, brokerBefore, 'delivered') + (producer.counters.accepted - acceptedBefore);
 
   // Phase 1: everything but the Kinesis records over 64 KiB, interleaved and paced.
   const started = Date.now();
@@ -198,8 +201,7 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   for (;;) {
     brokerAfter = await hostile.stats('broker');
     const pollerNow = await hostile.stats('event-source-mapping');
-    const written =
-      delta(brokerAfter, brokerBefore, 'delivered') + (producer.counters.accepted - acceptedBefore);
+    const written = writtenSince(brokerAfter);
     newFiles = (await hostile.inspection()).filter((f) => !ctx.seenFiles.has(f.file));
     const counts = (place: InspectionPlace) => newFiles.filter((f) => f.place === place).length;
     const done =
@@ -217,8 +219,7 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   const pollerAfter = await hostile.stats('event-source-mapping');
 
   // Every record this run wrote to the stream must have gone through a successful invocation.
-  const writtenRecords =
-    delta(brokerAfter, brokerBefore, 'delivered') + (producer.counters.accepted - acceptedBefore);
+  const writtenRecords = writtenSince(brokerAfter);
   const processed = delta(pollerAfter, pollerBefore, 'recordsSucceeded');
   if (processed < writtenRecords) {
     problems.push(
