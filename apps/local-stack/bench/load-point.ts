@@ -92,6 +92,11 @@ export interface PointResult {
     max: number;
     p99WithWarmup: number;
     maxWithWarmup: number;
+    /** Timed from each second's tick instead of each bike's publish (differs on the MQTT path only). */
+    p50FromTick: number;
+    p99FromTick: number;
+    /** Pairs timed from their own publish call (MQTT); the rest from their second's tick. */
+    timedFromPublish: number;
     warmupSeconds: number;
   };
   lagGrowthMs: number;
@@ -219,8 +224,27 @@ async function measure(
       const start = clockStart[slice.index]!;
       maxTickLagMs = Math.max(maxTickLagMs, at - (start + second * 1000));
     },
+    onPublished: (second, racerIds, at) => {
+      for (let i = 0; i < racerIds.length; i++) tracker.published(racerIds[i]!, second, at[i]!);
+    },
+    // MQTT bikes stay connected until the boards show their last second (or the drain time is up).
+    holdBikes: options.path === 'mqtt',
+    onHeld: () => {
+      held += 1;
+      heldSince ??= Date.now();
+    },
     onUsage: (pid, usage) => meter.final(pid, usage),
   });
+  let held = 0;
+  let heldSince: number | undefined;
+  let released = false;
+  const releaseWhenOnBoards = (now: number) => {
+    if (released || held < fleet.slices.length) return;
+    const sentPairs = fleet.slices.reduce((n, s) => n + s.riders * (tracker.lastSecondSent(s.index) + 1), 0);
+    if (tracker.seen + tracker.untimed < sentPairs && now - heldSince! < options.drainMs) return;
+    released = true;
+    fleet.release();
+  };
   for (const pid of fleet.pids) meter.add('simulator', pid);
 
   // Watch the run: early stop once the point has certainly failed.
@@ -238,6 +262,7 @@ async function measure(
     await Promise.race([sleep(1_000), summaries.catch(() => {})]);
     meter.poll();
     const now = Date.now();
+    releaseWhenOnBoards(now);
     let reason: string | undefined;
     if (firstTickAt === undefined) {
       if (now - started > 60_000) reason = 'the simulator never started its race clock (60 s)';
@@ -348,6 +373,9 @@ async function measure(
     max: tracker.percentile(100),
     p99WithWarmup: tracker.percentile(99, 'all'),
     maxWithWarmup: tracker.percentile(100, 'all'),
+    p50FromTick: tracker.percentile(50, 'fromTick'),
+    p99FromTick: tracker.percentile(99, 'fromTick'),
+    timedFromPublish: tracker.timedFromPublish,
     warmupSeconds: tracker.warmupSeconds,
   };
 

@@ -163,6 +163,27 @@ describe('LatencyTracker', () => {
     expect(lagGrowthMs(t.meanBySecond())).toBeGreaterThan(0);
   });
 
+  it("times a pair from its bike's publish call when the simulator reported one, and keeps the time from the tick", () => {
+    const t = new LatencyTracker(expected, 1, () => 0, 1000);
+    t.tick(0, 0, 1000);
+    t.published(1, 0, 1040); // racer 1 published 40 ms after the tick; racer 2's call was not reported
+    t.published(3, 0, 1000); // no such racer: ignored
+    t.board(
+      board([
+        [1, 30],
+        [2, 25],
+      ]),
+      1300,
+    );
+    expect(t.timedFromPublish).toBe(1);
+    expect([t.percentile(0), t.percentile(100)]).toEqual([260, 300]);
+    expect([t.percentile(0, 'fromTick'), t.percentile(100, 'fromTick')]).toEqual([300, 300]);
+    // Overdue counts from the publish too: 1,000 ms after the tick, racer 1's second 1 is not overdue yet.
+    t.tick(0, 1, 2000);
+    t.published(1, 1, 2100);
+    expect(t.overdue(3050)).toBe(1);
+  });
+
   it('counts pairs still missing from the boards past the limit as overdue, after the warm-up only', () => {
     const t = new LatencyTracker(expected, 1, () => 0, 1000, 1);
     t.tick(0, 0, 0);

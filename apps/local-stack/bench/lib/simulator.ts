@@ -39,7 +39,17 @@ export interface SimulatorSummary {
 /** What simulator-child.ts tells its parent over IPC. */
 export type SimulatorMessage =
   | { type: 'tick'; second: number; at: number }
+  /** MQTT: each bike's publish call of `second`, in call order (wall ms). */
+  | { type: 'published'; second: number; racerIds: number[]; at: number[] }
+  /** Every message is acknowledged; the bikes stay connected until the parent sends `release`. */
+  | { type: 'held' }
   | { type: 'usage'; cpuSeconds: number; peakRssMb: number };
+
+/** What the parent tells simulator-child.ts. */
+export type SimulatorCommand = { type: 'release' };
+
+/** The environment variable that makes simulator-child.ts hold its bikes at the end (`holdBikes`). */
+export const HOLD_BIKES_ENV = 'ALLEYCAT_BENCH_HOLD_BIKES';
 
 export interface SimulatorOptions {
   path: LoadPath;
@@ -57,6 +67,15 @@ export interface SimulatorOptions {
   dataDir: string;
   /** Called when a slice starts sending `second` (wall ms). */
   onTick?: (slice: Slice, second: number, at: number) => void;
+  /** MQTT: called with each bike's publish call of `second` (wall ms), a second's worth at a time. */
+  onPublished?: (second: number, racerIds: readonly number[], at: readonly number[]) => void;
+  /**
+   * Keep the MQTT bikes connected after their last message is acknowledged until `release()` (or 5 minutes),
+   * so that a fleet's disconnection is not measured as part of the last second's latency. `onHeld` says when
+   * a slice is there.
+   */
+  holdBikes?: boolean;
+  onHeld?: (slice: Slice) => void;
   /** Called once per process as it ends, with its own CPU seconds (user + system) and peak RSS (MiB). */
   onUsage?: (pid: number, usage: { cpuSeconds: number; peakRssMb: number }) => void;
 }
@@ -71,6 +90,8 @@ export interface SimulatorFleet {
   done: Promise<Array<PromiseSettledResult<SimulatorSummary>>>;
   /** SIGINT (the simulator flushes and prints its summary), then SIGKILL after 20 s. */
   stop(): Promise<void>;
+  /** With `holdBikes`: let every process disconnect its bikes and finish. */
+  release(): void;
 }
 
 export function slicesOf(riders: number, perProcess: number): Slice[] {
@@ -120,7 +141,12 @@ export function startSimulators(options: SimulatorOptions): SimulatorFleet {
       const child = fork(CHILD, args, {
         execArgv: ['--import', TSX],
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          ...(options.holdBikes ? { [HOLD_BIKES_ENV]: '1' } : {}),
+        },
       });
       children.push(child);
       let stdout = '';
@@ -133,6 +159,9 @@ export function startSimulators(options: SimulatorOptions): SimulatorFleet {
       });
       child.on('message', (message: SimulatorMessage) => {
         if (message.type === 'tick') options.onTick?.(slice, message.second, message.at);
+        else if (message.type === 'published')
+          options.onPublished?.(message.second, message.racerIds, message.at);
+        else if (message.type === 'held') options.onHeld?.(slice);
         else if (message.type === 'usage') options.onUsage?.(child.pid!, message);
       });
       return new Promise<SimulatorSummary>((resolve, reject) => {
@@ -146,11 +175,17 @@ export function startSimulators(options: SimulatorOptions): SimulatorFleet {
       });
     }),
   );
+  const release = () => {
+    const command: SimulatorCommand = { type: 'release' };
+    for (const child of children) if (child.connected) child.send(command);
+  };
   return {
     slices,
     pids: children.map((c) => c.pid!),
     done,
+    release,
     stop: async () => {
+      release();
       await Promise.all(
         children.map(async (child) => {
           if (child.exitCode !== null || child.signalCode !== null) return;
