@@ -91,6 +91,14 @@ export const LIVE_MOVE_AFTER_MS = 60_000;
  * the item (Lambda's 15 minutes), so no writer can re-create a moved race in it (README § Item design).
  */
 export const MOVED_MARKER_LIFETIME_MS = 20 * 60_000;
+/**
+ * While the live item is full, new races start in their own items, and the live item takes no new race until
+ * `ownUntil` (one attribute, in place of a marker per such race: markers of a flood of new races would grow the
+ * live item towards DynamoDB's 400 KB item limit). Set this far ahead, and raised again once less than
+ * `MOVED_MARKER_LIFETIME_MS` is left, so it always outlasts any invocation that read the live item before a
+ * race started in its own item (README § Item design).
+ */
+export const NEW_RACES_OWN_FOR_MS = MOVED_MARKER_LIFETIME_MS + 10 * 60_000;
 
 /** Items of a race expire this long after its last record (TTL on `expiresAt`); bests never expire. */
 export const RACE_STATE_TTL_SECONDS = 7 * 24 * 3600;

@@ -39,6 +39,7 @@ import {
   MAX_BOARD_ITEM_BYTES,
   MAX_LIVE_WRITE_ATTEMPTS,
   MOVED_MARKER_LIFETIME_MS,
+  NEW_RACES_OWN_FOR_MS,
   RACE_STATE_TTL_SECONDS,
 } from './constants.js';
 import { BoardTooLargeError, CorruptBoardError, DependencyError } from './errors.js';
@@ -189,10 +190,18 @@ interface EntryWrite {
   ttl: number;
 }
 
-/** The write's condition judged against the entry as it is now (after a write of several races lost: who?). */
-function holds(write: EntryWrite, entry: Item | undefined): boolean {
-  return write.readWrites === undefined ? entry === undefined : entry?.['w']?.N === write.readWrites;
+/**
+ * The write's condition judged against the entry as it is now (after a write of several races lost: who?).
+ * `creates`: whether the item takes new races now (the live item refuses them while `ownUntil` is ahead).
+ */
+function holds(write: EntryWrite, entry: Item | undefined, creates: boolean): boolean {
+  return write.readWrites === undefined
+    ? creates && entry === undefined
+    : entry?.['w']?.N === write.readWrites;
 }
+
+/** The live item's attribute: until then (ms), new races start in their own items (`NEW_RACES_OWN_FOR_MS`). */
+const OWN_UNTIL = 'ownUntil';
 
 /**
  * A merge write of a board: the whole entry (with the claim or seal the processor put in `publish`), if
@@ -244,6 +253,8 @@ export class DynamoStateStore implements StateStore {
   private readonly liveEntries = new Map<number, Item>();
   /** Size of each own item last read or written. */
   private readonly ownBytes = new Map<number, number>();
+  /** The live item's `ownUntil` as last read or written here (it only ever rises). */
+  private ownUntilMs = 0;
   /**
    * The live item as read after a write of it lost: the losers read and merge again at once (after one
    * shared backoff), and the next read is served from it rather than read again. It is at most a backoff
@@ -266,6 +277,8 @@ export class DynamoStateStore implements StateStore {
     private readonly tableName: string,
     /** The live item's size limits (tests lower them). */
     private readonly liveLimits = { softBytes: LIVE_ITEM_SOFT_BYTES, maxBytes: LIVE_ITEM_MAX_BYTES },
+    /** Wall clock, for `ownUntil` (tests move it). */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /** Runs one request, counting writes and turning failures into `DependencyError`s (retryable or not). */
@@ -298,6 +311,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   private noteLive(item: Item | undefined): void {
+    this.ownUntilMs = Math.max(this.ownUntilMs, Number(item?.[OWN_UNTIL]?.N ?? 0));
     this.liveBytes = 0;
     this.liveEntryBytes.clear();
     this.liveEntries.clear();
@@ -339,7 +353,8 @@ export class DynamoStateStore implements StateStore {
           for (const i of pending) results[i] = true;
           return;
         }
-        const holding = pending.filter((i) => holds(entries[i]!, entryOf(item, entries[i]!.raceId)));
+        const creates = key !== LIVE || this.ownUntilMs < this.clock();
+        const holding = pending.filter((i) => holds(entries[i]!, entryOf(item, entries[i]!.raceId), creates));
         if (key === LIVE && item !== undefined && holding.length < pending.length)
           this.liveAfterLoss = { item };
         if (attempt >= MAX_LIVE_WRITE_ATTEMPTS) return;
@@ -370,6 +385,12 @@ export class DynamoStateStore implements StateStore {
       billed =
         key === LIVE ? billed - (this.liveEntryBytes.get(entry.raceId) ?? 0) + entry.bytes : entry.bytes;
     });
+    // A new race joins the live item only while it takes new races (see `saveBoard`).
+    if (key === LIVE && entries.some((entry) => entry.readWrites === undefined)) {
+      conditions.push('(attribute_not_exists(#own) OR #own < :now)');
+      names['#own'] = OWN_UNTIL;
+      values[':now'] = N(this.clock());
+    }
     // The live item lives while races are written to it, whatever the age of the records (a replay).
     if (key === LIVE) ttl = Math.max(ttl, Math.floor(Date.now() / 1000) + RACE_STATE_TTL_SECONDS);
     values[':ttl'] = N(ttl);
@@ -468,11 +489,11 @@ export class DynamoStateStore implements StateStore {
     if (bytes > MAX_BOARD_ITEM_BYTES) throw new BoardTooLargeError(board.raceId, bytes, MAX_BOARD_ITEM_BYTES);
     let home = this.homes.get(board.raceId);
     if (expected.version === 0 && home !== 'own') {
-      if (this.liveBytes + bytes > this.liveLimits.softBytes) {
-        // The live item is full: the race starts in its own item, behind a marker in the live item that
-        // sends every writer there (a writer that finds neither would create it live).
-        if (!(await this.writes.add(LIVE, markerWrite(board.raceId, board.createdAtMs, undefined))))
-          return false;
+      if (this.liveBytes + bytes > this.liveLimits.softBytes || this.ownUntilMs >= this.clock()) {
+        // The live item is full (or takes no new race for now): the race starts in its own item. First the
+        // live item refuses new races for longer than any invocation lasts, so that a writer that read it
+        // before this race existed, and finds it nowhere, cannot create it there too.
+        await this.refuseNewRaces();
         home = 'own';
         this.homes.set(board.raceId, home);
       } else {
@@ -498,6 +519,34 @@ export class DynamoStateStore implements StateStore {
     this.homes.set(board.raceId, home ?? 'live');
     this.cache.checkin(board.raceId, board.version, board.createdAtMs, board.racers);
     return true;
+  }
+
+  /**
+   * Makes sure the live item takes no new race for at least `MOVED_MARKER_LIFETIME_MS` from now: raises its
+   * `ownUntil` to `NEW_RACES_OWN_FOR_MS` ahead when less is left (one write per ten minutes of new races
+   * starting in their own items, however many). Never lowers it.
+   */
+  private async refuseNewRaces(): Promise<void> {
+    const now = this.clock();
+    if (this.ownUntilMs - now >= MOVED_MARKER_LIFETIME_MS) return;
+    const until = now + NEW_RACES_OWN_FOR_MS;
+    await this.send(
+      'UpdateItem ownUntil',
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: LIVE_KEY,
+            UpdateExpression: 'SET #own = :until',
+            ConditionExpression: 'attribute_not_exists(#own) OR #own < :until',
+            ExpressionAttributeNames: { '#own': OWN_UNTIL },
+            ExpressionAttributeValues: { ':until': N(until) },
+          }),
+        ),
+      this.liveBytes,
+    );
+    // Lost, it is at `until` or later already (another writer's, or this request's first attempt): as good.
+    this.ownUntilMs = Math.max(this.ownUntilMs, until);
   }
 
   /** An update of one race's entry where it lives (slot operations), with `#e` naming the entry. */

@@ -320,22 +320,47 @@ describe('the live item: races share one item, moved out when done', () => {
     expect('board' in sealed && sealed.board.version).toBe(2);
   });
 
-  it('past its size limit a new race starts in its own item, behind a marker every writer follows', async () => {
+  it('past its size limit a new race starts in its own item, and the live item refuses new races meanwhile', async () => {
     const table = await freshTable();
+    let now = T0;
+    const clock = () => now;
     // Every new race is over the limit.
-    const full = new DynamoStateStore(dynalite.client, table, { softBytes: 1, maxBytes: 300 * 1024 });
-    const other = new DynamoStateStore(dynalite.client, table);
+    const full = new DynamoStateStore(dynalite.client, table, { softBytes: 1, maxBytes: 300 * 1024 }, clock);
+    const other = new DynamoStateStore(dynalite.client, table, undefined, clock);
     expect(await other.loadBoard(5)).toBeUndefined(); // `other` read before the race existed
     expect(await full.saveBoard({ ...newBoard(5, 3, T0), version: 1 }, NEW)).toBe(true);
-    expect((await getItem(table, LIVE_KEY))!['r5']!.M).toEqual({ movedAt: { N: String(T0) } });
+    // No marker: one `ownUntil`, 30 minutes ahead.
+    expect(await getItem(table, LIVE_KEY)).toMatchObject({ ownUntil: { N: String(T0 + 30 * 60_000) } });
+    expect((await getItem(table, LIVE_KEY))!['r5']).toBeUndefined();
     expect((await getItem(table, ownKey(5)))!['r5']!.M!['v']!.N).toBe('1');
-    // Its create in the live item loses on the marker; read again, it finds the race in its own item.
+    // Its create in the live item loses on `ownUntil`; read again, it finds the race in its own item.
     expect(await other.saveBoard({ ...newBoard(5, 3, T0), version: 1 }, NEW)).toBe(false);
     const board = (await other.loadBoard(5))!;
     expect(board.version).toBe(1);
     board.version = 2;
     expect(await other.saveBoard(board, AT(1))).toBe(true);
     expect((await getItem(table, ownKey(5)))!['r5']!.M!['v']!.N).toBe('2');
+
+    // A flood of new races: each in its own item, and the live item does not grow with them (it is raised
+    // once per ten minutes, not written once per race).
+    const before = full.stats.writes;
+    for (let raceId = 100; raceId < 170; raceId++) {
+      now += 10_000;
+      expect(await full.saveBoard({ ...newBoard(raceId, 3, now), version: 1 }, NEW)).toBe(true);
+    }
+    expect(full.stats.writes - before).toBe(70 + 1); // the 70 races, and one raise just past T0 + 10 minutes
+    const live = (await getItem(table, LIVE_KEY))!;
+    expect(Object.keys(live).filter((name) => name.startsWith('r'))).toEqual([]);
+    expect(live['ownUntil']!.N).toBe(String(T0 + 610_000 + 30 * 60_000));
+    // A container with room in its view still starts a new race in its own item while `ownUntil` is ahead…
+    expect(await other.saveBoard({ ...newBoard(200, 3, now), version: 1 }, NEW)).toBe(true);
+    expect((await getItem(table, ownKey(200)))!['r200']!.M!['v']!.N).toBe('1');
+    // …and in the live item again once it has passed (`other`, whose view was older, raised it again).
+    now = Number((await getItem(table, LIVE_KEY))!['ownUntil']!.N) + 1;
+    const later = new DynamoStateStore(dynalite.client, table, undefined, clock);
+    expect(await later.loadBoard(201)).toBeUndefined();
+    expect(await later.saveBoard({ ...newBoard(201, 3, now), version: 1 }, NEW)).toBe(true);
+    expect((await getItem(table, LIVE_KEY))!['r201']!.M!['v']!.N).toBe('1');
   });
 
   it('a race that would take the live item past its budget moves to its own item, with its write', async () => {
