@@ -59,6 +59,51 @@ export async function describeRaceState(
   }
 }
 
+/** The shared live item's size (DynamoDB's measure: names and values) and what its entries are. */
+export async function describeLiveItem(
+  endpoint: string,
+  table: string,
+): Promise<{ bytes: number; races: number; markers: number }> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  try {
+    const live = (
+      await client.send(
+        new GetItemCommand({
+          TableName: table,
+          Key: { [STATE_TABLE.partitionKey]: { S: LIVE.pk }, [STATE_TABLE.sortKey]: { S: LIVE.sk } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+    let bytes = 0;
+    let races = 0;
+    let markers = 0;
+    for (const [name, value] of Object.entries(live ?? {})) {
+      bytes += Buffer.byteLength(name) + attributeBytes(value);
+      if (value.M === undefined) continue;
+      if (value.M['racers'] !== undefined) races += 1;
+      else if (value.M['movedAt'] !== undefined) markers += 1;
+    }
+    return { bytes, races, markers };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** DynamoDB's size of a value: strings and binaries by length, numbers ~ digits / 2 + 1, maps +3 and names. */
+function attributeBytes(value: AttributeValue): number {
+  if (value.S !== undefined) return Buffer.byteLength(value.S);
+  if (value.N !== undefined) return Math.ceil(value.N.length / 2) + 1;
+  if (value.B !== undefined) return value.B.byteLength;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  if (value.M !== undefined)
+    return (
+      3 + Object.entries(value.M).reduce((n, [k, v]) => n + Buffer.byteLength(k) + attributeBytes(v) + 1, 0)
+    );
+  if (value.L !== undefined) return 3 + value.L.reduce((n, v) => n + attributeBytes(v) + 1, 0);
+  return 0;
+}
+
 function summary(entry: Record<string, AttributeValue>): string {
   return Object.entries(entry)
     .filter(([name]) => name !== 'racers')

@@ -8,7 +8,7 @@ import { KIB, Prng } from '@alleycat/schema';
 import type { BoardWatch } from './boards.js';
 import { buildHostile, buildRaces, type Campaign, type Input, type RunIds } from './inputs.js';
 import { type ExpectedScores, fateOverKinesis, fateOverMqtt, type Outcome, TAG_FIELD } from './oracle.js';
-import { describeRaceState } from './race-state.js';
+import { describeLiveItem, describeRaceState } from './race-state.js';
 import type { KinesisEntry, KinesisProducer, MqttFleet } from './senders.js';
 import { Pacer } from './senders.js';
 import type { HostileStack, Inspected, InspectionPlace } from './stack.js';
@@ -34,6 +34,13 @@ export interface RunReport {
   /** PUBACK latency of the MQTT publishes: p50 and max (ms). */
   pubackMs: [number, number];
   settleMs: number;
+  /**
+   * When, from the settle's start, each thing it waits for was first seen done (ms; -1: never): every record
+   * written processed, every inspection file there, every board right. Says which one a slow settle waited for.
+   */
+  settledMs: { records: number; files: number; boards: number };
+  /** The Lambda's shared live item after the run (its size is what every invocation reads and writes). */
+  liveItem: { bytes: number; races: number; markers: number } | undefined;
 }
 
 export interface RunContext {
@@ -196,6 +203,11 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
   const expectedFiles = (place: InspectionPlace) =>
     judged.reduce((n, j) => n + j.outcomes.filter((o) => o.fate === place).length, 0);
   const settleStart = Date.now();
+  const settledMs = { records: -1, files: -1, boards: -1 };
+  const settled = (what: keyof typeof settledMs, done: boolean) => {
+    if (done && settledMs[what] < 0) settledMs[what] = Date.now() - settleStart;
+    return done;
+  };
   let brokerAfter = brokerBefore;
   let newFiles: Inspected[] = [];
   for (;;) {
@@ -204,11 +216,13 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
     const written = writtenSince(brokerAfter);
     newFiles = (await hostile.inspection()).filter((f) => !ctx.seenFiles.has(f.file));
     const counts = (place: InspectionPlace) => newFiles.filter((f) => f.place === place).length;
-    const done =
-      delta(pollerNow, pollerBefore, 'recordsSucceeded') >= written &&
-      (['invalid', 'rule-log', 'error-action'] as const).every((p) => counts(p) >= expectedFiles(p)) &&
-      boardProblems(watch, expected).length === 0;
-    if (done || Date.now() - settleStart > ctx.settleTimeoutMs) break;
+    const records = settled('records', delta(pollerNow, pollerBefore, 'recordsSucceeded') >= written);
+    const files = settled(
+      'files',
+      (['invalid', 'rule-log', 'error-action'] as const).every((p) => counts(p) >= expectedFiles(p)),
+    );
+    const boards = settled('boards', boardProblems(watch, expected).length === 0);
+    if ((records && files && boards) || Date.now() - settleStart > ctx.settleTimeoutMs) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   // One more publish interval: a board that is about to show something it must not is caught.
@@ -295,6 +309,10 @@ export async function runCampaign(ctx: RunContext, judged: Judged[]): Promise<Ru
     pacedBytes,
     pubackMs,
     settleMs,
+    settledMs,
+    liveItem: await describeLiveItem(hostile.stack.endpoints.dynamodb, hostile.stateTable).catch(
+      () => undefined,
+    ),
   };
 }
 

@@ -96,6 +96,13 @@ export async function startHostileStack(): Promise<HostileStack> {
     if (!found) throw new Error(`no running part ${name}`);
     return found;
   };
+  /**
+   * Inspection files already read, by path. A campaign polls every 250 ms while it settles, and a run leaves
+   * thousands of files (some of a MiB): reading them all again each time made the harness the busiest process
+   * on the machine, slowing the stack a little more every campaign. The pipeline writes each file once, under
+   * a name of its own (a retry rewrites the same bytes), so a file read whole is not read again.
+   */
+  const inspected = new Map<string, Inspected>();
   return {
     stack,
     dir,
@@ -116,7 +123,7 @@ export async function startHostileStack(): Promise<HostileStack> {
       return dead;
     },
     stats: (name) => stack.supervisor.stats(part(name)),
-    inspection: () => readInspection(stack),
+    inspection: () => readInspection(stack, inspected),
     async close() {
       await stack.stop();
       await rm(dir, { recursive: true, force: true });
@@ -149,10 +156,16 @@ async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
-async function readInspection(stack: RunningStack): Promise<Inspected[]> {
+async function readInspection(stack: RunningStack, known: Map<string, Inspected>): Promise<Inspected[]> {
   const found: Inspected[] = [];
   const { errorsBucket, ruleLogs } = stack.dirs;
-  for (const file of await filesUnder(path.join(errorsBucket, INVALID_RECORDS_PREFIX))) {
+  const unread = (files: string[]) =>
+    files.filter((file) => {
+      const seen = known.get(file);
+      if (seen !== undefined) found.push(seen);
+      return seen === undefined;
+    });
+  for (const file of unread(await filesUnder(path.join(errorsBucket, INVALID_RECORDS_PREFIX)))) {
     const report = await readJson<InvalidRecordReport>(file);
     if (report === undefined) continue;
     found.push({
@@ -163,7 +176,7 @@ async function readInspection(stack: RunningStack): Promise<Inspected[]> {
       reason: `${report.reason.code} at ${report.reason.path || '(root)'}: ${report.reason.message}`,
     });
   }
-  for (const file of await filesUnder(path.join(errorsBucket, RULE_ERRORS_PREFIX))) {
+  for (const file of unread(await filesUnder(path.join(errorsBucket, RULE_ERRORS_PREFIX)))) {
     const report = await readJson<{
       clientId: string;
       base64OriginalPayload: string;
@@ -179,7 +192,7 @@ async function readInspection(stack: RunningStack): Promise<Inspected[]> {
       clientId: report.clientId,
     });
   }
-  for (const file of await filesUnder(ruleLogs)) {
+  for (const file of unread(await filesUnder(ruleLogs))) {
     const entry = await readJson<{ clientId?: string; reason: string; base64OriginalPayload: string }>(file);
     if (entry === undefined) continue;
     const inspected: Inspected = {
@@ -192,5 +205,6 @@ async function readInspection(stack: RunningStack): Promise<Inspected[]> {
     if (entry.clientId !== undefined) inspected.clientId = entry.clientId;
     found.push(inspected);
   }
+  for (const f of found) if (!known.has(f.file)) known.set(f.file, f);
   return found;
 }
