@@ -222,12 +222,12 @@ function mergeWrite(board: RaceBoard, expected: BoardExpectation, racers: Uint8A
   };
 }
 
-/** A moved race's marker: in place of the entry `copied` if nothing wrote it since, or of no entry. */
-function markerWrite(raceId: number, nowMs: number, copied: Item | undefined): EntryWrite {
+/** A moved race's marker: in place of the entry `copied`, if nothing wrote it since. */
+function markerWrite(raceId: number, nowMs: number, copied: Item): EntryWrite {
   return {
     raceId,
     value: { movedAt: N(nowMs) },
-    readWrites: copied?.['w']?.N,
+    readWrites: copied['w']?.N,
     bytes: MARKER_BYTES,
     ttl: Math.floor(nowMs / 1000) + RACE_STATE_TTL_SECONDS,
   };
@@ -255,6 +255,8 @@ export class DynamoStateStore implements StateStore {
   private readonly ownBytes = new Map<number, number>();
   /** The live item's `ownUntil` as last read or written here (it only ever rises). */
   private ownUntilMs = 0;
+  /** A raise of `ownUntil` in flight: the new races of a turn share it. */
+  private raising: Promise<void> | undefined;
   /**
    * The live item as read after a write of it lost: the losers read and merge again at once (after one
    * shared backoff), and the next read is served from it rather than read again. It is at most a backoff
@@ -271,6 +273,14 @@ export class DynamoStateStore implements StateStore {
   private readonly writes = new TurnBatcher<EntryWrite, boolean>((key, entries) =>
     this.writeEntries(key, entries),
   );
+  /**
+   * Reads of the live item made after `ownUntil` is ahead (`startsOwn`): never served from an earlier read
+   * (`liveAfterLoss`), which may predate a create there. The new races of a turn share one.
+   */
+  private readonly freshLiveReads = new TurnBatcher<undefined, Item | undefined>(async (_key, asks) => {
+    const item = await this.getItem(LIVE);
+    return asks.map(() => item);
+  });
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -490,12 +500,9 @@ export class DynamoStateStore implements StateStore {
     let home = this.homes.get(board.raceId);
     if (expected.version === 0 && home !== 'own') {
       if (this.liveBytes + bytes > this.liveLimits.softBytes || this.ownUntilMs >= this.clock()) {
-        // The live item is full (or takes no new race for now): the race starts in its own item. First the
-        // live item refuses new races for longer than any invocation lasts, so that a writer that read it
-        // before this race existed, and finds it nowhere, cannot create it there too.
-        await this.refuseNewRaces();
+        // The live item is full (or takes no new race for now): the race starts in its own item.
+        if (!(await this.startsOwn(board.raceId))) return false;
         home = 'own';
-        this.homes.set(board.raceId, home);
       } else {
         // Counted at once: the other new races of this turn (a race start brings many) see it.
         this.noteLiveEntry(board.raceId, bytes);
@@ -522,14 +529,33 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * Makes sure the live item takes no new race for at least `MOVED_MARKER_LIFETIME_MS` from now: raises its
-   * `ownUntil` to `NEW_RACES_OWN_FOR_MS` ahead when less is left (one write per ten minutes of new races
-   * starting in their own items, however many). Never lowers it.
+   * Whether a new race may start in its own item; false if it exists in the live item after all (created
+   * there by a writer whose view had room: read again, it is found there). First the live item takes no new
+   * race for longer than any invocation lasts (`ownUntil`), so that a writer that read it before this race
+   * existed, and finds it nowhere, cannot create it there later; then a fresh read shows whether one did
+   * before. Together they do what a marker's `attribute_not_exists` did, without an entry per race.
    */
-  private async refuseNewRaces(): Promise<void> {
-    const now = this.clock();
-    if (this.ownUntilMs - now >= MOVED_MARKER_LIFETIME_MS) return;
-    const until = now + NEW_RACES_OWN_FOR_MS;
+  private async startsOwn(raceId: number): Promise<boolean> {
+    await this.refuseNewRaces();
+    const live = await this.freshLiveReads.add(LIVE, undefined);
+    return entryOf(live, raceId) === undefined;
+  }
+
+  /**
+   * Makes sure the live item takes no new race for at least `MOVED_MARKER_LIFETIME_MS` from now: raises its
+   * `ownUntil` to `NEW_RACES_OWN_FOR_MS` ahead when less is left, one raise at a time (one write per ten
+   * minutes of new races starting in their own items, however many, per container). Never lowers it.
+   */
+  private refuseNewRaces(): Promise<void> {
+    if (this.ownUntilMs - this.clock() >= MOVED_MARKER_LIFETIME_MS) return Promise.resolve();
+    this.raising ??= this.raiseOwnUntil().finally(() => {
+      this.raising = undefined;
+    });
+    return this.raising;
+  }
+
+  private async raiseOwnUntil(): Promise<void> {
+    const until = this.clock() + NEW_RACES_OWN_FOR_MS;
     await this.send(
       'UpdateItem ownUntil',
       () =>

@@ -363,6 +363,34 @@ describe('the live item: races share one item, moved out when done', () => {
     expect((await getItem(table, LIVE_KEY))!['r201']!.M!['v']!.N).toBe('1');
   });
 
+  it('a race created in the live item by a writer whose view had room is not started in its own item too', async () => {
+    const table = await freshTable();
+    // `full` sees the live item full (its view, or its turn's other new races); `roomy` sees room.
+    const full = new DynamoStateStore(dynalite.client, table, { softBytes: 1, maxBytes: 300 * 1024 });
+    const roomy = new DynamoStateStore(dynalite.client, table);
+    expect([await full.loadBoard(7), await roomy.loadBoard(7)]).toEqual([undefined, undefined]);
+    expect(await roomy.saveBoard({ ...newBoard(7, 3, T0), version: 1 }, NEW)).toBe(true);
+    // The live create came first: the other create loses, and read again the race is found live.
+    expect(await full.saveBoard({ ...newBoard(7, 3, T0), version: 1 }, NEW)).toBe(false);
+    expect(await getItem(table, ownKey(7))).toBeUndefined();
+    const board = (await full.loadBoard(7))!;
+    board.version = 2;
+    expect(await full.saveBoard(board, AT(1))).toBe(true);
+    expect((await getItem(table, LIVE_KEY))!['r7']!.M!['v']!.N).toBe('2');
+  });
+
+  it('the new races of a turn that start in their own items share one raise of ownUntil', async () => {
+    const table = await freshTable();
+    const full = new DynamoStateStore(dynalite.client, table, { softBytes: 1, maxBytes: 300 * 1024 });
+    const saved = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => full.saveBoard({ ...newBoard(300 + i, 3, T0), version: 1 }, NEW)),
+    );
+    expect(saved.every(Boolean)).toBe(true);
+    expect(full.stats.writes).toBe(20 + 1);
+    for (let i = 0; i < 20; i++)
+      expect((await getItem(table, ownKey(300 + i)))![`r${300 + i}`]).toBeDefined();
+  });
+
   it('a race that would take the live item past its budget moves to its own item, with its write', async () => {
     const table = await freshTable();
     const small = new DynamoStateStore(dynalite.client, table, { softBytes: 128 * 1024, maxBytes: 2_000 });

@@ -103,7 +103,7 @@ it(
     const inputs = reports.reduce((n, r) => n + r.inputs, 0);
     const lines = [
       `hostile fuzz: ${inputs} inputs in ${reports.length} campaigns (seeds ${SEED}…${SEED + Math.max(0, reports.length - 1)}), ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      `  per campaign: ${reports.map((r) => `${r.inputs} inputs, send ${(r.sendMs / 1000).toFixed(1)} s (${r.phasesMs.map((ms) => (ms / 1000).toFixed(1)).join('/')}), settle ${(r.settleMs / 1000).toFixed(1)} s (records/files/boards ${[r.settledMs.records, r.settledMs.files, r.settledMs.boards].map((ms) => (ms < 0 ? 'never' : (ms / 1000).toFixed(1))).join('/')}), live item ${r.liveItem === undefined ? '?' : `${(r.liveItem.bytes / 1024).toFixed(0)} KB (${r.liveItem.races} races, ${r.liveItem.markers} markers)`}, paced ${(r.pacedBytes / 1024).toFixed(0)} KiB, PUBACK p50/max ${r.pubackMs.join('/')} ms`).join(' | ')}`,
+      `  per campaign: ${reports.map((r) => `${r.inputs} inputs, send ${(r.sendMs / 1000).toFixed(1)} s (${r.phasesMs.map((ms) => (ms / 1000).toFixed(1)).join('/')}), settle ${(r.settleMs / 1000).toFixed(1)} s (records/files/boards ${[r.settledMs.records, r.settledMs.files, r.settledMs.boards].map((ms) => (ms < 0 ? 'never' : (ms / 1000).toFixed(1))).join('/')}), live item ${r.liveItem === undefined ? '?' : `${(r.liveItem.bytes / 1024).toFixed(0)} KB (${r.liveItem.races} races, ${r.liveItem.markers} markers${r.liveItem.ownUntil > Date.now() ? ', new races in their own items' : ''})`}, paced ${(r.pacedBytes / 1024).toFixed(0)} KiB, PUBACK p50/max ${r.pubackMs.join('/')} ms`).join(' | ')}`,
       `  verdicts: ${[...fates]
         .sort()
         .map(([k, n]) => `${k} ${n}`)

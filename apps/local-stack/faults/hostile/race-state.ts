@@ -39,9 +39,16 @@ export async function describeRaceState(
       const attribute = `r${raceId}`;
       let where = 'live item';
       let entry = live?.[attribute]?.M;
+      const own = (await get(OWN(raceId)))?.[attribute]?.M;
+      if (entry?.['racers'] !== undefined && own?.['racers'] !== undefined) {
+        // Never meant to happen: each copy would count seconds on its own.
+        lines.push(
+          `race ${raceId}: IN BOTH the live item (${summary(entry)}) and its own item (${summary(own)})`,
+        );
+      }
       if (entry === undefined || entry['racers'] === undefined) {
         where = entry === undefined ? 'own item' : 'own item (moved)';
-        entry = (await get(OWN(raceId)))?.[attribute]?.M;
+        entry = own;
       }
       const indexed =
         (await get(OPEN(raceId))) !== undefined ? 'in the open-races index' : 'not in the open-races index';
@@ -63,7 +70,7 @@ export async function describeRaceState(
 export async function describeLiveItem(
   endpoint: string,
   table: string,
-): Promise<{ bytes: number; races: number; markers: number }> {
+): Promise<{ bytes: number; races: number; markers: number; ownUntil: number }> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   try {
     const live = (
@@ -84,7 +91,7 @@ export async function describeLiveItem(
       if (value.M['racers'] !== undefined) races += 1;
       else if (value.M['movedAt'] !== undefined) markers += 1;
     }
-    return { bytes, races, markers };
+    return { bytes, races, markers, ownUntil: Number(live?.['ownUntil']?.N ?? 0) };
   } finally {
     client.destroy();
   }

@@ -40,7 +40,7 @@ export interface RunReport {
    */
   settledMs: { records: number; files: number; boards: number };
   /** The Lambda's shared live item after the run (its size is what every invocation reads and writes). */
-  liveItem: { bytes: number; races: number; markers: number } | undefined;
+  liveItem: { bytes: number; races: number; markers: number; ownUntil: number } | undefined;
 }
 
 export interface RunContext {
