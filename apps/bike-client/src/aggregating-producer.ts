@@ -99,6 +99,19 @@ export class AggregatingProducer {
     }
   }
 
+  /**
+   * Emits the partial aggregates and sends them now instead of when the linger runs out (as KPL users call
+   * `flush()` after a batch): for a caller that knows no record will follow soon.
+   */
+  async sendBuffered(): Promise<void> {
+    if (this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    await this.emitAll();
+    this.producer.sendBuffered();
+  }
+
   /** Emits partial aggregates, flushes the producer and returns the unsent aggregates. */
   async flush(): Promise<UnsentRecord[]> {
     if (this.lingerTimer !== undefined) {

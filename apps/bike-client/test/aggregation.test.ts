@@ -137,6 +137,31 @@ describe('KPL-aggregated simulator output', () => {
   });
 });
 
+describe('a race second handed to the Kinesis sink', () => {
+  it('is sent at once, aggregated or not: no record of it waits for the linger', async () => {
+    for (const aggregated of [true, false]) {
+      const stream = aggregated ? 'second-agg' : 'second-plain';
+      await ensureStream(client, stream, 2);
+      const shards = await listShardRanges(client, stream);
+      const sink = new KinesisSink({
+        client,
+        streamName: stream,
+        partitionKey: 'racer',
+        ...(aggregated ? { aggregate: { shards } } : {}),
+        producer: { lingerMs: 60_000 },
+      });
+      // 300 riders: neither a full PutRecords nor a full aggregate on either shard.
+      const [second] = buildRace(300, 1);
+      await sink.send(second!.messages, second!.payloads);
+      const deadline = Date.now() + 5_000;
+      while (sink.counters().delivered < 300 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(sink.counters().delivered).toBe(300);
+      expect(await sink.flush()).toEqual([]);
+    }
+  });
+});
+
 describe('plain PutRecords from the simulator', () => {
   it('sends a second in hash-key order: each request holds one shard’s records (two at an edge), nothing lost, each racer in order', async () => {
     await ensureStream(client, 'plain', 2);
