@@ -13,25 +13,36 @@ const OWN = (raceId: number) => ({ pk: `RACE#${raceId}`, sk: 'BOARD' });
 const OPEN = (raceId: number) => ({ pk: 'OPEN_RACES', sk: `RACE#${raceId}` });
 
 /**
+ * Strongly consistent reads of the state table by key, on a client of their own (`destroy` when done).
+ * dynalite keeps one store whatever the region.
+ */
+function stateReader(endpoint: string, table: string) {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  return {
+    get: async (key: { pk: string; sk: string }) =>
+      (
+        await client.send(
+          new GetItemCommand({
+            TableName: table,
+            Key: { [STATE_TABLE.partitionKey]: { S: key.pk }, [STATE_TABLE.sortKey]: { S: key.sk } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item,
+    destroy: () => client.destroy(),
+  };
+}
+
+/**
  * One line per race: where its entry lives, its version, racer count and publish slot (or that none exists),
- * and whether the timeout sweep's index still lists it. dynalite keeps one store whatever the region.
+ * and whether the timeout sweep's index still lists it.
  */
 export async function describeRaceState(
   endpoint: string,
   table: string,
   raceIds: number[],
 ): Promise<string[]> {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  const get = async (key: { pk: string; sk: string }) =>
-    (
-      await client.send(
-        new GetItemCommand({
-          TableName: table,
-          Key: { [STATE_TABLE.partitionKey]: { S: key.pk }, [STATE_TABLE.sortKey]: { S: key.sk } },
-          ConsistentRead: true,
-        }),
-      )
-    ).Item;
+  const { get, destroy } = stateReader(endpoint, table);
   try {
     const live = await get(LIVE);
     const lines: string[] = [];
@@ -62,7 +73,7 @@ export async function describeRaceState(
   } catch (error) {
     return [`race state could not be read: ${(error as Error).message}`];
   } finally {
-    client.destroy();
+    destroy();
   }
 }
 
@@ -71,17 +82,9 @@ export async function describeLiveItem(
   endpoint: string,
   table: string,
 ): Promise<{ bytes: number; races: number; markers: number; ownUntil: number }> {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const { get, destroy } = stateReader(endpoint, table);
   try {
-    const live = (
-      await client.send(
-        new GetItemCommand({
-          TableName: table,
-          Key: { [STATE_TABLE.partitionKey]: { S: LIVE.pk }, [STATE_TABLE.sortKey]: { S: LIVE.sk } },
-          ConsistentRead: true,
-        }),
-      )
-    ).Item;
+    const live = await get(LIVE);
     let bytes = 0;
     let races = 0;
     let markers = 0;
@@ -93,7 +96,7 @@ export async function describeLiveItem(
     }
     return { bytes, races, markers, ownUntil: Number(live?.['ownUntil']?.N ?? 0) };
   } finally {
-    client.destroy();
+    destroy();
   }
 }
 
