@@ -18,8 +18,6 @@ const start = process.cpuUsage();
 for (let i = 0; i < REPEAT; i++) {
   const time = new VirtualTime(T0);
   const store = new MemoryStateStore();
-  // PROFILE_NO_LEADERBOARDS=1: claims are never sealed, so no leaderboard is built (the diagnostic).
-  if (process.env['PROFILE_NO_LEADERBOARDS'] === '1') store.sealPublish = async () => ({ lost: true });
   const processor = new IngestProcessor({
     store,
     publisher: {
