@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # mosquitto: the bike is tested against a second, independent broker; mosquitto-clients: the local stack is
-# tested with mosquitto_pub/mosquitto_sub and the AWS CLI (awscli); openssl: the bike's mutual-TLS test makes its own CA.
-APT_PACKAGES=(mosquitto mosquitto-clients openssl awscli)
+# tested with mosquitto_pub/mosquitto_sub and the AWS CLI (awscli); openssl: the bike's mutual-TLS test makes its own CA;
+# python3-jsonschema: the schema package's JSON Schema is tested with Python's validator (json-schema/validate.py).
+APT_PACKAGES=(mosquitto mosquitto-clients openssl awscli python3-jsonschema)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -104,6 +104,20 @@ describe('planCapacity', () => {
     );
   });
 
+  it('takes an option given as undefined as its default', () => {
+    const plain = planCapacity({ riders: 1_000 });
+    const passedThrough = planCapacity({
+      riders: 1_000,
+      messagesPerSecond: undefined,
+      averageMessageBytes: undefined,
+      pattern: undefined,
+      messagesPerRecord: undefined,
+      partitionKeyBytes: undefined,
+      maxUtilisation: undefined,
+    });
+    expect(passedThrough).toEqual(plain);
+  });
+
   it.each([
     [{ riders: 0 }, 'riders'],
     [{ riders: 1.5 }, 'riders'],
@@ -115,6 +129,7 @@ describe('planCapacity', () => {
       { riders: 10, pattern: 'batched' as const, messagesPerRecord: 10_000, averageMessageBytes: 1_000 },
       'messagesPerRecord',
     ],
+    [{ riders: 10, averageMessageBytes: 2e6 }, 'averageMessageBytes'],
   ])('refuses %o, naming %s', (input, argument) => {
     expect(() => planCapacity(input)).toThrow(InvalidArgumentError);
     try {

@@ -11,7 +11,11 @@ import {
   KINESIS_SHARD_WRITE_RECORDS_PER_SECOND,
 } from './limits.js';
 
-/** `single`: one record per message (the seed's bikes). `batched`: several seconds of a racer per record. */
+/**
+ * `single`: one record per message (the seed's bikes). `batched`: several messages per record — the schema's
+ * batch form (several seconds of a racer, at most `RACE_BATCH_MAX_SAMPLES`) or a KPL aggregate (many racers'
+ * messages, up to Kinesis's 1 MiB record).
+ */
 export type TrafficPattern = 'single' | 'batched';
 
 export interface CapacityInput {
@@ -79,7 +83,11 @@ const ceil = (x: number) => Math.max(1, Math.ceil(x * (1 - 1e-9)));
 
 /** Shards needed for a rider population, which limit binds, and how hard each limit is used. */
 export function planCapacity(options: CapacityInput): CapacityPlan {
-  const input: Required<CapacityInput> = { ...CAPACITY_DEFAULTS, ...options };
+  // An option given as `undefined` (a config passed straight through) takes its default, as an absent one does.
+  const input = { ...CAPACITY_DEFAULTS } as Required<CapacityInput>;
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (input as unknown as Record<string, unknown>)[key] = value;
+  }
   positive('riders', input.riders, true);
   positive('messagesPerSecond', input.messagesPerSecond);
   positive('averageMessageBytes', input.averageMessageBytes);
@@ -104,8 +112,10 @@ export function planCapacity(options: CapacityInput): CapacityPlan {
   const recordBytes = input.averageMessageBytes * perRecord;
   if (recordBytes > KINESIS_RECORD_MAX_BYTES) {
     throw new InvalidArgumentError(
-      'messagesPerRecord',
-      `records of ${recordBytes} bytes exceed Kinesis's 1 MiB`,
+      input.pattern === 'batched' ? 'messagesPerRecord' : 'averageMessageBytes',
+      input.pattern === 'batched'
+        ? `records of ${perRecord} × ${input.averageMessageBytes} B = ${recordBytes} B exceed Kinesis's 1 MiB`
+        : `records of ${recordBytes} B exceed Kinesis's 1 MiB`,
     );
   }
   const bytesPerSecond = recordsPerSecond * (recordBytes + input.partitionKeyBytes);

@@ -4,6 +4,39 @@ import { Invalid } from './validator.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * What the parse functions take: JSON text, or its UTF-8 bytes in any binary form a JavaScript runtime hands
+ * out — a Buffer or Uint8Array, an ArrayBuffer (what aws-crt's MQTT callback delivers), any other view.
+ */
+export type WireInput = string | ArrayBufferLike | ArrayBufferView;
+
+const toStringTag = Object.prototype.toString;
+
+/** What an untyped caller passed instead of text or bytes, for the error message. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? toStringTag.call(value).slice(8, -1) : typeof value;
+}
+
+/**
+ * `input` as text or as a Uint8Array over the same bytes (no copy), or `Invalid` (`wrong_type`) for anything
+ * else. A Uint8Array or string passes through untouched (the hot path: one type check).
+ */
+export function wireInput(input: unknown): string | Uint8Array | Invalid {
+  if (typeof input === 'string' || input instanceof Uint8Array) return input;
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  // By tag, not instanceof: a buffer from another realm (a vm context, a worker's message) counts too.
+  const tag = toStringTag.call(input);
+  if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]')
+    return new Uint8Array(input as ArrayBufferLike);
+  return new Invalid({
+    code: 'wrong_type',
+    path: '',
+    message: `is ${kindOf(input)}, not JSON text or its bytes (a string, a Uint8Array or Buffer, an ArrayBuffer)`,
+  });
+}
+
 /** UTF-8 length of a string without allocating. */
 export function utf8ByteLength(text: string): number {
   let bytes = 0;
@@ -48,7 +81,8 @@ export function decodeText(input: string | Uint8Array, maxBytes: number): string
       const oversize = checkSize(input, maxBytes);
       if (oversize !== undefined) return new Invalid(oversize);
     }
-    return input;
+    // A byte order mark is dropped, as the UTF-8 decoder drops it from bytes: text and bytes agree.
+    return input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   }
   if (input.byteLength > maxBytes) return new Invalid(tooLarge(input.byteLength, maxBytes));
   try {
@@ -67,8 +101,13 @@ export function parseJsonText(text: string): unknown {
   }
 }
 
-/** Decodes and parses `input`; the value, or `Invalid` with `not_utf8`, `too_large` or `not_json`. */
-export function decodeJson(input: string | Uint8Array, maxBytes: number): unknown {
+/**
+ * Decodes and parses `input`; the value, or `Invalid` with `wrong_type` (neither text nor bytes), `not_utf8`,
+ * `too_large` or `not_json`.
+ */
+export function decodeJson(raw: WireInput, maxBytes: number): unknown {
+  const input = wireInput(raw);
+  if (input instanceof Invalid) return input;
   const text = decodeText(input, maxBytes);
   return typeof text === 'string' ? parseJsonText(text) : text;
 }

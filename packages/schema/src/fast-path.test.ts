@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { raceMessageArb, validMessage } from '../test/fixtures.js';
@@ -7,21 +8,35 @@ import { FORMATS } from './formats.js';
 import { compile, Invalid } from './validator.js';
 
 describe('formats', () => {
-  it.each(Object.entries(FORMATS))('%s: the character loop and the shipped pattern agree', (_, format) => {
-    const regex = new RegExp(format.pattern, 'u');
+  it.each(Object.entries(FORMATS))('%s: the character loop and the shipped keywords agree', (_, format) => {
+    const schema = new Ajv2020({ strict: true }).compile({ type: 'string', ...format.jsonSchema });
     const strings = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 80 }),
       fc.uuid(),
       fc.uuid().map((u) => u.toUpperCase()),
       fc.uuid().map((u) => u.replace('-', 'g')),
       fc.stringMatching(/^[0-9a-fA-F-]{36}$/),
+      fc.string({ maxLength: 20 }).map((s) => `${s}\n`),
     );
     fc.assert(
       fc.property(strings, (s) => {
-        expect(format.test(s)).toBe(regex.test(s));
+        expect(format.test(s)).toBe(schema(s));
       }),
       { numRuns: 5_000 },
     );
+  });
+
+  it('gives every uuid field the fixed length its anchored pattern relies on', () => {
+    const uuidFields: Array<{ minLength?: number; maxLength?: number }> = [];
+    const visit = (spec: unknown): void => {
+      if (typeof spec !== 'object' || spec === null) return;
+      const s = spec as { kind?: string; format?: string };
+      if (s.kind === 'string' && s.format === 'uuid') uuidFields.push(spec as never);
+      for (const value of Object.values(spec)) visit(value);
+    };
+    for (const spec of [RACE_MESSAGE, RACE_BATCH, LEADERBOARD_MESSAGE]) visit(spec);
+    expect(uuidFields.length).toBeGreaterThan(0);
+    for (const field of uuidFields) expect(field).toMatchObject({ minLength: 36, maxLength: 36 });
   });
 });
 

@@ -1,10 +1,17 @@
 /**
- * Named string formats. Each has the regular expression the JSON Schema ships (written with `\uXXXX`
- * escapes only, so other languages' regex engines read it too) and an equivalent character loop the
- * validator runs, because a regex per field costs ~15 % of the hot path. A test holds the two equal.
+ * Named string formats. Each has the JSON Schema keywords the shipped schemas carry for it and an equivalent
+ * character loop the validator runs, because a regex per field costs ~15 % of the hot path. Tests hold the
+ * two equal, in JavaScript (ajv) and in Python (`jsonschema`).
+ *
+ * The keywords are written to mean the same in every regex engine a partner's validator may use (ECMA-262,
+ * Python `re`, Go's RE2, Java): no regex-level `\u` escapes (RE2 has none; the characters themselves are in
+ * the pattern, JSON-escaped in the file), and no `$` anchor where a trailing newline could slip through
+ * (Python's and Java's `$` also match before a final `\n`): "no control character" is a search for one,
+ * under `not`, and the uuid's anchored pattern sits under a fixed length.
  */
 export interface StringFormat {
-  pattern: string;
+  /** Added to the string's JSON Schema. */
+  jsonSchema: Record<string, unknown>;
   /** Admits only ASCII, so a string passing it has as many code points as UTF-16 units. */
   ascii: boolean;
   description: string;
@@ -47,14 +54,18 @@ function isUuid(value: string): boolean {
 export const FORMATS = {
   /** No C0/C1 control characters: keeps names printable on bikes' displays and in logs. */
   printable: {
-    pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$',
+    // The control characters themselves (C0, DEL, C1), not regex escapes.
+    jsonSchema: { not: { type: 'string', pattern: '[\u0000-\u001F\u007F-\u009F]' } },
     ascii: false,
     description: 'printable characters (no control characters)',
     test: isPrintable,
   },
   /** The textual UUID form, any version, either case. */
   uuid: {
-    pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$',
+    // Always with minLength = maxLength = 36 (definitions.ts), so a trailing newline cannot pass `$`.
+    jsonSchema: {
+      pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$',
+    },
     ascii: true,
     description: 'a UUID such as 123e4567-e89b-12d3-a456-426614174000',
     test: isUuid,

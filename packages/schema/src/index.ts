@@ -1,6 +1,6 @@
 export * from './capacity.js';
 export * from './contract.js';
-export { utf8ByteLength } from './decode.js';
+export { utf8ByteLength, type WireInput } from './decode.js';
 export {
   LEADERBOARD_MESSAGE,
   MAX_CADENCE_RPM,
@@ -17,7 +17,7 @@ export {
 } from './definitions.js';
 export * from './errors.js';
 export * from './identity.js';
-export { type JsonSchema, jsonSchemas, SCHEMA_VERSION } from './json-schema.js';
+export { type JsonSchema, jsonSchemas, SCHEMA_VERSION, schemaFileText } from './json-schema.js';
 export * from './leaderboard.js';
 export * from './limits.js';
 export * from './partition-keys.js';

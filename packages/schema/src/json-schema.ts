@@ -24,7 +24,7 @@ function toJsonSchema(spec: FieldSpec): JsonSchema {
         type: 'string',
         minLength: spec.minLength,
         maxLength: spec.maxLength,
-        ...(spec.format === undefined ? {} : { pattern: FORMATS[spec.format].pattern }),
+        ...(spec.format === undefined ? {} : FORMATS[spec.format].jsonSchema),
         description,
       };
     case 'enum':
@@ -85,4 +85,15 @@ export function jsonSchemas(): Record<string, JsonSchema> {
       LEADERBOARD_MESSAGE,
     ),
   };
+}
+
+/**
+ * A schema as the shipped file's text: `JSON.stringify`, indented, with DEL and the C1 controls (which it
+ * leaves raw, invisible in an editor) written as `\u` escapes too. Same JSON value.
+ */
+export function schemaFileText(schema: JsonSchema): string {
+  return JSON.stringify(schema, null, 2).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -4,7 +4,7 @@
  * IoT Core's 128 KB. Larger races are split into parts, each under the limit: a bike reads the part holding
  * its racerId; `part`/`parts` tell a display when it has the whole board.
  */
-import { decodeJson } from './decode.js';
+import { decodeJson, type WireInput } from './decode.js';
 import { LEADERBOARD_MESSAGE } from './definitions.js';
 import { InvalidArgumentError } from './errors.js';
 import { withFastPath } from './fast-path.js';
@@ -262,6 +262,9 @@ const ROW_BYTES_BOUND = 6 + 16 + 3 * 24 + 16 + 1;
 /**
  * The messages that carry one race's standings, each at most `maxBytes` of UTF-8 JSON and
  * `LEADERBOARD_MAX_STANDINGS_PER_PART` rows. One message for any race up to a few thousand racers.
+ * The input is not checked against the leaderboard schema (it runs for every race every second, on scores the
+ * caller computed from validated messages): out-of-range input — a NaN or negative score, a fractional
+ * racerId, a name a race message could not carry — builds a message `parseLeaderboardMessage` refuses.
  */
 export function buildLeaderboardMessages(
   input: LeaderboardInput,
@@ -410,7 +413,7 @@ function utf8Bytes(text: string): number {
 }
 
 /** Parses a leaderboard message (what a bike receives). Never throws. */
-export function parseLeaderboardMessage(input: string | Uint8Array): LeaderboardParseResult {
+export function parseLeaderboardMessage(input: WireInput): LeaderboardParseResult {
   const value = decodeJson(input, LEADERBOARD_MAX_BYTES);
   if (value instanceof Invalid) return { ok: false, error: value.error };
   const clean = validateLeaderboard(value, '');

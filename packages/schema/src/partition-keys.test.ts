@@ -56,6 +56,11 @@ describe('partition keys', () => {
     expect(shardIndexFor(HASH_KEY_SPACE - 1n, 3)).toBe(2);
     expect(() => shardIndexFor(HASH_KEY_SPACE, 3)).toThrow(InvalidArgumentError);
     expect(() => shardIndexFor(0n, 0)).toThrow(InvalidArgumentError);
+    // A number where the hash key (a bigint) belongs: named, not a TypeError from mixing the two.
+    expect(() => shardIndexFor(5 as unknown as bigint, 2)).toThrow(/hashKey: must be a bigint/);
+    for (const shards of [0, -1, 2.5, Number.NaN])
+      expect(() => shardSkew(['a'], shards)).toThrow(InvalidArgumentError);
+    expect(() => shardSkew([], 0)).toThrow(InvalidArgumentError);
   });
 
   it('puts every hash key in the range that holds it', () => {

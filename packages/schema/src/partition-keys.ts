@@ -10,14 +10,19 @@ import type { RaceMessage } from './types.js';
 /**
  * - `racer`: one racer's seconds stay in order on one shard, and 1,000+ racers spread evenly (the default).
  * - `class`: a class's messages in order on one shard; few classes means few hot shards.
- * - `timestamp`: the seed's `${timestamp()}`; bikes publish on the second, so keys bunch and shards run hot.
+ * - `timestamp`: like the seed's `${timestamp()}` (IoT's clock when the rule ran); a producer writing to Kinesis
+ *   itself has no such clock and uses the bike's `deviceTimestamp`, so the keys differ but bunch alike: bikes
+ *   publish on the second, and shards run hot.
  * - `random`: the message uuid (or a fresh one): even spread, no order.
  */
 export const PARTITION_KEY_STRATEGIES = ['racer', 'class', 'timestamp', 'random'] as const;
 export type PartitionKeyStrategy = (typeof PARTITION_KEY_STRATEGIES)[number];
 export const DEFAULT_PARTITION_KEY_STRATEGY: PartitionKeyStrategy = 'racer';
 
-/** The partition key a producer writing straight to Kinesis uses; matches the ingest rule's template. */
+/**
+ * The partition key a producer writing straight to Kinesis uses: for `racer` and `class` the very key the
+ * ingest rule's template gives (`${racerId}`, `${classId}`); for `timestamp`, see above.
+ */
 export function partitionKeyFor(
   message: Pick<RaceMessage, 'racerId' | 'classId' | 'deviceTimestamp' | 'uuid'>,
   strategy: PartitionKeyStrategy = DEFAULT_PARTITION_KEY_STRATEGY,
@@ -48,20 +53,27 @@ export function hashKeyOf(partitionKey: string): bigint {
 
 /** The shard (0-based) owning `hashKey` in a stream of `shardCount` evenly split shards. */
 export function shardIndexFor(hashKey: bigint, shardCount: number): number {
-  if (!Number.isInteger(shardCount) || shardCount < 1) {
-    throw new InvalidArgumentError('shardCount', `must be a positive integer, got ${shardCount}`);
-  }
-  if (hashKey < 0n || hashKey >= HASH_KEY_SPACE) {
-    throw new InvalidArgumentError('hashKey', 'must be in [0, 2^128)');
+  checkShardCount(shardCount);
+  if (typeof hashKey !== 'bigint' || hashKey < 0n || hashKey >= HASH_KEY_SPACE) {
+    throw new InvalidArgumentError(
+      'hashKey',
+      `must be a bigint in [0, 2^128) (hashKeyOf gives one), got ${typeof hashKey} ${String(hashKey)}`,
+    );
   }
   const width = HASH_KEY_SPACE / BigInt(shardCount);
   const index = Number(hashKey / width);
   return Math.min(index, shardCount - 1);
 }
 
+function checkShardCount(shardCount: number): void {
+  if (!Number.isInteger(shardCount) || shardCount < 1) {
+    throw new InvalidArgumentError('shardCount', `must be a positive integer, got ${shardCount}`);
+  }
+}
+
 /** The hash-key range of each shard, as CreateStream splits it: `[start, end]` inclusive. */
 export function shardHashRanges(shardCount: number): Array<{ start: bigint; end: bigint }> {
-  shardIndexFor(0n, shardCount); // validates shardCount
+  checkShardCount(shardCount);
   const width = HASH_KEY_SPACE / BigInt(shardCount);
   return Array.from({ length: shardCount }, (_, i) => ({
     start: width * BigInt(i),
@@ -80,6 +92,7 @@ export interface ShardSkew {
 
 /** How evenly `partitionKeys` (one per record) spread over `shardCount` shards. */
 export function shardSkew(partitionKeys: Iterable<string>, shardCount: number): ShardSkew {
+  checkShardCount(shardCount);
   const perShard = new Array<number>(shardCount).fill(0);
   const shardOfKey = new Map<string, number>();
   let total = 0;

@@ -5,6 +5,7 @@ import {
   assertRaceMessage,
   encodeRaceMessage,
   expandBatch,
+  InvalidArgumentError,
   InvalidPayloadError,
   PARSE_ERROR_CODES,
   type ParseErrorCode,
@@ -245,9 +246,21 @@ describe('batches', () => {
     expect(expanded.ok && expanded.messages.every((m) => m.clientId === 'racer-9')).toBe(true);
   });
 
-  it('toBatch refuses messages of different racers', () => {
-    expect(() => toBatch([validMessage({ racerId: 1 }), validMessage({ racerId: 2 })])).toThrow(RangeError);
-    expect(() => toBatch([])).toThrow(RangeError);
+  it('toBatch refuses what one batch cannot hold, and keeps the client id', () => {
+    expect(() => toBatch([validMessage({ racerId: 1 }), validMessage({ racerId: 2 })])).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => toBatch([])).toThrow(InvalidArgumentError);
+    expect(() => toBatch([validMessage({ name: 'Ana' }), validMessage({ name: 'Bea' })])).toThrow(
+      /messages\[1\]\.name/,
+    );
+    expect(() =>
+      toBatch([validMessage({ clientId: 'racer-5', racerId: 5 }), validMessage({ racerId: 5 })]),
+    ).toThrow(/clientId/);
+    const messages = [0, 1].map((second) => validMessage({ second, racerId: 5, clientId: 'racer-5' }));
+    const batch = toBatch(messages);
+    expect(batch.clientId).toBe('racer-5');
+    expect(expandBatch(batch)).toEqual(messages);
   });
 });
 
@@ -277,5 +290,59 @@ describe('parseRaceRecord', () => {
       ok: false,
       error: { code: 'missing_field', path: '/raceId' },
     });
+  });
+});
+
+describe('binary input in every form a runtime hands out', () => {
+  const encoder = new TextEncoder();
+  const a = validMessage({ racerId: 0, second: 3, name: 'Hayden' });
+  // Same length as a, different content: a stale read of a's bytes would still be a valid message.
+  const b = validMessage({ racerId: 7, second: 4, name: 'Mallet' });
+
+  it('reads an ArrayBuffer, a DataView and other views as the bytes they hold', () => {
+    const bytes = encoder.encode(JSON.stringify(b));
+    expect(encoder.encode(JSON.stringify(a)).byteLength).toBe(bytes.byteLength);
+    const inLargerBuffer = new Uint8Array(bytes.byteLength + 8);
+    inLargerBuffer.set(bytes, 4);
+    const forms: unknown[] = [
+      bytes.buffer,
+      new DataView(bytes.buffer),
+      new DataView(inLargerBuffer.buffer, 4, bytes.byteLength),
+      new Int8Array(inLargerBuffer.buffer, 4, bytes.byteLength),
+      Buffer.from(bytes),
+    ];
+    for (const form of forms) {
+      parseRaceMessage(JSON.stringify(a)); // leaves a's bytes in the parser's scratch space
+      expect(parseRaceMessage(form as ArrayBuffer)).toEqual({ ok: true, message: b });
+      parseRaceMessage(JSON.stringify(a));
+      expect(parseRaceRecord(form as ArrayBuffer)).toEqual({ ok: true, messages: [b], batched: false });
+    }
+    expect(parseRaceBatch(encoder.encode(JSON.stringify(toBatch([b]))).buffer)).toMatchObject({ ok: true });
+  });
+
+  it('refuses anything that is neither text nor bytes with wrong_type, without throwing', () => {
+    for (const value of [null, undefined, 42, {}, [1, 2], true]) {
+      for (const parse of [parseRaceMessage, parseRaceRecord, parseRaceBatch] as Array<
+        (v: unknown) => unknown
+      >) {
+        expect(parse(value)).toMatchObject({ ok: false, error: { code: 'wrong_type', path: '' } });
+      }
+    }
+    expect(parseRaceMessage(null as unknown as string)).toMatchObject({
+      error: { message: expect.stringMatching(/^is null, not JSON text/) },
+    });
+  });
+
+  it('treats a byte order mark alike in text and bytes', () => {
+    const text = `\ufeff${JSON.stringify(a)}`;
+    expect(parseRaceMessage(text)).toEqual({ ok: true, message: a });
+    expect(parseRaceMessage(encoder.encode(text))).toEqual({ ok: true, message: a });
+    expect(parseRaceRecord(text)).toEqual({ ok: true, messages: [a], batched: false });
+  });
+
+  it('throws InvalidArgumentError for a byteLength outside the bytes', () => {
+    const bytes = encoder.encode(JSON.stringify(a));
+    for (const length of [-1, 1.5, Number.NaN, bytes.byteLength + 1])
+      expect(() => parseRaceRecord(bytes, length)).toThrow(InvalidArgumentError);
   });
 });

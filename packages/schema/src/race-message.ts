@@ -3,9 +3,9 @@
  * `byteLength` outside the bytes given, a caller's bug).
  */
 import { Buffer } from 'node:buffer';
-import { checkSize, decodeJson, decodeText, parseJsonText } from './decode.js';
+import { checkSize, decodeJson, decodeText, parseJsonText, type WireInput, wireInput } from './decode.js';
 import { RACE_BATCH, RACE_MESSAGE } from './definitions.js';
-import { InvalidPayloadError } from './errors.js';
+import { InvalidArgumentError, InvalidPayloadError } from './errors.js';
 import { generateFastPath, MISS, withFastPath } from './fast-path.js';
 import { checkIdentity } from './identity.js';
 import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
@@ -44,7 +44,9 @@ export function validateRaceMessage(value: unknown): RaceMessageParseResult {
  * Parses one race message from JSON text or UTF-8 bytes. Never throws. Unknown fields are ignored and not
  * copied; input over `RACE_MESSAGE_MAX_BYTES` is refused before parsing.
  */
-export function parseRaceMessage(input: string | Uint8Array): RaceMessageParseResult {
+export function parseRaceMessage(raw: WireInput): RaceMessageParseResult {
+  const input = wireInput(raw);
+  if (input instanceof Invalid) return { ok: false, error: input.error };
   // The scanner first, then the generated checks, then the precise validator.
   let message: unknown = MISS;
   let text: string | Invalid;
@@ -124,7 +126,7 @@ function primeScanner(): void {
 primeScanner();
 
 /** Like `parseRaceMessage`, but throws `InvalidPayloadError` (for code where bad input is a bug). */
-export function assertRaceMessage(input: string | Uint8Array): RaceMessage {
+export function assertRaceMessage(input: WireInput): RaceMessage {
   const result = parseRaceMessage(input);
   if (!result.ok) throw new InvalidPayloadError(result.error);
   return result.message;
@@ -140,7 +142,7 @@ export function validateRaceBatch(value: unknown): RaceBatchParseResult {
 }
 
 /** Parses one batch message (several seconds of one racer). Never throws. */
-export function parseRaceBatch(input: string | Uint8Array): RaceBatchParseResult {
+export function parseRaceBatch(input: WireInput): RaceBatchParseResult {
   const value = decodeJson(input, RACE_BATCH_MAX_BYTES);
   if (value instanceof Invalid) return { ok: false, error: value.error };
   return validateRaceBatch(value);
@@ -167,20 +169,40 @@ export function expandBatch(batch: RaceBatch): RaceMessage[] {
   });
 }
 
-/** Packs messages of one racer in one race into a batch; throws if they are not of one racer and race. */
+/** The fields a batch holds once for all its samples. */
+const BATCH_SHARED_FIELDS = ['raceId', 'racerId', 'classId', 'name', 'clientId'] as const;
+
+/**
+ * Packs messages of one racer in one race into a batch (the inverse of `expandBatch`); throws
+ * `InvalidArgumentError` when they cannot be one batch without losing something: none at all, or differing
+ * in a field the batch holds once (raceId, racerId, classId, name, clientId).
+ */
 export function toBatch(messages: readonly RaceMessage[]): RaceBatch {
   const first = messages[0];
-  if (first === undefined) throw new RangeError('toBatch: no messages');
-  const samples = messages.map((m) => {
-    if (m.raceId !== first.raceId || m.racerId !== first.racerId || m.classId !== first.classId) {
-      throw new RangeError('toBatch: messages must share raceId, racerId and classId');
+  if (first === undefined) throw new InvalidArgumentError('messages', 'toBatch: no messages');
+  const samples = messages.map((m, i) => {
+    for (const field of BATCH_SHARED_FIELDS) {
+      if (m[field] !== first[field]) {
+        throw new InvalidArgumentError(
+          `messages[${i}].${field}`,
+          `toBatch: a batch holds one ${field}; got ${JSON.stringify(m[field])} after ${JSON.stringify(first[field])}`,
+        );
+      }
     }
     const { event, deviceTimestamp, second, cadence, resistance, uuid } = m;
     return uuid === undefined
       ? { event, deviceTimestamp, second, cadence, resistance }
       : { event, deviceTimestamp, second, cadence, resistance, uuid };
   });
-  return { raceId: first.raceId, name: first.name, racerId: first.racerId, classId: first.classId, samples };
+  const batch: RaceBatch = {
+    raceId: first.raceId,
+    name: first.name,
+    racerId: first.racerId,
+    classId: first.classId,
+    samples,
+  };
+  if (first.clientId !== undefined) batch.clientId = first.clientId;
+  return batch;
 }
 
 /**
@@ -192,8 +214,13 @@ export function parseRaceRecord(input: string): RaceRecordParseResult;
  * `bytes[0, byteLength)` (all of it by default) is the record: a consumer that decodes records into one
  * reused buffer passes it without a view per record (and with a 0 after the record, it is read in place).
  */
-export function parseRaceRecord(bytes: Uint8Array, byteLength?: number): RaceRecordParseResult;
-export function parseRaceRecord(input: string | Uint8Array, byteLength?: number): RaceRecordParseResult {
+export function parseRaceRecord(
+  bytes: ArrayBufferLike | ArrayBufferView,
+  byteLength?: number,
+): RaceRecordParseResult;
+export function parseRaceRecord(raw: WireInput, byteLength?: number): RaceRecordParseResult {
+  let input = wireInput(raw);
+  if (input instanceof Invalid) return { ok: false, error: input.error };
   // Most records are single messages the scanner reads; anything else takes the full path below.
   let message: unknown = MISS;
   if (typeof input === 'string') {
@@ -203,8 +230,9 @@ export function parseRaceRecord(input: string | Uint8Array, byteLength?: number)
     // `null` from an untyped caller means "all of it", as `undefined` does, on every path below.
     const length = byteLength ?? input.byteLength;
     if (!Number.isInteger(length) || length < 0 || length > input.byteLength) {
-      throw new RangeError(
-        `parseRaceRecord: byteLength ${length} is not within the ${input.byteLength} bytes given`,
+      throw new InvalidArgumentError(
+        'byteLength',
+        `parseRaceRecord: ${length} is not within the ${input.byteLength} bytes given`,
       );
     }
     if (length <= RACE_MESSAGE_MAX_BYTES) message = scanBytes(input, length);

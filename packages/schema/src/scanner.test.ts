@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { raceMessageArb, SEED_MESSAGES, validMessage } from '../test/fixtures.js';
 import { checkSize, decodeJson } from './decode.js';
 import { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import { InvalidArgumentError } from './errors.js';
 import { MISS } from './fast-path.js';
 import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
 import {
@@ -480,7 +481,7 @@ describe('parseRaceMessage with the scanner', () => {
   it('parseRaceRecord refuses a byteLength outside the bytes given (a caller bug, not bad input)', () => {
     const bytes = encoder.encode(JSON.stringify(validMessage()));
     for (const n of [-1, bytes.length + 1, 1.5, Number.NaN]) {
-      expect(() => parseRaceRecord(bytes, n), String(n)).toThrow(RangeError);
+      expect(() => parseRaceRecord(bytes, n), String(n)).toThrow(InvalidArgumentError);
     }
     expect(parseRaceRecord(bytes, 0)).toStrictEqual(recordReference(new Uint8Array(0)));
     // An untyped caller's null is "all of it", on the scanner's path and the full path alike.

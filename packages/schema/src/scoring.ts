@@ -14,7 +14,7 @@ const SCORE_UNITS = 1_000_000;
 /**
  * `total + value`, independent of the order values arrive in (plain floating-point addition is not
  * associative: the same seconds in another order can differ in the last digit, and after rounding, in the
- * hundredths a leaderboard shows). Exact for totals up to ~9e9 output, far beyond a day of racing.
+ * hundredths a leaderboard shows). Exact for totals up to 2^33 (~8.6e9) output, far beyond a day of racing.
  */
 export function addOutput(total: number, value: number): number {
   return (Math.round(total * SCORE_UNITS) + Math.round(value * SCORE_UNITS)) / SCORE_UNITS;

@@ -61,3 +61,24 @@ export const raceMessageArb: fc.Arbitrary<RaceMessage> = fc
     if (withClientId) message.clientId = `racer-${m.racerId}`;
     return message;
   });
+
+/** A valid message with one field replaced, removed, or one field added. */
+export const mutatedMessageArb: fc.Arbitrary<Record<string, unknown>> = fc
+  .tuple(
+    raceMessageArb,
+    fc.constantFrom(...Object.keys(validMessage()), 'uuid', 'clientId', 'extra', '__proto__'),
+    fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constant(undefined),
+      fc.double(),
+      fc.integer({ min: -10, max: 100_000 }),
+      fc.string({ maxLength: 70 }),
+      fc.constantFrom('update', 'final', 'racer-1', '', 1e21, -0.5, 250.5, 86_401, 9_007_199_254_740_992),
+    ),
+  )
+  .map(([message, key, value]) => {
+    const copy: Record<string, unknown> = { ...message };
+    if (value === undefined) delete copy[key];
+    else Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+    return copy;
+  });

@@ -28,6 +28,9 @@ describe('published package', () => {
     expect(files).toContain('package/json-schema/race-message.schema.json');
     expect(files).toContain('package/README.md');
     expect(files).toContain('package/CHANGELOG.md');
+    expect(files).toContain('package/LICENSE');
+    expect(files).toContain('package/json-schema/validate.py');
+    expect(files.some((f) => f.endsWith('.d.ts.map'))).toBe(false);
     expect(files.some((f) => f.includes('.test.'))).toBe(false);
     expect(files.some((f) => f.startsWith('package/src/'))).toBe(false);
 
@@ -45,9 +48,13 @@ describe('published package', () => {
       join(project, 'check.mjs'),
       `import { parseRaceMessage, planCapacity, output } from '@alleycat/schema';
 import schema from '@alleycat/schema/race-message.schema.json' with { type: 'json' };
+import sameSchema from '@alleycat/schema/json-schema/race-message.schema.json' with { type: 'json' };
+import { readFileSync } from 'node:fs';
+const map = JSON.parse(readFileSync(new URL('race-message.js.map', import.meta.resolve('@alleycat/schema')), 'utf8'));
+const fromBuffer = parseRaceMessage(new TextEncoder().encode('{"event":"final","deviceTimestamp":1,"second":3,"raceId":1,"name":"Ana","racerId":2,"classId":1,"cadence":60,"resistance":60}').buffer);
 const ok = parseRaceMessage('{"event":"update","deviceTimestamp":1620824038331,"second":3,"raceId":5402746,"name":"Hayden","racerId":0,"classId":1,"cadence":79.8,"resistance":79}');
 const bad = parseRaceMessage('{"event":"update"}');
-console.log(JSON.stringify({ ok: ok.ok, bad: bad.ok ? null : bad.error.code, id: schema.$id, shards: planCapacity({ riders: 1000 }).shards, out: output(65, 35) }));
+console.log(JSON.stringify({ ok: ok.ok, bad: bad.ok ? null : bad.error.code, id: schema.$id, same: sameSchema.$id === schema.$id, fromBuffer: fromBuffer.ok && fromBuffer.message.racerId, sources: map.sourcesContent?.length === map.sources.length, shards: planCapacity({ riders: 1000 }).shards, out: output(65, 35) }));
 `,
     );
     const printed = execFileSync('node', ['check.mjs'], { cwd: project, encoding: 'utf8' });
@@ -55,6 +62,9 @@ console.log(JSON.stringify({ ok: ok.ok, bad: bad.ok ? null : bad.error.code, id:
       ok: true,
       bad: 'missing_field',
       id: 'https://alleycat.dev/schema/v1/race-message.schema.json',
+      same: true,
+      fromBuffer: 2,
+      sources: true,
       shards: 2,
       out: 100,
     });
