@@ -109,19 +109,36 @@ describe('pnpm start', () => {
     for (const port of portsIn(stdout)) expect(await isFree(port)).toBe(true);
   }, 180_000);
 
-  it('names a busy port and starts nothing', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as net.AddressInfo).port;
-    try {
-      const race = await start([`--mqtt-port=${port}`, '--riders=10', '--seconds=2']);
-      expect(await race.exit).toBe(1);
-      expect(race.stderr()).toContain(`MQTT broker: port ${port} on 127.0.0.1 is already in use`);
-      expect(descendants(race.child.pid!)).toEqual([]);
-    } finally {
-      blocker.close();
+  // The WebSocket listener too: its EADDRINUSE once crashed the broker with a stack trace instead.
+  it.each(['mqtt-port', 'ws-port'])(
+    'names a busy --%s and starts nothing',
+    async (flag) => {
+      const blocker = net.createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const port = (blocker.address() as net.AddressInfo).port;
+      try {
+        const race = await start([`--${flag}=${port}`, '--riders=10', '--seconds=2']);
+        expect(await race.exit).toBe(1);
+        expect(race.stderr()).toContain(`MQTT broker: port ${port} on 127.0.0.1 is already in use`);
+        expect(race.stderr()).not.toMatch(/Unhandled|at .*\.js:\d+/);
+        expect(descendants(race.child.pid!)).toEqual([]);
+      } finally {
+        blocker.close();
+      }
+    },
+    180_000,
+  );
+
+  it('refuses a port that is not a number, and an unknown flag, with the usage', async () => {
+    for (const args of [['--mqtt-port=abc'], ['--mqtt-prt=1']]) {
+      const run = await start(args);
+      expect(await run.exit).toBe(2);
+      expect(run.stderr()).toMatch(
+        /^pnpm start: .*(--mqtt-port: expected a port number|Unknown option '--mqtt-prt')/m,
+      );
+      expect(run.stderr()).toContain('pnpm start [--riders 1000]');
     }
-  }, 180_000);
+  }, 120_000);
 
   it('stops every process it started on Ctrl-C (SIGINT) mid-race, and frees the ports', async () => {
     const race = await start(['--riders=40', '--classes=2', '--seconds=60']);

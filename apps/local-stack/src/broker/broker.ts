@@ -188,6 +188,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     handleProtocols: (protocols) =>
       protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false),
   });
+  // ws re-emits the HTTP server's errors (EADDRINUSE from a busy port) on the WebSocketServer: unheard, they
+  // would crash the broker instead of reaching `listenOn` below, which names the port.
+  wss.on('error', () => {});
   wss.on('connection', (socket, request) => {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());

@@ -9,10 +9,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LAMBDA_BUNDLE } from '@alleycat/schema';
 import { loadStackConfig } from '../stack-config.js';
 import { DEFAULT_PORTS, type Ports, startStack } from '../supervisor.js';
+import { parseFlags, portFlag, userPath } from './args.js';
+import { stopWhenLauncherExits } from './launcher-watch.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const INFRA_OUT = path.join(PACKAGE_DIR, '..', 'infra', 'cdktf.out', 'stacks');
@@ -24,49 +25,58 @@ const DEFAULT_BUNDLE = path.join(
   LAMBDA_BUNDLE.file,
 );
 
-const { values } = parseArgs({
-  options: {
-    stack: { type: 'string' },
-    'stack-file': { type: 'string' },
-    bundle: { type: 'string', default: DEFAULT_BUNDLE },
-    'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack') },
-    'no-limits': { type: 'boolean', default: false },
-    'external-broker': { type: 'string' },
-    // Dev knob: fire scheduled rules (e.g. the sweep, rate(1 minute)) this often instead of their rate.
-    'schedule-interval-ms': { type: 'string' },
-    'mqtt-port': { type: 'string' },
-    'ws-port': { type: 'string' },
-    'kinesis-port': { type: 'string' },
-    'kinesalite-port': { type: 'string' },
-    'dynamodb-port': { type: 'string' },
-    'iot-data-port': { type: 'string' },
-    help: { type: 'boolean', default: false },
+const USAGE =
+  `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits] [--external-broker mqtt://HOST:PORT]\n` +
+  `           [--schedule-interval-ms MS (fire scheduled rules this often instead of their rate)]\n` +
+  `           [--mqtt-port ${DEFAULT_PORTS.mqtt}] [--ws-port ${DEFAULT_PORTS.mqttWs}] [--kinesis-port ${DEFAULT_PORTS.kinesis}]` +
+  ` [--kinesalite-port ${DEFAULT_PORTS.kinesalite}] [--dynamodb-port ${DEFAULT_PORTS.dynamodb}] [--iot-data-port ${DEFAULT_PORTS.iotData}]\n`;
+
+const { values } = parseFlags(
+  'pnpm stack',
+  {
+    options: {
+      stack: { type: 'string' },
+      'stack-file': { type: 'string' },
+      bundle: { type: 'string', default: DEFAULT_BUNDLE },
+      'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack') },
+      'no-limits': { type: 'boolean', default: false },
+      'external-broker': { type: 'string' },
+      // Dev knob: fire scheduled rules (e.g. the sweep, rate(1 minute)) this often instead of their rate.
+      'schedule-interval-ms': { type: 'string' },
+      'mqtt-port': { type: 'string' },
+      'ws-port': { type: 'string' },
+      'kinesis-port': { type: 'string' },
+      'kinesalite-port': { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'iot-data-port': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
   },
-});
+  USAGE,
+);
 
 if (values.help) {
-  process.stdout.write(
-    `pnpm stack [--stack NAME | --stack-file cdk.tf.json] [--bundle index.mjs] [--data-dir DIR] [--no-limits] [--external-broker mqtt://HOST:PORT]\n` +
-      `           [--schedule-interval-ms MS (fire scheduled rules this often instead of their rate)]\n` +
-      `           [--mqtt-port ${DEFAULT_PORTS.mqtt}] [--ws-port ${DEFAULT_PORTS.mqttWs}] [--kinesis-port ${DEFAULT_PORTS.kinesis}]` +
-      ` [--kinesalite-port ${DEFAULT_PORTS.kinesalite}] [--dynamodb-port ${DEFAULT_PORTS.dynamodb}] [--iot-data-port ${DEFAULT_PORTS.iotData}]\n`,
-  );
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 
-const port = (value: string | undefined, fallback: number) =>
-  value === undefined ? fallback : Number(value);
-const ports: Ports = {
-  mqtt: port(values['mqtt-port'], DEFAULT_PORTS.mqtt),
-  mqttWs: port(values['ws-port'], DEFAULT_PORTS.mqttWs),
-  kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis),
-  kinesalite: port(values['kinesalite-port'], DEFAULT_PORTS.kinesalite),
-  dynamodb: port(values['dynamodb-port'], DEFAULT_PORTS.dynamodb),
-  iotData: port(values['iot-data-port'], DEFAULT_PORTS.iotData),
-};
+let ports: Ports;
+try {
+  ports = {
+    mqtt: portFlag('mqtt-port', values['mqtt-port'], DEFAULT_PORTS.mqtt),
+    mqttWs: portFlag('ws-port', values['ws-port'], DEFAULT_PORTS.mqttWs),
+    kinesis: portFlag('kinesis-port', values['kinesis-port'], DEFAULT_PORTS.kinesis),
+    kinesalite: portFlag('kinesalite-port', values['kinesalite-port'], DEFAULT_PORTS.kinesalite),
+    dynamodb: portFlag('dynamodb-port', values['dynamodb-port'], DEFAULT_PORTS.dynamodb),
+    iotData: portFlag('iot-data-port', values['iot-data-port'], DEFAULT_PORTS.iotData),
+  };
+} catch (error) {
+  process.stderr.write(`pnpm stack: ${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
 
 async function stackFile(): Promise<string> {
-  if (values['stack-file']) return values['stack-file'];
+  if (values['stack-file']) return userPath(values['stack-file']);
   const stacks = await readdir(INFRA_OUT).catch(() => [] as string[]);
   const name = values.stack ?? stacks[0];
   if (name === undefined) {
@@ -83,8 +93,8 @@ try {
   const stack = await startStack({
     config,
     ports,
-    dataDir: values['data-dir']!,
-    bundle: values.bundle!,
+    dataDir: userPath(values['data-dir']!),
+    bundle: userPath(values.bundle!),
     limitsEnabled: !values['no-limits'],
     ...(values['external-broker'] ? { externalBroker: values['external-broker'] } : {}),
     ...(values['schedule-interval-ms'] === undefined
@@ -137,6 +147,10 @@ try {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  stopWhenLauncherExits(() => {
+    process.stdout.write('\nthe package manager that started this stack exited (SIGTERM to pnpm?)\n');
+    void stop();
+  });
 } catch (error) {
   process.stderr.write(`pnpm stack: ${(error as Error).message}\n`);
   process.exit(1);

@@ -12,7 +12,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { INGEST_TOPIC, LAMBDA_BUNDLE, parseLeaderboardMessage, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
 import mqtt from 'mqtt';
 import { MetricTotals, parseEmfLine } from '../race/emf.js';
@@ -21,6 +20,8 @@ import { RaceBoards } from '../race/race-boards.js';
 import { type RaceCounters, renderBoards, renderScreen, renderStatus } from '../race/render.js';
 import { loadStackConfig } from '../stack-config.js';
 import { type Ports, type RunningStack, startStack } from '../supervisor.js';
+import { parseFlags, portFlag, UsageError, userPath } from './args.js';
+import { stopWhenLauncherExits } from './launcher-watch.js';
 
 // The AWS SDK warns that its 2027 releases need Node 22 (the lockfile pins it); keep the screen for the race.
 const printWarning = process.listeners('warning');
@@ -47,42 +48,43 @@ const FINISH_TIMEOUT_MS = 30_000;
 /** After the boards closed: how long the last invocations may take to finish (bests, metrics) before the stop. */
 const DRAIN_TIMEOUT_MS = 15_000;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
+const USAGE =
+  'pnpm start [--riders 1000] [--seconds 45] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1] [--seed 1]\n' +
+  '           [--top 3] [--data-dir DIR] [--no-limits] [--stack NAME | --stack-file cdk.tf.json]\n' +
+  '           [--mqtt-port 0] [--ws-port 0] [--kinesis-port 0] [--kinesalite-port 0] [--dynamodb-port 0] [--iot-data-port 0]\n' +
+  'Ports default to free ones (0); a port given and busy is an error naming it.\n';
 
-const { values: flags } = parseArgs({
-  options: {
-    riders: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '45' },
-    classes: { type: 'string', default: '6' },
-    via: { type: 'string', default: 'mqtt' },
-    aggregate: { type: 'boolean', default: false },
-    speedup: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '1' },
-    top: { type: 'string', default: '3' },
-    stack: { type: 'string' },
-    'stack-file': { type: 'string' },
-    bundle: { type: 'string', default: DEFAULT_BUNDLE },
-    'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack', 'race') },
-    'no-limits': { type: 'boolean', default: false },
-    'mqtt-port': { type: 'string', default: '0' },
-    'ws-port': { type: 'string', default: '0' },
-    'kinesis-port': { type: 'string', default: '0' },
-    'kinesalite-port': { type: 'string', default: '0' },
-    'dynamodb-port': { type: 'string', default: '0' },
-    'iot-data-port': { type: 'string', default: '0' },
-    help: { type: 'boolean', default: false },
+const { values: flags } = parseFlags(
+  'pnpm start',
+  {
+    options: {
+      riders: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '45' },
+      classes: { type: 'string', default: '6' },
+      via: { type: 'string', default: 'mqtt' },
+      aggregate: { type: 'boolean', default: false },
+      speedup: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '1' },
+      top: { type: 'string', default: '3' },
+      stack: { type: 'string' },
+      'stack-file': { type: 'string' },
+      bundle: { type: 'string', default: DEFAULT_BUNDLE },
+      'data-dir': { type: 'string', default: path.join(PACKAGE_DIR, '.local-stack', 'race') },
+      'no-limits': { type: 'boolean', default: false },
+      'mqtt-port': { type: 'string', default: '0' },
+      'ws-port': { type: 'string', default: '0' },
+      'kinesis-port': { type: 'string', default: '0' },
+      'kinesalite-port': { type: 'string', default: '0' },
+      'dynamodb-port': { type: 'string', default: '0' },
+      'iot-data-port': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
   },
-});
+  USAGE,
+);
 
 if (flags.help) {
-  process.stdout.write(
-    'pnpm start [--riders 1000] [--seconds 45] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1] [--seed 1]\n' +
-      '           [--top 3] [--data-dir DIR] [--no-limits] [--stack NAME | --stack-file cdk.tf.json]\n' +
-      '           [--mqtt-port 0] [--ws-port 0] [--kinesis-port 0] [--kinesalite-port 0] [--dynamodb-port 0] [--iot-data-port 0]\n' +
-      'Ports default to free ones (0); a port given and busy is an error naming it.\n',
-  );
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 
@@ -98,7 +100,7 @@ const isTty = process.stdout.isTTY === true;
 const out = (text: string) => process.stdout.write(text);
 
 async function stackFile(): Promise<string> {
-  if (flags['stack-file']) return flags['stack-file'];
+  if (flags['stack-file']) return userPath(flags['stack-file']);
   const stacks = await readdir(INFRA_OUT).catch(() => [] as string[]);
   const name = flags.stack ?? stacks[0];
   if (name === undefined) {
@@ -143,12 +145,12 @@ async function main(): Promise<number> {
     throw new UsageError(`--via: expected mqtt or kinesis, got ${via}`);
   if (flags.aggregate && via !== 'kinesis') throw new UsageError('--aggregate: only with --via kinesis');
   const ports: Ports = {
-    mqtt: positiveInteger('mqtt-port', flags['mqtt-port'], 0),
-    mqttWs: positiveInteger('ws-port', flags['ws-port'], 0),
-    kinesis: positiveInteger('kinesis-port', flags['kinesis-port'], 0),
-    kinesalite: positiveInteger('kinesalite-port', flags['kinesalite-port'], 0),
-    dynamodb: positiveInteger('dynamodb-port', flags['dynamodb-port'], 0),
-    iotData: positiveInteger('iot-data-port', flags['iot-data-port'], 0),
+    mqtt: portFlag('mqtt-port', flags['mqtt-port'], 0),
+    mqttWs: portFlag('ws-port', flags['ws-port'], 0),
+    kinesis: portFlag('kinesis-port', flags['kinesis-port'], 0),
+    kinesalite: portFlag('kinesalite-port', flags['kinesalite-port'], 0),
+    dynamodb: portFlag('dynamodb-port', flags['dynamodb-port'], 0),
+    iotData: portFlag('iot-data-port', flags['iot-data-port'], 0),
   };
 
   const file = await stackFile();
@@ -158,7 +160,7 @@ async function main(): Promise<number> {
   if (stream === undefined || streamConfig === undefined) {
     throw new UsageError(`${file} has no Kinesis stream with an event source mapping`);
   }
-  const dataDir = flags['data-dir']!;
+  const dataDir = userPath(flags['data-dir']!);
   await rm(dataDir, { recursive: true, force: true }); // each race starts with empty inspection files
   await mkdir(dataDir, { recursive: true });
   const logFile = path.join(dataDir, 'stack.log');
@@ -177,7 +179,7 @@ async function main(): Promise<number> {
     config,
     ports,
     dataDir,
-    bundle: flags.bundle!,
+    bundle: userPath(flags.bundle!),
     limitsEnabled: !flags['no-limits'],
     onOutput: (line, part) => {
       const emf = part.name === 'event-source-mapping' ? parseEmfLine(line) : undefined;
@@ -423,6 +425,8 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// A SIGTERM to pnpm alone ends pnpm without reaching this process: stop as if it had.
+stopWhenLauncherExits(() => onSignal('SIGTERM'));
 
 try {
   const code = await main();
@@ -432,7 +436,8 @@ try {
   if (!interrupted) {
     const e = error as Error;
     process.stderr.write(
-      `pnpm start: ${e.name === 'UsageError' || e.name === 'PortInUseError' ? '' : `${e.name}: `}${e.message}\n`,
+      `pnpm start: ${e.name === 'UsageError' || e.name === 'PortInUseError' ? '' : `${e.name}: `}${e.message}\n` +
+        (e instanceof UsageError && !e.message.startsWith('no synthesized stack') ? USAGE : ''),
     );
     await stopEverything().catch(() => {});
     process.exit(e.name === 'UsageError' ? 2 : 1);
