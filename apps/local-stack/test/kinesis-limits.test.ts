@@ -129,6 +129,26 @@ describe('Kinesis limits layer (enforcing)', () => {
     ]);
   });
 
+  it('takes a record of the largest size on an idle shard (over a second of bytes), then waits out the debt', async () => {
+    await createStream(direct, 'largest', 1);
+    // 1 MiB of data and a 1-byte key: more than the shard's 1 MiB/s, yet Kinesis takes it.
+    const largest = { StreamName: 'largest', PartitionKey: 'k', Data: new Uint8Array(MIB).fill(66) };
+    await viaProxy.send(new PutRecordCommand(largest));
+    const small = { StreamName: 'largest', PartitionKey: 'k', Data: encoder.encode('x') };
+    await expect(viaProxy.send(new PutRecordCommand(small))).rejects.toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+    });
+    clock.advance(1_000); // the debt (one byte and the key) is repaid, and a little more
+    await viaProxy.send(new PutRecordCommand(small));
+    // A second largest record must wait for a full bucket again.
+    await expect(viaProxy.send(new PutRecordCommand(largest))).rejects.toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+    });
+    clock.advance(1_000);
+    await viaProxy.send(new PutRecordCommand(largest));
+    expect(await countStored(direct, 'largest')).toBe(3);
+  });
+
   it('answers PutRecord with HTTP 400 ProvisionedThroughputExceededException when the shard is full', async () => {
     await createStream(direct, 'single', 1);
     await viaProxy.send(
