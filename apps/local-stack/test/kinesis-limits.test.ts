@@ -4,7 +4,7 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type KinesisClient,
+  KinesisClient,
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
@@ -298,6 +298,45 @@ describe('Kinesis limits layer (enforcing)', () => {
     const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
     expect(summary.StreamDescriptionSummary?.StreamName).toBe('arn');
     expect(proxy.stats().arnMapped).toBe(2);
+  });
+
+  it("works for the JavaScript SDK v3's Kinesis client as it comes: HTTP/2 (h2c), only an endpoint given", async () => {
+    await createStream(direct, 'h2', 1);
+    const endpoint = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+    // No requestHandler: the client's default is HTTP/2 (NodeHttp2Handler), which once failed with "Protocol error".
+    const sdk = new KinesisClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    try {
+      const put = await sdk.send(
+        new PutRecordsCommand({ StreamName: 'h2', Records: entries(500, (i) => `h${i}`) }),
+      );
+      expect(put.FailedRecordCount).toBe(0);
+      const again = await sdk.send(
+        new PutRecordsCommand({ StreamName: 'h2', Records: entries(501, (i) => `i${i}`).slice(0, 500) }),
+      );
+      expect(again.FailedRecordCount).toBe(0);
+      // The shard's 1,000 records/s are used: the limits hold over HTTP/2 too, with AWS's error.
+      await expect(
+        sdk.send(new PutRecordCommand({ StreamName: 'h2', PartitionKey: 'x', Data: encoder.encode('x') })),
+      ).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      const { ShardIterator } = await sdk.send(
+        new GetShardIteratorCommand({
+          StreamName: 'h2',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const got = await sdk.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+      expect(got.Records).toHaveLength(1_000);
+      await expect(sdk.send(new DescribeStreamSummaryCommand({ StreamName: 'nope' }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+    } finally {
+      sdk.destroy();
+    }
   });
 
   it('works for the AWS CLI (put-record, get-shard-iterator, get-records)', async () => {

@@ -133,7 +133,7 @@ try {
       `  export AWS_ENDPOINT_URL_IOT_DATA_PLANE=${e.iotData}`,
       `  aws kinesis list-streams --endpoint-url ${e.kinesis}`,
       `  mosquitto_sub -h 127.0.0.1 -p ${new URL(e.mqtt).port} -t 'alleycat-subscribe/#' -v`,
-      `  (Kinesis port ${kinesisPort}; SDK clients: HTTP/1.1 keep-alive handler, see README)`,
+      `  (Kinesis port ${kinesisPort}: HTTP/1.1 and HTTP/2 (h2c); SDK clients need only the endpoint)`,
       '',
     ].join('\n'),
   );

@@ -14,8 +14,10 @@
  * Everything else (validation, stream management, storage) is kinesalite's: a JSON request this layer does not
  * need to change is forwarded byte for byte.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import net, { type Socket } from 'node:net';
 import {
   KINESIS_PARTITION_KEY_MAX_CHARS,
   KINESIS_PUT_RECORDS_MAX_BYTES,
@@ -155,8 +157,23 @@ const STREAM_CHANGING_OPERATIONS = new Set([
   'UpdateShardCount',
 ]);
 
+/** A request or response of either HTTP version (the handlers use only what both have). */
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** The first bytes of an HTTP/2 connection with prior knowledge (RFC 9113 § 3.4): what h2c clients send. */
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
 export class KinesisLimitsProxy {
-  readonly server: http.Server;
+  /**
+   * The listening socket: HTTP/1.1 (the AWS CLI, botocore, SDKs given an HTTP/1.1 handler) and HTTP/2 over
+   * cleartext with prior knowledge (the JavaScript SDK v3's Kinesis client, whose default handler is HTTP/2),
+   * told apart by a connection's first bytes.
+   */
+  readonly server: net.Server;
+  private readonly http1: http.Server;
+  private readonly http2: http2.Http2Server;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly upstream: URL;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly enabled: boolean;
@@ -185,7 +202,7 @@ export class KinesisLimitsProxy {
     this.shardMapTtlMs = options.shardMapTtlMs ?? DEFAULT_SHARD_MAP_TTL_MS;
     this.now = options.now ?? Date.now;
     this.consumers = new ConsumerRegistry(options.consumers, () => Math.floor(this.now() / 1000));
-    this.server = http.createServer((req, res) => {
+    const onRequest = (req: Request, res: Response) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
           const format = wireFormatOf(contentTypeOf(req.headers)) ?? 'json';
@@ -196,10 +213,41 @@ export class KinesisLimitsProxy {
             `local Kinesis limits layer: ${String(error)}`,
             500,
           );
-        } else res.destroy();
+        } else if (res instanceof http.ServerResponse) res.destroy();
+        else res.stream.destroy();
       });
+    };
+    this.http1 = http.createServer(onRequest);
+    this.http1.keepAliveTimeout = 60_000;
+    this.http2 = http2.createServer(onRequest);
+    this.http2.on('session', (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
     });
-    this.server.keepAliveTimeout = 60_000;
+    this.server = net.createServer((socket) => this.route(socket));
+  }
+
+  /** Hands a connection to the HTTP/2 server when it opens with the HTTP/2 preface, else to HTTP/1.1. */
+  private route(socket: Socket): void {
+    let head: Buffer = Buffer.alloc(0);
+    const onError = () => socket.destroy();
+    const onReadable = () => {
+      for (;;) {
+        const chunk: Buffer | null = socket.read();
+        if (chunk === null) return;
+        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        const compared = Math.min(head.length, HTTP2_PREFACE.length);
+        const isHttp2 = head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
+        if (isHttp2 && head.length < HTTP2_PREFACE.length) continue; // so far, either
+        socket.off('readable', onReadable);
+        socket.off('error', onError);
+        socket.unshift(head);
+        (isHttp2 ? this.http2 : this.http1).emit('connection', socket);
+        return;
+      }
+    };
+    socket.on('readable', onReadable);
+    socket.on('error', onError);
   }
 
   /** Listens on 127.0.0.1:`port` (0 = a free port) and resolves with the URL. */
@@ -216,7 +264,8 @@ export class KinesisLimitsProxy {
 
   async close(): Promise<void> {
     this.agent.destroy();
-    this.server.closeAllConnections();
+    this.http1.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -224,7 +273,7 @@ export class KinesisLimitsProxy {
     return { ...this.counters };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: Request, res: Response): Promise<void> {
     this.counters.requests += 1;
     const body = await readBody(req);
     if (body === undefined) {
@@ -296,7 +345,7 @@ export class KinesisLimitsProxy {
 
   /** A consumer operation, answered from the registry; whether the stream exists, kinesalite says. */
   private async consumerCall(
-    res: ServerResponse,
+    res: Response,
     operation: string,
     format: WireFormat,
     params: Record<string, unknown>,
@@ -343,7 +392,7 @@ export class KinesisLimitsProxy {
     return true;
   }
 
-  private async putRecords(res: ServerResponse, call: Call): Promise<void> {
+  private async putRecords(res: Response, call: Call): Promise<void> {
     const { params } = call;
     const records = params['Records'];
     const streamName = params['StreamName'];
@@ -421,7 +470,7 @@ export class KinesisLimitsProxy {
     sendAnswer(res, call.format, response);
   }
 
-  private async putRecord(res: ServerResponse, call: Call): Promise<void> {
+  private async putRecord(res: Response, call: Call): Promise<void> {
     const { params } = call;
     const streamName = params['StreamName'];
     const sizes = entrySizes([params as PutRecordsEntry]);
@@ -449,7 +498,7 @@ export class KinesisLimitsProxy {
     this.reply(res, call, upstream);
   }
 
-  private async getRecords(res: ServerResponse, call: Call): Promise<void> {
+  private async getRecords(res: Response, call: Call): Promise<void> {
     const { params } = call;
     const iterator = params['ShardIterator'];
     const known = typeof iterator === 'string' ? this.iterators.get(iterator) : undefined;
@@ -586,7 +635,7 @@ export class KinesisLimitsProxy {
   private forward(headers: http.IncomingHttpHeaders, body: Buffer): Promise<UpstreamResponse> {
     const outgoing: Record<string, string> = { ...placeholderAuthHeaders() };
     for (const [name, value] of Object.entries(headers)) {
-      if (typeof value !== 'string') continue;
+      if (typeof value !== 'string' || name.startsWith(':')) continue; // HTTP/2 pseudo-headers
       if (
         name === 'host' ||
         name === 'content-length' ||
@@ -631,7 +680,7 @@ export class KinesisLimitsProxy {
    * verbatim for JSON clients and re-encoded for CBOR clients, with `x-amzn-ErrorType` on errors as AWS sends it.
    * Anything that is not JSON (kinesalite's 413, its XML signature errors) goes back as it came.
    */
-  private reply(res: ServerResponse, call: Call, upstream: UpstreamResponse): void {
+  private reply(res: Response, call: Call, upstream: UpstreamResponse): void {
     if (contentTypeOf(upstream.headers) !== AMZ_JSON) {
       this.relay(res, upstream);
       return;
@@ -661,7 +710,7 @@ export class KinesisLimitsProxy {
   }
 
   /** kinesalite's answer to a request this layer did not decode, exactly as it came. */
-  private relay(res: ServerResponse, upstream: UpstreamResponse): void {
+  private relay(res: Response, upstream: UpstreamResponse): void {
     const headers: Record<string, string> = {};
     for (const name of ['content-type', 'x-amzn-requestid', 'x-amz-id-2']) {
       const value = upstream.headers[name];
@@ -727,7 +776,7 @@ function normaliseShardId(shardId: string): string {
   return match === null ? shardId : `shardId-${match[1]!.padStart(12, '0')}`;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+function readBody(req: Request): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -743,20 +792,14 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 }
 
 /** An answer this layer writes itself (a re-assembled PutRecords result), in the client's format. */
-function sendAnswer(res: ServerResponse, format: WireFormat, value: unknown): void {
+function sendAnswer(res: Response, format: WireFormat, value: unknown): void {
   const body = encodeAnswer(format, value);
   res.writeHead(200, { 'content-type': contentTypeFor(format), 'content-length': body.length });
   res.end(body);
 }
 
 /** An error as AWS answers it: `{ __type, message }` in the client's format, and `x-amzn-ErrorType`. */
-function sendError(
-  res: ServerResponse,
-  format: WireFormat,
-  type: string,
-  message: string,
-  status = 400,
-): void {
+function sendError(res: Response, format: WireFormat, type: string, message: string, status = 400): void {
   const body = errorBody(format, type, message);
   res.writeHead(status, {
     'content-type': contentTypeFor(format),
