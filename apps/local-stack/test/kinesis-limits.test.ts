@@ -1,13 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
 import {
+  DescribeLimitsCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
+  ListShardsCommand,
+  ListStreamsCommand,
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
+  UpdateShardCountCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordsReader } from '../src/esm/records-reader.js';
@@ -337,6 +341,53 @@ describe('Kinesis limits layer (enforcing)', () => {
     } finally {
       sdk.destroy();
     }
+  });
+
+  it('pages ListShards, summarises ListStreams, answers DescribeLimits, and says UpdateShardCount is not here', async () => {
+    await createStream(direct, 'paged', 5);
+    const first = await viaProxy.send(new ListShardsCommand({ StreamName: 'paged', MaxResults: 2 }));
+    expect(first.Shards!.map((s) => s.ShardId)).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+    expect(first.NextToken).toEqual(expect.any(String));
+    await expect(
+      viaProxy.send(new ListShardsCommand({ StreamName: 'paged', NextToken: first.NextToken })),
+    ).rejects.toMatchObject({ name: 'InvalidArgumentException' });
+    // Follow the tokens as a client's paging loop does.
+    const ids: string[] = [];
+    let page = await viaProxy.send(new ListShardsCommand({ StreamName: 'paged', MaxResults: 2 }));
+    for (;;) {
+      ids.push(...page.Shards!.map((s) => s.ShardId!));
+      if (page.NextToken === undefined) break;
+      page = await viaProxy.send(new ListShardsCommand({ NextToken: page.NextToken, MaxResults: 2 }));
+    }
+    expect(ids).toEqual([0, 1, 2, 3, 4].map((i) => `shardId-00000000000${i}`));
+    clock.advance(301_000);
+    await expect(viaProxy.send(new ListShardsCommand({ NextToken: first.NextToken }))).rejects.toMatchObject({
+      name: 'ExpiredNextTokenException',
+    });
+
+    const streams = await viaProxy.send(new ListStreamsCommand({}));
+    expect(streams.StreamSummaries?.find((s) => s.StreamName === 'paged')).toMatchObject({
+      StreamARN: expect.stringMatching(/:stream\/paged$/),
+      StreamStatus: 'ACTIVE',
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      StreamCreationTimestamp: expect.any(Date),
+    });
+    const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamName: 'paged' }));
+    expect(summary.StreamDescriptionSummary?.StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    const limits = await viaProxy.send(new DescribeLimitsCommand({}));
+    expect(limits).toMatchObject({ ShardLimit: 500, OpenShardCount: 5, OnDemandStreamCount: 0 });
+    await expect(
+      viaProxy.send(
+        new UpdateShardCountCommand({
+          StreamName: 'paged',
+          TargetShardCount: 10,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'UnknownOperationException',
+      message: expect.stringMatching(/SplitShard/),
+    });
   });
 
   it('works for the AWS CLI (put-record, get-shard-iterator, get-records)', async () => {

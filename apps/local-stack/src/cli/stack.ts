@@ -6,6 +6,7 @@
  *   pnpm stack [--stack dev-alleycat] [--no-limits] [--data-dir .local-stack] [--mqtt-port 1883]
  *              [--external-broker mqtt://127.0.0.1:1883] [--schedule-interval-ms 5000] …
  */
+import './quiet-sdk-warning.js';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -7,6 +7,7 @@
  *   pnpm start [--riders 1000] [--seconds 45] [--classes 6] [--via mqtt|kinesis] [--aggregate] [--speedup 1]
  *              [--seed 1] [--top 3] [--data-dir DIR] [--no-limits] [--mqtt-port 0 …]
  */
+import './quiet-sdk-warning.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -22,15 +23,6 @@ import { loadStackConfig } from '../stack-config.js';
 import { type Ports, type RunningStack, startStack } from '../supervisor.js';
 import { parseFlags, portFlag, UsageError, userPath } from './args.js';
 import { stopWhenLauncherExits } from './launcher-watch.js';
-
-// The AWS SDK warns that its 2027 releases need Node 22 (the lockfile pins it); keep the screen for the race.
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name === 'NodeVersionSupportWarning' || String(warning.message).includes('upgrade to node'))
-    return;
-  for (const listener of printWarning) listener(warning);
-});
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const REPO_DIR = path.join(PACKAGE_DIR, '..', '..');

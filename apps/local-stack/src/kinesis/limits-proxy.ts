@@ -49,6 +49,16 @@ import {
 } from './aws-wire.js';
 import { ConsumerRegistry, type StreamConsumer } from './consumers.js';
 import {
+  type AskKinesalite,
+  completeStreamSummary,
+  describeLimits,
+  type ListingResult,
+  listShards,
+  listStreams,
+  NOT_EMULATED,
+  type UpstreamAnswer,
+} from './listing.js';
+import {
   type DescribedShard,
   entryHashKey,
   openShardRanges,
@@ -277,7 +287,13 @@ export class KinesisLimitsProxy {
     this.counters.requests += 1;
     const body = await readBody(req);
     if (body === undefined) {
-      res.writeHead(413).end();
+      sendError(
+        res,
+        wireFormatOf(contentTypeOf(req.headers)) ?? 'json',
+        'InvalidArgumentException',
+        `Request body exceeds the ${MAX_REQUEST_BYTES / (1024 * 1024)} MiB this local endpoint reads (a PutRecords request may carry at most 5 MiB of records)`,
+        413,
+      );
       return;
     }
     const operation = operationOf(req.headers);
@@ -316,6 +332,12 @@ export class KinesisLimitsProxy {
 
     if (STREAM_CHANGING_OPERATIONS.has(operation) && typeof params['StreamName'] === 'string') {
       this.streamMaps.delete(params['StreamName']);
+    }
+    const listed = await this.listing(operation, params);
+    if (listed !== undefined) {
+      if (listed.ok) sendAnswer(res, format, listed.value);
+      else sendError(res, format, listed.type, listed.message, listed.status);
+      return;
     }
     if (operation === 'DescribeStreamSummary') {
       this.reply(res, call, this.withConsumerCount(await this.forwardCall(call), params['StreamName']));
@@ -365,6 +387,34 @@ export class KinesisLimitsProxy {
     else sendError(res, format, answer.type, answer.message);
   }
 
+  /** The listing and account calls this layer completes (`listing.ts`); undefined for any other. */
+  private async listing(
+    operation: string,
+    params: Record<string, unknown>,
+  ): Promise<ListingResult | undefined> {
+    const ask: AskKinesalite = async (target, body) =>
+      upstreamAnswer(
+        await this.forward(
+          { 'x-amz-target': `${TARGET_PREFIX}${target}`, 'content-type': AMZ_JSON },
+          Buffer.from(JSON.stringify(body)),
+        ),
+      );
+    switch (operation) {
+      case 'ListShards':
+        return listShards(params, ask, this.now());
+      case 'ListStreams':
+        return listStreams(params, ask);
+      case 'DescribeLimits':
+        return describeLimits(ask);
+      default: {
+        const instead = NOT_EMULATED[operation];
+        return instead === undefined
+          ? undefined
+          : { ok: false, status: 400, type: 'UnknownOperationException', message: instead };
+      }
+    }
+  }
+
   /** kinesalite counts no consumers: DescribeStreamSummary gets the registry's count. */
   private withConsumerCount(upstream: UpstreamResponse, stream: unknown): UpstreamResponse {
     if (upstream.status !== 200 || typeof stream !== 'string') return upstream;
@@ -374,7 +424,7 @@ export class KinesisLimitsProxy {
       };
       if (answer.StreamDescriptionSummary === undefined) return upstream;
       answer.StreamDescriptionSummary['ConsumerCount'] = this.consumers.count(stream);
-      return { ...upstream, body: Buffer.from(JSON.stringify(answer)) };
+      return { ...upstream, body: Buffer.from(JSON.stringify(completeStreamSummary(answer))) };
     } catch {
       return upstream;
     }
@@ -789,6 +839,22 @@ function readBody(req: Request): Promise<Buffer | undefined> {
     req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** kinesalite's JSON answer, parsed: its body, or its error's type (`__type` without the namespace) and message. */
+function upstreamAnswer(upstream: UpstreamResponse): UpstreamAnswer {
+  let value: Record<string, unknown> = {};
+  try {
+    value = JSON.parse(upstream.body.toString('utf8') || '{}') as Record<string, unknown>;
+  } catch {}
+  if (upstream.status === 200) return { ok: true, value };
+  const type = String(value['__type'] ?? 'InternalFailureException');
+  return {
+    ok: false,
+    status: upstream.status,
+    type: type.slice(type.lastIndexOf('#') + 1),
+    message: String(value['message'] ?? value['Message'] ?? ''),
+  };
 }
 
 /** An answer this layer writes itself (a re-assembled PutRecords result), in the client's format. */

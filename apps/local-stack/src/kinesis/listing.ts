@@ -1,0 +1,196 @@
+/**
+ * Account and listing calls kinesalite answers partly or not at all, completed here as Kinesis answers them:
+ * `ListShards` pages (`MaxResults`, `NextToken`; kinesalite returns every shard at once), `ListStreams`
+ * carries `StreamSummaries`, `DescribeStreamSummary` says the stream is provisioned, and `DescribeLimits`
+ * answers. Each takes the call's parameters and a way to ask kinesalite, and returns an answer or an error
+ * for the layer to send in the client's wire format.
+ */
+/** kinesalite's JSON answer to one call: its body parsed, or its error (status, type, message). */
+export type UpstreamAnswer =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; status: number; type: string; message: string };
+
+export type AskKinesalite = (operation: string, params: Record<string, unknown>) => Promise<UpstreamAnswer>;
+
+export type ListingResult =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; status: number; type: string; message: string };
+
+/** Kinesis returns at most this many shards per `ListShards`, whatever `MaxResults` says (its default too). */
+export const LIST_SHARDS_PAGE_MAX = 1_000;
+/** A `ListShards` `NextToken` expires 300 s after it was handed out. */
+export const NEXT_TOKEN_LIFETIME_MS = 300_000;
+/** The default shard quota per account and Region (500 in the larger Regions, 200 in others). */
+export const ACCOUNT_SHARD_LIMIT = 500;
+export const ON_DEMAND_STREAM_COUNT_LIMIT = 50;
+
+interface PageToken {
+  stream: string;
+  /** Last shard id handed out. */
+  after: string;
+  expiresAtMs: number;
+}
+
+const invalid = (message: string): ListingResult => ({
+  ok: false,
+  status: 400,
+  type: 'InvalidArgumentException',
+  message,
+});
+
+function encodeToken(token: PageToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodeToken(text: string): PageToken | undefined {
+  try {
+    const token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<PageToken>;
+    if (
+      typeof token.stream === 'string' &&
+      typeof token.after === 'string' &&
+      typeof token.expiresAtMs === 'number'
+    )
+      return token as PageToken;
+  } catch {}
+  return undefined;
+}
+
+/** `ListShards` one page at a time, as Kinesis pages it. */
+export async function listShards(
+  params: Record<string, unknown>,
+  ask: AskKinesalite,
+  nowMs: number,
+): Promise<ListingResult> {
+  const nextToken = params['NextToken'];
+  const maxResults = params['MaxResults'];
+  if (
+    maxResults !== undefined &&
+    !(
+      typeof maxResults === 'number' &&
+      Number.isInteger(maxResults) &&
+      maxResults >= 1 &&
+      maxResults <= 10_000
+    )
+  ) {
+    return invalid(
+      `1 validation error detected: Value '${String(maxResults)}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000`,
+    );
+  }
+  let stream = params['StreamName'];
+  let after = params['ExclusiveStartShardId'];
+  if (nextToken !== undefined) {
+    if (stream !== undefined) return invalid('NextToken and StreamName cannot be provided together.');
+    const token = typeof nextToken === 'string' ? decodeToken(nextToken) : undefined;
+    if (token === undefined) return invalid('Invalid NextToken.');
+    if (nowMs > token.expiresAtMs) {
+      return {
+        ok: false,
+        status: 400,
+        type: 'ExpiredNextTokenException',
+        message: 'The NextToken has expired.',
+      };
+    }
+    stream = token.stream;
+    after = token.after;
+  }
+  // kinesalite checks the rest (the stream, the shard id's form) and gives AWS's messages.
+  const answer = await ask('ListShards', {
+    ...(stream === undefined ? {} : { StreamName: stream }),
+    ...(after === undefined ? {} : { ExclusiveStartShardId: after }),
+  });
+  if (!answer.ok) return answer;
+  const shards = Array.isArray(answer.value['Shards'])
+    ? (answer.value['Shards'] as Array<{ ShardId: string }>)
+    : [];
+  const pageSize = Math.min(
+    typeof maxResults === 'number' ? maxResults : LIST_SHARDS_PAGE_MAX,
+    LIST_SHARDS_PAGE_MAX,
+  );
+  const page = shards.slice(0, pageSize);
+  const value: Record<string, unknown> = { Shards: page };
+  if (shards.length > page.length && typeof stream === 'string') {
+    value['NextToken'] = encodeToken({
+      stream,
+      after: page[page.length - 1]!.ShardId,
+      expiresAtMs: nowMs + NEXT_TOKEN_LIFETIME_MS,
+    });
+  }
+  return { ok: true, value };
+}
+
+/** The summary of one stream, as `ListStreams` gives it in `StreamSummaries`. */
+function streamSummary(description: Record<string, unknown>): Record<string, unknown> {
+  return {
+    StreamName: description['StreamName'],
+    StreamARN: description['StreamARN'],
+    StreamStatus: description['StreamStatus'],
+    StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    StreamCreationTimestamp: description['StreamCreationTimestamp'],
+  };
+}
+
+/** `ListStreams` with `StreamSummaries` beside `StreamNames` (kinesalite gives the names only). */
+export async function listStreams(
+  params: Record<string, unknown>,
+  ask: AskKinesalite,
+): Promise<ListingResult> {
+  const answer = await ask('ListStreams', params);
+  if (!answer.ok) return answer;
+  const names = Array.isArray(answer.value['StreamNames']) ? (answer.value['StreamNames'] as string[]) : [];
+  const summaries: Array<Record<string, unknown>> = [];
+  for (const name of names) {
+    const described = await ask('DescribeStreamSummary', { StreamName: name });
+    // A stream deleted between the two calls is simply not summarised.
+    if (described.ok) {
+      summaries.push(streamSummary(described.value['StreamDescriptionSummary'] as Record<string, unknown>));
+    }
+  }
+  return { ok: true, value: { ...answer.value, StreamSummaries: summaries } };
+}
+
+/** Adds what `DescribeStreamSummary` says on AWS and kinesalite leaves out: the capacity mode. */
+export function completeStreamSummary(value: Record<string, unknown>): Record<string, unknown> {
+  const summary = value['StreamDescriptionSummary'] as Record<string, unknown> | undefined;
+  if (summary === undefined || summary['StreamModeDetails'] !== undefined) return value;
+  return {
+    ...value,
+    StreamDescriptionSummary: { ...summary, StreamModeDetails: { StreamMode: 'PROVISIONED' } },
+  };
+}
+
+/** `DescribeLimits`: the account's shard quota and the open shards of its (provisioned) streams. */
+export async function describeLimits(ask: AskKinesalite): Promise<ListingResult> {
+  let open = 0;
+  let exclusiveStart: string | undefined;
+  for (;;) {
+    const page = await ask(
+      'ListStreams',
+      exclusiveStart === undefined ? {} : { ExclusiveStartStreamName: exclusiveStart },
+    );
+    if (!page.ok) return page;
+    const names = (page.value['StreamNames'] as string[] | undefined) ?? [];
+    for (const name of names) {
+      const described = await ask('DescribeStreamSummary', { StreamName: name });
+      if (!described.ok) continue;
+      const summary = described.value['StreamDescriptionSummary'] as { OpenShardCount?: number };
+      open += summary.OpenShardCount ?? 0;
+    }
+    if (page.value['HasMoreStreams'] !== true || names.length === 0) break;
+    exclusiveStart = names[names.length - 1];
+  }
+  return {
+    ok: true,
+    value: {
+      ShardLimit: ACCOUNT_SHARD_LIMIT,
+      OpenShardCount: open,
+      OnDemandStreamCount: 0,
+      OnDemandStreamCountLimit: ON_DEMAND_STREAM_COUNT_LIMIT,
+    },
+  };
+}
+
+/** Calls kinesalite does not have, with what to use instead. */
+export const NOT_EMULATED: Record<string, string> = {
+  UpdateShardCount:
+    'UpdateShardCount is not emulated by the local stack (kinesalite has no resharding by count): reshard with SplitShard and MergeShards',
+};
