@@ -109,6 +109,54 @@ describe('IoT data plane Publish', () => {
     ]);
   });
 
+  it("passes the call's MQTT 5 properties to an MQTT 5 subscriber, as IoT does", async () => {
+    const v5 = await mqtt.connectAsync(broker.mqttUrl, { clientId: 'bike-v5', protocolVersion: 5 });
+    try {
+      const received = new Promise<mqtt.IPublishPacket>((resolve) =>
+        v5.once('message', (_topic, _payload, packet) => resolve(packet)),
+      );
+      await v5.subscribeAsync('props/1', { qos: 1 });
+      await iot.send(
+        new PublishCommand({
+          topic: 'props/1',
+          qos: 1,
+          payload: new TextEncoder().encode('{"a":1}'),
+          contentType: 'application/json',
+          responseTopic: 'replies/1',
+          messageExpiry: 60,
+          correlationData: Buffer.from('abc').toString('base64'),
+          payloadFormatIndicator: 'UTF8_DATA',
+          userProperties: JSON.stringify([
+            { deviceName: 'alpha' },
+            { deviceCnt: '45' },
+            { deviceName: 'beta' },
+          ]),
+        }),
+      );
+      const { properties } = await received;
+      expect(properties).toMatchObject({
+        contentType: 'application/json',
+        responseTopic: 'replies/1',
+        payloadFormatIndicator: true,
+        userProperties: { deviceName: ['alpha', 'beta'], deviceCnt: '45' },
+      });
+      expect(Buffer.from(properties!.correlationData!).toString()).toBe('abc');
+      // The broker counts down what is left of the expiry as the message waits; it arrived at once.
+      expect(properties!.messageExpiryInterval).toBeGreaterThan(55);
+      const bad = await iot
+        .send(
+          new PublishCommand({ topic: 'props/1', payload: new Uint8Array(1), userProperties: '{"a":"b"}' }),
+        )
+        .catch((e: unknown) => e);
+      expect(bad).toMatchObject({
+        name: 'InvalidRequestException',
+        message: expect.stringMatching(/JSON array/),
+      });
+    } finally {
+      await v5.endAsync(true);
+    }
+  });
+
   it('answers bad requests with AWS error shapes the SDK understands', async () => {
     const badQos = await iot
       .send(new PublishCommand({ topic: 'a', qos: 2, payload: new Uint8Array(1) }))
@@ -126,6 +174,6 @@ describe('IoT data plane Publish', () => {
       name: 'RequestEntityTooLargeException',
       $metadata: { httpStatusCode: 413 },
     });
-    expect(dataPlane.stats().rejected).toBe(3);
+    expect(dataPlane.stats().rejected).toBe(4);
   });
 });

@@ -1,12 +1,14 @@
 /**
  * The IoT data plane's `Publish` (`POST /topics/{topic}?qos=N[&retain=true]`, body = payload), forwarding into
- * the MQTT broker as an MQTT client — so, as on AWS, an HTTP publish goes through the rules engine like any
- * other message. `@aws-sdk/client-iot-data-plane` works against it with only `endpoint` overridden.
+ * the MQTT broker as an MQTT 5 client — so, as on AWS, an HTTP publish goes through the rules engine like any
+ * other message, and its MQTT 5 properties (`contentType`, `responseTopic`, `messageExpiry` in the query;
+ * user properties, payload format and correlation data in `x-amz-mqtt5-*` headers) reach MQTT 5 subscribers.
+ * `@aws-sdk/client-iot-data-plane` and `aws iot-data publish` work against it with only the endpoint set.
  * Errors use AWS's REST-JSON shape: `x-amzn-ErrorType` header and `{ "message": … }`.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { IOT_MESSAGE_MAX_BYTES, IOT_QOS_LEVELS } from '@alleycat/schema';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 
 export interface IotDataPlaneOptions {
@@ -26,7 +28,7 @@ export interface RunningIotDataPlane {
 export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<RunningIotDataPlane> {
   const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
     clientId: options.clientId ?? `iot-data-plane-${process.pid}`,
-    protocolVersion: 4,
+    protocolVersion: 5,
     reconnectPeriod: 500,
   });
   const counters = { published: 0, rejected: 0 };
@@ -72,7 +74,9 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
     if (body === undefined)
       return reject(413, 'RequestEntityTooLargeException', `payload exceeds ${IOT_MESSAGE_MAX_BYTES} bytes`);
     const retain = url.searchParams.get('retain') === 'true';
-    await client.publishAsync(topic, body, { qos: qos as 0 | 1, retain });
+    const properties = mqtt5Properties(url.searchParams, req.headers);
+    if (typeof properties === 'string') return reject(400, 'InvalidRequestException', properties);
+    await client.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties });
     counters.published += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   }
@@ -87,6 +91,67 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
       await client.endAsync(true);
     },
   };
+}
+
+type PublishProperties = NonNullable<IClientPublishOptions['properties']>;
+
+/**
+ * The MQTT 5 properties of a Publish call, as the IoT data plane API carries them, or what is wrong with them.
+ * `x-amz-mqtt5-user-properties` is base64 of a JSON array of one-key objects (`[{"deviceName":"alpha"}]`),
+ * as the SDKs send a JSON header; a key given twice keeps both values, as MQTT 5 allows.
+ */
+export function mqtt5Properties(
+  query: URLSearchParams,
+  headers: http.IncomingHttpHeaders,
+): PublishProperties | string {
+  const properties: PublishProperties = {};
+  const contentType = query.get('contentType');
+  if (contentType !== null) properties.contentType = contentType;
+  const responseTopic = query.get('responseTopic');
+  if (responseTopic !== null) {
+    if (responseTopic === '' || /[+#]/.test(responseTopic))
+      return `responseTopic ${JSON.stringify(responseTopic)} must be a topic name without wildcards`;
+    properties.responseTopic = responseTopic;
+  }
+  const expiry = query.get('messageExpiry');
+  if (expiry !== null) {
+    const seconds = Number(expiry);
+    if (!/^\d+$/.test(expiry) || seconds > 0xffffffff)
+      return `messageExpiry must be a whole number of seconds (at most 4294967295), got ${JSON.stringify(expiry)}`;
+    properties.messageExpiryInterval = seconds;
+  }
+  const format = headers['x-amz-mqtt5-payload-format-indicator'];
+  if (format !== undefined) {
+    if (format !== 'UNSPECIFIED_BYTES' && format !== 'UTF8_DATA')
+      return `x-amz-mqtt5-payload-format-indicator must be UNSPECIFIED_BYTES or UTF8_DATA, got ${JSON.stringify(format)}`;
+    properties.payloadFormatIndicator = format === 'UTF8_DATA';
+  }
+  const correlation = headers['x-amz-mqtt5-correlation-data'];
+  if (typeof correlation === 'string') properties.correlationData = Buffer.from(correlation, 'base64');
+  const user = headers['x-amz-mqtt5-user-properties'];
+  if (typeof user === 'string') {
+    let entries: unknown;
+    try {
+      entries = JSON.parse(Buffer.from(user, 'base64').toString('utf8'));
+    } catch {
+      return 'x-amz-mqtt5-user-properties must be base64 of a JSON array such as [{"deviceName":"alpha"}]';
+    }
+    if (!Array.isArray(entries))
+      return 'x-amz-mqtt5-user-properties must be a JSON array of objects such as [{"deviceName":"alpha"}]';
+    const userProperties: Record<string, string | string[]> = {};
+    for (const entry of entries) {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+        return 'x-amz-mqtt5-user-properties: each entry must be an object of string values';
+      for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof value !== 'string')
+          return `x-amz-mqtt5-user-properties: ${JSON.stringify(key)} must have a string value`;
+        const seen = userProperties[key];
+        userProperties[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+      }
+    }
+    properties.userProperties = userProperties;
+  }
+  return properties;
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {
