@@ -212,8 +212,43 @@ describe('broker refusing what IoT Core refuses', () => {
     const ok = await connect(broker.mqttUrl, 'racer-33');
     await ok.publishAsync(INGEST_TOPIC, '{"racerId":33}', { qos: 1 });
     await waitFor(() => seen.length === 1 || undefined);
-    expect(broker.stats()).toEqual({ refusedTooLarge: 1, refusedQos2: 1 });
+    expect(broker.stats()).toMatchObject({ refusedTooLarge: 1, refusedQos2: 1 });
     expect((await stored()).map((r) => r.key)).toEqual(['33']);
+  });
+});
+
+describe("broker applying IoT Core's topic and client id quotas (MQTT 3.1.1)", () => {
+  beforeEach(() => setUp());
+
+  it('closes a connection publishing to a topic over 256 bytes or 7 slashes; Basic Ingest prefixes do not count', async () => {
+    for (const topic of [`${'t'.repeat(257)}`, 'a/b/c/d/e/f/g/h/i']) {
+      const bike = await connect(broker.mqttUrl, 'racer-41');
+      const closed = new Promise<void>((resolve) => bike.once('close', () => resolve()));
+      bike.publish(topic, '{}', { qos: 1 });
+      await closed;
+      bike.end(true);
+    }
+    // `$aws/rules/raw/` plus 7 slashes and 240 bytes after it: within the quotas.
+    const ok = await connect(broker.mqttUrl, 'racer-42');
+    await ok.publishAsync(`$aws/rules/raw/x/b/c/d/e/f/g/${'h'.repeat(226)}`, '{}', { qos: 1 });
+    expect(broker.stats().refusedTopic).toBe(2);
+  });
+
+  it('refuses such subscriptions in the SUBACK and a client id over 128 bytes in the CONNACK', async () => {
+    const client = await connect(broker.mqttUrl, 'listener-4');
+    // mqtt.js rejects a SUBACK holding a failure; the packet says what was granted.
+    const refusal = await client
+      .subscribeAsync({ 'a/b/c/d/e/f/g/#': { qos: 1 }, 'a/b/c/d/e/f/g/h/#': { qos: 1 } })
+      .then(
+        () => undefined,
+        (error: { packet?: { granted?: number[] } }) => error,
+      );
+    expect(refusal?.packet?.granted).toEqual([1, 128]);
+    const refused = await mqtt
+      .connectAsync(broker.mqttUrl, { clientId: 'c'.repeat(129), protocolVersion: 4, reconnectPeriod: 0 })
+      .catch((error: unknown) => error as Error & { code?: number });
+    expect(refused).toMatchObject({ code: 2 });
+    expect(broker.stats()).toMatchObject({ refusedTopic: 1, refusedClientId: 1 });
   });
 });
 

@@ -368,6 +368,32 @@ describe('what the broker says to MQTT 5 clients', () => {
     await raw.closed;
   });
 
+  it("applies IoT Core's topic and client id quotas: PUBACK 0x90, SUBACK 0x8F, CONNACK 0x85", async () => {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'quotas', clean: true, keepalive: 30 });
+    await raw.next('connack');
+    const deep = 'a/b/c/d/e/f/g/h/i'; // 8 slashes
+    raw.send({ cmd: 'publish', topic: deep, payload: 'x', qos: 1, messageId: 7, retain: false, dup: false });
+    expect(((await raw.next('puback')) as mqttPacket.IPubackPacket).reasonCode).toBe(0x90);
+    raw.send({
+      cmd: 'subscribe',
+      messageId: 8,
+      subscriptions: [
+        { topic: 'a/b/c/d/e/f/g/h', qos: 1 }, // 7 slashes: allowed
+        { topic: `${'t'.repeat(257)}`, qos: 1 },
+        { topic: 'a/+/c/d/e/f/g/h/#', qos: 1 },
+      ],
+    });
+    expect(((await raw.next('suback')) as mqttPacket.ISubackPacket).granted).toEqual([1, 0x8f, 0x8f]);
+    raw.send({ cmd: 'disconnect', reasonCode: 0 });
+    await raw.closed;
+
+    const long = await rawClient(broker.mqttUrl);
+    long.send({ cmd: 'connect', protocolVersion: 5, clientId: 'c'.repeat(129), clean: true, keepalive: 30 });
+    expect(((await long.next('connack')) as mqttPacket.IConnackPacket).reasonCode).toBe(0x85);
+    await long.closed;
+  });
+
   it('refuses QoS 2 with DISCONNECT 0x9B and counts it; a malformed packet closes only its connection', async () => {
     const bystander = await connect(broker.mqttUrl, 'bystander');
     await bystander.subscribeAsync('x/#', { qos: 1 });
@@ -377,7 +403,7 @@ describe('what the broker says to MQTT 5 clients', () => {
     raw.send({ cmd: 'publish', topic: 'x/1', payload: 'x', qos: 2, messageId: 5, retain: false, dup: false });
     expect(((await raw.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x9b);
     await raw.closed;
-    expect(broker.stats()).toEqual({ refusedTooLarge: 0, refusedQos2: 1 });
+    expect(broker.stats()).toMatchObject({ refusedTooLarge: 0, refusedQos2: 1 });
 
     const broken = await rawClient(broker.mqttUrl);
     broken.send({ cmd: 'connect', protocolVersion: 5, clientId: 'broken', clean: true, keepalive: 30 });

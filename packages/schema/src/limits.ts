@@ -43,6 +43,10 @@ export const IOT_ACCOUNT_PUBLISH_PER_SECOND = 20_000;
 export const IOT_RULE_MAX_ACTIONS = 10;
 /** Bytes in an MQTT client id accepted by IoT Core. */
 export const IOT_CLIENT_ID_MAX_BYTES = 128;
+/** Bytes (UTF-8) in a topic name or filter, not counting a Basic Ingest `$aws/rules/{rule}/` prefix. */
+export const IOT_TOPIC_MAX_BYTES = 256;
+/** Slashes in a topic name or filter (8 levels), not counting a Basic Ingest prefix. */
+export const IOT_TOPIC_MAX_SLASHES = 7;
 /** QoS levels IoT Core supports (no QoS 2). */
 export const IOT_QOS_LEVELS = [0, 1] as const;
 

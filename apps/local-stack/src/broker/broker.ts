@@ -12,7 +12,7 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
+import { IOT_CLIENT_ID_MAX_BYTES, IOT_MESSAGE_MAX_BYTES } from '@alleycat/schema';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import type { IPublishPacket } from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -30,6 +30,7 @@ import {
 } from './mqtt5-connection.js';
 import { ReasonCode } from './reason-codes.js';
 import { SessionExpiry } from './session-expiry.js';
+import { iotTopicProblem } from './topics.js';
 
 export interface BrokerOptions {
   /** MQTT over TCP; 0 = a free port. */
@@ -42,7 +43,7 @@ export interface BrokerOptions {
 export interface RunningBroker {
   aedes: Aedes;
   /** Publishes refused as IoT Core refuses them (the client is disconnected; MQTT 5: DISCONNECT with a reason). */
-  stats(): { refusedTooLarge: number; refusedQos2: number };
+  stats(): { refusedTooLarge: number; refusedQos2: number; refusedTopic: number; refusedClientId: number };
   /** MQTT 5 connections translated, publishes refused with a PUBACK reason code, deliveries dropped, errors. */
   mqtt5Stats(): Mqtt5Stats;
   mqttUrl: string;
@@ -53,6 +54,10 @@ export interface RunningBroker {
 export interface BrokerStats {
   refusedTooLarge: number;
   refusedQos2: number;
+  /** Publishes whose topic is over IoT Core's quotas (the connection is closed), and such subscriptions. */
+  refusedTopic: number;
+  /** CONNECTs whose client id is over 128 bytes. */
+  refusedClientId: number;
   mqtt5: Mqtt5Stats;
 }
 
@@ -62,6 +67,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const counters: BrokerStats = {
     refusedTooLarge: 0,
     refusedQos2: 0,
+    refusedTopic: 0,
+    refusedClientId: 0,
     mqtt5: {
       connections: 0,
       aliasedPublishes: 0,
@@ -75,8 +82,24 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const links = new WeakMap<object, Mqtt5Link>();
   aedes.on('clientDisconnect', (client) => links.get(client.conn)?.unregistered());
   // IoT Core: devices cannot subscribe to Basic Ingest's reserved topics (the SUBACK refuses the filter).
-  aedes.authorizeSubscribe = (_client, subscription, callback) =>
-    callback(null, reachesBasicIngest(subscription.topic) ? null : subscription);
+  // Filters over IoT Core's topic quotas are refused the same way (MQTT 5 clients: by the adapter, with 0x8F).
+  aedes.authorizeSubscribe = (_client, subscription, callback) => {
+    if (reachesBasicIngest(subscription.topic)) return callback(null, null);
+    if (iotTopicProblem(subscription.topic) !== undefined) {
+      counters.refusedTopic += 1;
+      return callback(null, null);
+    }
+    callback(null, subscription);
+  };
+  // IoT Core refuses a client id over 128 bytes (3.1.1: CONNACK 2, identifier rejected; MQTT 5: 0x85).
+  aedes.authenticate = (client, _username, _password, callback) => {
+    if (Buffer.byteLength(client.id) <= IOT_CLIENT_ID_MAX_BYTES) return callback(null, true);
+    counters.refusedClientId += 1;
+    const error = Object.assign(new Error(`client id over ${IOT_CLIENT_ID_MAX_BYTES} bytes`), {
+      returnCode: 2,
+    });
+    callback(error as Error & { returnCode: 2 }, false);
+  };
   aedes.authorizePublish = (client, packet, callback) => {
     // Messages the broker publishes itself (client null) are not device traffic.
     if (client === null) return callback(null);
@@ -95,6 +118,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     if (packet.qos === 2) {
       counters.refusedQos2 += 1;
       return callback(new Error(`client ${client.id}: QoS 2 is not supported (IoT Core: QoS 0 and 1 only)`));
+    }
+    const topicProblem = iotTopicProblem(packet.topic);
+    if (topicProblem !== undefined) {
+      counters.refusedTopic += 1;
+      return callback(new Error(`client ${client.id}: topic ${topicProblem}`));
     }
     if (packet.payload.length > IOT_MESSAGE_MAX_BYTES) {
       counters.refusedTooLarge += 1;
@@ -246,7 +274,12 @@ function finish(
 ): RunningBroker {
   const running: RunningBroker = {
     aedes,
-    stats: () => ({ refusedTooLarge: counters.refusedTooLarge, refusedQos2: counters.refusedQos2 }),
+    stats: () => ({
+      refusedTooLarge: counters.refusedTooLarge,
+      refusedQos2: counters.refusedQos2,
+      refusedTopic: counters.refusedTopic,
+      refusedClientId: counters.refusedClientId,
+    }),
     mqtt5Stats: () => ({ ...counters.mqtt5 }),
     mqttUrl: `mqtt://${LOCALHOST}:${port}`,
     async close() {

@@ -38,7 +38,7 @@ import { duplexPair } from './duplex-pair.js';
 import { Mqtt5ProtocolError } from './errors.js';
 import { connackReasonCode, ReasonCode, subackReasonCode } from './reason-codes.js';
 import { connectedClient, type SessionExpiry } from './session-expiry.js';
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from './topics.js';
+import { iotTopicProblem, isSharedSubscription, isValidTopicFilter, isValidTopicName } from './topics.js';
 
 /** What the adapter needs from the broker it fronts. */
 export interface Mqtt5BrokerHooks {
@@ -340,7 +340,7 @@ export class Mqtt5Connection {
           `more than ${RECEIVE_MAXIMUM} QoS 1 publishes awaiting PUBACK`,
         );
     }
-    if (!isValidTopicName(topic)) {
+    if (!isValidTopicName(topic) || iotTopicProblem(topic) !== undefined) {
       if (packet.qos === 0)
         throw new Mqtt5ProtocolError(
           ReasonCode.TopicNameInvalid,
@@ -418,7 +418,8 @@ export class Mqtt5Connection {
     const accepted: ISubscribePacket['subscriptions'] = [];
     for (const subscription of packet.subscriptions) {
       if (isSharedSubscription(subscription.topic)) codes.push(ReasonCode.SharedSubscriptionsNotSupported);
-      else if (!isValidTopicFilter(subscription.topic)) codes.push(ReasonCode.TopicFilterInvalid);
+      else if (!isValidTopicFilter(subscription.topic) || iotTopicProblem(subscription.topic) !== undefined)
+        codes.push(ReasonCode.TopicFilterInvalid);
       else {
         codes.push(undefined);
         // QoS 2 is granted as QoS 1 (Maximum QoS 1); No Local, Retain As Published and Retain Handling are dropped.

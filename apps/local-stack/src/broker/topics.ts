@@ -1,4 +1,24 @@
-/** Topic name and filter rules of MQTT 5.0 § 4.7, as the adapter checks them before aedes sees a packet. */
+/**
+ * Topic name and filter rules of MQTT 5.0 § 4.7, as the adapter checks them before aedes sees a packet, and IoT
+ * Core's topic quotas, which both the 3.1.1 and the MQTT 5 paths apply.
+ */
+import { IOT_TOPIC_MAX_BYTES, IOT_TOPIC_MAX_SLASHES } from '@alleycat/schema';
+import { parseBasicIngestTopic } from '../rules/basic-ingest.js';
+
+/**
+ * What makes a topic name or filter one IoT Core refuses (over 256 bytes, or over 7 slashes, a Basic Ingest
+ * prefix `$aws/rules/{rule}/` not counted), or undefined.
+ */
+export function iotTopicProblem(topic: string): string | undefined {
+  const counted = parseBasicIngestTopic(topic)?.topic ?? topic;
+  const bytes = Buffer.byteLength(counted);
+  if (bytes > IOT_TOPIC_MAX_BYTES) return `is ${bytes} bytes; IoT Core allows ${IOT_TOPIC_MAX_BYTES}`;
+  let slashes = 0;
+  for (let i = 0; i < counted.length; i++) if (counted.charCodeAt(i) === 0x2f) slashes++;
+  if (slashes > IOT_TOPIC_MAX_SLASHES)
+    return `has ${slashes} slashes; IoT Core allows ${IOT_TOPIC_MAX_SLASHES} (8 levels)`;
+  return undefined;
+}
 
 /** A PUBLISH topic: not empty, no wildcards, no NUL. */
 export function isValidTopicName(topic: string): boolean {
