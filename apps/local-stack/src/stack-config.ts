@@ -23,6 +23,8 @@ export interface StreamConfig {
   name: string;
   shardCount: number;
   arn: string;
+  /** The provider's `default_tags` and the resource's own `tags` (which win), as AWS applies them. */
+  tags: Record<string, string>;
 }
 
 /** An `aws_kinesis_stream_consumer`: an enhanced fan-out consumer of a stream of the stack. */
@@ -38,6 +40,10 @@ export interface TableConfig {
   rangeKey?: string;
   attributes: Array<{ name: string; type: 'S' | 'N' | 'B' }>;
   ttlAttribute?: string;
+  /** `deletion_protection_enabled`: DeleteTable is refused until UpdateTable turns it off. */
+  deletionProtection: boolean;
+  /** As for streams. */
+  tags: Record<string, string>;
 }
 
 export interface FunctionConfig {
@@ -82,7 +88,9 @@ export interface StackConfig {
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
 
 interface TerraformJson {
-  provider?: { aws?: Array<{ region?: string }> };
+  provider?: {
+    aws?: Array<{ region?: string; default_tags?: Array<{ tags?: Record<string, string> }> }>;
+  };
   resource?: Resources;
   data?: Resources;
 }
@@ -157,6 +165,14 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
   const isUnresolved = (value: string) => /(?<!\$)\$\{[A-Za-z0-9_.-]+\}/.test(value);
   const each = (type: string) => Object.entries(resources[type] ?? {});
   const str = (v: unknown) => resolve(String(v));
+  const defaultTags = json.provider?.aws?.[0]?.default_tags?.[0]?.tags ?? {};
+  /** The tags a resource gets: the provider's defaults, then its own (`tags`), references resolved. */
+  const tagsOf = (r: Record<string, unknown>): Record<string, string> => {
+    const tags: Record<string, string> = {};
+    const own = (r['tags'] as Record<string, unknown> | undefined) ?? {};
+    for (const [key, value] of Object.entries({ ...defaultTags, ...own })) tags[key] = str(value);
+    return tags;
+  };
 
   const streams = each('aws_kinesis_stream').map(([id, r]) => {
     const mode =
@@ -169,7 +185,7 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
         `shard_count must be a positive integer, got ${String(r['shard_count'])}`,
       );
     }
-    return { name: str(r['name']), shardCount, arn: arnOf('aws_kinesis_stream', r)! };
+    return { name: str(r['name']), shardCount, arn: arnOf('aws_kinesis_stream', r)!, tags: tagsOf(r) };
   });
   const tables = each('aws_dynamodb_table').map(([, r]) => {
     const table: TableConfig = {
@@ -179,6 +195,8 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
         name: a.name,
         type: a.type,
       })),
+      deletionProtection: r['deletion_protection_enabled'] === true,
+      tags: tagsOf(r),
     };
     if (r['range_key'] !== undefined) table.rangeKey = String(r['range_key']);
     const ttl = r['ttl'] as { attribute_name?: string; enabled?: boolean } | undefined;

@@ -10,8 +10,17 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAMBDA_ENV } from '@alleycat/schema';
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  TagResourceCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  AddTagsToStreamCommand,
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+} from '@aws-sdk/client-kinesis';
 import { DEFAULT_PORTS } from './constants.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
@@ -483,6 +492,16 @@ export async function createResources(
         if (i > 200) throw new LocalStackError(`stream ${stream.name} did not become ACTIVE`);
         await new Promise((r) => setTimeout(r, 25));
       }
+      // Tags as Terraform applies them (idempotent: a persisted stream gets the same ones again).
+      const tags = Object.entries(stream.tags);
+      for (let i = 0; i < tags.length; i += 10) {
+        await kinesis.send(
+          new AddTagsToStreamCommand({
+            StreamName: stream.name,
+            Tags: Object.fromEntries(tags.slice(i, i + 10)),
+          }),
+        );
+      }
     }
     for (const table of config.tables) {
       await dynamo
@@ -498,11 +517,20 @@ export async function createResources(
               ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: 'RANGE' as const }] : []),
             ],
             BillingMode: 'PAY_PER_REQUEST',
+            DeletionProtectionEnabled: table.deletionProtection,
           }),
         )
         .catch((error: Error) => {
           if (error.name !== 'ResourceInUseException') throw error;
         });
+      if (Object.keys(table.tags).length > 0) {
+        await dynamo.send(
+          new TagResourceCommand({
+            ResourceArn: `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${table.name}`,
+            Tags: Object.entries(table.tags).map(([Key, Value]) => ({ Key, Value })),
+          }),
+        );
+      }
       if (table.ttlAttribute) {
         await dynamo
           .send(
@@ -511,7 +539,10 @@ export async function createResources(
               TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true },
             }),
           )
-          .catch(() => {}); // dynalite does not implement TTL; the attribute is still written by the Lambda
+          .catch((error: Error) => {
+            // A persisted table from an earlier run has it already.
+            if (!/already enabled/.test(error.message)) throw error;
+          });
       }
     }
   } finally {

@@ -42,7 +42,7 @@ describe.runIf(process.platform === 'linux')('stopping when the launching packag
       child,
       `import { stopWhenLauncherExits } from ${JSON.stringify(WATCH_MODULE)};
 const launchers = stopWhenLauncherExits(() => { console.log('stopped'); process.exit(0); }, 100);
-console.log(\`watching \${launchers.length} \${process.pid}\`);
+console.log(\`watching \${launchers[0]?.pid} \${process.pid}\`);
 setInterval(() => {}, 1_000);
 `,
     );
@@ -62,8 +62,9 @@ setInterval(() => {}, 1_000); // like pnpm: waits for its script, and dies on SI
     });
     const deadline = Date.now() + 20_000;
     while (!/watching \d+ \d+/.test(output) && Date.now() < deadline) await sleep(50);
-    const [, watched, pid] = output.match(/watching (\d+) (\d+)/) ?? [];
-    expect(Number(watched)).toBe(1);
+    // The nearest launcher is the stand-in (a test run by pnpm has more above it, all watched).
+    const [, nearest, pid] = output.match(/watching (\d+) (\d+)/) ?? [];
+    expect(Number(nearest)).toBe(fake.pid);
     childPid = Number(pid);
     expect(alive(childPid)).toBe(true);
 

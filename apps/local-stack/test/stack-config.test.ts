@@ -15,6 +15,8 @@ describe('stack config from cdk.tf.json', () => {
         name: 'dev-alleycat',
         shardCount: 2,
         arn: 'arn:aws:kinesis:eu-west-1:000000000000:stream/dev-alleycat',
+        // The provider's default_tags, as Terraform applies them to every resource.
+        tags: { Application: 'alleycat', Environment: 'dev' },
       },
     ]);
     expect(config.tables).toEqual([
@@ -27,6 +29,8 @@ describe('stack config from cdk.tf.json', () => {
           { name: 'sk', type: 'S' },
         ],
         ttlAttribute: 'expiresAt',
+        deletionProtection: true,
+        tags: { Application: 'alleycat', Environment: 'dev' },
       },
     ]);
     expect(config.topicRules).toEqual([

@@ -3,7 +3,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_TOPIC } from '@alleycat/schema';
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ListTagsOfResourceCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ListTagsForStreamCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localKinesisClient } from '../src/kinesis/client.js';
 import { loadStackConfig } from '../src/stack-config.js';
 import { type RunningStack, Supervisor, startStack } from '../src/supervisor.js';
 import { alive, FIXTURE, FREE, mosquittoPub, waitFor } from './helpers.js';
@@ -53,6 +61,41 @@ describe('supervisor', () => {
       'scheduler',
     ]);
     expect(new Set(parts.map((p) => p.pid)).size).toBe(7);
+    // The synthesized tags (the provider's default_tags) are on the stream and the table, as on AWS.
+    const kinesisClient = localKinesisClient(stack.endpoints.kinesis);
+    const dynamo = new DynamoDBClient({
+      endpoint: stack.endpoints.dynamodb,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    try {
+      const streamTags = await kinesisClient.send(
+        new ListTagsForStreamCommand({ StreamName: 'dev-alleycat' }),
+      );
+      expect(streamTags.Tags).toEqual([
+        { Key: 'Application', Value: 'alleycat' },
+        { Key: 'Environment', Value: 'dev' },
+      ]);
+      const tableTags = await dynamo.send(
+        new ListTagsOfResourceCommand({
+          ResourceArn: 'arn:aws:dynamodb:eu-west-1:000000000000:table/dev-alleycat-state',
+        }),
+      );
+      expect(tableTags.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'Application', Value: 'alleycat' },
+          { Key: 'Environment', Value: 'dev' },
+        ]),
+      );
+      // And the table's TTL and deletion protection, as synthesized.
+      const ttl = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: 'dev-alleycat-state' }));
+      expect(ttl.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+      const described = await dynamo.send(new DescribeTableCommand({ TableName: 'dev-alleycat-state' }));
+      expect(described.Table?.DeletionProtectionEnabled).toBe(true);
+    } finally {
+      kinesisClient.destroy();
+      dynamo.destroy();
+    }
     const mqttPort = new URL(stack.endpoints.mqtt).port;
     await mosquittoPub(mqttPort, 'racer-12', INGEST_TOPIC, '{"racerId":12,"second":1}');
     const log = path.join(dir, 'invocations.jsonl');
