@@ -9,11 +9,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/broker/broker.js';
-import { type RunningIotDataPlane, startIotDataPlane } from '../src/iot/data-plane.js';
+import { InFlight, type RunningIotDataPlane, startIotDataPlane } from '../src/iot/data-plane.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localKinesisClient } from '../src/kinesis/client.js';
 import { type RunningKinesalite, startKinesalite } from '../src/kinesis/kinesalite.js';
 import { RuleEngine } from '../src/rules/rule-engine.js';
-import { createStream } from './helpers.js';
+import { createStream, waitFor } from './helpers.js';
 
 let kinesalite: RunningKinesalite;
 let broker: RunningBroker;
@@ -157,6 +157,51 @@ describe('IoT data plane Publish', () => {
     }
   });
 
+  it('publishes a payload of the full 128 KiB, and 150 QoS 1 calls with properties at once', async () => {
+    const v5 = await mqtt.connectAsync(broker.mqttUrl, { clientId: 'bike-v5-b', protocolVersion: 5 });
+    try {
+      let seen = 0;
+      let largest = 0;
+      v5.on('message', (_topic, payload) => {
+        seen += 1;
+        largest = Math.max(largest, payload.length);
+      });
+      await v5.subscribeAsync('big/#', { qos: 1 });
+      // A leaderboard part may be exactly 128 KiB: as a device's MQTT 5 packet it would be over the limit.
+      await iot.send(
+        new PublishCommand({ topic: 'big/one', qos: 1, payload: new Uint8Array(128 * 1024).fill(0x20) }),
+      );
+      // mqtt.js does not keep to the broker's Receive Maximum (100): the data plane does.
+      await Promise.all(
+        Array.from({ length: 150 }, (_, i) =>
+          iot.send(
+            new PublishCommand({ topic: `big/${i}`, qos: 1, payload: new Uint8Array(8), contentType: 'x/y' }),
+          ),
+        ),
+      );
+      await waitFor(() => (seen === 151 ? true : undefined), 10_000);
+      expect(largest).toBe(128 * 1024);
+    } finally {
+      await v5.endAsync(true);
+    }
+  });
+
+  it('keeps at most the Receive Maximum of MQTT 5 publishes in flight (InFlight)', async () => {
+    const limit = new InFlight(3);
+    let running = 0;
+    let most = 0;
+    const task = async (i: number) => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5 + (i % 3)));
+      running -= 1;
+      return i;
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => limit.run(() => task(i))));
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(most).toBe(3);
+  });
+
   it('answers bad requests with AWS error shapes the SDK understands', async () => {
     const badQos = await iot
       .send(new PublishCommand({ topic: 'a', qos: 2, payload: new Uint8Array(1) }))
@@ -174,6 +219,13 @@ describe('IoT data plane Publish', () => {
       name: 'RequestEntityTooLargeException',
       $metadata: { httpStatusCode: 413 },
     });
-    expect(dataPlane.stats().rejected).toBe(4);
+    const deep = await iot
+      .send(new PublishCommand({ topic: 'a/b/c/d/e/f/g/h/i', payload: new Uint8Array(1) }))
+      .catch((e: unknown) => e);
+    expect(deep).toMatchObject({
+      name: 'InvalidRequestException',
+      message: expect.stringMatching(/slashes/),
+    });
+    expect(dataPlane.stats().rejected).toBe(5);
   });
 });

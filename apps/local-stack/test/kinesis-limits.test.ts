@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
 import {
   DescribeLimitsCommand,
@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordsReader } from '../src/esm/records-reader.js';
-import type { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { KinesisLimitsProxy } from '../src/kinesis/limits-proxy.js';
 import { createStream, manualClock, run, storedRecords } from './helpers.js';
 import { type LimitsHarness, startLimitsHarness } from './limits-harness.js';
 
@@ -365,6 +366,22 @@ describe('Kinesis limits layer (enforcing)', () => {
       name: 'ExpiredNextTokenException',
     });
 
+    await expect(
+      viaProxy.send(
+        new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: 'shardId-000000000001' }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidArgumentException' });
+    await createStream(direct, 'paged-2', 1);
+    const names: string[] = [];
+    let listed = await viaProxy.send(new ListStreamsCommand({ Limit: 1 }));
+    for (;;) {
+      names.push(...(listed.StreamNames ?? []));
+      if (listed.NextToken === undefined) break;
+      expect(listed.HasMoreStreams).toBe(true);
+      listed = await viaProxy.send(new ListStreamsCommand({ Limit: 1, NextToken: listed.NextToken }));
+    }
+    expect(names).toEqual(expect.arrayContaining(['paged', 'paged-2']));
+    expect(new Set(names).size).toBe(names.length);
     const streams = await viaProxy.send(new ListStreamsCommand({}));
     expect(streams.StreamSummaries?.find((s) => s.StreamName === 'paged')).toMatchObject({
       StreamARN: expect.stringMatching(/:stream\/paged$/),
@@ -375,7 +392,7 @@ describe('Kinesis limits layer (enforcing)', () => {
     const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamName: 'paged' }));
     expect(summary.StreamDescriptionSummary?.StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
     const limits = await viaProxy.send(new DescribeLimitsCommand({}));
-    expect(limits).toMatchObject({ ShardLimit: 500, OpenShardCount: 5, OnDemandStreamCount: 0 });
+    expect(limits).toMatchObject({ ShardLimit: 500, OpenShardCount: 6, OnDemandStreamCount: 0 });
     await expect(
       viaProxy.send(
         new UpdateShardCountCommand({
@@ -388,6 +405,32 @@ describe('Kinesis limits layer (enforcing)', () => {
       name: 'UnknownOperationException',
       message: expect.stringMatching(/SplitShard/),
     });
+  });
+
+  it('closes at once with idle keep-alive (HTTP/1.1), HTTP/2 and silent connections open', async () => {
+    const second = new KinesisLimitsProxy({ upstream: limits.kinesalite.url });
+    const url = await second.listen(0);
+    const port = Number(new URL(url).port);
+    const h1 = localKinesisClient(url); // keep-alive agent: its socket stays open after the call
+    const h2 = new KinesisClient({
+      endpoint: url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    const silent = net.connect(port, '127.0.0.1');
+    const connected = new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    try {
+      await h1.send(new ListStreamsCommand({}));
+      await h2.send(new ListStreamsCommand({}));
+      await connected;
+      const started = Date.now();
+      await second.close();
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      h1.destroy();
+      h2.destroy();
+      silent.destroy();
+    }
   });
 
   it('works for the AWS CLI (put-record, get-shard-iterator, get-records)', async () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validate Alleycat payloads with the shipped JSON Schema, in Python (3.8+, jsonschema >= 4.0).
+"""Validate Alleycat payloads with the shipped JSON Schema, in Python (3.9+, jsonschema >= 4.0).
 
     python3 validate.py race-message.schema.json < payloads.jsonl
 
@@ -41,7 +41,8 @@ def main():
     lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")
     refused = False
     for line in lines:
-        result = verdict(validator, line.rstrip("\n"))
+        # A byte order mark is dropped, as @alleycat/schema drops it from text and bytes.
+        result = verdict(validator, line.rstrip("\n").removeprefix("\ufeff"))
         refused = refused or result != "ok"
         print(result)
     sys.exit(1 if refused else 0)

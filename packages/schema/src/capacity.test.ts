@@ -116,6 +116,10 @@ describe('planCapacity', () => {
       maxUtilisation: undefined,
     });
     expect(passedThrough).toEqual(plain);
+    // What is not an option is not carried into the plan's input.
+    const withExtra = planCapacity({ riders: 1_000, colour: 'red' } as unknown as { riders: number });
+    expect(withExtra.input).toEqual(plain.input);
+    expect(() => planCapacity(null as unknown as { riders: number })).toThrow(InvalidArgumentError);
   });
 
   it.each([

@@ -84,9 +84,12 @@ const ceil = (x: number) => Math.max(1, Math.ceil(x * (1 - 1e-9)));
 /** Shards needed for a rider population, which limit binds, and how hard each limit is used. */
 export function planCapacity(options: CapacityInput): CapacityPlan {
   // An option given as `undefined` (a config passed straight through) takes its default, as an absent one does.
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', `must be an object with riders, got ${String(options)}`);
   const input = { ...CAPACITY_DEFAULTS } as Required<CapacityInput>;
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined) (input as unknown as Record<string, unknown>)[key] = value;
+  const given = options as unknown as Record<string, unknown>;
+  for (const key of ['riders', ...Object.keys(CAPACITY_DEFAULTS)] as Array<keyof CapacityInput>) {
+    if (given[key] !== undefined) (input as unknown as Record<string, unknown>)[key] = given[key];
   }
   positive('riders', input.riders, true);
   positive('messagesPerSecond', input.messagesPerSecond);

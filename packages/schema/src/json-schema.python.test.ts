@@ -79,6 +79,7 @@ const EDGES = [
   replacing('event', '"Update"'),
   `${JSON.stringify(seed)} `,
   `\t${JSON.stringify(seed)}`,
+  `\ufeff${JSON.stringify(seed)}`,
   '[]',
   'null',
 ];

@@ -218,7 +218,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   });
   // ws re-emits the HTTP server's errors (EADDRINUSE from a busy port) on the WebSocketServer: unheard, they
   // would crash the broker instead of reaching `listenOn` below, which names the port.
-  wss.on('error', () => {});
+  let wsListening = false;
+  wss.on('error', (error) => {
+    if (wsListening) process.stderr.write(`MQTT broker (WebSocket): ${String(error)}\n`);
+  });
   wss.on('connection', (socket, request) => {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());
@@ -227,6 +230,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   let wsPort: number;
   try {
     wsPort = await listenOn(httpServer, 'MQTT broker (WebSocket)', options.wsPort ?? 0);
+    wsListening = true;
   } catch (error) {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await closeServer(tcp);

@@ -29,15 +29,17 @@ interface ProcessInfo {
   args: string[];
 }
 
-function processInfo(pid: number): ProcessInfo | undefined {
+/** The process's /proc entry; undefined when it is gone, `'unreadable'` on any other error (kept as running). */
+function processInfo(pid: number): ProcessInfo | undefined | 'unreadable' {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command (which may hold spaces and parentheses): state, ppid, …, starttime (22nd).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     return { state: fields[0]!, parent: Number(fields[1]), startTicks: fields[19]!, args };
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ESRCH' ? undefined : 'unreadable';
   }
 }
 
@@ -55,7 +57,7 @@ export function findLaunchers(from: number = process.ppid): Launcher[] {
   let pid = from;
   for (let depth = 0; depth < 12 && pid > 1; depth++) {
     const info = processInfo(pid);
-    if (info === undefined) break;
+    if (info === undefined || info === 'unreadable') break;
     if (info.args.slice(0, 2).some((arg) => LAUNCHERS.has(path.basename(arg))))
       launchers.push({ pid, startTicks: info.startTicks });
     pid = info.parent;
@@ -65,6 +67,7 @@ export function findLaunchers(from: number = process.ppid): Launcher[] {
 
 function isRunning(launcher: Launcher): boolean {
   const now = processInfo(launcher.pid);
+  if (now === 'unreadable') return true; // say nothing rather than stop a stack on a transient error
   return now !== undefined && now.startTicks === launcher.startTicks && now.state !== 'Z';
 }
 
@@ -72,8 +75,12 @@ function isRunning(launcher: Launcher): boolean {
  * Calls `stop` once any launching package manager has exited (checked every `intervalMs`). Returns the
  * launchers watched (none: nothing is watched).
  */
-export function stopWhenLauncherExits(stop: () => void, intervalMs = 500): Launcher[] {
-  const launchers = findLaunchers();
+export function stopWhenLauncherExits(
+  stop: () => void,
+  intervalMs = 500,
+  // Found at startup by a caller that only starts watching later: the chain is re-parented once pnpm is gone.
+  launchers: Launcher[] = findLaunchers(),
+): Launcher[] {
   if (launchers.length === 0) return launchers;
   const timer = setInterval(() => {
     if (launchers.every(isRunning)) return;

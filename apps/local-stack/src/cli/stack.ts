@@ -14,7 +14,7 @@ import { LAMBDA_BUNDLE } from '@alleycat/schema';
 import { loadStackConfig } from '../stack-config.js';
 import { DEFAULT_PORTS, type Ports, startStack } from '../supervisor.js';
 import { parseFlags, portFlag, userPath } from './args.js';
-import { stopWhenLauncherExits } from './launcher-watch.js';
+import { findLaunchers, stopWhenLauncherExits } from './launcher-watch.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const INFRA_OUT = path.join(PACKAGE_DIR, '..', 'infra', 'cdktf.out', 'stacks');
@@ -60,6 +60,9 @@ if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
+
+// Found now: starting the stack takes seconds, and a pnpm killed meanwhile is no longer an ancestor after.
+const launchers = findLaunchers();
 
 let ports: Ports;
 try {
@@ -148,10 +151,14 @@ try {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  stopWhenLauncherExits(() => {
-    process.stdout.write('\nthe package manager that started this stack exited (SIGTERM to pnpm?)\n');
-    void stop();
-  });
+  stopWhenLauncherExits(
+    () => {
+      process.stdout.write('\nthe package manager that started this stack exited (SIGTERM to pnpm?)\n');
+      void stop();
+    },
+    500,
+    launchers,
+  );
 } catch (error) {
   process.stderr.write(`pnpm stack: ${(error as Error).message}\n`);
   process.exit(1);

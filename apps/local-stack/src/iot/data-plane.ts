@@ -1,6 +1,6 @@
 /**
  * The IoT data plane's `Publish` (`POST /topics/{topic}?qos=N[&retain=true]`, body = payload), forwarding into
- * the MQTT broker as an MQTT 5 client — so, as on AWS, an HTTP publish goes through the rules engine like any
+ * the MQTT broker as an MQTT client — so, as on AWS, an HTTP publish goes through the rules engine like any
  * other message, and its MQTT 5 properties (`contentType`, `responseTopic`, `messageExpiry` in the query;
  * user properties, payload format and correlation data in `x-amz-mqtt5-*` headers) reach MQTT 5 subscribers.
  * `@aws-sdk/client-iot-data-plane` and `aws iot-data publish` work against it with only the endpoint set.
@@ -9,6 +9,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { IOT_MESSAGE_MAX_BYTES, IOT_QOS_LEVELS } from '@alleycat/schema';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
+import { iotTopicProblem } from '../broker/topics.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 
 export interface IotDataPlaneOptions {
@@ -26,11 +28,24 @@ export interface RunningIotDataPlane {
 }
 
 export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<RunningIotDataPlane> {
+  const clientId = options.clientId ?? `iot-data-plane-${process.pid}`;
+  // Publishes without MQTT 5 properties (the Lambda's leaderboards) go as MQTT 3.1.1: a payload of up to
+  // 128 KiB whatever its topic, as IoT's HTTP Publish takes it. A device's MQTT 5 limits (a 128 KiB packet,
+  // 100 QoS 1 publishes in flight) do not apply to the data plane; the MQTT 5 connection, made when a call
+  // first carries properties, keeps within them (`mqtt5Room`, `InFlight`).
   const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
-    clientId: options.clientId ?? `iot-data-plane-${process.pid}`,
-    protocolVersion: 5,
+    clientId,
+    protocolVersion: 4,
     reconnectPeriod: 500,
   });
+  let client5: Promise<MqttClient> | undefined;
+  const mqtt5Client = () =>
+    (client5 ??= mqtt.connectAsync(options.brokerUrl, {
+      clientId: `${clientId}-mqtt5`,
+      protocolVersion: 5,
+      reconnectPeriod: 500,
+    }));
+  const inFlight5 = new InFlight(RECEIVE_MAXIMUM);
   const counters = { published: 0, rejected: 0 };
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) =>
@@ -71,12 +86,28 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
     const qos = Number(url.searchParams.get('qos') ?? '0');
     if (!(IOT_QOS_LEVELS as readonly number[]).includes(qos))
       return reject(400, 'InvalidRequestException', `qos must be 0 or 1, got ${url.searchParams.get('qos')}`);
+    const topicProblem = iotTopicProblem(topic);
+    if (topicProblem !== undefined)
+      return reject(400, 'InvalidRequestException', `topic ${JSON.stringify(topic)} ${topicProblem}`);
     if (body === undefined)
       return reject(413, 'RequestEntityTooLargeException', `payload exceeds ${IOT_MESSAGE_MAX_BYTES} bytes`);
     const retain = url.searchParams.get('retain') === 'true';
     const properties = mqtt5Properties(url.searchParams, req.headers);
     if (typeof properties === 'string') return reject(400, 'InvalidRequestException', properties);
-    await client.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties });
+    if (Object.keys(properties).length === 0) {
+      await client.publishAsync(topic, body, { qos: qos as 0 | 1, retain });
+    } else {
+      if (!mqtt5Room(topic, body, properties))
+        return reject(
+          413,
+          'RequestEntityTooLargeException',
+          `with its MQTT 5 properties the message exceeds the ${MAXIMUM_PACKET_SIZE}-byte MQTT 5 packet IoT Core sends`,
+        );
+      const publisher = await mqtt5Client();
+      await inFlight5.run(() =>
+        publisher.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties }),
+      );
+    }
     counters.published += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   }
@@ -89,11 +120,43 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
       server.closeAllConnections();
       await closeServer(server);
       await client.endAsync(true);
+      if (client5 !== undefined) await (await client5).endAsync(true);
     },
   };
 }
 
 type PublishProperties = NonNullable<IClientPublishOptions['properties']>;
+
+/** Runs at most `limit` tasks at once (the broker's Receive Maximum, which mqtt.js does not keep to). */
+export class InFlight {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
+    try {
+      return await task();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Whether a PUBLISH of this topic, payload and properties fits the MQTT 5 Maximum Packet Size (an upper bound). */
+export function mqtt5Room(topic: string, payload: Buffer, properties: PublishProperties): boolean {
+  let bytes = 2 + Buffer.byteLength(topic) + 2 + 4 + payload.length; // topic, packet id, property length
+  const text = (value: string | undefined) => (value === undefined ? 0 : 3 + Buffer.byteLength(value));
+  bytes += text(properties.contentType) + text(properties.responseTopic);
+  if (properties.correlationData !== undefined) bytes += 3 + properties.correlationData.length;
+  if (properties.messageExpiryInterval !== undefined) bytes += 5;
+  if (properties.payloadFormatIndicator !== undefined) bytes += 2;
+  for (const [key, value] of Object.entries(properties.userProperties ?? {}))
+    for (const v of Array.isArray(value) ? value : [value])
+      bytes += 5 + Buffer.byteLength(key) + Buffer.byteLength(v);
+  return bytes <= MAXIMUM_PACKET_SIZE;
+}
 
 /**
  * The MQTT 5 properties of a Publish call, as the IoT data plane API carries them, or what is wrong with them.

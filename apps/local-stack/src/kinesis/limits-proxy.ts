@@ -171,6 +171,9 @@ const STREAM_CHANGING_OPERATIONS = new Set([
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
+/** How long a new connection may stay silent before its first bytes say which HTTP it speaks. */
+const SNIFF_TIMEOUT_MS = 60_000;
+
 /** The first bytes of an HTTP/2 connection with prior knowledge (RFC 9113 § 3.4): what h2c clients send. */
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -184,6 +187,11 @@ export class KinesisLimitsProxy {
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /**
+   * Every accepted connection: the HTTP/1.1 server is handed sockets without listening itself, so its own
+   * connection tracking (closeAllConnections, request timeouts) does not see them; `close()` ends these.
+   */
+  private readonly sockets = new Set<Socket>();
   private readonly upstream: URL;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly enabled: boolean;
@@ -239,6 +247,10 @@ export class KinesisLimitsProxy {
 
   /** Hands a connection to the HTTP/2 server when it opens with the HTTP/2 preface, else to HTTP/1.1. */
   private route(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    // A connection that says nothing is closed after a while, as the HTTP server's own timeouts would.
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
     let head: Buffer = Buffer.alloc(0);
     const onError = () => socket.destroy();
     const onReadable = () => {
@@ -251,6 +263,7 @@ export class KinesisLimitsProxy {
         if (isHttp2 && head.length < HTTP2_PREFACE.length) continue; // so far, either
         socket.off('readable', onReadable);
         socket.off('error', onError);
+        socket.setTimeout(0);
         socket.unshift(head);
         (isHttp2 ? this.http2 : this.http1).emit('connection', socket);
         return;
@@ -274,8 +287,8 @@ export class KinesisLimitsProxy {
 
   async close(): Promise<void> {
     this.agent.destroy();
-    this.http1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 

@@ -79,7 +79,10 @@ export async function listShards(
   let stream = params['StreamName'];
   let after = params['ExclusiveStartShardId'];
   if (nextToken !== undefined) {
-    if (stream !== undefined) return invalid('NextToken and StreamName cannot be provided together.');
+    if (stream !== undefined || params['StreamARN'] !== undefined)
+      return invalid('NextToken and StreamName cannot be provided together.');
+    if (after !== undefined)
+      return invalid('NextToken and ExclusiveStartShardId cannot be provided together.');
     const token = typeof nextToken === 'string' ? decodeToken(nextToken) : undefined;
     if (token === undefined) return invalid('Invalid NextToken.');
     if (nowMs > token.expiresAtMs) {
@@ -96,6 +99,8 @@ export async function listShards(
   // kinesalite checks the rest (the stream, the shard id's form) and gives AWS's messages.
   const answer = await ask('ListShards', {
     ...(stream === undefined ? {} : { StreamName: stream }),
+    // An ARN the layer could not map to a name: kinesalite's validation says what is wrong with it.
+    ...(params['StreamARN'] === undefined ? {} : { StreamARN: params['StreamARN'] }),
     ...(after === undefined ? {} : { ExclusiveStartShardId: after }),
   });
   if (!answer.ok) return answer;
@@ -129,14 +134,44 @@ function streamSummary(description: Record<string, unknown>): Record<string, unk
   };
 }
 
-/** `ListStreams` with `StreamSummaries` beside `StreamNames` (kinesalite gives the names only). */
+/** Streams `ListStreams` returns when the call gives no `Limit`. */
+export const LIST_STREAMS_DEFAULT_LIMIT = 100;
+
+/** Every stream name, in order: kinesalite's own paging (`ExclusiveStartStreamName`) does not work on its store. */
+async function allStreamNames(ask: AskKinesalite): Promise<string[] | ListingResult> {
+  const answer = await ask('ListStreams', { Limit: 10_000 });
+  if (!answer.ok) return answer;
+  return (answer.value['StreamNames'] as string[] | undefined) ?? [];
+}
+
+/**
+ * `ListStreams` paged here (`Limit`, `ExclusiveStartStreamName`, and the `NextToken` the SDKs' paginators
+ * follow), with `StreamSummaries` beside `StreamNames` (kinesalite gives the names only).
+ */
 export async function listStreams(
   params: Record<string, unknown>,
   ask: AskKinesalite,
 ): Promise<ListingResult> {
-  const answer = await ask('ListStreams', params);
-  if (!answer.ok) return answer;
-  const names = Array.isArray(answer.value['StreamNames']) ? (answer.value['StreamNames'] as string[]) : [];
+  const limit = params['Limit'];
+  if (
+    limit !== undefined &&
+    !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit <= 10_000)
+  )
+    return invalid(
+      `1 validation error detected: Value '${String(limit)}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000`,
+    );
+  let after = params['ExclusiveStartStreamName'];
+  const token = params['NextToken'];
+  if (token !== undefined) {
+    if (after !== undefined)
+      return invalid('NextToken and ExclusiveStartStreamName cannot be provided together.');
+    after = typeof token === 'string' ? Buffer.from(token, 'base64url').toString('utf8') : '';
+    if (after === '') return invalid('Invalid NextToken.');
+  }
+  const all = await allStreamNames(ask);
+  if (!Array.isArray(all)) return all;
+  const from = typeof after === 'string' ? all.filter((name) => name > after) : all;
+  const names = from.slice(0, typeof limit === 'number' ? limit : LIST_STREAMS_DEFAULT_LIMIT);
   const summaries: Array<Record<string, unknown>> = [];
   for (const name of names) {
     const described = await ask('DescribeStreamSummary', { StreamName: name });
@@ -145,7 +180,14 @@ export async function listStreams(
       summaries.push(streamSummary(described.value['StreamDescriptionSummary'] as Record<string, unknown>));
     }
   }
-  return { ok: true, value: { ...answer.value, StreamSummaries: summaries } };
+  const more = from.length > names.length;
+  const value: Record<string, unknown> = {
+    StreamNames: names,
+    HasMoreStreams: more,
+    StreamSummaries: summaries,
+  };
+  if (more) value['NextToken'] = Buffer.from(names[names.length - 1]!).toString('base64url');
+  return { ok: true, value };
 }
 
 /** Adds what `DescribeStreamSummary` says on AWS and kinesalite leaves out: the capacity mode. */
@@ -160,23 +202,14 @@ export function completeStreamSummary(value: Record<string, unknown>): Record<st
 
 /** `DescribeLimits`: the account's shard quota and the open shards of its (provisioned) streams. */
 export async function describeLimits(ask: AskKinesalite): Promise<ListingResult> {
+  const names = await allStreamNames(ask);
+  if (!Array.isArray(names)) return names;
   let open = 0;
-  let exclusiveStart: string | undefined;
-  for (;;) {
-    const page = await ask(
-      'ListStreams',
-      exclusiveStart === undefined ? {} : { ExclusiveStartStreamName: exclusiveStart },
-    );
-    if (!page.ok) return page;
-    const names = (page.value['StreamNames'] as string[] | undefined) ?? [];
-    for (const name of names) {
-      const described = await ask('DescribeStreamSummary', { StreamName: name });
-      if (!described.ok) continue;
-      const summary = described.value['StreamDescriptionSummary'] as { OpenShardCount?: number };
-      open += summary.OpenShardCount ?? 0;
-    }
-    if (page.value['HasMoreStreams'] !== true || names.length === 0) break;
-    exclusiveStart = names[names.length - 1];
+  for (const name of names) {
+    const described = await ask('DescribeStreamSummary', { StreamName: name });
+    if (!described.ok) continue;
+    const summary = described.value['StreamDescriptionSummary'] as { OpenShardCount?: number };
+    open += summary.OpenShardCount ?? 0;
   }
   return {
     ok: true,
