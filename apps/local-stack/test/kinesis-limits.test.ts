@@ -11,6 +11,7 @@ import {
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
+  SubscribeToShardCommand,
   UpdateShardCountCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -405,6 +406,80 @@ describe('Kinesis limits layer (enforcing)', () => {
       name: 'UnknownOperationException',
       message: expect.stringMatching(/SplitShard/),
     });
+  });
+
+  it('serves SubscribeToShard over HTTP/2 to the SDK as it comes: initial response, then the records as they arrive', async () => {
+    await createStream(direct, 'efo', 1);
+    const endpoint = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+    const sdk = new KinesisClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    try {
+      const { Consumer } = await sdk.send(
+        new RegisterStreamConsumerCommand({
+          StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/efo',
+          ConsumerName: 'app',
+        }),
+      );
+      await sdk.send(new PutRecordsCommand({ StreamName: 'efo', Records: entries(3, (i) => `before${i}`) }));
+      const subscription = await sdk.send(
+        new SubscribeToShardCommand({
+          ConsumerARN: Consumer!.ConsumerARN,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'TRIM_HORIZON' },
+        }),
+      );
+      // One subscription per consumer and shard at a time.
+      await expect(
+        sdk.send(
+          new SubscribeToShardCommand({
+            ConsumerARN: Consumer!.ConsumerARN,
+            ShardId: 'shardId-000000000000',
+            StartingPosition: { Type: 'LATEST' },
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      const keys: string[] = [];
+      let continuation: string | undefined;
+      let putAfter = false;
+      for await (const event of subscription.EventStream!) {
+        const records = event.SubscribeToShardEvent?.Records ?? [];
+        keys.push(...records.map((r) => r.PartitionKey!));
+        continuation = event.SubscribeToShardEvent?.ContinuationSequenceNumber ?? continuation;
+        if (keys.length === 3 && !putAfter) {
+          putAfter = true; // records written during the subscription are pushed too
+          await sdk.send(
+            new PutRecordsCommand({ StreamName: 'efo', Records: entries(2, (i) => `after${i}`) }),
+          );
+        }
+        if (keys.length >= 5) break;
+      }
+      expect(keys).toEqual(['before0', 'before1', 'before2', 'after0', 'after1']);
+      expect(continuation).toEqual(expect.any(String));
+      // A reader on HTTP/1.1 is told why it cannot subscribe.
+      await expect(
+        viaProxy.send(
+          new SubscribeToShardCommand({
+            ConsumerARN: Consumer!.ConsumerARN,
+            ShardId: 'shardId-000000000000',
+            StartingPosition: { Type: 'LATEST' },
+          }),
+        ),
+      ).rejects.toMatchObject({ message: expect.stringMatching(/HTTP\/2/) });
+      await expect(
+        sdk.send(
+          new SubscribeToShardCommand({
+            ConsumerARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/efo/consumer/nope:1',
+            ShardId: 'shardId-000000000000',
+            StartingPosition: { Type: 'LATEST' },
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    } finally {
+      sdk.destroy();
+    }
   });
 
   it('closes at once with idle keep-alive (HTTP/1.1), HTTP/2 and silent connections open', async () => {

@@ -65,6 +65,7 @@ import {
   type ShardRange,
   shardFor,
 } from './shard-map.js';
+import { openSubscription } from './subscribe-to-shard.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface ShardLimits {
@@ -323,17 +324,7 @@ export class KinesisLimitsProxy {
     }
     if (CONSUMER_OPERATIONS.has(operation))
       return this.consumerCall(res, operation, format, params, req.headers);
-    if (operation === 'SubscribeToShard') {
-      // Its answer is an HTTP/2 event stream, which this HTTP/1.1 layer does not speak. The event source
-      // mapping's enhanced fan-out reads with GetRecords on the consumer's own budget instead (README).
-      sendError(
-        res,
-        format,
-        'UnknownOperationException',
-        'SubscribeToShard (an HTTP/2 event stream) is not emulated by the local stack; read with GetRecords',
-      );
-      return;
-    }
+    if (operation === 'SubscribeToShard') return this.subscribeToShard(res, format, params);
     const mapped = this.mapStreamArn(params);
     const call: Call = {
       operation,
@@ -400,18 +391,49 @@ export class KinesisLimitsProxy {
     else sendError(res, format, answer.type, answer.message);
   }
 
+  /** One call to kinesalite, its JSON answer parsed (for the calls this layer completes or serves itself). */
+  private readonly ask: AskKinesalite = async (target, body) =>
+    upstreamAnswer(
+      await this.forward(
+        { 'x-amz-target': `${TARGET_PREFIX}${target}`, 'content-type': AMZ_JSON },
+        Buffer.from(JSON.stringify(body)),
+      ),
+    );
+
+  /** Subscriptions running, by consumer and shard (one at a time each, as on Kinesis). */
+  private readonly subscriptions = new Set<string>();
+
+  /** `SubscribeToShard`: an event stream, so HTTP/2 only (as on AWS); `subscribe-to-shard.ts`. */
+  private async subscribeToShard(
+    res: Response,
+    format: WireFormat,
+    params: Record<string, unknown>,
+  ): Promise<void> {
+    if (res instanceof http.ServerResponse) {
+      sendError(
+        res,
+        format,
+        'InvalidArgumentException',
+        "SubscribeToShard is served over HTTP/2 only (an event stream); use a client whose handler speaks HTTP/2, such as the SDKs' default",
+      );
+      return;
+    }
+    const opened = await openSubscription(params, {
+      ask: this.ask,
+      consumers: this.consumers,
+      active: this.subscriptions,
+      now: this.now,
+    });
+    if (typeof opened === 'function') return opened(res);
+    if (!opened.ok) sendError(res, format, opened.type, opened.message, opened.status);
+  }
+
   /** The listing and account calls this layer completes (`listing.ts`); undefined for any other. */
   private async listing(
     operation: string,
     params: Record<string, unknown>,
   ): Promise<ListingResult | undefined> {
-    const ask: AskKinesalite = async (target, body) =>
-      upstreamAnswer(
-        await this.forward(
-          { 'x-amz-target': `${TARGET_PREFIX}${target}`, 'content-type': AMZ_JSON },
-          Buffer.from(JSON.stringify(body)),
-        ),
-      );
+    const ask = this.ask;
     switch (operation) {
       case 'ListShards':
         return listShards(params, ask, this.now());
