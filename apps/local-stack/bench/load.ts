@@ -14,6 +14,7 @@
  * Results: a table per path on stdout (Markdown, for BENCHMARKS.md) and every figure in a JSON file
  * (default .local-stack/bench-load/, git-ignored), written after each point so an interrupted search keeps them.
  */
+import '../src/cli/quiet-sdk-warning.js'; // the AWS SDK's Node 22 notice is not this benchmark's news
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -49,15 +50,6 @@ Per path, the largest rider count sustained at 1 Hz for --seconds with nothing l
   --stack-file cdk.tf.json  another synthesized stack (default: test/fixtures/cdk.tf.json)
   --out FILE                the JSON file (default .local-stack/bench-load/load-<time>.json)
 `;
-
-// The AWS SDK's notice that its 2027 releases need Node 22 (the lockfile pins it): not this benchmark's news.
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name === 'NodeVersionSupportWarning' || String(warning.message).includes('NodeVersionSupport'))
-    return;
-  for (const listener of printWarning) listener(warning);
-});
 
 class OutOfBudget extends Error {
   override name = 'OutOfBudget';

@@ -42,6 +42,15 @@ const entries = (n: number, key: (i: number) => string, bytes = 100) =>
     Data: new Uint8Array(bytes).fill(65 + (i % 26)),
   }));
 
+/** The JavaScript SDK's Kinesis client with only an endpoint (and placeholder credentials): HTTP/2 by default. */
+const sdkAsItComes = (endpoint: string) =>
+  new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  });
+const proxyUrl = () => `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+
 const countStored = async (client: KinesisClient, stream: string) =>
   (await storedRecords(client, stream)).length;
 
@@ -230,7 +239,7 @@ describe('Kinesis limits layer (enforcing)', () => {
       }),
     );
     // Ten reads in the same instant for a consumer: none is refused (the stand-in for SubscribeToShard's push).
-    const reader = new RecordsReader(`http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`);
+    const reader = new RecordsReader(proxyUrl());
     try {
       let iterator = start;
       for (let i = 0; i < 10; i++) {
@@ -308,13 +317,8 @@ describe('Kinesis limits layer (enforcing)', () => {
 
   it("works for the JavaScript SDK v3's Kinesis client as it comes: HTTP/2 (h2c), only an endpoint given", async () => {
     await createStream(direct, 'h2', 1);
-    const endpoint = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
     // No requestHandler: the client's default is HTTP/2 (NodeHttp2Handler), which once failed with "Protocol error".
-    const sdk = new KinesisClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    });
+    const sdk = sdkAsItComes(proxyUrl());
     try {
       const put = await sdk.send(
         new PutRecordsCommand({ StreamName: 'h2', Records: entries(500, (i) => `h${i}`) }),
@@ -410,12 +414,7 @@ describe('Kinesis limits layer (enforcing)', () => {
 
   it('serves SubscribeToShard over HTTP/2 to the SDK as it comes: initial response, then the records as they arrive', async () => {
     await createStream(direct, 'efo', 1);
-    const endpoint = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
-    const sdk = new KinesisClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    });
+    const sdk = sdkAsItComes(proxyUrl());
     try {
       const { Consumer } = await sdk.send(
         new RegisterStreamConsumerCommand({
@@ -487,11 +486,7 @@ describe('Kinesis limits layer (enforcing)', () => {
     const url = await second.listen(0);
     const port = Number(new URL(url).port);
     const h1 = localKinesisClient(url); // keep-alive agent: its socket stays open after the call
-    const h2 = new KinesisClient({
-      endpoint: url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    });
+    const h2 = sdkAsItComes(url);
     const silent = net.connect(port, '127.0.0.1');
     const connected = new Promise<void>((resolve) => silent.once('connect', () => resolve()));
     try {
@@ -516,7 +511,7 @@ describe('Kinesis limits layer (enforcing)', () => {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_DEFAULT_REGION: 'us-east-1',
     };
-    const endpoint = `http://127.0.0.1:${(proxy.server.address() as { port: number }).port}`;
+    const endpoint = proxyUrl();
     const aws = async (...args: string[]) =>
       JSON.parse(
         (await run('aws', ['kinesis', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env }))

@@ -14,6 +14,7 @@
  *
  *   fork(simulator-child.ts, [...simulate args], { execArgv: ['--import', tsx] })
  */
+import '../../src/cli/quiet-sdk-warning.js'; // the AWS SDK's Node 22 notice is not this benchmark's news
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HOLD_BIKES_ENV, type SimulatorCommand, type SimulatorMessage } from './simulator.js';
@@ -21,15 +22,6 @@ import { HOLD_BIKES_ENV, type SimulatorCommand, type SimulatorMessage } from './
 /** A parent that never releases the bikes (it crashed without closing IPC) does not hold them forever. */
 const HOLD_LIMIT_MS = 5 * 60_000;
 const send = (message: SimulatorMessage) => process.send?.(message);
-
-// The AWS SDK's Node 22 notice on every run (as bin/alleycat.mjs filters it).
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name === 'NodeVersionSupportWarning' || String(warning.message).includes('NodeVersionSupport'))
-    return;
-  for (const listener of printWarning) listener(warning);
-});
 
 const BIKE_CLIENT_SRC = path.join(fileURLToPath(new URL('../../..', import.meta.url)), 'bike-client', 'src');
 const moduleUrl = (file: string) => pathToFileURL(path.join(BIKE_CLIENT_SRC, file)).href;

@@ -3,6 +3,7 @@
  * hand MQTT 3.1/3.1.1 connections to aedes untouched and MQTT 5 ones to the translating adapter.
  */
 import type { Duplex } from 'node:stream';
+import { sniffHead } from '../net.js';
 import { SNIFF_MAX_BYTES } from './constants.js';
 
 /** `undefined`: more bytes are needed; `null`: not a CONNECT we can read (aedes decides what to do with it). */
@@ -29,34 +30,17 @@ export function connectProtocolLevel(head: Buffer): SniffResult {
 }
 
 /**
- * Waits for enough bytes to read the protocol level, puts them back (`unshift`) and calls `done` once. A stream
- * that ends or fails first is left alone (`done` is not called; the caller's error handling closes it).
+ * Waits for enough bytes to read the protocol level (`sniffHead`) and calls `done` once with it, or with null
+ * when the first bytes are no CONNECT this can read. A stream that ends or fails first is destroyed.
  */
 export function sniffProtocolLevel(stream: Duplex, done: (level: number | null, head: Buffer) => void): void {
-  let head: Buffer = Buffer.alloc(0);
-  const finish = (level: number | null) => {
-    stream.off('readable', onReadable);
-    stream.off('end', onEnd);
-    stream.off('error', onError);
-    done(level, head);
-  };
-  const onEnd = () => {
-    stream.off('readable', onReadable);
-    stream.destroy();
-  };
-  // A reset before the CONNECT arrives must not become an uncaught 'error'.
-  const onError = () => stream.destroy();
-  const onReadable = () => {
-    for (;;) {
-      const chunk: Buffer | null = stream.read();
-      if (chunk === null) return;
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+  sniffHead(
+    stream,
+    (head) => {
       const level = connectProtocolLevel(head);
-      if (level !== undefined) return finish(level);
-      if (head.length >= SNIFF_MAX_BYTES) return finish(null);
-    }
-  };
-  stream.on('readable', onReadable);
-  stream.once('end', onEnd);
-  stream.on('error', onError);
+      if (level !== undefined) return level;
+      return head.length >= SNIFF_MAX_BYTES ? null : undefined;
+    },
+    done,
+  );
 }

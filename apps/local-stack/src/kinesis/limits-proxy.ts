@@ -16,8 +16,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import net, { type Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import {
   KINESIS_PARTITION_KEY_MAX_CHARS,
   KINESIS_PUT_RECORDS_MAX_BYTES,
@@ -30,6 +29,7 @@ import {
 } from '@alleycat/schema';
 import { DEFAULT_SHARD_MAP_TTL_MS, ITERATOR_LIFETIME_MS, LOCAL_ACCOUNT_ID } from '../constants.js';
 import { ENHANCED_FAN_OUT_CONSUMER_HEADER } from '../esm/enhanced-fan-out.js';
+import { sniffHead } from '../net.js';
 import {
   AMZ_JSON,
   contentTypeFor,
@@ -187,7 +187,6 @@ export class KinesisLimitsProxy {
   readonly server: net.Server;
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
   /**
    * Every accepted connection: the HTTP/1.1 server is handed sockets without listening itself, so its own
    * connection tracking (closeAllConnections, request timeouts) does not see them; `close()` ends these.
@@ -239,10 +238,6 @@ export class KinesisLimitsProxy {
     this.http1 = http.createServer(onRequest);
     this.http1.keepAliveTimeout = 60_000;
     this.http2 = http2.createServer(onRequest);
-    this.http2.on('session', (session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-    });
     this.server = net.createServer((socket) => this.route(socket));
   }
 
@@ -252,26 +247,19 @@ export class KinesisLimitsProxy {
     socket.once('close', () => this.sockets.delete(socket));
     // A connection that says nothing is closed after a while, as the HTTP server's own timeouts would.
     socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
-    let head: Buffer = Buffer.alloc(0);
-    const onError = () => socket.destroy();
-    const onReadable = () => {
-      for (;;) {
-        const chunk: Buffer | null = socket.read();
-        if (chunk === null) return;
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    sniffHead(
+      socket,
+      (head) => {
         const compared = Math.min(head.length, HTTP2_PREFACE.length);
-        const isHttp2 = head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
-        if (isHttp2 && head.length < HTTP2_PREFACE.length) continue; // so far, either
-        socket.off('readable', onReadable);
-        socket.off('error', onError);
+        if (!head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared))) return this.http1;
+        return head.length < HTTP2_PREFACE.length ? undefined : this.http2; // so far, either
+      },
+      (server, head) => {
         socket.setTimeout(0);
         socket.unshift(head);
-        (isHttp2 ? this.http2 : this.http1).emit('connection', socket);
-        return;
-      }
-    };
-    socket.on('readable', onReadable);
-    socket.on('error', onError);
+        server.emit('connection', socket);
+      },
+    );
   }
 
   /** Listens on 127.0.0.1:`port` (0 = a free port) and resolves with the URL. */
@@ -288,7 +276,7 @@ export class KinesisLimitsProxy {
 
   async close(): Promise<void> {
     this.agent.destroy();
-    for (const session of this.sessions) session.destroy();
+    // HTTP/2 sessions end with their sockets.
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -31,12 +31,15 @@ interface PageToken {
   expiresAtMs: number;
 }
 
-const invalid = (message: string): ListingResult => ({
+/** A client error (HTTP 400) of this `type`, for the layer to send in the client's wire format. */
+export const refuse = (type: string, message: string): ListingResult => ({
   ok: false,
   status: 400,
-  type: 'InvalidArgumentException',
+  type,
   message,
 });
+
+const invalid = (message: string): ListingResult => refuse('InvalidArgumentException', message);
 
 function encodeToken(token: PageToken): string {
   return Buffer.from(JSON.stringify(token)).toString('base64url');
@@ -86,12 +89,7 @@ export async function listShards(
     const token = typeof nextToken === 'string' ? decodeToken(nextToken) : undefined;
     if (token === undefined) return invalid('Invalid NextToken.');
     if (nowMs > token.expiresAtMs) {
-      return {
-        ok: false,
-        status: 400,
-        type: 'ExpiredNextTokenException',
-        message: 'The NextToken has expired.',
-      };
+      return refuse('ExpiredNextTokenException', 'The NextToken has expired.');
     }
     stream = token.stream;
     after = token.after;

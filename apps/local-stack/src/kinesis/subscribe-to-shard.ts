@@ -10,7 +10,7 @@ import type http2 from 'node:http2';
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import { streamNameFromArn } from './aws-wire.js';
 import { type ConsumerRegistry, parseConsumerArn } from './consumers.js';
-import type { AskKinesalite, ListingResult } from './listing.js';
+import { type AskKinesalite, type ListingResult, refuse } from './listing.js';
 
 /** A subscription's lifetime: Kinesis ends it after 5 minutes. */
 export const SUBSCRIPTION_LIFETIME_MS = 5 * 60_000;
@@ -55,8 +55,6 @@ export interface SubscriptionDeps {
   pollMs?: number;
   lifetimeMs?: number;
 }
-
-const refuse = (type: string, message: string): ListingResult => ({ ok: false, status: 400, type, message });
 
 /**
  * Checks the call and opens the shard iterator. On success returns the function that streams the events into
