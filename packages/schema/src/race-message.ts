@@ -87,9 +87,9 @@ function scanText(text: string): unknown {
 /**
  * Reads a message from `bytes[0, length)` (within the budget) with the scanner: the clean copy or `MISS`.
  * Read in place when `bytes` is a Buffer with a 0 after the message (the sentinel the scanner needs, as
- * the Lambda's base64 decode leaves it), else from a copy. The scanner's text is the bytes one character a
- * byte (a plain copy): it checks and decodes the few non-ASCII strings itself, so no message pays for the
- * checked UTF-8 decode of the whole text unless it misses.
+ * the Lambda's base64 decode leaves it), else from a copy. The scanner makes each string from its own bytes
+ * (and checks and decodes the few non-ASCII ones itself), so no message pays for a text of the whole record,
+ * let alone the checked UTF-8 decode of it, unless it misses.
  */
 function scanBytes(bytes: Uint8Array, length: number): unknown {
   let b: Buffer;
@@ -99,7 +99,7 @@ function scanBytes(bytes: Uint8Array, length: number): unknown {
     scratch[length] = 0;
     b = scratch;
   }
-  return scanMessage(b, length, b.toString('latin1', 0, length), true);
+  return scanMessage(b, length, '', true);
 }
 
 /**
