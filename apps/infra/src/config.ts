@@ -3,13 +3,19 @@
  * "context") over defaults. Every value is validated here, and an error names the setting as the user wrote it.
  */
 import { fileURLToPath } from 'node:url';
-import { LAMBDA_BUNDLE, PARTITION_KEY_STRATEGIES, type PartitionKeyStrategy } from '@alleycat/schema';
+import {
+  LAMBDA_BUNDLE,
+  PARTITION_KEY_STRATEGIES,
+  type PartitionKeyStrategy,
+  planCapacity,
+} from '@alleycat/schema';
 import { DEFAULT_CONFIG, DEFAULT_EVENT_SOURCE, EVENT_SOURCE_BOUNDS } from './constants.js';
 import { ConfigError } from './errors.js';
 import {
   ACCOUNT_ID,
   BUCKET_NAME,
   boolean,
+  EMAIL,
   ENV_NAME,
   HOSTNAME,
   integer,
@@ -81,6 +87,22 @@ const SETTINGS = {
     env: 'ALLEYCAT_IOT_LOG_LEVEL',
     context: 'iotLogLevel',
     parse: oneOf<IotLogLevel>(['DEBUG', 'INFO', 'WARN', 'ERROR', 'DISABLED'], upper),
+  },
+  manageIotLogGroup: {
+    env: 'ALLEYCAT_MANAGE_IOT_LOG_GROUP',
+    context: 'manageIotLogGroup',
+    parse: boolean,
+  },
+  alarms: { env: 'ALLEYCAT_ALARMS', context: 'alarms', parse: boolean },
+  alarmEmail: {
+    env: 'ALLEYCAT_ALARM_EMAIL',
+    context: 'alarmEmail',
+    parse: pattern(EMAIL, 'an e-mail address'),
+  },
+  deployedShards: {
+    env: 'ALLEYCAT_DEPLOYED_SHARDS',
+    context: 'deployedShards',
+    parse: integer(1, 100_000),
   },
   lambdaLogLevel: {
     env: 'ALLEYCAT_LOG_LEVEL',
@@ -245,6 +267,19 @@ export function validateConfig(config: InfraConfig): InfraConfig {
       es.maximumRecordAgeInSeconds,
       `must not exceed the stream retention (${config.streamRetentionHours} h): records sent to the DLQ must still be in the stream to be replayed`,
     );
+  }
+  if (config.deployedShards !== undefined && config.streamMode === 'provisioned') {
+    // UpdateShardCount goes at most to double, and at least to half, the current count in one call.
+    const shards = planCapacity({ riders: config.riders }).shards;
+    const from = config.deployedShards;
+    if (shards > 2 * from || 2 * shards < from) {
+      const step = shards > from ? 2 * from : Math.ceil(from / 2);
+      throw new ConfigError(
+        SETTINGS.riders.env,
+        config.riders,
+        `needs ${shards} shards, and Kinesis scales a stream from ${from} (${SETTINGS.deployedShards.env}) to between ${Math.ceil(from / 2)} and ${2 * from} in one update: deploy in steps (next: riders for ${step} shards), at most 10 a day, or use ALLEYCAT_STREAM_MODE=on-demand`,
+      );
+    }
   }
   // Re-parse every field so a hand-built config gets the same checks as env and context.
   for (const [key, setting] of Object.entries(SETTINGS)) {

@@ -16,6 +16,15 @@ export const IOT_DATA_ENDPOINT_TYPE = 'iot:Data-ATS';
 /** IoT Core writes its logs (v2) to this log group; the stack creates it to bound its retention. */
 export const IOT_LOG_GROUP = 'AWSIotLogsV2';
 
+/** Terraform the synthesized JSON needs: 1.5 (import blocks, `check`), 1.10 for S3-native state locking. */
+export const TERRAFORM_REQUIRED_VERSION = '>= 1.5';
+export const TERRAFORM_REQUIRED_VERSION_S3_LOCKING = '>= 1.10';
+
+/** Alarm on the Lambda's iterator age (the oldest record of a batch) past this: the stream is falling behind. */
+export const ITERATOR_AGE_ALARM_MS = 60_000;
+/** Evaluation period of the alarms (seconds). */
+export const ALARM_PERIOD_SECONDS = 300;
+
 /** SQS keeps messages at most 14 days: the DLQ keeps its failure records as long as SQS allows. */
 export const DLQ_RETENTION_SECONDS = 14 * 24 * 60 * 60;
 /** Days a KMS key waits before deletion once scheduled (7–30); the longest window to change one's mind. */
@@ -78,6 +87,8 @@ export const DEFAULT_CONFIG: Readonly<Omit<InfraConfig, 'lambdaBundleDir' | 'eve
   streamRetentionHours: 24,
   partitionKeyStrategy: DEFAULT_PARTITION_KEY_STRATEGY,
   iotLogLevel: 'ERROR',
+  manageIotLogGroup: true,
+  alarms: true,
   lambdaLogLevel: 'INFO',
   archive: false,
   lambdaMemoryMb: 512,

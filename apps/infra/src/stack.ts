@@ -10,7 +10,13 @@ import { DataAwsIotEndpoint } from '@cdktf/provider-aws/lib/data-aws-iot-endpoin
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
-import { APP_NAME, IOT_DATA_ENDPOINT_TYPE } from './constants.js';
+import {
+  APP_NAME,
+  IOT_DATA_ENDPOINT_TYPE,
+  TERRAFORM_REQUIRED_VERSION,
+  TERRAFORM_REQUIRED_VERSION_S3_LOCKING,
+} from './constants.js';
+import { Alarms } from './constructs/alarms.js';
 import { Archive } from './constructs/archive.js';
 import { BikePolicy } from './constructs/bike-policy.js';
 import { EncryptionKey } from './constructs/encryption-key.js';
@@ -37,6 +43,8 @@ export class AlleycatStack extends TerraformStack {
   /** The scheduled rule that invokes the ingest Lambda's sweep; undefined when the schedule is `off`. */
   readonly sweep: SweepSchedule | undefined;
   readonly archive: Archive;
+  /** CloudWatch alarms into an SNS topic; undefined when alarms are off. */
+  readonly alarms: Alarms | undefined;
 
   constructor(scope: Construct, config: InfraConfig) {
     const names = resourceNames(config.environment);
@@ -58,6 +66,11 @@ export class AlleycatStack extends TerraformStack {
       // S3-native state locking (Terraform ≥ 1.10); cdktf 0.21's S3Backend does not know the option yet.
       this.addOverride('terraform.backend.s3.use_lockfile', true);
     }
+    // Said in the JSON, so an older Terraform stops at `init` with the version it needs.
+    this.addOverride(
+      'terraform.required_version',
+      config.stateBucket === undefined ? TERRAFORM_REQUIRED_VERSION : TERRAFORM_REQUIRED_VERSION_S3_LOCKING,
+    );
 
     const account = config.accountId ?? new DataAwsCallerIdentity(this, 'caller').accountId;
     const iotDataEndpoint =
@@ -106,6 +119,7 @@ export class AlleycatStack extends TerraformStack {
       level: config.iotLogLevel,
       roleName: names.role('iot-logging'),
       retentionDays: config.logRetentionDays,
+      manageLogGroup: config.manageIotLogGroup,
       arns,
     });
 
@@ -153,6 +167,17 @@ export class AlleycatStack extends TerraformStack {
 
     const bikePolicy = new BikePolicy(this, 'bike', { name: names.bikePolicy, arns });
 
+    this.alarms = config.alarms
+      ? new Alarms(this, 'alarms', {
+          prefix: names.prefix,
+          arns,
+          ...(config.alarmEmail === undefined ? {} : { email: config.alarmEmail }),
+          dlqName: names.dlq,
+          functionName: names.function,
+          streamName: names.stream,
+        })
+      : undefined;
+
     const outputs: Record<string, { value: string; description: string }> = {
       stream_name: { value: stream.name, description: 'Kinesis stream of race messages' },
       stream_arn: { value: stream.arn, description: 'Kinesis stream ARN' },
@@ -193,6 +218,12 @@ export class AlleycatStack extends TerraformStack {
       outputs['stream_consumer_arn'] = {
         value: consumer.arn,
         description: 'Enhanced fan-out consumer the event source mapping reads through',
+      };
+    }
+    if (this.alarms !== undefined) {
+      outputs['alarm_topic_arn'] = {
+        value: this.alarms.topic.arn,
+        description: 'SNS topic of the alarms (subscribe whoever should hear of dropped or late records)',
       };
     }
     if (this.sweep !== undefined) {

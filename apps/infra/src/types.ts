@@ -36,6 +36,11 @@ export interface InfraConfig {
   streamRetentionHours: number;
   partitionKeyStrategy: PartitionKeyStrategy;
   iotLogLevel: IotLogLevel;
+  /**
+   * Create (and bound the retention of) the account-wide `AWSIotLogsV2` log group. Off when the group already
+   * exists in the account and region (IoT logging was on before), which a create would fail on.
+   */
+  manageIotLogGroup: boolean;
   lambdaLogLevel: LambdaLogLevel;
   /** When unset, `aws_caller_identity` looks it up at plan time. */
   accountId?: string;
@@ -59,6 +64,18 @@ export interface InfraConfig {
   archiveExpiryDays: number;
   /** Deletion protection on the table, and buckets that refuse to be destroyed while they hold objects. */
   protectData: boolean;
+  /**
+   * CloudWatch alarms (DLQ, Lambda errors and iterator age, invalid records, throttled stream writes) into an
+   * SNS topic, so that a record set aside reaches a person.
+   */
+  alarms: boolean;
+  /** An e-mail address subscribed to the alarm topic (it must confirm the subscription). */
+  alarmEmail?: string;
+  /**
+   * The shard count deployed now, if any: synthesis refuses a provisioned shard count Kinesis cannot reach from
+   * it in one `UpdateShardCount` (more than double, or less than half).
+   */
+  deployedShards?: number;
   /** S3 bucket for remote Terraform state (cdktf deploy); unset keeps cdktf's local state file. */
   stateBucket?: string;
   /** Folder holding the ingest Lambda's bundle; default `apps/ingest-lambda/dist/lambda`. */

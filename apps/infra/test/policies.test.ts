@@ -35,6 +35,8 @@ const EXCEPTIONS = {
 } as const;
 
 const SERVICES = ['iot.amazonaws.com', 'lambda.amazonaws.com', 'firehose.amazonaws.com'];
+/** Services a resource policy of this stack lets in (not to assume a role): CloudWatch alarms into the topic. */
+const GRANTED_SERVICES = ['cloudwatch.amazonaws.com'];
 
 interface FoundPolicy {
   where: string;
@@ -72,7 +74,7 @@ function isOwnResource(json: Json, resource: string): boolean {
   return region === TEST_REGION && account === TEST_ACCOUNT && wildcardOk;
 }
 
-function checkStatement(json: Json, where: string, s: Statement): string[] {
+function checkStatement(json: Json, where: string, s: Statement, attribute = 'assume_role_policy'): string[] {
   const problems: string[] = [];
   const actions = list(s.Action);
   const id = `${where} ${s.Sid ?? '(no Sid)'}`;
@@ -82,6 +84,19 @@ function checkStatement(json: Json, where: string, s: Statement): string[] {
   }
   for (const action of actions) {
     if (action.includes('*')) problems.push(`${id}: wildcard action ${action}`);
+  }
+  if (s.Principal !== undefined && attribute !== 'assume_role_policy') {
+    // A resource policy letting a service in: a listed one, scoped to this account, on this stack's resources.
+    const services = s.Principal === '*' ? ['*'] : list(s.Principal.Service);
+    if (s.Principal === '*' || s.Principal.AWS !== undefined) problems.push(`${id}: principal not a service`);
+    for (const service of services) {
+      if (!GRANTED_SERVICES.includes(service)) problems.push(`${id}: unexpected service principal ${service}`);
+    }
+    if (!JSON.stringify(s.Condition ?? {}).includes(TEST_ACCOUNT)) problems.push(`${id}: not scoped to the account`);
+    for (const resource of list(s.Resource)) {
+      if (!isOwnResource(json, resource)) problems.push(`${id}: resource not this stack's: ${resource}`);
+    }
+    return problems;
   }
   if (s.Principal !== undefined) {
     // A trust policy: one named service, scoped to this account unless listed as an exception.
@@ -137,11 +152,11 @@ describe('least privilege', () => {
   it.each(['default', 'archive'])('holds for every policy document (%s stack)', (which) => {
     const json = which === 'default' ? base.json : archived.json;
     const policies = policiesIn(json);
-    // 4 trust + 4 permission policies, 2 bucket policies, 1 queue policy, 1 IoT policy.
-    expect(policies).toHaveLength(12);
-    const problems = policies.flatMap(({ where, doc }) => {
+    // 4 trust + 4 permission policies, 2 bucket policies, 1 queue policy, 1 topic policy, 1 IoT policy.
+    expect(policies).toHaveLength(13);
+    const problems = policies.flatMap(({ where, attribute, doc }) => {
       expect(doc.Version).toBe('2012-10-17');
-      return doc.Statement.flatMap((s) => checkStatement(json, where, s));
+      return doc.Statement.flatMap((s) => checkStatement(json, where, s, attribute));
     });
     expect(problems).toEqual([]);
   });
@@ -302,6 +317,26 @@ describe('least privilege', () => {
       bad({ Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole', Resource: undefined }),
     ).toEqual(['probe Probe: iot.amazonaws.com not scoped to the account']);
     expect(bad({ Principal: '*', Action: 'sts:AssumeRole', Resource: undefined }).length).toBeGreaterThan(0);
+    // In a resource policy: a service let in must be a listed one, scoped to this account.
+    const grant = (s: Partial<Statement>) =>
+      checkStatement(
+        json,
+        'probe',
+        {
+          Sid: 'Probe',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: '${aws_sns_topic.alarm_topic.arn}',
+          Condition: { StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT } },
+          ...s,
+        } as Statement,
+        'policy',
+      );
+    expect(grant({})).toEqual([]);
+    expect(grant({ Condition: undefined })).toEqual(['probe Probe: not scoped to the account']);
+    expect(grant({ Principal: { Service: 'sns.amazonaws.com' } })).toHaveLength(1);
+    expect(grant({ Resource: 'arn:aws:sns:eu-west-1:999999999999:other' })).toHaveLength(1);
     expect(
       checkStatement(json, 'probe', { Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }),
     ).toHaveLength(1);

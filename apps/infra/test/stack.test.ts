@@ -100,7 +100,10 @@ describe('provider and stack', () => {
 
   it('keeps local state unless a state bucket is configured, then uses S3 with native locking', () => {
     expect(Object.keys(json['terraform'].backend)).toEqual(['local']);
+    expect(json['terraform'].required_version).toBe('>= 1.5');
     const remote = variant({ ALLEYCAT_STATE_BUCKET: 'my-terraform-state' });
+    // use_lockfile is Terraform 1.10's: an older one stops at init, saying so.
+    expect(remote['terraform'].required_version).toBe('>= 1.10');
     expect(remote['terraform'].backend.s3).toMatchObject({
       bucket: 'my-terraform-state',
       key: 'alleycat/test/terraform.tfstate',
@@ -129,6 +132,32 @@ describe('Kinesis stream', () => {
       planCapacity({ riders: 40_000 }).shards,
     );
     expect(big['resource'].aws_kinesis_stream.stream.shard_count).toBe(50);
+  });
+
+  it('refuses a shard count one UpdateShardCount cannot reach from the deployed one', () => {
+    // 1,000 riders → 2 shards; 40,000 → 50: Kinesis goes at most to double (or half) in one update.
+    const from = planCapacity({ riders: 1_000 }).shards;
+    expect(() => testConfig({ ALLEYCAT_RIDERS: '40000', ALLEYCAT_DEPLOYED_SHARDS: String(from) })).toThrow(
+      new RegExp(
+        `ALLEYCAT_RIDERS: needs 50 shards.*from ${from} \\(ALLEYCAT_DEPLOYED_SHARDS\\).*next: riders for ${2 * from} shards`,
+      ),
+    );
+    expect(() => testConfig({ ALLEYCAT_RIDERS: '1000', ALLEYCAT_DEPLOYED_SHARDS: '50' })).toThrow(
+      /between 25 and 100/,
+    );
+    // A step Kinesis takes, and any count on demand.
+    const doubled = planCapacity({ riders: 2_000 }).shards;
+    expect(doubled).toBeLessThanOrEqual(2 * from);
+    expect(testConfig({ ALLEYCAT_RIDERS: '2000', ALLEYCAT_DEPLOYED_SHARDS: String(from) }).riders).toBe(
+      2_000,
+    );
+    expect(
+      testConfig({
+        ALLEYCAT_RIDERS: '40000',
+        ALLEYCAT_DEPLOYED_SHARDS: '2',
+        ALLEYCAT_STREAM_MODE: 'on-demand',
+      }).streamMode,
+    ).toBe('on-demand');
   });
 
   it('can be on-demand (no shard count)', () => {
@@ -188,7 +217,21 @@ describe('IoT logging', () => {
     expect(options.disable_all_logs).toBe(false);
     expect(target(json, options.role_arn).type).toBe('aws_iam_role');
     const groups = Object.values(resources(json, 'aws_cloudwatch_log_group'));
-    expect(groups.find((g) => g.name === IOT_LOG_GROUP)?.retention_in_days).toBe(14);
+    const group = groups.find((g) => g.name === IOT_LOG_GROUP);
+    expect(group?.retention_in_days).toBe(14);
+    // The account's group (other workloads' IoT logs too): a destroy leaves it.
+    expect(group?.skip_destroy).toBe(true);
+  });
+
+  it('leaves an existing AWSIotLogsV2 alone when told to (a create would fail on it)', () => {
+    const unmanaged = variant({ ALLEYCAT_MANAGE_IOT_LOG_GROUP: 'false' });
+    const groups = Object.values(resources(unmanaged, 'aws_cloudwatch_log_group'));
+    expect(groups.map((g) => g.name)).not.toContain(IOT_LOG_GROUP);
+    const options = single(unmanaged, 'aws_iot_logging_options');
+    expect(options.depends_on).toHaveLength(1);
+    expect(options.depends_on[0]).toMatch(/^aws_iam_role_policy\./);
+    // IoT creates the group on its first log: its role may.
+    expect(JSON.stringify(unmanaged)).toContain('logs:CreateLogGroup');
   });
 
   it('takes DEBUG, and DISABLED turns logging off', () => {
@@ -548,11 +591,104 @@ describe('device access', () => {
   });
 });
 
+describe('alarms', () => {
+  const alarmsOf = (j: Json) => Object.values(resources(j, 'aws_cloudwatch_metric_alarm'));
+
+  it('watch the DLQ, the Lambda (errors, iterator age, invalid records) and throttled stream writes', () => {
+    const byName = new Map(alarmsOf(json).map((a) => [a.alarm_name as string, a]));
+    expect([...byName.keys()].sort()).toEqual(
+      [
+        'test-alleycat-dlq-not-empty',
+        'test-alleycat-ingest-errors',
+        'test-alleycat-ingest-iterator-age',
+        'test-alleycat-invalid-records',
+        'test-alleycat-stream-writes-throttled',
+      ].sort(),
+    );
+    const fn = single(json, 'aws_lambda_function');
+    const dlq = resources(json, 'aws_sqs_queue')['dlq']!;
+    const stream = single(json, 'aws_kinesis_stream');
+    expect(byName.get('test-alleycat-dlq-not-empty')).toMatchObject({
+      namespace: 'AWS/SQS',
+      metric_name: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: dlq.name },
+      threshold: 0,
+    });
+    expect(byName.get('test-alleycat-ingest-errors')).toMatchObject({
+      namespace: 'AWS/Lambda',
+      metric_name: 'Errors',
+      dimensions: { FunctionName: fn.function_name },
+    });
+    expect(byName.get('test-alleycat-ingest-iterator-age')).toMatchObject({
+      metric_name: 'IteratorAge',
+      statistic: 'Maximum',
+      threshold: 60_000,
+    });
+    // The Lambda's own EMF metric, under the namespace and service dimension it is configured with.
+    const invalid = byName.get('test-alleycat-invalid-records')!;
+    expect(invalid.namespace).toBe(fn.environment.variables.POWERTOOLS_METRICS_NAMESPACE);
+    expect(invalid.dimensions).toEqual({ service: fn.environment.variables.POWERTOOLS_SERVICE_NAME });
+    expect(invalid.metric_name).toBe('InvalidRecords');
+    expect(byName.get('test-alleycat-stream-writes-throttled')).toMatchObject({
+      namespace: 'AWS/Kinesis',
+      metric_name: 'WriteProvisionedThroughputExceeded',
+      dimensions: { StreamName: stream.name },
+    });
+    for (const alarm of byName.values()) {
+      expect(alarm.comparison_operator).toBe('GreaterThanThreshold');
+      expect(alarm.treat_missing_data).toBe('notBreaching');
+      expect(alarm.alarm_actions).toEqual([ref(json, 'aws_sns_topic', 'arn', 'alarm_topic')]);
+      expect(alarm.ok_actions).toEqual(alarm.alarm_actions);
+    }
+  });
+
+  it('publish to a topic only this account’s alarms may publish to, over TLS', () => {
+    const policy = JSON.parse(single(json, 'aws_sns_topic_policy').policy);
+    const [allowAlarms, denyPlain] = policy.Statement;
+    expect(allowAlarms).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT },
+        ArnLike: {
+          'aws:SourceArn': `arn:aws:cloudwatch:${TEST_REGION}:${TEST_ACCOUNT}:alarm:test-alleycat-*`,
+        },
+      },
+    });
+    expect(denyPlain).toMatchObject({
+      Effect: 'Deny',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+    expect(resources(json, 'aws_sns_topic_subscription')).toEqual({});
+  });
+
+  it('subscribe an e-mail address when given one, and refuse one that is not', () => {
+    const withEmail = variant({ ALLEYCAT_ALARM_EMAIL: 'ops@example.com' });
+    expect(single(withEmail, 'aws_sns_topic_subscription')).toMatchObject({
+      protocol: 'email',
+      endpoint: 'ops@example.com',
+      topic_arn: ref(withEmail, 'aws_sns_topic', 'arn', 'alarm_topic'),
+    });
+    expect(() => testConfig({ ALLEYCAT_ALARM_EMAIL: 'ops at example' })).toThrow(
+      /ALLEYCAT_ALARM_EMAIL: must be an e-mail address/,
+    );
+  });
+
+  it('can be switched off: no topic, no alarm, no output', () => {
+    const off = variant({ ALLEYCAT_ALARMS: 'off' });
+    expect(alarmsOf(off)).toEqual([]);
+    expect(resources(off, 'aws_sns_topic')).toEqual({});
+    expect(off['output'].alarm_topic_arn).toBeUndefined();
+  });
+});
+
 describe('outputs', () => {
-  it('names the stream, endpoint, topics, table, DLQ, buckets and sweep rule', () => {
+  it('names the stream, endpoint, topics, table, DLQ, buckets, sweep rule and alarm topic', () => {
     const outputs = json['output'];
     expect(Object.keys(outputs).sort()).toEqual(
       [
+        'alarm_topic_arn',
         'archive_bucket',
         'bike_policy_name',
         'dlq_url',
@@ -588,6 +724,7 @@ describe('inventory', () => {
       aws_cloudwatch_event_rule: 1,
       aws_cloudwatch_event_target: 1,
       aws_cloudwatch_log_group: 2,
+      aws_cloudwatch_metric_alarm: 5,
       aws_dynamodb_table: 1,
       aws_iam_role: 4,
       aws_iam_role_policy: 4,
@@ -607,6 +744,8 @@ describe('inventory', () => {
       aws_s3_bucket_policy: 2,
       aws_s3_bucket_public_access_block: 2,
       aws_s3_bucket_server_side_encryption_configuration: 2,
+      aws_sns_topic: 1,
+      aws_sns_topic_policy: 1,
       aws_sqs_queue: 1,
       aws_sqs_queue_policy: 1,
     });

@@ -70,41 +70,46 @@ describe('terraform', () => {
     expect(requireTerraform()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('validates and plans the default stack: 37 resources to create (enhanced fan-out consumer and sweep included)', () => {
+  it('validates and plans the default stack: 44 resources to create (enhanced fan-out consumer, sweep and alarms included)', () => {
     requireTerraform();
     const { s, validate, changes, summary } = synthValidatePlan({});
     expect(validate.stdout).toContain('Success! The configuration is valid.');
-    expect(summary).toEqual({ add: 37, change: 0, import: 0, remove: 0, operation: 'plan' });
+    expect(summary).toEqual({ add: 44, change: 0, import: 0, remove: 0, operation: 'plan' });
     expect(changes.every((c) => c.action === 'create')).toBe(true);
-    expect(changes).toHaveLength(37);
+    expect(changes).toHaveLength(44);
     expect(changes).toHaveLength(allResources(s.json).length);
     const addrs = changes.map((c) => c.resource.addr);
     expect(addrs).toContain('aws_kinesis_stream.stream');
     expect(addrs).toContain('aws_kinesis_stream_consumer.ingest_consumer');
     for (const addr of SWEEP_ADDRS) expect(addrs).toContain(addr);
+    expect(addrs).toContain('aws_sns_topic.alarm_topic');
   });
 
-  it('validates and plans with enhanced fan-out and the sweep off: 33 resources, no consumer, no sweep', () => {
+  it('validates and plans with enhanced fan-out, the sweep, the alarms and the IoT log group off: 32 resources', () => {
     requireTerraform();
     const { validate, changes, summary } = synthValidatePlan({
       ALLEYCAT_ESM_ENHANCED_FAN_OUT: 'false',
       ALLEYCAT_SWEEP_SCHEDULE: 'off',
+      ALLEYCAT_ALARMS: 'off',
+      ALLEYCAT_MANAGE_IOT_LOG_GROUP: 'false',
     });
     expect(validate.stdout).toContain('Success! The configuration is valid.');
-    expect(summary).toMatchObject({ add: 33, change: 0, remove: 0 });
+    expect(summary).toMatchObject({ add: 32, change: 0, remove: 0 });
     const addrs = changes.map((c) => c.resource.addr);
     expect(addrs).not.toContain('aws_kinesis_stream_consumer.ingest_consumer');
     for (const addr of SWEEP_ADDRS) expect(addrs).not.toContain(addr);
+    expect(addrs.filter((a) => a.startsWith('aws_cloudwatch_metric_alarm.'))).toEqual([]);
   });
 
-  it('validates and plans with archiving on, 40,000 riders and a cron sweep: 40 resources', () => {
+  it('validates and plans with archiving on, 40,000 riders, a cron sweep and an alarm e-mail: 48 resources', () => {
     requireTerraform();
     const { s, changes, summary } = synthValidatePlan({
       ALLEYCAT_ARCHIVE: 'true',
       ALLEYCAT_RIDERS: '40000',
       ALLEYCAT_SWEEP_SCHEDULE: 'cron(0/5 * * * ? *)',
+      ALLEYCAT_ALARM_EMAIL: 'ops@example.com',
     });
-    expect(summary).toMatchObject({ add: 40, change: 0, remove: 0 });
+    expect(summary).toMatchObject({ add: 48, change: 0, remove: 0 });
     expect(s.json['resource'].aws_cloudwatch_event_rule.sweep_rule.schedule_expression).toBe(
       'cron(0/5 * * * ? *)',
     );

@@ -11,25 +11,32 @@ export interface IotLoggingProps {
   level: IotLogLevel;
   roleName: string;
   retentionDays: number;
+  /** Create the log group (false: it exists already, or IoT creates it on its first log). */
+  manageLogGroup: boolean;
   arns: Arns;
 }
 
 /**
  * IoT Core logging (account-wide in the region) into `AWSIotLogsV2`, so a failed rule delivery can be
- * diagnosed. The stack owns the log group to bound its retention.
+ * diagnosed. By default the stack creates the log group to bound its retention; being the account's, it is
+ * left in place (with its logs) when the stack is destroyed. Where it exists already, the stack leaves it
+ * alone (`manageLogGroup` false) or it is imported (README).
  */
 export class IotLogging extends Construct {
   readonly options: IotLoggingOptions;
-  readonly logGroup: CloudwatchLogGroup;
+  readonly logGroup: CloudwatchLogGroup | undefined;
   readonly role: ServiceRole;
 
   constructor(scope: Construct, id: string, props: IotLoggingProps) {
     super(scope, id);
     const { arns } = props;
-    this.logGroup = new CloudwatchLogGroup(this, 'log-group', {
-      name: IOT_LOG_GROUP,
-      retentionInDays: props.retentionDays,
-    });
+    this.logGroup = props.manageLogGroup
+      ? new CloudwatchLogGroup(this, 'log-group', {
+          name: IOT_LOG_GROUP,
+          retentionInDays: props.retentionDays,
+          skipDestroy: true,
+        })
+      : undefined;
     this.role = new ServiceRole(this, 'role', {
       name: props.roleName,
       description: `IoT Core logging into ${IOT_LOG_GROUP}`,
@@ -49,7 +56,7 @@ export class IotLogging extends Construct {
       defaultLogLevel: disabled ? 'ERROR' : props.level,
       disableAllLogs: disabled,
       roleArn: this.role.arn,
-      dependsOn: [this.role.policy, this.logGroup],
+      dependsOn: this.logGroup === undefined ? [this.role.policy] : [this.role.policy, this.logGroup],
     });
   }
 }
