@@ -90,9 +90,11 @@ function checkStatement(json: Json, where: string, s: Statement, attribute = 'as
     const services = s.Principal === '*' ? ['*'] : list(s.Principal.Service);
     if (s.Principal === '*' || s.Principal.AWS !== undefined) problems.push(`${id}: principal not a service`);
     for (const service of services) {
-      if (!GRANTED_SERVICES.includes(service)) problems.push(`${id}: unexpected service principal ${service}`);
+      if (!GRANTED_SERVICES.includes(service))
+        problems.push(`${id}: unexpected service principal ${service}`);
     }
-    if (!JSON.stringify(s.Condition ?? {}).includes(TEST_ACCOUNT)) problems.push(`${id}: not scoped to the account`);
+    if (!JSON.stringify(s.Condition ?? {}).includes(TEST_ACCOUNT))
+      problems.push(`${id}: not scoped to the account`);
     for (const resource of list(s.Resource)) {
       if (!isOwnResource(json, resource)) problems.push(`${id}: resource not this stack's: ${resource}`);
     }
