@@ -66,6 +66,9 @@ export async function startFaultStack(
         if (log.length > 6_000) log.splice(1_000, log.length - 5_000);
       }
     },
+    // The parts a test kills on purpose: noted in the log, not shouted on stderr.
+    onPartExit: (part, code, signal) =>
+      log.push(`${new Date().toISOString().slice(11, 23)} [${part.label}] exited (${signal ?? code})`),
   }).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw error;

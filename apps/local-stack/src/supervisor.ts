@@ -60,6 +60,20 @@ export type PartOutputHandler = (
   stream: 'stdout' | 'stderr',
 ) => void;
 
+/** A part that exited without being stopped (it crashed, or something killed it). */
+export type PartExitHandler = (
+  part: { name: PartName; label: string; pid: number },
+  code: number | null,
+  signal: NodeJS.Signals | null,
+) => void;
+
+/** Default: say it on stderr, naming the part, so a crash is never silent. */
+const reportPartExit: PartExitHandler = (part, code, signal) => {
+  process.stderr.write(
+    `\n[alleycat] ${part.label} (pid ${part.pid}) exited unexpectedly (${signal === null ? `code ${code}` : signal}); the other parts keep running — stop the stack and start it again\n`,
+  );
+};
+
 export interface SupervisorOptions {
   /**
    * Where parts' output goes. Default: this process's stdout/stderr (inherited). With a handler, each line
@@ -67,6 +81,8 @@ export interface SupervisorOptions {
    * its leaderboard).
    */
   onOutput?: PartOutputHandler;
+  /** Called when a ready part exits without `stop`/`stopAll` (default: a line on stderr). */
+  onPartExit?: PartExitHandler;
 }
 
 export class Supervisor {
@@ -75,9 +91,13 @@ export class Supervisor {
     for (const part of this.parts) part.child.kill('SIGKILL');
   };
   private readonly onOutput: PartOutputHandler | undefined;
+  private readonly onPartExit: PartExitHandler;
+  /** Children being stopped on purpose: their exit is not reported. */
+  private readonly stopping = new WeakSet<ChildProcess>();
 
   constructor(options: SupervisorOptions = {}) {
     this.onOutput = options.onOutput;
+    this.onPartExit = options.onPartExit ?? reportPartExit;
     process.on('exit', this.onExit);
   }
 
@@ -152,6 +172,12 @@ export class Supervisor {
       restartWith: { config: pinPorts(config, urls), env, label },
     };
     this.parts.push(part);
+    child.once('exit', (code, signal) => {
+      if (this.stopping.has(child)) return;
+      const index = this.parts.indexOf(part);
+      if (index >= 0) this.parts.splice(index, 1);
+      this.onPartExit({ name, label, pid: part.pid }, code, signal);
+    });
     return part;
   }
 
@@ -182,6 +208,7 @@ export class Supervisor {
 
   /** Stops one part (SIGTERM, then SIGKILL after a grace period). */
   async stop(part: RunningPart): Promise<void> {
+    this.stopping.add(part.child);
     await stopChild(part.child);
     const index = this.parts.indexOf(part);
     if (index >= 0) this.parts.splice(index, 1);
@@ -238,6 +265,8 @@ export interface StackOptions {
   externalBroker?: string;
   /** Parts' output lines go here instead of this process's stdout/stderr. */
   onOutput?: PartOutputHandler;
+  /** A part that exits without being stopped; default: a line on stderr. */
+  onPartExit?: PartExitHandler;
   /**
    * Test/dev knob: fire every scheduled rule (EventBridge `schedule_expression`) every this many ms instead of
    * the synthesized rate (e.g. `rate(1 minute)`), which stays the production value. Default: the rule's rate.
@@ -255,7 +284,10 @@ export interface RunningStack {
 /** Brings the whole stack up from the synthesized config; on any failure stops what was started. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { config, ports } = options;
-  const supervisor = new Supervisor(options.onOutput ? { onOutput: options.onOutput } : {});
+  const supervisor = new Supervisor({
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ...(options.onPartExit ? { onPartExit: options.onPartExit } : {}),
+  });
   const dirs = {
     errorsBucket: path.join(options.dataDir, 'errors-bucket'),
     onFailure: path.join(options.dataDir, 'on-failure'),

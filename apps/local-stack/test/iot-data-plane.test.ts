@@ -3,7 +3,11 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { INGEST_RULE_SQL, INGEST_TOPIC, resultsTopicFor } from '@alleycat/schema';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import {
+  GetRetainedMessageCommand,
+  IoTDataPlaneClient,
+  PublishCommand,
+} from '@aws-sdk/client-iot-data-plane';
 import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
@@ -227,5 +231,48 @@ describe('IoT data plane Publish', () => {
       message: expect.stringMatching(/slashes/),
     });
     expect(dataPlane.stats().rejected).toBe(5);
+  });
+
+  it('says retained-message calls are not emulated (501), never "nothing retained" (404)', async () => {
+    const retained = await iot
+      .send(new GetRetainedMessageCommand({ topic: 'a' }))
+      .catch((e: unknown) => e as Error & { $metadata: { httpStatusCode: number } });
+    expect(retained).toMatchObject({ name: 'NotImplementedException', $metadata: { httpStatusCode: 501 } });
+    expect((retained as Error).message).toMatch(/not emulated/);
+  });
+
+  it('answers 503 at once while its broker is down, and publishes again once it is back', async () => {
+    const own = await startBroker({ wsPort: null });
+    const port = Number(new URL(own.mqttUrl).port);
+    const plane = await startIotDataPlane({ brokerUrl: own.mqttUrl, clientId: 'iot-data-plane-2' });
+    const client = new IoTDataPlaneClient({
+      endpoint: plane.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    let back: RunningBroker | undefined;
+    try {
+      await own.close();
+      const started = Date.now();
+      const down = await client
+        .send(new PublishCommand({ topic: 'a', qos: 1, payload: new Uint8Array(1) }))
+        .catch((e: unknown) => e as Error & { $metadata: { httpStatusCode: number } });
+      expect(down).toMatchObject({ name: 'ServiceUnavailableException', $metadata: { httpStatusCode: 503 } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      back = await startBroker({ port, wsPort: null });
+      await waitFor(
+        () =>
+          client.send(new PublishCommand({ topic: 'a', qos: 1, payload: new Uint8Array(1) })).then(
+            () => true as const,
+            () => undefined,
+          ),
+        10_000,
+      );
+    } finally {
+      client.destroy();
+      await plane.close();
+      await back?.close();
+    }
   });
 });

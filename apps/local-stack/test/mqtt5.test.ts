@@ -413,13 +413,27 @@ describe('what the broker says to MQTT 5 clients', () => {
     expect(((await broken.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x81);
     await broken.closed;
 
+    // A user property whose value runs past the end of the packet, published where someone listens: mqtt-packet
+    // reads it as null, which must close this connection (0x81), not crash the broker on the way out.
+    const truncated = await rawClient(broker.mqttUrl);
+    truncated.send({ cmd: 'connect', protocolVersion: 5, clientId: 'trunc', clean: true, keepalive: 30 });
+    await truncated.next('connack');
+    const listener = await connect(broker.mqttUrl, 'listener');
+    await listener.subscribeAsync('t', { qos: 0 });
+    truncated.socket.write(
+      // Properties (6 bytes): a User Property named "a" whose value length (255) is all that is left of them.
+      Buffer.from([0x30, 0x0a, 0x00, 0x01, 0x74, 0x06, 0x26, 0x00, 0x01, 0x61, 0x00, 0xff]),
+    );
+    expect(((await truncated.next('disconnect')) as mqttPacket.IDisconnectPacket).reasonCode).toBe(0x81);
+    await truncated.closed;
+
     const seen: string[] = [];
     bystander.on('message', (topic) => seen.push(topic));
     const pub = await connect(broker.mqttUrl, 'after');
     await pub.publishAsync('x/2', 'still fine', { qos: 1 });
     await waitFor(() => seen.length === 1 || undefined);
     expect(bystander.connected).toBe(true);
-    expect(broker.mqtt5Stats().protocolErrors).toBe(2);
+    expect(broker.mqtt5Stats().protocolErrors).toBe(3);
   });
 });
 
@@ -546,12 +560,78 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
   });
 
   it('closes a silent client with DISCONNECT 0x8D after 1.5 × its keep-alive', async () => {
-    const raw = await rawClient(broker.mqttUrl);
-    raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'sleepy', clean: true, keepalive: 1 });
-    await raw.next('connack');
-    const disconnect = (await raw.next('disconnect')) as mqttPacket.IDisconnectPacket;
-    expect(disconnect.reasonCode).toBe(0x8d);
-    await raw.closed;
+    // IoT Core's 30 s floor, lowered for this test so that it takes 1.5 s rather than 45.
+    const quick = await startBroker({ wsPort: null, minKeepaliveSeconds: 1 });
+    try {
+      const raw = await rawClient(quick.mqttUrl);
+      raw.send({ cmd: 'connect', protocolVersion: 5, clientId: 'sleepy', clean: true, keepalive: 1 });
+      await raw.next('connack');
+      const disconnect = (await raw.next('disconnect')) as mqttPacket.IDisconnectPacket;
+      expect(disconnect.reasonCode).toBe(0x8d);
+      await raw.closed;
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('applies IoT Core’s keep-alive bounds (under 30 s → 30, none or over 1,200 → 1,200) and says so', async () => {
+    const asked = async (clientId: string, keepalive: number) => {
+      const raw = await rawClient(broker.mqttUrl);
+      raw.send({ cmd: 'connect', protocolVersion: 5, clientId, clean: true, keepalive });
+      const connack = (await raw.next('connack')) as mqttPacket.IConnackPacket;
+      raw.socket.destroy();
+      return connack.properties?.serverKeepAlive;
+    };
+    expect(await asked('k5', 5)).toBe(30);
+    expect(await asked('k0', 0)).toBe(1200);
+    expect(await asked('k5000', 5000)).toBe(1200);
+    expect(await asked('k60', 60)).toBeUndefined();
+    // A 3.1.1 client is held to the same bounds (aedes's timer: 1.5 × the keep-alive).
+    const v4 = await mqtt.connectAsync(broker.mqttUrl, { clientId: 'k4', keepalive: 5, reconnectPeriod: 0 });
+    clients.push(v4);
+    const held = (broker.aedes as unknown as { clients: Record<string, { _keepaliveInterval: number }> })
+      .clients['k4']!;
+    expect(held._keepaliveInterval).toBe(30 * 1500 + 1);
+  });
+
+  it('refuses a shared subscription from a 3.1.1 client (SUBACK 0x80) rather than granting one that never delivers', async () => {
+    const v4 = await mqtt.connectAsync(broker.mqttUrl, { clientId: 'sharer', reconnectPeriod: 0 });
+    clients.push(v4);
+    // mqtt.js turns a SUBACK failure code into an error carrying the SUBACK.
+    const error = await v4.subscribeAsync(['$share/grp/sh/t', 'sh/t'], { qos: 1 }).then(
+      () => undefined,
+      (e: { packet?: mqttPacket.ISubackPacket }) => e,
+    );
+    expect(error?.packet?.granted).toEqual([128, 1]);
+  });
+
+  it('refuses a will whose topic could never be published: MQTT 5 CONNACK 0x90, 3.1.1 connection closed', async () => {
+    for (const topic of ['bad/+', 'bad/#', `${'a/'.repeat(8)}x`]) {
+      const raw = await rawClient(broker.mqttUrl);
+      raw.send({
+        cmd: 'connect',
+        protocolVersion: 5,
+        clientId: 'willful',
+        clean: true,
+        keepalive: 30,
+        will: { topic, payload: Buffer.from('bye'), qos: 0, retain: false },
+      });
+      expect(((await raw.next('connack')) as mqttPacket.IConnackPacket).reasonCode, topic).toBe(0x90);
+      await raw.closed;
+    }
+    const v4 = mqtt.connect(broker.mqttUrl, {
+      clientId: 'willful4',
+      reconnectPeriod: 0,
+      will: { topic: 'bad/+', payload: Buffer.from('bye'), qos: 0, retain: false },
+    });
+    clients.push(v4);
+    let connected = false;
+    v4.on('connect', () => {
+      connected = true;
+    });
+    await new Promise<void>((resolve) => v4.once('close', () => resolve()));
+    expect(connected).toBe(false);
+    expect(broker.stats().refusedTopic).toBeGreaterThanOrEqual(1);
   });
 
   it('does not send a client more than its Maximum Packet Size (the delivery is dropped and counted)', async () => {

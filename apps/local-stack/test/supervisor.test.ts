@@ -166,6 +166,25 @@ describe('supervisor', () => {
     ).rejects.toThrow(/does not exist: run `pnpm --filter @alleycat\/ingest-lambda build` first/);
   });
 
+  it('reports a part that dies without being stopped (and not one it stops)', async () => {
+    const exits: Array<{ name: string; signal: string | null }> = [];
+    const supervisor = new Supervisor({
+      onPartExit: (part, _code, signal) => exits.push({ name: part.name, signal }),
+    });
+    try {
+      const doomed = await supervisor.start('kinesalite', { port: 0 }, {}, 'kinesalite');
+      const kept = await supervisor.start('kinesalite', { port: 0 }, {}, 'kinesalite (2)');
+      process.kill(doomed.pid, 'SIGKILL');
+      await waitFor(() => exits.length === 1 || undefined);
+      expect(exits).toEqual([{ name: 'kinesalite', signal: 'SIGKILL' }]);
+      expect(supervisor.running()).toEqual([kept]);
+      await supervisor.stop(kept);
+      expect(exits).toHaveLength(1);
+    } finally {
+      await supervisor.stopAll();
+    }
+  });
+
   it('names the part and the port when a port is taken, and leaves no process behind', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));

@@ -20,7 +20,7 @@ import { closeServer, LOCALHOST, listenOn } from '../net.js';
 import { parseBasicIngestTopic, reachesBasicIngest } from '../rules/basic-ingest.js';
 import type { RuleEngine } from '../rules/rule-engine.js';
 import { sniffProtocolLevel } from './connect-sniffer.js';
-import { MQTT5_PROTOCOL_LEVEL } from './constants.js';
+import { iotKeepalive, KEEPALIVE_MIN_SECONDS, MQTT5_PROTOCOL_LEVEL } from './constants.js';
 import {
   type BrokerPublish,
   type Mqtt5BrokerHooks,
@@ -30,7 +30,7 @@ import {
 } from './mqtt5-connection.js';
 import { ReasonCode } from './reason-codes.js';
 import { SessionExpiry } from './session-expiry.js';
-import { iotTopicProblem } from './topics.js';
+import { iotTopicProblem, isSharedSubscription, isValidTopicName } from './topics.js';
 
 export interface BrokerOptions {
   /** MQTT over TCP; 0 = a free port. */
@@ -38,6 +38,8 @@ export interface BrokerOptions {
   /** MQTT over WebSocket; 0 = a free port, null = no WebSocket listener. */
   wsPort?: number | null;
   rules?: RuleEngine;
+  /** The shortest keep-alive applied (default IoT Core's 30 s: shorter requests get 30); tests lower it. */
+  minKeepaliveSeconds?: number;
 }
 
 export interface RunningBroker {
@@ -85,11 +87,27 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   // Filters over IoT Core's topic quotas are refused the same way (MQTT 5 clients: by the adapter, with 0x8F).
   aedes.authorizeSubscribe = (_client, subscription, callback) => {
     if (reachesBasicIngest(subscription.topic)) return callback(null, null);
+    // IoT Core has shared subscriptions; aedes does not. Refused (SUBACK 0x80) rather than granted and never
+    // delivered; MQTT 5 clients get 0x9E from the adapter, and CONNACK says they are not available.
+    if (isSharedSubscription(subscription.topic)) return callback(null, null);
     if (iotTopicProblem(subscription.topic) !== undefined) {
       counters.refusedTopic += 1;
       return callback(null, null);
     }
     callback(null, subscription);
+  };
+  const keepalive = (requested: number | undefined) =>
+    iotKeepalive(requested, options.minKeepaliveSeconds ?? KEEPALIVE_MIN_SECONDS);
+  // Before aedes reads the CONNECT: IoT Core's keep-alive bounds, and a will topic that could never be
+  // published (a wildcard, over the topic quotas) closes the connection, as a protocol violation does.
+  aedes.preConnect = (_client, packet, callback) => {
+    packet.keepalive = keepalive(packet.keepalive);
+    const will = packet.will?.topic;
+    if (will !== undefined && (!isValidTopicName(will) || iotTopicProblem(will) !== undefined)) {
+      counters.refusedTopic += 1;
+      return callback(new Error(`will topic ${JSON.stringify(will)} is not a publishable topic`), false);
+    }
+    callback(null, true);
   };
   // IoT Core refuses a client id over 128 bytes (3.1.1: CONNACK 2, identifier rejected; MQTT 5: 0x85).
   aedes.authenticate = (client, _username, _password, callback) => {
@@ -187,6 +205,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       aedes.authorizeForward = forwardWithMqtt5Properties;
       aedes.published = keepRetainedProperties;
     },
+    keepalive,
     refused: (kind) => {
       if (kind === 'qos2') counters.refusedQos2 += 1;
       else counters.refusedTooLarge += 1;

@@ -15,6 +15,20 @@ export const MAXIMUM_QOS = 1;
 export const MAXIMUM_PACKET_SIZE = IOT_MESSAGE_MAX_BYTES;
 /** "Session Expiry Interval … a maximum of 7 days, with a default maximum of one hour" (the account default). */
 export const MAX_SESSION_EXPIRY_SECONDS = 3600;
+/**
+ * Keep-alive bounds: "IoT Core will treat any value less than 30 as 30" (General Reference, message broker
+ * quotas), and 1,200 s is its maximum and the value it uses when a client asks for none (0). Applied to 3.1.1
+ * and MQTT 5 connections alike; an MQTT 5 client is told the value in CONNACK (Server Keep Alive).
+ */
+export const KEEPALIVE_MIN_SECONDS = 30;
+export const KEEPALIVE_MAX_SECONDS = 1200;
+
+/** The keep-alive IoT Core applies to a CONNECT's requested one. */
+export function iotKeepalive(requested: number | undefined, minimum = KEEPALIVE_MIN_SECONDS): number {
+  if (requested === undefined || requested === 0 || requested > KEEPALIVE_MAX_SECONDS)
+    return KEEPALIVE_MAX_SECONDS;
+  return Math.max(requested, minimum);
+}
 /** MQTT 5 protocol level in CONNECT. */
 export const MQTT5_PROTOCOL_LEVEL = 5;
 /**

@@ -46,6 +46,8 @@ export interface Mqtt5BrokerHooks {
   sessions: SessionExpiry;
   /** The broker's publish checks and rules; resolves to a PUBACK reason code (0 = accepted) and its reason. */
   admit(clientId: string, publish: IPublishPacket): Promise<{ reasonCode: number; reason?: string }>;
+  /** The keep-alive the broker applies to a CONNECT's requested one (IoT Core's bounds). */
+  keepalive(requested: number | undefined): number;
   /** A publish refused as IoT Core refuses it (counted with the 3.1.1 refusals). */
   refused(kind: 'qos2' | 'tooLarge'): void;
   /** The stream aedes reads this connection from, and the connection's side of the broker's hooks. */
@@ -115,6 +117,24 @@ function clampExpiry(seconds: number): number {
   return Math.min(Math.max(seconds, MESSAGE_EXPIRY_RANGE.min), MESSAGE_EXPIRY_RANGE.max);
 }
 
+/**
+ * The name of a property mqtt-packet could not read, or undefined. For a string cut short by the packet's end it
+ * hands back null instead of failing the packet; passed on, that null crashed the generator on the way out.
+ */
+function unreadableProperty(properties: object | undefined): string | undefined {
+  if (properties === undefined || properties === null) return undefined;
+  for (const [name, value] of Object.entries(properties)) {
+    if (value === null) return name;
+    if (name === 'userProperties' && typeof value === 'object') {
+      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        const values = Array.isArray(v) ? v : [v];
+        if (values.some((one) => typeof one !== 'string')) return `userProperties[${JSON.stringify(key)}]`;
+      }
+    }
+  }
+  return undefined;
+}
+
 function forwardedProperties(properties: IPublishPacket['properties']): ForwardedProperties | undefined {
   if (properties === undefined) return undefined;
   const out: ForwardedProperties = {};
@@ -152,6 +172,7 @@ export class Mqtt5Connection {
   #sessionExpiry = 0;
   #assignedClientId: string | undefined;
   #adjustedSessionExpiry: number | undefined;
+  #adjustedKeepalive: number | undefined;
   #keepalive = 0;
   #lastReceived = Date.now();
   #maxPacketToClient = Number.POSITIVE_INFINITY;
@@ -214,6 +235,14 @@ export class Mqtt5Connection {
     if (!this.#connectSeen && packet.cmd !== 'connect')
       return this.#fail(new Mqtt5ProtocolError(ReasonCode.ProtocolError, `${packet.cmd} before CONNECT`));
     try {
+      const unreadable =
+        unreadableProperty((packet as { properties?: object }).properties) ??
+        (packet.cmd === 'connect' ? unreadableProperty(packet.will?.properties) : undefined);
+      if (unreadable !== undefined)
+        throw new Mqtt5ProtocolError(
+          ReasonCode.MalformedPacket,
+          `malformed MQTT 5 ${packet.cmd}: property ${unreadable} runs past the end of the packet`,
+        );
       switch (packet.cmd) {
         case 'connect':
           return this.#onConnect(packet);
@@ -242,8 +271,15 @@ export class Mqtt5Connection {
           throw new Mqtt5ProtocolError(ReasonCode.ProtocolError, `${packet.cmd} is not supported (IoT Core)`);
       }
     } catch (error) {
-      if (error instanceof Mqtt5ProtocolError) return this.#fail(error);
-      throw error;
+      // Whatever a client sends ends at most its own connection, never the broker.
+      this.#fail(
+        error instanceof Mqtt5ProtocolError
+          ? error
+          : new Mqtt5ProtocolError(
+              ReasonCode.UnspecifiedError,
+              `could not handle ${packet.cmd}: ${String(error)}`,
+            ),
+      );
     }
   }
 
@@ -263,6 +299,18 @@ export class Mqtt5Connection {
         ReasonCode.PacketTooLarge,
         `will payload exceeds ${IOT_MESSAGE_MAX_BYTES} bytes`,
       );
+    if (packet.will !== undefined) {
+      // A will is a publish to come: its topic follows the publish rules (no wildcards, IoT Core's quotas).
+      const topic = packet.will.topic;
+      const problem = isValidTopicName(topic)
+        ? iotTopicProblem(topic)
+        : 'is not a topic name (no wildcards, not empty)';
+      if (problem !== undefined)
+        return this.#refuseConnect(
+          ReasonCode.TopicNameInvalid,
+          `will topic ${JSON.stringify(topic)} ${problem}`,
+        );
+    }
 
     let clientId = packet.clientId;
     if (clientId === '') {
@@ -274,7 +322,8 @@ export class Mqtt5Connection {
     const requested = properties.sessionExpiryInterval ?? 0;
     this.#sessionExpiry = Math.min(requested, MAX_SESSION_EXPIRY_SECONDS);
     if (requested > MAX_SESSION_EXPIRY_SECONDS) this.#adjustedSessionExpiry = MAX_SESSION_EXPIRY_SECONDS;
-    this.#keepalive = packet.keepalive ?? 0;
+    this.#keepalive = this.#hooks.keepalive(packet.keepalive);
+    if (this.#keepalive !== packet.keepalive) this.#adjustedKeepalive = this.#keepalive;
     if (properties.maximumPacketSize !== undefined) this.#maxPacketToClient = properties.maximumPacketSize;
     if (properties.requestProblemInformation === false) this.#problemInformation = false;
     const cleanStart = packet.clean !== false;
@@ -481,7 +530,15 @@ export class Mqtt5Connection {
             );
           if (Object.keys(properties).length > 0) publish.properties = properties;
         }
-        const bytes = mqttPacket.generate(publish, WRITE_V5);
+        let bytes: Buffer;
+        try {
+          bytes = mqttPacket.generate(publish, WRITE_V5);
+        } catch {
+          // Nothing a publisher sent gets here unchecked; should it, the delivery is dropped, not the broker.
+          this.#stats.oversizedDeliveriesDropped += 1;
+          if (packet.qos === 1) this.#toBroker({ cmd: 'puback', messageId: packet.messageId! });
+          return;
+        }
         if (bytes.length > this.#maxPacketToClient) {
           // MQTT 5.0 § 3.1.2.11.4: the server discards what the client cannot take, as if it had been delivered.
           this.#stats.oversizedDeliveriesDropped += 1;
@@ -537,6 +594,7 @@ export class Mqtt5Connection {
     if (this.#assignedClientId !== undefined) properties.assignedClientIdentifier = this.#assignedClientId;
     if (this.#adjustedSessionExpiry !== undefined)
       properties.sessionExpiryInterval = this.#adjustedSessionExpiry;
+    if (this.#adjustedKeepalive !== undefined) properties.serverKeepAlive = this.#adjustedKeepalive;
     this.#connackSent = reasonCode === ReasonCode.Success;
     this.#toClient({ cmd: 'connack', reasonCode, sessionPresent: packet.sessionPresent, properties });
   }

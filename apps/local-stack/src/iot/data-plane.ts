@@ -13,6 +13,22 @@ import { MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
 import { iotTopicProblem } from '../broker/topics.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 
+/** How long a publish may wait for the broker (connection, PUBACK) before the call answers 503. */
+const PUBLISH_TIMEOUT_MS = 5_000;
+
+/** `{ value }` of `promise`, or undefined when it has not settled within `ms` (a rejection still rejects). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T } | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ value })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface IotDataPlaneOptions {
   /** The broker to publish into, e.g. `mqtt://127.0.0.1:1883`. */
   brokerUrl: string;
@@ -61,6 +77,14 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
       counters.rejected += 1;
       sendError(res, status, type, message);
     };
+    if (/^\/(retainedMessage|things\/)/.test(url.pathname)) {
+      // Not "nothing retained" (AWS's ResourceNotFoundException for GetRetainedMessage), which a 404 would say.
+      return reject(
+        501,
+        'NotImplementedException',
+        `${req.method} ${url.pathname}: retained-message and device-shadow calls are not emulated by the local stack (it implements Publish: POST /topics/{topic})`,
+      );
+    }
     if (!url.pathname.startsWith('/topics/')) {
       return reject(
         404,
@@ -94,8 +118,16 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
     const retain = url.searchParams.get('retain') === 'true';
     const properties = mqtt5Properties(url.searchParams, req.headers);
     if (typeof properties === 'string') return reject(400, 'InvalidRequestException', properties);
+    // A broker that is down or restarting: answer as IoT does when it cannot take a publish (503, which the
+    // SDKs retry), instead of holding the caller until the broker is back.
+    const unavailable = () =>
+      reject(503, 'ServiceUnavailableException', `the MQTT broker ${options.brokerUrl} is not reachable`);
+    if (!client.connected) return unavailable();
     if (Object.keys(properties).length === 0) {
-      await client.publishAsync(topic, body, { qos: qos as 0 | 1, retain });
+      if (
+        !(await within(PUBLISH_TIMEOUT_MS, client.publishAsync(topic, body, { qos: qos as 0 | 1, retain })))
+      )
+        return unavailable();
     } else {
       if (!mqtt5Room(topic, body, properties))
         return reject(
@@ -103,10 +135,14 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
           'RequestEntityTooLargeException',
           `with its MQTT 5 properties the message exceeds the ${MAXIMUM_PACKET_SIZE}-byte MQTT 5 packet IoT Core sends`,
         );
-      const publisher = await mqtt5Client();
-      await inFlight5.run(() =>
-        publisher.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties }),
+      const connected = await within(PUBLISH_TIMEOUT_MS, mqtt5Client());
+      if (connected === undefined) return unavailable();
+      const publisher = connected.value;
+      const sent = await within(
+        PUBLISH_TIMEOUT_MS,
+        inFlight5.run(() => publisher.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties })),
       );
+      if (!sent) return unavailable();
     }
     counters.published += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
