@@ -512,6 +512,110 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     expect(connack.sessionPresent).toBe(false);
   });
 
+  it('replays a retained message to an exact subscription only, never a wildcard one, on 3.1.1 and 5 (IoT Core)', async () => {
+    const retainer = await connect(broker.mqttUrl, 'retainer2');
+    await retainer.publishAsync('ret4/a', 'kept', { qos: 1, retain: true });
+    for (const protocolVersion of [4, 5] as const) {
+      const watcher = await connect(broker.mqttUrl, `ret-watcher-${protocolVersion}`, { protocolVersion });
+      const seen: string[] = [];
+      watcher.on('message', (topic, _payload, packet) => seen.push(`${topic} ${packet.retain}`));
+      await watcher.subscribeAsync(['ret4/+', 'ret4/#'], { qos: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen, `MQTT ${protocolVersion}`).toEqual([]);
+      await watcher.subscribeAsync('ret4/a', { qos: 1 });
+      await waitFor(() => seen.length === 1 || undefined);
+      expect(seen).toEqual(['ret4/a true']);
+      // Live messages still reach wildcard subscriptions.
+      await retainer.publishAsync('ret4/b', 'live', { qos: 1 });
+      await waitFor(() => seen.length === 2 || undefined);
+    }
+  });
+
+  it('publishes IoT Core’s presence lifecycle events: connected, and disconnected with its reason', async () => {
+    const watcher = await connect(broker.mqttUrl, 'presence-watcher', { protocolVersion: 4 });
+    const events: Array<Record<string, unknown> & { topic: string }> = [];
+    watcher.on('message', (topic, payload) => events.push({ topic, ...JSON.parse(payload.toString()) }));
+    await watcher.subscribeAsync('$aws/events/presence/+/+', { qos: 1 });
+    const of = (clientId: string) => events.filter((e) => e['clientId'] === clientId);
+
+    const polite = await connect(broker.mqttUrl, 'racer-1');
+    await polite.endAsync();
+    const again = await connect(broker.mqttUrl, 'racer-1', { protocolVersion: 4 });
+    (again.stream as net.Socket).destroy();
+    await connect(broker.mqttUrl, 'racer-2');
+    await connect(broker.mqttUrl, 'racer-2'); // takes the id over
+    await connect(broker.mqttUrl, `iot-data-plane-test`); // the local data plane's own: no events
+    await waitFor(() => (of('racer-1').length === 4 && of('racer-2').length === 3) || undefined);
+
+    const [c1, d1, c2, d2] = of('racer-1');
+    expect(c1).toMatchObject({
+      topic: '$aws/events/presence/connected/racer-1',
+      eventType: 'connected',
+      principalIdentifier: 'local-stack',
+      ipAddress: '127.0.0.1',
+      versionNumber: 0,
+    });
+    expect(c1!['sessionIdentifier']).toMatch(/^[0-9a-f]{32}$/);
+    expect(d1).toMatchObject({
+      topic: '$aws/events/presence/disconnected/racer-1',
+      eventType: 'disconnected',
+      sessionIdentifier: c1!['sessionIdentifier'],
+      clientInitiatedDisconnect: true,
+      disconnectReason: 'CLIENT_INITIATED_DISCONNECT',
+      versionNumber: 0,
+    });
+    expect(c2).toMatchObject({ eventType: 'connected', versionNumber: 1 });
+    expect(d2).toMatchObject({ clientInitiatedDisconnect: false, disconnectReason: 'CONNECTION_LOST' });
+    expect(of('racer-2').map((e) => e['disconnectReason'] ?? e['eventType'])).toEqual([
+      'connected',
+      'DUPLICATE_CLIENTID',
+      'connected',
+    ]);
+    expect(of('iot-data-plane-test')).toEqual([]);
+    expect(typeof c1!['timestamp']).toBe('number');
+  });
+
+  it('ends a 3.1.1 persistent session once it has been offline for its lifetime (IoT Core: an hour)', async () => {
+    const own = await startBroker({ wsPort: null, persistentSessionSeconds: 1 });
+    const opened: mqtt.MqttClient[] = [];
+    const open = async (clientId: string) => {
+      const c = await mqtt.connectAsync(own.mqttUrl, { clientId, clean: false, reconnectPeriod: 0 });
+      opened.push(c);
+      return c;
+    };
+    try {
+      const keeper = await open('keeper');
+      await keeper.subscribeAsync('kept/#', { qos: 1 });
+      await keeper.endAsync();
+      // Back within its lifetime: the session (and its subscription) is there.
+      const back = await open('keeper');
+      expect(
+        (back as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent,
+      ).toBe(true);
+      await back.endAsync();
+      await new Promise((r) => setTimeout(r, 1_500));
+      const late = await open('keeper');
+      expect(
+        (late as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent,
+      ).toBe(false);
+    } finally {
+      await Promise.all(opened.map((c) => c.endAsync(true)));
+      await own.close();
+    }
+  });
+
+  it('publishes none of aedes’s $SYS events (IoT Core has no $SYS topics)', async () => {
+    const spy = await connect(broker.mqttUrl, 'sys-spy', { protocolVersion: 4 });
+    const seen: string[] = [];
+    spy.on('message', (topic) => seen.push(topic));
+    await spy.subscribeAsync('$SYS/#', { qos: 0 });
+    const other = await connect(broker.mqttUrl, 'sys-other');
+    await other.subscribeAsync('x/y', { qos: 1 });
+    await other.endAsync();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
+  });
+
   it('delivers retained messages and publishes the will of a v5 client that drops (not of one that disconnects)', async () => {
     const retainer = await connect(broker.mqttUrl, 'retainer');
     await retainer.publishAsync('status/board', 'retained', { qos: 1, retain: true });

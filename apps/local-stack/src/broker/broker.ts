@@ -20,7 +20,14 @@ import { closeServer, LOCALHOST, listenOn } from '../net.js';
 import { parseBasicIngestTopic, reachesBasicIngest } from '../rules/basic-ingest.js';
 import type { RuleEngine } from '../rules/rule-engine.js';
 import { sniffProtocolLevel } from './connect-sniffer.js';
-import { iotKeepalive, KEEPALIVE_MIN_SECONDS, MQTT5_PROTOCOL_LEVEL } from './constants.js';
+import {
+  IOT_DATA_PLANE_CLIENT_ID,
+  iotKeepalive,
+  KEEPALIVE_MIN_SECONDS,
+  MAX_SESSION_EXPIRY_SECONDS,
+  MQTT5_PROTOCOL_LEVEL,
+} from './constants.js';
+import { publishLifecycleEvents } from './lifecycle-events.js';
 import {
   type BrokerPublish,
   type Mqtt5BrokerHooks,
@@ -29,7 +36,7 @@ import {
   type Mqtt5Stats,
 } from './mqtt5-connection.js';
 import { ReasonCode } from './reason-codes.js';
-import { SessionExpiry } from './session-expiry.js';
+import { connectedClient, SessionExpiry } from './session-expiry.js';
 import { iotTopicProblem, isSharedSubscription, isValidTopicName } from './topics.js';
 
 export interface BrokerOptions {
@@ -40,6 +47,11 @@ export interface BrokerOptions {
   rules?: RuleEngine;
   /** The shortest keep-alive applied (default IoT Core's 30 s: shorter requests get 30); tests lower it. */
   minKeepaliveSeconds?: number;
+  /**
+   * How long a 3.1.1 persistent session (clean session = false) outlives its connection: IoT Core's default
+   * of one hour (`MAX_SESSION_EXPIRY_SECONDS`); tests shorten it. (MQTT 5 clients set their own, capped so.)
+   */
+  persistentSessionSeconds?: number;
 }
 
 export interface RunningBroker {
@@ -79,10 +91,24 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       protocolErrors: 0,
     },
   };
+  const sessions = new SessionExpiry(aedes);
+  const lifecycle = publishLifecycleEvents(
+    aedes,
+    (client) => sessions.internal.has(client.conn) || client.id.startsWith(IOT_DATA_PLANE_CLIENT_ID),
+  );
   // The streams aedes reads MQTT 5 connections from: their publishes were checked and ran the rules in the
   // adapter before reaching aedes (so a refusal can be a PUBACK reason code); their will was not.
   const links = new WeakMap<object, Mqtt5Link>();
-  aedes.on('clientDisconnect', (client) => links.get(client.conn)?.unregistered());
+  aedes.on('clientDisconnect', (client) => {
+    const link = links.get(client.conn);
+    if (link !== undefined) return link.unregistered();
+    // aedes keeps a 3.1.1 persistent session forever; IoT Core ends it an hour after the connection.
+    if (client.clean === false && !sessions.internal.has(client.conn))
+      sessions.schedule(client.id, options.persistentSessionSeconds ?? MAX_SESSION_EXPIRY_SECONDS);
+  });
+  aedes.on('client', (client) => {
+    if (links.get(client.conn) === undefined) sessions.cancel(client.id);
+  });
   // IoT Core: devices cannot subscribe to Basic Ingest's reserved topics (the SUBACK refuses the filter).
   // Filters over IoT Core's topic quotas are refused the same way (MQTT 5 clients: by the adapter, with 0x8F).
   aedes.authorizeSubscribe = (_client, subscription, callback) => {
@@ -102,6 +128,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   // published (a wildcard, over the topic quotas) closes the connection, as a protocol violation does.
   aedes.preConnect = (_client, packet, callback) => {
     packet.keepalive = keepalive(packet.keepalive);
+    const taken = connectedClient(aedes, packet.clientId);
+    if (taken !== undefined) lifecycle.ending(taken as Client, 'DUPLICATE_CLIENTID');
     const will = packet.will?.topic;
     if (will !== undefined && (!isValidTopicName(will) || iotTopicProblem(will) !== undefined)) {
       counters.refusedTopic += 1;
@@ -135,15 +163,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     // IoT Core's message broker: no QoS 2, payloads up to 128 KiB; it drops the connection otherwise.
     if (packet.qos === 2) {
       counters.refusedQos2 += 1;
+      lifecycle.ending(client, 'CLIENT_ERROR');
       return callback(new Error(`client ${client.id}: QoS 2 is not supported (IoT Core: QoS 0 and 1 only)`));
     }
     const topicProblem = iotTopicProblem(packet.topic);
     if (topicProblem !== undefined) {
       counters.refusedTopic += 1;
+      lifecycle.ending(client, 'CLIENT_ERROR');
       return callback(new Error(`client ${client.id}: topic ${topicProblem}`));
     }
     if (packet.payload.length > IOT_MESSAGE_MAX_BYTES) {
       counters.refusedTooLarge += 1;
+      lifecycle.ending(client, 'CLIENT_ERROR');
       return callback(
         new Error(
           `client ${client.id}: payload of ${packet.payload.length} bytes exceeds ${IOT_MESSAGE_MAX_BYTES}`,
@@ -156,6 +187,20 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       (error: unknown) => callback(error as Error),
     );
   };
+  /**
+   * Deliveries IoT Core would not make, to any client: aedes's `$SYS/…` events (IoT Core has no `$SYS` topics;
+   * they would also show other clients' ids and subscriptions), and retained messages replayed to a wildcard
+   * subscription ("subscription to topic filters that contain a wildcard character can't receive retained
+   * messages", developer guide, MQTT § retained messages): a replay reaches only an exact subscription.
+   */
+  const iotForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    if (packet.topic.startsWith('$SYS/')) return null;
+    const replay = (packet as { brokerId?: string | null }).brokerId === null && packet.retain;
+    if (replay && !(packet.topic in (client as unknown as { subscriptions: object }).subscriptions))
+      return null;
+    return packet;
+  };
+  aedes.authorizeForward = iotForward;
   /**
    * Delivery of a message published with MQTT 5 properties: not once its Message Expiry Interval has passed
    * (to 3.1.1 subscribers too, as on IoT Core), and its properties handed to an MQTT 5 subscriber's adapter.
@@ -195,14 +240,16 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     }
     done();
   };
-  const sessions = new SessionExpiry(aedes);
   const hooks: Mqtt5BrokerHooks = {
     aedes,
     sessions,
     register: (brokerSide, link) => {
       links.set(brokerSide, link);
-      // Installed with the first MQTT 5 connection, so a 3.1.1-only broker keeps aedes's defaults.
-      aedes.authorizeForward = forwardWithMqtt5Properties;
+      // Installed with the first MQTT 5 connection, so a 3.1.1-only broker skips the property work.
+      aedes.authorizeForward = (client, packet) => {
+        const allowed = iotForward(client, packet);
+        return allowed === null ? null : forwardWithMqtt5Properties(client, allowed);
+      };
       aedes.published = keepRetainedProperties;
     },
     keepalive,

@@ -29,6 +29,11 @@ export function iotKeepalive(requested: number | undefined, minimum = KEEPALIVE_
     return KEEPALIVE_MAX_SECONDS;
   return Math.max(requested, minimum);
 }
+/**
+ * Client ids of the local IoT data plane's connections start so: the broker publishes no lifecycle events for
+ * them (an HTTP Publish has no MQTT connection on AWS).
+ */
+export const IOT_DATA_PLANE_CLIENT_ID = 'iot-data-plane';
 /** MQTT 5 protocol level in CONNECT. */
 export const MQTT5_PROTOCOL_LEVEL = 5;
 /**

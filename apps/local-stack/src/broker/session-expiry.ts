@@ -15,6 +15,8 @@ export function connectedClient(aedes: Aedes, clientId: string): { conn: unknown
 export class SessionExpiry {
   readonly #aedes: Aedes;
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** The connections this uses to end sessions (not clients: no lifecycle events for them). */
+  readonly internal = new WeakSet<object>();
 
   constructor(aedes: Aedes) {
     this.#aedes = aedes;
@@ -65,6 +67,7 @@ export class SessionExpiry {
       ours.on('close', () => resolve());
       ours.on('end', () => ours.destroy());
       ours.on('error', () => resolve());
+      this.internal.add(theirs);
       this.#aedes.handle(theirs);
       ours.write(
         mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId, clean: true, keepalive: 0 }),

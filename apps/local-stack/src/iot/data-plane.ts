@@ -9,7 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { IOT_MESSAGE_MAX_BYTES, IOT_QOS_LEVELS } from '@alleycat/schema';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
+import { IOT_DATA_PLANE_CLIENT_ID, MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
 import { iotTopicProblem } from '../broker/topics.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 
@@ -44,7 +44,7 @@ export interface RunningIotDataPlane {
 }
 
 export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<RunningIotDataPlane> {
-  const clientId = options.clientId ?? `iot-data-plane-${process.pid}`;
+  const clientId = options.clientId ?? `${IOT_DATA_PLANE_CLIENT_ID}-${process.pid}`;
   // Publishes without MQTT 5 properties (the Lambda's leaderboards) go as MQTT 3.1.1: a payload of up to
   // 128 KiB whatever its topic, as IoT's HTTP Publish takes it. A device's MQTT 5 limits (a 128 KiB packet,
   // 100 QoS 1 publishes in flight) do not apply to the data plane; the MQTT 5 connection, made when a call

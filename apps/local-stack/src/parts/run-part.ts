@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 // @ts-expect-error dynalite ships no types
 import dynalite from 'dynalite';
 import { startBroker } from '../broker/broker.js';
+import { IOT_DATA_PLANE_CLIENT_ID } from '../broker/constants.js';
 import { PortInUseError } from '../errors.js';
 import { EventSourceMappingPoller } from '../esm/poller.js';
 import { startIotDataPlane } from '../iot/data-plane.js';
@@ -106,7 +107,7 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
     const plane = await startIotDataPlane({
       brokerUrl: config.brokerUrl,
       port: config.port,
-      clientId: 'iot-data-plane',
+      clientId: IOT_DATA_PLANE_CLIENT_ID,
     });
     return { urls: { iotData: plane.url }, close: plane.close, stats: plane.stats };
   },
