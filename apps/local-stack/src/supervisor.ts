@@ -174,6 +174,9 @@ export class Supervisor {
     this.parts.push(part);
     child.once('exit', (code, signal) => {
       if (this.stopping.has(child)) return;
+      // Ctrl-C in a terminal reaches every process of the group: a part that ends cleanly on it (code 0, or
+      // SIGINT/SIGTERM) is shutting down with the stack, not crashing.
+      if (code === 0 || signal === 'SIGINT' || signal === 'SIGTERM') return;
       const index = this.parts.indexOf(part);
       if (index >= 0) this.parts.splice(index, 1);
       this.onPartExit({ name, label, pid: part.pid }, code, signal);

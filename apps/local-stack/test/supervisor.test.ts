@@ -166,7 +166,7 @@ describe('supervisor', () => {
     ).rejects.toThrow(/does not exist: run `pnpm --filter @alleycat\/ingest-lambda build` first/);
   });
 
-  it('reports a part that dies without being stopped (and not one it stops)', async () => {
+  it('reports a part that dies without being stopped (not one it stops, nor one ending on Ctrl-C)', async () => {
     const exits: Array<{ name: string; signal: string | null }> = [];
     const supervisor = new Supervisor({
       onPartExit: (part, _code, signal) => exits.push({ name: part.name, signal }),
@@ -174,10 +174,15 @@ describe('supervisor', () => {
     try {
       const doomed = await supervisor.start('kinesalite', { port: 0 }, {}, 'kinesalite');
       const kept = await supervisor.start('kinesalite', { port: 0 }, {}, 'kinesalite (2)');
+      const interrupted = await supervisor.start('kinesalite', { port: 0 }, {}, 'kinesalite (3)');
       process.kill(doomed.pid, 'SIGKILL');
       await waitFor(() => exits.length === 1 || undefined);
       expect(exits).toEqual([{ name: 'kinesalite', signal: 'SIGKILL' }]);
-      expect(supervisor.running()).toEqual([kept]);
+      expect(supervisor.running()).toEqual([kept, interrupted]);
+      // The terminal's Ctrl-C reaches the parts too: they end cleanly, which is no crash.
+      const ended = new Promise((resolve) => interrupted.child.once('exit', resolve));
+      process.kill(interrupted.pid, 'SIGINT');
+      await ended;
       await supervisor.stop(kept);
       expect(exits).toHaveLength(1);
     } finally {
