@@ -49,6 +49,9 @@ export function createKinesisClient(options: KinesisClientOptions = {}): Kinesis
       httpsAgent: new https.Agent(agentOptions),
       connectionTimeout: 3_000,
       requestTimeout: options.requestTimeoutMs ?? 15_000,
+      // Without it the SDK only logs a warning and waits on: an endpoint that accepts and never answers would
+      // hold the simulator (and its Ctrl-C) for ever instead of retrying and reporting.
+      throwOnRequestTimeout: true,
     }),
   };
   if (endpoint !== undefined) config.endpoint = endpoint;

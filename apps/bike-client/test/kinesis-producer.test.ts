@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import net from 'node:net';
+import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../src/kinesis-client.js';
 import { KinesisProducer, type KinesisProducerOptions } from '../src/kinesis-producer.js';
@@ -246,6 +247,35 @@ describe('KinesisProducer against kinesalite', () => {
       expect(proxy.calls).toBe(1);
       expect(producer.stats).toMatchObject({ recordsFailed: 40, recordsRetried: 0, requests: 1 });
     });
+  });
+
+  it('gives up on an endpoint that accepts but never answers (a timeout error, retried, never a hang)', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = silent.address() as net.AddressInfo;
+    const client = createKinesisClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      maxAttempts: 2,
+      requestTimeoutMs: 200,
+    });
+    try {
+      const started = Date.now();
+      const error = await client
+        .send(new DescribeStreamSummaryCommand({ StreamName: 's' }))
+        .catch((e: unknown) => e as Error & { $metadata?: { attempts?: number } });
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).name).toBe('TimeoutError');
+      expect(error.$metadata?.attempts).toBe(2);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      client.destroy();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('refuses records Kinesis could never take, before sending anything', async () => {

@@ -11,12 +11,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { IngestConfig } from './types.js';
 
-function requestHandler(): NodeHttpHandler {
+/** The clients' HTTP handler; `requestTimeoutMs` is 5 s in the Lambda (tests pass less). */
+export function requestHandler(requestTimeoutMs = 5_000): NodeHttpHandler {
   return new NodeHttpHandler({
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
     connectionTimeout: 2_000,
-    requestTimeout: 5_000,
+    requestTimeout: requestTimeoutMs,
+    // A hung call fails as a retryable TimeoutError (the SDK alone only warns and waits until the Lambda times out).
+    throwOnRequestTimeout: true,
   });
 }
 
