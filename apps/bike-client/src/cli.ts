@@ -7,13 +7,19 @@
 import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
+  describeParseError,
   INGEST_TOPIC,
+  KINESIS_PARTITION_KEY_MAX_CHARS,
+  MAX_ID,
   output,
   PARTITION_KEY_STRATEGIES,
   type PartitionKeyStrategy,
   Prng,
   planCapacity,
+  RACE_MESSAGE_MAX_BYTES,
+  type RaceMessage,
   STREAM_NAME,
+  validateRaceMessage,
 } from '@alleycat/schema';
 import { Bike, localEndpointFromUrl } from './bike.js';
 import {
@@ -26,7 +32,7 @@ import {
 } from './constants.js';
 import { BikeClientError, EndpointUnreachableError, KinesisRequestError, UsageError } from './errors.js';
 import { createKinesisClient, effectiveKinesisEndpoint } from './kinesis-client.js';
-import { describeStream, ensureStream, listShardRanges } from './kinesis-stream.js';
+import { describeStream, ensureStream, listShardRanges, streamNames } from './kinesis-stream.js';
 import { createRacer, nextMessage } from './race.js';
 import { RaceClock } from './race-clock.js';
 import { Simulation } from './simulator.js';
@@ -375,7 +381,7 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
   const seconds = integer(flags, 'seconds', SIMULATION_DEFAULTS.seconds, 1, 86_400);
   const classes = integer(flags, 'classes', SIMULATION_DEFAULTS.classes, 1, 999);
   const speedup = decimal(flags, 'speedup', SIMULATION_DEFAULTS.speedup, 0.01, 10_000);
-  const firstRacer = integer(flags, 'first-racer', 1, 0);
+  const firstRacer = integer(flags, 'first-racer', 1, 0, MAX_ID - riders + 1);
   for (const flag of via === 'kinesis' ? MQTT_ONLY_FLAGS : KINESIS_ONLY_FLAGS) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --via ${via}`, flag);
   }
@@ -400,6 +406,14 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
     ) as PartitionKeyStrategy;
     const endpoint = effectiveKinesisEndpoint(flags['kinesis-endpoint'] as string | undefined);
     const concurrency = integer(flags, 'concurrency', PRODUCER_DEFAULTS.maxConcurrency, 1, 64);
+    // Checked before any call, like every flag: room for one message of the largest size the schema allows.
+    const aggregateBytes = integer(
+      flags,
+      'aggregate-bytes',
+      AGGREGATION_DEFAULT_TARGET_BYTES,
+      AGGREGATE_MIN_BYTES,
+      1024 * 1024,
+    );
     const client = createKinesisClient({
       ...(endpoint ? { endpoint } : {}),
       ...(flags.region ? { region: flags.region as string } : {}),
@@ -423,13 +437,7 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
           ? {
               aggregate: {
                 shards,
-                maxBytes: integer(
-                  flags,
-                  'aggregate-bytes',
-                  AGGREGATION_DEFAULT_TARGET_BYTES,
-                  64,
-                  1024 * 1024,
-                ),
+                maxBytes: aggregateBytes,
               },
             }
           : {}),
@@ -440,13 +448,17 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
         },
       });
     } catch (error) {
+      if (error instanceof KinesisRequestError && error.code === 'ResourceNotFoundException') {
+        // Say which streams are there: the local stack's is `dev-alleycat`, not the default `alleycat`.
+        const existing = await streamNames(client);
+        await cleanup();
+        throw new UsageError(
+          `stream "${streamName}" not found at ${where}${existing.length > 0 ? `; it has ${existing.map((n) => `"${n}"`).join(', ')} (pass --stream NAME)` : ''} — or create it with --create-stream for local use`,
+          'stream',
+        );
+      }
       await cleanup();
       if (error instanceof KinesisRequestError) {
-        if (error.code === 'ResourceNotFoundException') {
-          throw new UsageError(
-            `stream "${streamName}" not found at ${where} (create it, or pass --create-stream for local use)`,
-          );
-        }
         if (error.fault === 'network') throw new EndpointUnreachableError(where, error.message, error);
       }
       throw error;
@@ -569,6 +581,26 @@ function finish(summary: SimulationSummary, flags: Flags, io: CliIo, interrupted
 
 // ---- ride ---------------------------------------------------------------------------------------------
 
+/** The smallest `--aggregate-bytes` that holds any one message: the message budget, its key, KPL framing. */
+const AGGREGATE_MIN_BYTES = RACE_MESSAGE_MAX_BYTES + KINESIS_PARTITION_KEY_MAX_CHARS + 64;
+
+/** The flag behind each field a user sets of the message `ride` builds. */
+const RIDE_FLAG_OF: Record<string, string> = {
+  '/name': 'name',
+  '/racerId': 'racer',
+  '/classId': 'class',
+  '/raceId': 'race-id',
+};
+
+/** Refuses, before connecting, a message the flags make invalid, naming the flag (exit 2). */
+function checkBuiltMessage(message: RaceMessage): void {
+  const checked = validateRaceMessage(message);
+  if (checked.ok) return;
+  const flag = RIDE_FLAG_OF[checked.error.path];
+  if (flag === undefined) return; // not the user's doing: publish reports it as a bug
+  throw new UsageError(`--${flag}: ${describeParseError(checked.error)}`, flag);
+}
+
 async function ride(flags: Flags, io: CliIo): Promise<number> {
   const racerId = integer(flags, 'racer', undefined, 0);
   const classId = integer(flags, 'class', undefined, 0);
@@ -584,6 +616,18 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
     new Prng(seedOf(flags)).fork(racerId),
     flags.name as string | undefined,
   );
+  // The fields the flags set, checked before connecting (the rider model's own fields are always valid).
+  checkBuiltMessage({
+    event: 'update',
+    deviceTimestamp: clock.deviceTimestampOf(0),
+    second: 0,
+    raceId,
+    name: racer.profile.name,
+    racerId,
+    classId,
+    cadence: 0,
+    resistance: 0,
+  });
   const undelivered: UndeliveredMessage[] = [];
   const bike = new Bike({
     racerId,
@@ -605,6 +649,40 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
   };
   bike.on('interrupt', () => log('connection lost; reconnecting (messages wait in the queue)'));
   bike.on('resume', () => log('reconnected'));
+  try {
+    return await rideConnected(bike, {
+      flags,
+      io,
+      log,
+      racer,
+      clock,
+      seconds,
+      raceId,
+      racerId,
+      classId,
+      undelivered,
+    });
+  } finally {
+    // Whatever failed, the connection goes: an open MQTT client would keep the process alive.
+    await bike.close();
+  }
+}
+
+interface RideRun {
+  flags: Flags;
+  io: CliIo;
+  log: (line: string) => void;
+  racer: ReturnType<typeof createRacer>;
+  clock: RaceClock;
+  seconds: number;
+  raceId: number;
+  racerId: number;
+  classId: number;
+  undelivered: UndeliveredMessage[];
+}
+
+async function rideConnected(bike: Bike, run: RideRun): Promise<number> {
+  const { flags, io, log, racer, clock, seconds, raceId, racerId, classId, undelivered } = run;
   await bike.connect();
   log(
     `${bike.clientId} riding race ${raceId} (class ${classId}) as "${racer.profile.name}" → ${bike.endpointName} ${INGEST_TOPIC}, QoS ${bike.qos}`,
@@ -629,9 +707,10 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
     process.removeListener('SIGINT', onSignal);
   }
   await bike.drain(10_000);
-  const stats = bike.stats;
   const standing = bike.standing;
+  // Closing drops what is still queued (into `undelivered`): the counts are read after it.
   await bike.close();
+  const stats = bike.stats;
   const file = writeUndelivered(undelivered, flags, io);
   const report = {
     racerId,

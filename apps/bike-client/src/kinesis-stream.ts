@@ -4,6 +4,7 @@ import {
   DescribeStreamSummaryCommand,
   type KinesisClient,
   ListShardsCommand,
+  ListStreamsCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { classifyRequestError } from './classify.js';
@@ -22,6 +23,16 @@ export async function describeStream(client: KinesisClient, streamName: string):
     };
   } catch (error) {
     throw classifyRequestError(error);
+  }
+}
+
+/** Up to `limit` stream names at the endpoint, for an error that says which exist; [] when it cannot list. */
+export async function streamNames(client: KinesisClient, limit = 10): Promise<string[]> {
+  try {
+    const { StreamNames } = await client.send(new ListStreamsCommand({ Limit: limit }));
+    return StreamNames ?? [];
+  } catch {
+    return [];
   }
 }
 

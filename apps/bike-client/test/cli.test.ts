@@ -12,6 +12,8 @@ import {
 } from '@alleycat/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, EXIT, main } from '../src/cli.js';
+import { createKinesisClient } from '../src/kinesis-client.js';
+import { ensureStream } from '../src/kinesis-stream.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import {
   type AedesServer,
@@ -82,6 +84,23 @@ describe('alleycat CLI', () => {
       ['ride', '--racer', '7', '--class', '2', '--iot-endpoint', 'x'],
       /--iot-endpoint needs --cert and --key/,
     ],
+    // Checked before connecting (the broker here does not exist), naming the flag.
+    [
+      ['ride', '--racer', '7', '--class', '2', '--name', '', '--mqtt-url', 'mqtt://127.0.0.1:9'],
+      /^alleycat: --name: /,
+    ],
+    [
+      ['ride', '--racer', '7', '--class', '2', '--name', 'x'.repeat(70), '--mqtt-url', 'mqtt://127.0.0.1:9'],
+      /^alleycat: --name: .*64/,
+    ],
+    [
+      ['simulate', '--first-racer', '9007199254740990', '--riders', '10'],
+      /^alleycat: --first-racer must be an integer from 0 to 9007199254740982/,
+    ],
+    [
+      ['simulate', '--aggregate', '--aggregate-bytes', '64'],
+      /^alleycat: --aggregate-bytes must be an integer from 1344/,
+    ],
   ])('rejects %j with one line and exit 2', async (args, message) => {
     const { code, err, out } = await run(args);
     expect(code).toBe(EXIT.usage);
@@ -108,12 +127,17 @@ describe('alleycat CLI', () => {
     expect(err.trim().split('\n')).toHaveLength(1);
   });
 
-  it('says in one line when the stream does not exist', async () => {
+  it('says in one line when the stream does not exist, and which streams there are', async () => {
+    const admin = createKinesisClient({ endpoint: kinesalite.endpoint, maxAttempts: 3 });
+    await ensureStream(admin, 'dev-alleycat', 1);
+    admin.destroy();
     const { code, err } = await run(
       argv(`simulate --seconds 2 --kinesis-endpoint ${kinesalite.endpoint} --stream nope`),
     );
     expect(code).toBe(EXIT.usage);
     expect(err).toMatch(/stream "nope" not found .* --create-stream/);
+    // It names the streams the endpoint has (the tests' kinesalite holds some by now).
+    expect(err).toMatch(/; it has .*"dev-alleycat".* \(pass --stream NAME\)/);
   });
 
   it('prints the capacity plan as a table and as JSON', async () => {
