@@ -56,6 +56,8 @@ export interface BikeOptions {
 interface Queued {
   message: RaceMessage;
   payload: string;
+  /** Order of `publish` calls: a message sent again goes back to its place, not ahead of older ones. */
+  seq: number;
 }
 
 export class Bike extends EventEmitter {
@@ -73,6 +75,14 @@ export class Bike extends EventEmitter {
   /** Handed to the SDK, not yet acknowledged (QoS 1) or written (QoS 0). */
   private readonly inFlightItems = new Set<Queued>();
   private online = false;
+  /**
+   * Publishes handed to the SDK at once: `maxInFlight`, down to 1 after a publish went unacknowledged while the
+   * connection looked up (a half-open socket is only noticed at the keep-alive). Then one message at a time
+   * probes the way until an acknowledgement or a reconnect opens it again — else every operation timeout
+   * would send the whole queue again, each message many times over.
+   */
+  private window: number;
+  private nextSeq = 0;
   private closed = false;
   private everConnected = false;
   private drainWaiters: Array<() => void> = [];
@@ -99,6 +109,7 @@ export class Bike extends EventEmitter {
       options.maxInFlight ?? BIKE_DEFAULTS.maxInFlight,
       IOT_PUBLISH_PER_CONNECTION_PER_SECOND,
     );
+    this.window = this.maxInFlight;
     this.tracker = new StandingsTracker(options.racerId);
     const client = options.client ?? new mqtt.MqttClient();
     this.connection = client.new_connection(this.buildConfig());
@@ -110,6 +121,7 @@ export class Bike extends EventEmitter {
     this.connection.on('resume', (_code: number, sessionPresent: boolean) => {
       this.counters.reconnects += 1;
       this.online = true;
+      this.window = this.maxInFlight;
       this.emit('resume');
       // A clean session forgets subscriptions: subscribe again.
       if (!sessionPresent) void this.subscribeResults().catch(() => undefined);
@@ -225,7 +237,7 @@ export class Bike extends EventEmitter {
     if (this.closed) throw new BikeClosedError();
     const payload = encodeChecked(message);
     this.counters.published += 1;
-    this.queue.push({ message, payload });
+    this.queue.push({ message, payload, seq: this.nextSeq++ });
     if (this.queue.length + this.inFlightItems.size > this.maxQueued) {
       const excess = Math.min(
         this.queue.length,
@@ -240,12 +252,7 @@ export class Bike extends EventEmitter {
   }
 
   private pump(): void {
-    while (
-      this.online &&
-      !this.closed &&
-      this.inFlightItems.size < this.maxInFlight &&
-      this.queue.length > 0
-    ) {
+    while (this.online && !this.closed && this.inFlightItems.size < this.window && this.queue.length > 0) {
       const item = this.queue.shift()!;
       this.inFlightItems.add(item);
       this.connection
@@ -255,18 +262,27 @@ export class Bike extends EventEmitter {
             // Not in the set any more: `close()` already reported it as undelivered.
             if (!this.inFlightItems.delete(item)) return;
             this.counters.delivered += 1;
+            this.window = this.maxInFlight;
             this.settled();
           },
           () => {
-            // Not acknowledged (timeout, connection lost): back to the front, sent again when online.
+            // Not acknowledged (timeout, connection lost): back in its place, sent again once the way is clear.
             if (!this.inFlightItems.delete(item)) return;
             if (this.closed) return this.settled();
             this.counters.resent += 1;
-            this.queue.unshift(item);
+            this.requeue(item);
+            this.window = 1;
             this.settled();
           },
         );
     }
+  }
+
+  /** Back into the queue before every later message (the queue stays in `publish` order). */
+  private requeue(item: Queued): void {
+    let at = 0;
+    while (at < this.queue.length && this.queue[at]!.seq < item.seq) at++;
+    this.queue.splice(at, 0, item);
   }
 
   private settled(): void {
