@@ -487,20 +487,42 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
   }
 
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
+  const stopSignals = interruptOn(abort, io);
   const progress = !flags.json && io.stderr.isTTY ? startProgress(simulation, sink, io) : undefined;
-  let summary: SimulationSummary;
   try {
-    summary = await simulation.run(sink, abort.signal);
+    let summary: SimulationSummary;
+    try {
+      summary = await simulation.run(sink, abort.signal);
+    } finally {
+      progress?.stop();
+    }
+    const leftovers = await sink.close();
+    await cleanup();
+    summary.undelivered.push(...leftovers);
+    return finish(summary, flags, io, abort.signal.aborted);
   } finally {
-    progress?.stop();
-    process.removeListener('SIGINT', onSignal);
+    stopSignals();
   }
-  const leftovers = await sink.close();
-  await cleanup();
-  summary.undelivered.push(...leftovers);
-  return finish(summary, flags, io, abort.signal.aborted);
+}
+
+/**
+ * Ctrl-C or SIGTERM ends the run: the first one stops sending; later ones, while what was built is delivered
+ * or recorded (bounded by --max-attempts), only say so — the report, with the undelivered file, still comes.
+ * Returns the function that removes the handlers.
+ */
+function interruptOn(abort: AbortController, io: CliIo): () => void {
+  const onSignal = () => {
+    if (!abort.signal.aborted) return abort.abort();
+    io.stderr.write(
+      'alleycat: finishing — delivering or recording what was already built; the report follows\n',
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
 }
 
 function startProgress(simulation: Simulation, sink: Sink, io: CliIo): { stop(): void } {
@@ -682,29 +704,33 @@ interface RideRun {
 }
 
 async function rideConnected(bike: Bike, run: RideRun): Promise<number> {
-  const { flags, io, log, racer, clock, seconds, raceId, racerId, classId, undelivered } = run;
+  const { io, log, racer, raceId, classId } = run;
   await bike.connect();
   log(
     `${bike.clientId} riding race ${raceId} (class ${classId}) as "${racer.profile.name}" → ${bike.endpointName} ${INGEST_TOPIC}, QoS ${bike.qos}`,
   );
 
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
+  const stopSignals = interruptOn(abort, io);
   try {
-    for await (const second of clock.ticks(abort.signal)) {
-      const message = nextMessage(racer, second, seconds, clock.deviceTimestampOf(second));
-      bike.publish(message);
-      const s = bike.standing;
-      const standing = s
-        ? `  rank ${s.rank}/${s.racers}  total ${s.total.toFixed(1)}${s.leaderTotal !== undefined ? `  leader ${s.leaderTotal.toFixed(1)}` : ''}`
-        : '  (no standings yet)';
-      log(
-        `${String(second).padStart(4)}s  ${message.cadence.toFixed(1).padStart(5)} rpm  ${message.resistance.toFixed(1).padStart(5)} %  output ${output(message.cadence, message.resistance).toFixed(1).padStart(6)}${standing}`,
-      );
-    }
+    return await rideSeconds(bike, run, abort);
   } finally {
-    process.removeListener('SIGINT', onSignal);
+    stopSignals();
+  }
+}
+
+async function rideSeconds(bike: Bike, run: RideRun, abort: AbortController): Promise<number> {
+  const { flags, io, log, racer, clock, seconds, raceId, racerId, classId, undelivered } = run;
+  for await (const second of clock.ticks(abort.signal)) {
+    const message = nextMessage(racer, second, seconds, clock.deviceTimestampOf(second));
+    bike.publish(message);
+    const s = bike.standing;
+    const standing = s
+      ? `  rank ${s.rank}/${s.racers}  total ${s.total.toFixed(1)}${s.leaderTotal !== undefined ? `  leader ${s.leaderTotal.toFixed(1)}` : ''}`
+      : '  (no standings yet)';
+    log(
+      `${String(second).padStart(4)}s  ${message.cadence.toFixed(1).padStart(5)} rpm  ${message.resistance.toFixed(1).padStart(5)} %  output ${output(message.cadence, message.resistance).toFixed(1).padStart(6)}${standing}`,
+    );
   }
   await bike.drain(10_000);
   const standing = bike.standing;

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -258,6 +258,30 @@ describe('alleycat CLI', () => {
     } finally {
       clearInterval(timer);
     }
+  });
+
+  it('ends on SIGTERM as on Ctrl-C: the run stops, what was built is flushed, the report comes', async () => {
+    const child = spawn(
+      process.execPath,
+      argv(
+        `bin/alleycat.mjs simulate --riders 50 --seconds 60 --json --create-stream --stream sigterm --kinesis-endpoint ${kinesalite.endpoint}`,
+      ),
+      { cwd: PACKAGE_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 4_000));
+    child.kill('SIGTERM');
+    // A second one while it flushes is only acknowledged.
+    setTimeout(() => child.kill('SIGTERM'), 50);
+    expect(await exited).toBe(0);
+    const report = JSON.parse(stdout) as { interrupted: boolean; delivered: number; undelivered: number };
+    expect(report.interrupted).toBe(true);
+    expect(report.delivered).toBeGreaterThan(0);
+    expect(report.undelivered).toBe(0);
   });
 
   it('runs as the package bin', async () => {
