@@ -30,7 +30,13 @@ import {
   PRODUCER_DEFAULTS,
   SIMULATION_DEFAULTS,
 } from './constants.js';
-import { BikeClientError, EndpointUnreachableError, KinesisRequestError, UsageError } from './errors.js';
+import {
+  BikeClientError,
+  EndpointUnreachableError,
+  KinesisRequestError,
+  TlsMaterialError,
+  UsageError,
+} from './errors.js';
 import { createKinesisClient, effectiveKinesisEndpoint } from './kinesis-client.js';
 import { describeStream, ensureStream, listShardRanges, streamNames } from './kinesis-stream.js';
 import { createRacer, nextMessage } from './race.js';
@@ -209,7 +215,7 @@ function defaultIo(): CliIo {
 }
 
 function reportError(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof TlsMaterialError) {
     io.stderr.write(`alleycat: ${error.message} (see alleycat --help)\n`);
     return EXIT.usage;
   }

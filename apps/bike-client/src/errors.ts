@@ -80,6 +80,19 @@ export class EndpointUnreachableError extends BikeClientError {
   }
 }
 
+/** The certificate, key or CA a bike was given cannot be used (not PEM, or a key of another certificate). */
+export class TlsMaterialError extends BikeClientError {
+  readonly files: { cert: string; key: string; ca?: string };
+  constructor(files: { cert: string; key: string; ca?: string }, reason: string, cause?: unknown) {
+    super(
+      `the TLS files cannot be used (--cert ${files.cert}, --key ${files.key}${files.ca ? `, --ca ${files.ca}` : ''}): ${reason} — each must be a PEM file, and the key the certificate's own`,
+      { cause },
+    );
+    this.name = 'TlsMaterialError';
+    this.files = files;
+  }
+}
+
 /** The bike was used after `close()`. */
 export class BikeClosedError extends BikeClientError {
   constructor() {

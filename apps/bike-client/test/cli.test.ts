@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -125,6 +126,26 @@ describe('alleycat CLI', () => {
     expect(code).toBe(EXIT.failure);
     expect(err).toMatch(message);
     expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('names the TLS files when aws-crt cannot use them (not a native stack trace), exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alleycat-tls-'));
+    try {
+      writeFileSync(join(dir, 'cert.pem'), 'not a certificate\n');
+      writeFileSync(join(dir, 'key.pem'), 'not a key\n');
+      const { code, err } = await run(
+        argv(
+          `ride --racer 7 --class 2 --seconds 1 --iot-endpoint localhost --iot-port 9 --cert ${dir}/cert.pem --key ${dir}/key.pem`,
+        ),
+      );
+      expect(code).toBe(EXIT.usage);
+      expect(err).toMatch(
+        /^alleycat: the TLS files cannot be used \(--cert .*cert\.pem, --key .*key\.pem\): /,
+      );
+      expect(err.trim().split('\n')).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says in one line when the stream does not exist, and which streams there are', async () => {
