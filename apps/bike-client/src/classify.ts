@@ -26,12 +26,25 @@ export function classifyRequestError(error: unknown): KinesisRequestError {
   const transient = isTransientError(sdk);
   const server = isServerError(sdk);
   const retryable = isRetryableByTrait(sdk) || throttling || transient || server;
-  // A response with an HTTP status or a modeled fault came from the service; otherwise the network failed.
+  // A response with an HTTP status or a modeled fault came from the service; a socket error or a timeout is
+  // the network; anything else failed before a request went out (credentials, region, configuration).
   const fault: 'client' | 'server' | 'network' =
-    e.$fault ?? (status !== undefined ? (status >= 500 ? 'server' : 'client') : 'network');
+    e.$fault ??
+    (status !== undefined
+      ? status >= 500
+        ? 'server'
+        : 'client'
+      : socketCode !== undefined || transient
+        ? 'network'
+        : 'client');
   const code = (e.name && e.name !== 'Error' ? e.name : undefined) ?? socketCode ?? 'UnknownError';
   const detail = socketCode && socketCode !== code ? ` (${socketCode})` : '';
-  return new KinesisRequestError(`${code}${detail}: ${e.message ?? String(error)}`, {
+  // An answer the SDK could not read (an empty 404 from something that is not Kinesis) says only "UnknownError".
+  const message =
+    status !== undefined && (e.message === undefined || e.message === code || e.message === 'UnknownError')
+      ? `HTTP ${status} with no Kinesis error in the body`
+      : (e.message ?? String(error));
+  return new KinesisRequestError(`${code}${detail}: ${message}`, {
     code,
     fault,
     retryable,

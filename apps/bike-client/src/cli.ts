@@ -233,6 +233,25 @@ function reportError(error: unknown, io: CliIo): number {
 
 // ---- flag helpers -------------------------------------------------------------------------------------
 
+/** An http(s) URL flag, or undefined when not given. */
+function httpUrl(flags: Flags, name: string): string | undefined {
+  const raw = flags[name];
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(
+      `--${name} must be an http(s) URL such as http://127.0.0.1:4567, got "${String(raw)}"`,
+      name,
+    );
+  }
+  return String(raw);
+}
+
 function integer(
   flags: Flags,
   name: string,
@@ -410,7 +429,7 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
       PARTITION_KEY_STRATEGIES,
       'racer',
     ) as PartitionKeyStrategy;
-    const endpoint = effectiveKinesisEndpoint(flags['kinesis-endpoint'] as string | undefined);
+    const endpoint = effectiveKinesisEndpoint(httpUrl(flags, 'kinesis-endpoint'));
     const concurrency = integer(flags, 'concurrency', PRODUCER_DEFAULTS.maxConcurrency, 1, 64);
     // Checked before any call, like every flag: room for one message of the largest size the schema allows.
     const aggregateBytes = integer(
@@ -466,6 +485,13 @@ async function simulate(flags: Flags, io: CliIo): Promise<number> {
       await cleanup();
       if (error instanceof KinesisRequestError) {
         if (error.fault === 'network') throw new EndpointUnreachableError(where, error.message, error);
+        throw new KinesisRequestError(`${where}: ${error.message}`, {
+          code: error.code,
+          fault: error.fault,
+          retryable: error.retryable,
+          ...(error.httpStatusCode === undefined ? {} : { httpStatusCode: error.httpStatusCode }),
+          cause: error,
+        });
       }
       throw error;
     }

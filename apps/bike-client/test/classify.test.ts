@@ -60,6 +60,28 @@ describe('classifyRequestError', () => {
     expect(classifyRequestError(timeout)).toMatchObject({ code: 'TimeoutError', retryable: true });
   });
 
+  it('tells a failure before any request (credentials, region) from an unreachable endpoint', () => {
+    const credentials = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    expect(classifyRequestError(credentials)).toMatchObject({
+      code: 'CredentialsProviderError',
+      fault: 'client',
+      retryable: false,
+    });
+    expect(classifyRequestError(new Error('Region is missing'))).toMatchObject({ fault: 'client' });
+    const timeout = Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
+    expect(classifyRequestError(timeout)).toMatchObject({ fault: 'network' });
+  });
+
+  it('says the HTTP status of an answer the SDK could not read', () => {
+    const unknown = Object.assign(new Error('UnknownError'), {
+      name: 'Unknown',
+      $metadata: { httpStatusCode: 404 },
+    });
+    expect(classifyRequestError(unknown).message).toBe('Unknown: HTTP 404 with no Kinesis error in the body');
+  });
+
   it('does not retry what it cannot classify', () => {
     expect(classifyRequestError(new TypeError('x is not a function'))).toMatchObject({
       code: 'TypeError',

@@ -98,6 +98,7 @@ describe('alleycat CLI', () => {
       ['simulate', '--first-racer', '9007199254740990', '--riders', '10'],
       /^alleycat: --first-racer must be an integer from 0 to 9007199254740982/,
     ],
+    [['simulate', '--kinesis-endpoint', 'notaurl'], /^alleycat: --kinesis-endpoint must be an http\(s\) URL/],
     [
       ['simulate', '--aggregate', '--aggregate-bytes', '64'],
       /^alleycat: --aggregate-bytes must be an integer from 1344/,
