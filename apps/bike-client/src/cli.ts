@@ -722,6 +722,30 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
   }
 }
 
+/** How long `ride` waits, after its last message, for the leaderboard that includes it. */
+const FINAL_STANDING_WAIT_MS = 3_000;
+
+/** Resolves once the bike's standing covers `lastSecond` (or its race closed), or after `timeoutMs`. */
+async function finalStanding(bike: Bike, lastSecond: number, timeoutMs: number): Promise<void> {
+  const done = () => {
+    const s = bike.standing;
+    return s !== undefined && (s.closed || s.second >= lastSecond);
+  };
+  if (done()) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, timeoutMs);
+    function finish() {
+      clearTimeout(timer);
+      bike.off('standing', check);
+      resolve();
+    }
+    function check() {
+      if (done()) finish();
+    }
+    bike.on('standing', check);
+  });
+}
+
 interface RideRun {
   flags: Flags;
   io: CliIo;
@@ -765,6 +789,8 @@ async function rideSeconds(bike: Bike, run: RideRun, abort: AbortController): Pr
     );
   }
   await bike.drain(10_000);
+  // The board of the last second comes about a second after it: wait for it (bounded) before disconnecting.
+  if (!abort.signal.aborted) await finalStanding(bike, seconds - 1, FINAL_STANDING_WAIT_MS);
   const standing = bike.standing;
   // Closing drops what is still queued (into `undelivered`): the counts are read after it.
   await bike.close();

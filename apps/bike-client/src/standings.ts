@@ -10,6 +10,8 @@ export class StandingsTracker {
   readonly racerId: number;
   private latest: OwnStanding | undefined;
   private latestSecond = new Map<number, number>();
+  /** The leader's total of the newest (race, second) seen: its part may come before the one holding us. */
+  private leaders = new Map<number, { second: number; total: number }>();
   /** Leaderboard payloads that failed to parse (counted, never thrown). */
   invalid = 0;
   lastError: ParseError | undefined;
@@ -38,11 +40,14 @@ export class StandingsTracker {
     if (board.second < seen) return undefined;
     this.latestSecond.set(board.raceId, board.second);
     const leader = board.standings.find((s) => s[4] === 1);
+    if (leader) this.leaders.set(board.raceId, { second: board.second, total: leader[2] });
     if (leader && this.latest?.raceId === board.raceId && this.latest.second === board.second) {
       this.latest.leaderTotal = leader[2];
     }
     const own = board.standings.find((s) => s[0] === this.racerId);
     if (own === undefined) return undefined;
+    const known = this.leaders.get(board.raceId);
+    const leaderTotal = leader?.[2] ?? (known?.second === board.second ? known.total : undefined);
     this.latest = {
       raceId: board.raceId,
       second: board.second,
@@ -53,7 +58,7 @@ export class StandingsTracker {
       rank: own[4],
       racers: board.racers,
       closed: board.closed,
-      ...(leader ? { leaderTotal: leader[2] } : {}),
+      ...(leaderTotal === undefined ? {} : { leaderTotal }),
     };
     return this.latest;
   }
