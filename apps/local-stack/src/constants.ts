@@ -18,6 +18,8 @@ export const DEFAULT_POLL_INTERVAL_MS = 250;
 /** First pause before a failed batch is retried; doubles per attempt up to `MAX_RETRY_DELAY_MS`. */
 export const DEFAULT_RETRY_BASE_DELAY_MS = 100;
 export const MAX_RETRY_DELAY_MS = 2_000;
+/** How long an IoT data plane Publish waits for the broker (connection, PUBACK) before answering 503. */
+export const DATA_PLANE_PUBLISH_TIMEOUT_MS = 5_000;
 /** How often the event source mapping looks for new shards. */
 export const DEFAULT_SHARD_DISCOVERY_MS = 10_000;
 /** How long the limits layer trusts a stream's shard map before asking DescribeStream again. */

@@ -67,6 +67,9 @@ export type PartExitHandler = (
   signal: NodeJS.Signals | null,
 ) => void;
 
+/** How long after a part's exit it is reported, unless the stack is being stopped by then (Ctrl-C). */
+const EXIT_REPORT_DELAY_MS = 1_000;
+
 /** Default: say it on stderr, naming the part, so a crash is never silent. */
 const reportPartExit: PartExitHandler = (part, code, signal) => {
   process.stderr.write(
@@ -94,6 +97,8 @@ export class Supervisor {
   private readonly onPartExit: PartExitHandler;
   /** Children being stopped on purpose: their exit is not reported. */
   private readonly stopping = new WeakSet<ChildProcess>();
+  /** `stopAll` has begun: parts ending now are part of the shutdown. */
+  private shuttingDown = false;
 
   constructor(options: SupervisorOptions = {}) {
     this.onOutput = options.onOutput;
@@ -174,12 +179,13 @@ export class Supervisor {
     this.parts.push(part);
     child.once('exit', (code, signal) => {
       if (this.stopping.has(child)) return;
-      // Ctrl-C in a terminal reaches every process of the group: a part that ends cleanly on it (code 0, or
-      // SIGINT/SIGTERM) is shutting down with the stack, not crashing.
-      if (code === 0 || signal === 'SIGINT' || signal === 'SIGTERM') return;
       const index = this.parts.indexOf(part);
       if (index >= 0) this.parts.splice(index, 1);
-      this.onPartExit({ name, label, pid: part.pid }, code, signal);
+      // Ctrl-C in a terminal reaches every process of the group, and the launcher stops the stack right after:
+      // a part gone with it is no crash. Reported only if the stack is still up a moment later.
+      setTimeout(() => {
+        if (!this.shuttingDown) this.onPartExit({ name, label, pid: part.pid }, code, signal);
+      }, EXIT_REPORT_DELAY_MS).unref();
     });
     return part;
   }
@@ -204,8 +210,18 @@ export class Supervisor {
         part.child.off('message', onMessage);
         resolve(message.stats);
       };
+      if (!part.child.connected) {
+        clearTimeout(timer);
+        return reject(new LocalStackError(`${part.name}: not running`));
+      }
       part.child.on('message', onMessage);
-      part.child.send({ type: 'stats' });
+      // With a callback a failed send rejects here instead of an 'error' event nobody listens to.
+      part.child.send({ type: 'stats' }, (error) => {
+        if (error === null) return;
+        clearTimeout(timer);
+        part.child.off('message', onMessage);
+        reject(new LocalStackError(`${part.name}: ${error.message}`));
+      });
     });
   }
 
@@ -218,7 +234,13 @@ export class Supervisor {
   }
 
   /** Stops every part, last started first. */
+  /** The stack is being stopped (a launcher's Ctrl-C handler says so first): parts ending now are not crashes. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
   async stopAll(): Promise<void> {
+    this.shuttingDown = true;
     while (this.parts.length > 0) await this.stop(this.parts[this.parts.length - 1]!);
     process.off('exit', this.onExit);
   }

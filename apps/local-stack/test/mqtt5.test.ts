@@ -525,6 +525,10 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
       await watcher.subscribeAsync('ret4/a', { qos: 1 });
       await waitFor(() => seen.length === 1 || undefined);
       expect(seen).toEqual(['ret4/a true']);
+      // A wildcard subscribed after the exact one gets no second replay.
+      await watcher.subscribeAsync('ret4/+', { qos: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen).toEqual(['ret4/a true']);
       // Live messages still reach wildcard subscriptions.
       await retainer.publishAsync('ret4/b', 'live', { qos: 1 });
       await waitFor(() => seen.length === 2 || undefined);
@@ -542,10 +546,48 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     await polite.endAsync();
     const again = await connect(broker.mqttUrl, 'racer-1', { protocolVersion: 4 });
     (again.stream as net.Socket).destroy();
-    await connect(broker.mqttUrl, 'racer-2');
-    await connect(broker.mqttUrl, 'racer-2'); // takes the id over
+    const first = await connect(broker.mqttUrl, 'racer-2', { protocolVersion: 4 });
+    // A CONNECT under that id refused for its will does not take the id over: racer-2 is lost later, not taken.
+    const refused = await rawClient(broker.mqttUrl);
+    refused.send({
+      cmd: 'connect',
+      protocolVersion: 5,
+      clientId: 'racer-2',
+      clean: true,
+      keepalive: 30,
+      will: { topic: 'bad/+', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    await refused.closed;
+    (first.stream as net.Socket).destroy();
+    await connect(broker.mqttUrl, 'racer-4');
+    await connect(broker.mqttUrl, 'racer-4'); // takes the id over
+    // An MQTT 5 client closed for breaking a rule (QoS 2) goes as CLIENT_ERROR, as a 3.1.1 one does.
+    const rude = await rawClient(broker.mqttUrl);
+    rude.send({ cmd: 'connect', protocolVersion: 5, clientId: 'racer-3', clean: true, keepalive: 30 });
+    await rude.next('connack');
+    rude.send({
+      cmd: 'publish',
+      topic: 'x/1',
+      payload: 'x',
+      qos: 2,
+      messageId: 1,
+      retain: false,
+      dup: false,
+    });
+    await rude.closed;
     await connect(broker.mqttUrl, `iot-data-plane-test`); // the local data plane's own: no events
-    await waitFor(() => (of('racer-1').length === 4 && of('racer-2').length === 3) || undefined);
+    await waitFor(
+      () =>
+        (of('racer-1').length === 4 &&
+          of('racer-2').length === 2 &&
+          of('racer-3').length === 2 &&
+          of('racer-4').length === 3) ||
+        undefined,
+    );
+    expect(of('racer-3')[1]).toMatchObject({
+      disconnectReason: 'CLIENT_ERROR',
+      clientInitiatedDisconnect: false,
+    });
 
     const [c1, d1, c2, d2] = of('racer-1');
     expect(c1).toMatchObject({
@@ -567,6 +609,10 @@ describe('MQTT 5 sessions, retained messages and wills', () => {
     expect(c2).toMatchObject({ eventType: 'connected', versionNumber: 1 });
     expect(d2).toMatchObject({ clientInitiatedDisconnect: false, disconnectReason: 'CONNECTION_LOST' });
     expect(of('racer-2').map((e) => e['disconnectReason'] ?? e['eventType'])).toEqual([
+      'connected',
+      'CONNECTION_LOST',
+    ]);
+    expect(of('racer-4').map((e) => e['disconnectReason'] ?? e['eventType'])).toEqual([
       'connected',
       'DUPLICATE_CLIENTID',
       'connected',

@@ -166,7 +166,7 @@ describe('supervisor', () => {
     ).rejects.toThrow(/does not exist: run `pnpm --filter @alleycat\/ingest-lambda build` first/);
   });
 
-  it('reports a part that dies without being stopped (not one it stops, nor one ending on Ctrl-C)', async () => {
+  it('reports a part that dies without being stopped, and none once the stack is being stopped', async () => {
     const exits: Array<{ name: string; signal: string | null }> = [];
     const supervisor = new Supervisor({
       onPartExit: (part, _code, signal) => exits.push({ name: part.name, signal }),
@@ -179,12 +179,18 @@ describe('supervisor', () => {
       await waitFor(() => exits.length === 1 || undefined);
       expect(exits).toEqual([{ name: 'kinesalite', signal: 'SIGKILL' }]);
       expect(supervisor.running()).toEqual([kept, interrupted]);
-      // The terminal's Ctrl-C reaches the parts too: they end cleanly, which is no crash.
-      const ended = new Promise((resolve) => interrupted.child.once('exit', resolve));
-      process.kill(interrupted.pid, 'SIGINT');
-      await ended;
-      await supervisor.stop(kept);
-      expect(exits).toHaveLength(1);
+      // A plain `kill` (SIGTERM: the part ends cleanly) is reported too, and the part leaves the list; asking it
+      // for counters then fails as a rejection, not as an unheard 'error' event.
+      process.kill(interrupted.pid, 'SIGTERM');
+      await waitFor(() => exits.length === 2 || undefined);
+      expect(exits[1]).toMatchObject({ name: 'kinesalite' });
+      expect(supervisor.running()).toEqual([kept]);
+      await expect(supervisor.stats(interrupted)).rejects.toThrow(/not running/);
+      // Once the stack is being stopped (the launcher's Ctrl-C), parts ending are not reported.
+      supervisor.beginShutdown();
+      process.kill(kept.pid, 'SIGINT');
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(exits).toHaveLength(2);
     } finally {
       await supervisor.stopAll();
     }

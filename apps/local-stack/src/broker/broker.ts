@@ -22,7 +22,7 @@ import type { RuleEngine } from '../rules/rule-engine.js';
 import { sniffProtocolLevel } from './connect-sniffer.js';
 import {
   IOT_DATA_PLANE_CLIENT_ID,
-  iotKeepalive,
+  KEEPALIVE_MAX_SECONDS,
   KEEPALIVE_MIN_SECONDS,
   MAX_SESSION_EXPIRY_SECONDS,
   MQTT5_PROTOCOL_LEVEL,
@@ -37,7 +37,7 @@ import {
 } from './mqtt5-connection.js';
 import { ReasonCode } from './reason-codes.js';
 import { connectedClient, SessionExpiry } from './session-expiry.js';
-import { iotTopicProblem, isSharedSubscription, isValidTopicName } from './topics.js';
+import { iotTopicProblem, isSharedSubscription, willTopicProblem } from './topics.js';
 
 export interface BrokerOptions {
   /** MQTT over TCP; 0 = a free port. */
@@ -73,6 +73,13 @@ export interface BrokerStats {
   /** CONNECTs whose client id is over 128 bytes. */
   refusedClientId: number;
   mqtt5: Mqtt5Stats;
+}
+
+/** The keep-alive IoT Core applies to a CONNECT's requested one. */
+export function iotKeepalive(requested: number | undefined, minimum = KEEPALIVE_MIN_SECONDS): number {
+  if (requested === undefined || requested === 0 || requested > KEEPALIVE_MAX_SECONDS)
+    return KEEPALIVE_MAX_SECONDS;
+  return Math.max(requested, minimum);
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
@@ -128,13 +135,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   // published (a wildcard, over the topic quotas) closes the connection, as a protocol violation does.
   aedes.preConnect = (_client, packet, callback) => {
     packet.keepalive = keepalive(packet.keepalive);
+    const will = packet.will?.topic;
+    const problem = will === undefined ? undefined : willTopicProblem(will);
+    if (problem !== undefined) {
+      counters.refusedTopic += 1;
+      return callback(new Error(`will topic ${JSON.stringify(will)} ${problem}`), false);
+    }
+    // Accepted: a client connected under this id is about to be taken over.
     const taken = connectedClient(aedes, packet.clientId);
     if (taken !== undefined) lifecycle.ending(taken as Client, 'DUPLICATE_CLIENTID');
-    const will = packet.will?.topic;
-    if (will !== undefined && (!isValidTopicName(will) || iotTopicProblem(will) !== undefined)) {
-      counters.refusedTopic += 1;
-      return callback(new Error(`will topic ${JSON.stringify(will)} is not a publishable topic`), false);
-    }
     callback(null, true);
   };
   // IoT Core refuses a client id over 128 bytes (3.1.1: CONNACK 2, identifier rejected; MQTT 5: 0x85).
@@ -196,10 +205,23 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const iotForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
     if (packet.topic.startsWith('$SYS/')) return null;
     const replay = (packet as { brokerId?: string | null }).brokerId === null && packet.retain;
-    if (replay && !(packet.topic in (client as unknown as { subscriptions: object }).subscriptions))
-      return null;
+    if (replay && exactFilters.get(client)?.has(packet.topic) !== true) return null;
     return packet;
   };
+  // aedes replays retained messages right after a SUBSCRIBE, for the filters it granted: a replay is for one of
+  // them only if that SUBSCRIBE named the topic itself (a wildcard filter gets none, even when an earlier exact
+  // subscription exists).
+  const exactFilters = new WeakMap<Client, Set<string>>();
+  aedes.on('subscribe', (subscriptions, client) => {
+    exactFilters.set(
+      client,
+      new Set(
+        subscriptions
+          .filter((s) => (s.qos as number) !== 128 && !s.topic.includes('+') && !s.topic.includes('#'))
+          .map((s) => s.topic),
+      ),
+    );
+  });
   aedes.authorizeForward = iotForward;
   /**
    * Delivery of a message published with MQTT 5 properties: not once its Message Expiry Interval has passed
@@ -253,6 +275,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       aedes.published = keepRetainedProperties;
     },
     keepalive,
+    clientError: (brokerSide, clientId) => {
+      const client = connectedClient(aedes, clientId) as Client | undefined;
+      if (client !== undefined && client.conn === brokerSide) lifecycle.ending(client, 'CLIENT_ERROR');
+    },
     refused: (kind) => {
       if (kind === 'qos2') counters.refusedQos2 += 1;
       else counters.refusedTooLarge += 1;

@@ -23,12 +23,6 @@ export const MAX_SESSION_EXPIRY_SECONDS = 3600;
 export const KEEPALIVE_MIN_SECONDS = 30;
 export const KEEPALIVE_MAX_SECONDS = 1200;
 
-/** The keep-alive IoT Core applies to a CONNECT's requested one. */
-export function iotKeepalive(requested: number | undefined, minimum = KEEPALIVE_MIN_SECONDS): number {
-  if (requested === undefined || requested === 0 || requested > KEEPALIVE_MAX_SECONDS)
-    return KEEPALIVE_MAX_SECONDS;
-  return Math.max(requested, minimum);
-}
 /**
  * Client ids of the local IoT data plane's connections start so: the broker publishes no lifecycle events for
  * them (an HTTP Publish has no MQTT connection on AWS).

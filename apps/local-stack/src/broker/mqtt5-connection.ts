@@ -38,7 +38,13 @@ import { duplexPair } from './duplex-pair.js';
 import { Mqtt5ProtocolError } from './errors.js';
 import { connackReasonCode, ReasonCode, subackReasonCode } from './reason-codes.js';
 import { connectedClient, type SessionExpiry } from './session-expiry.js';
-import { iotTopicProblem, isSharedSubscription, isValidTopicFilter, isValidTopicName } from './topics.js';
+import {
+  iotTopicProblem,
+  isSharedSubscription,
+  isValidTopicFilter,
+  isValidTopicName,
+  willTopicProblem,
+} from './topics.js';
 
 /** What the adapter needs from the broker it fronts. */
 export interface Mqtt5BrokerHooks {
@@ -46,6 +52,8 @@ export interface Mqtt5BrokerHooks {
   sessions: SessionExpiry;
   /** The broker's publish checks and rules; resolves to a PUBACK reason code (0 = accepted) and its reason. */
   admit(clientId: string, publish: IPublishPacket): Promise<{ reasonCode: number; reason?: string }>;
+  /** This connection broke a rule and is being closed (its lifecycle event says `CLIENT_ERROR`). */
+  clientError(brokerSide: Duplex, clientId: string): void;
   /** The keep-alive the broker applies to a CONNECT's requested one (IoT Core's bounds). */
   keepalive(requested: number | undefined): number;
   /** A publish refused as IoT Core refuses it (counted with the 3.1.1 refusals). */
@@ -302,9 +310,7 @@ export class Mqtt5Connection {
     if (packet.will !== undefined) {
       // A will is a publish to come: its topic follows the publish rules (no wildcards, IoT Core's quotas).
       const topic = packet.will.topic;
-      const problem = isValidTopicName(topic)
-        ? iotTopicProblem(topic)
-        : 'is not a topic name (no wildcards, not empty)';
+      const problem = willTopicProblem(topic);
       if (problem !== undefined)
         return this.#refuseConnect(
           ReasonCode.TopicNameInvalid,
@@ -704,6 +710,7 @@ export class Mqtt5Connection {
       : { cmd: 'connack', reasonCode: error.reasonCode, sessionPresent: false, properties };
     this.#write(mqttPacket.generate(packet, WRITE_V5));
     this.#endSocket();
+    if (this.#connackSent) this.#hooks.clientError(this.#brokerSide, this.#clientId);
     // The client is gone for aedes too; without a 3.1.1 DISCONNECT it publishes the will, as on IoT Core.
     this.#endBrokerSide();
   }

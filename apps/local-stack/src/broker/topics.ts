@@ -25,6 +25,11 @@ export function isValidTopicName(topic: string): boolean {
   return topic.length > 0 && !topic.includes('+') && !topic.includes('#') && !topic.includes('\u0000');
 }
 
+/** Why a will could never be published from `topic` (a wildcard, empty, over IoT Core's quotas), or undefined. */
+export function willTopicProblem(topic: string): string | undefined {
+  return isValidTopicName(topic) ? iotTopicProblem(topic) : 'is not a topic name (no wildcards, not empty)';
+}
+
 /** A SUBSCRIBE filter: `+` alone in its level, `#` alone and last. */
 export function isValidTopicFilter(filter: string): boolean {
   if (filter.length === 0 || filter.includes('\u0000')) return false;

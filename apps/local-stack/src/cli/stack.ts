@@ -145,6 +145,7 @@ try {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    stack.supervisor.beginShutdown();
     process.stdout.write('\nstopping…\n');
     await stack.stop();
     process.exit(0);

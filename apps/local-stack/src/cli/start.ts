@@ -407,6 +407,7 @@ let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
   if (interrupted) return;
   interrupted = true;
+  stack?.supervisor.beginShutdown();
   // Parts going away under a client mid-request are expected now: such an error must not turn Ctrl-C into a
   // crash (exit 1) before every part is stopped; it is reported and the stop goes on.
   const report = (error: unknown) => process.stderr.write(`(while stopping) ${String(error)}\n`);

@@ -11,10 +11,8 @@ import { IOT_MESSAGE_MAX_BYTES, IOT_QOS_LEVELS } from '@alleycat/schema';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { IOT_DATA_PLANE_CLIENT_ID, MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
 import { iotTopicProblem } from '../broker/topics.js';
+import { DATA_PLANE_PUBLISH_TIMEOUT_MS } from '../constants.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
-
-/** How long a publish may wait for the broker (connection, PUBACK) before the call answers 503. */
-const PUBLISH_TIMEOUT_MS = 5_000;
 
 /** `{ value }` of `promise`, or undefined when it has not settled within `ms` (a rejection still rejects). */
 async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T } | undefined> {
@@ -125,7 +123,10 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
     if (!client.connected) return unavailable();
     if (Object.keys(properties).length === 0) {
       if (
-        !(await within(PUBLISH_TIMEOUT_MS, client.publishAsync(topic, body, { qos: qos as 0 | 1, retain })))
+        !(await within(
+          DATA_PLANE_PUBLISH_TIMEOUT_MS,
+          client.publishAsync(topic, body, { qos: qos as 0 | 1, retain }),
+        ))
       )
         return unavailable();
     } else {
@@ -135,11 +136,11 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
           'RequestEntityTooLargeException',
           `with its MQTT 5 properties the message exceeds the ${MAXIMUM_PACKET_SIZE}-byte MQTT 5 packet IoT Core sends`,
         );
-      const connected = await within(PUBLISH_TIMEOUT_MS, mqtt5Client());
+      const connected = await within(DATA_PLANE_PUBLISH_TIMEOUT_MS, mqtt5Client());
       if (connected === undefined) return unavailable();
       const publisher = connected.value;
       const sent = await within(
-        PUBLISH_TIMEOUT_MS,
+        DATA_PLANE_PUBLISH_TIMEOUT_MS,
         inFlight5.run(() => publisher.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties })),
       );
       if (!sent) return unavailable();
