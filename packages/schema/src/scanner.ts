@@ -14,8 +14,9 @@
  * Numbers are exact: the digits, read as one integer, are accumulated exactly while they stay below 2^53
  * (once past it they cannot come back under the check). A decimal is that integer m divided by 10^k,
  * k ≤ 22: both exact doubles, and IEEE division rounds the quotient correctly, which is the value a
- * correctly rounding reader such as `JSON.parse` gives. Strings are sliced from the text itself (their
- * byte offsets are mapped to UTF-16 offsets while reading), so they are exactly what `JSON.parse` returns.
+ * correctly rounding reader such as `JSON.parse` gives. Strings are sliced from the text (byte offsets mapped to
+ * UTF-16 offsets while reading) or, reading bytes, made from their own bytes; either way exactly what
+ * `JSON.parse` returns.
  */
 import { MISS } from './fast-path.js';
 import { FORMATS } from './formats.js';
@@ -23,16 +24,19 @@ import type { FieldSpec, ObjectSpec } from './spec.js';
 import { codePoints } from './validator.js';
 
 /**
- * A generated reader. `bytes[0, length)` is the UTF-8 encoding of `text`, and `bytes[length]` is 0 (a
- * sentinel no token contains, so no loop needs a bounds check). Returns the clean copy, or `MISS` when the
- * text is not certainly a valid, plain message.
+ * A generated reader of `bytes[0, length)`, with `bytes[length]` 0 (a sentinel no token contains, so no loop
+ * needs a bounds check). Returns the clean copy, or `MISS` when the text is not certainly a valid, plain message.
+ * Without `fromBytes`, `bytes[0, length)` is the UTF-8 encoding of `text` and strings are sliced from `text`.
  *
- * With `fromBytes`, `bytes` is a Node `Buffer` and `text` is not read: each string is made from its own
+ * With `fromBytes`, `bytes` must be a Node `Buffer` and `text` is not read: each string is made from its own
  * bytes — an ASCII one a byte a character (`latin1Slice`, much cheaper than a text of the whole record,
  * which was ~15 % of a record's read), one with bytes over 0x7F checked to be well-formed UTF-8 (RFC 3629)
  * and decoded. Ill-formed UTF-8 anywhere is a `MISS`, so the caller's checked decode words it.
  */
-export type Scanner = (bytes: Uint8Array, length: number, text: string, fromBytes?: boolean) => unknown;
+export type Scanner = {
+  (bytes: Buffer, length: number, text: string, fromBytes: true): unknown;
+  (bytes: Uint8Array, length: number, text: string, fromBytes?: false): unknown;
+};
 
 /** Deepest nesting of an unknown member's value the scanner skips; deeper ones fall back to JSON.parse. */
 const MAX_SKIPPED_DEPTH = 32;
@@ -111,7 +115,7 @@ function readValue(spec: FieldSpec, x: string): string {
               if (c === 34) break;
               if (!(c >= 32) || c === 92${printable ? ' || c === 127' : ''}) return MISS;
               if (c >= 128) {${printable ? '\n                if (c === 194 && b[i + 1] < 160) return MISS;' : ''}
-                if (latin1) {
+                if (fromBytes) {
                   const end = utf8Sequence(b, i);
                   if (end < 0) return MISS;
                   wide = true;
@@ -124,7 +128,7 @@ function readValue(spec: FieldSpec, x: string): string {
               }
               i++;
             }
-            ${x} = wide ? utf8.decode(b.subarray(s, i)) : latin1 ? b.latin1Slice(s, i) : t.slice(s, i - shift);
+            ${x} = wide ? utf8.decode(b.subarray(s, i)) : fromBytes ? b.latin1Slice(s, i) : t.slice(s, i - shift);
             c = b[++i];
           }
           if (${x}.length > ${spec.maxLength} || ${short}${format}) return MISS;`;
@@ -196,7 +200,7 @@ function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {
 let skipped = 0;
 // The current scan's \`fromBytes\`: strings come from the bytes, and bytes over 0x7F are checked as UTF-8
 // rather than counted (the offsets are bytes throughout, so \`shift\` stays 0).
-let latin1 = false;
+let fromBytes = false;
 /**
  * The index after the well-formed UTF-8 sequence whose lead byte is at i, or -1 (RFC 3629: no stray
  * continuation bytes, overlong forms, surrogates, or code points past U+10FFFF). The 0 sentinel is never a
@@ -224,7 +228,7 @@ function skipMember(b, i) {
     // An escaped key may spell a known one: not plain.
     if (!(c >= 32) || c === 92) return -1;
     if (c >= 128) {
-      if (latin1) {
+      if (fromBytes) {
         i = utf8Sequence(b, i);
         if (i < 0) return -1;
         continue;
@@ -298,7 +302,7 @@ function skipString(b, i) {
         i += 4;
       } else if (!(c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)) return -1;
     } else if (c >= 128) {
-      if (latin1) {
+      if (fromBytes) {
         const end = utf8Sequence(b, i);
         if (end < 0) return -1;
         i = end - 1;
@@ -306,9 +310,9 @@ function skipString(b, i) {
     }
   }
 }
-return function scan(b, n, t, fromBytes) {
+return function scan(b, n, t, bytesOnly) {
   let ${fields.map((_, index) => `x${index}`).join(', ')};
-  latin1 = fromBytes === true;
+  fromBytes = bytesOnly === true;
   let seen = 0;
   // Bytes minus UTF-16 units read so far: maps a byte offset to an offset in t.
   let shift = 0;
