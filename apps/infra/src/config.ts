@@ -3,13 +3,9 @@
  * "context") over defaults. Every value is validated here, and an error names the setting as the user wrote it.
  */
 import { fileURLToPath } from 'node:url';
-import {
-  LAMBDA_BUNDLE,
-  PARTITION_KEY_STRATEGIES,
-  type PartitionKeyStrategy,
-  planCapacity,
-} from '@alleycat/schema';
+import { LAMBDA_BUNDLE, PARTITION_KEY_STRATEGIES, type PartitionKeyStrategy } from '@alleycat/schema';
 import { DEFAULT_CONFIG, DEFAULT_EVENT_SOURCE, EVENT_SOURCE_BOUNDS } from './constants.js';
+import { streamShards } from './constructs/telemetry-stream.js';
 import { ConfigError } from './errors.js';
 import {
   ACCOUNT_ID,
@@ -270,7 +266,7 @@ export function validateConfig(config: InfraConfig): InfraConfig {
   }
   if (config.deployedShards !== undefined && config.streamMode === 'provisioned') {
     // UpdateShardCount goes at most to double, and at least to half, the current count in one call.
-    const shards = planCapacity({ riders: config.riders }).shards;
+    const shards = streamShards(config.riders);
     const from = config.deployedShards;
     if (shards > 2 * from || 2 * shards < from) {
       const step = shards > from ? 2 * from : Math.ceil(from / 2);

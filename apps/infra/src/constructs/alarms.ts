@@ -41,7 +41,10 @@ interface AlarmSpec {
  * - the ingest Lambda failed an invocation (a crash: bisect isolates the record, retried until max age);
  * - its iterator age passed `ITERATOR_AGE_ALARM_MS` (the stream is falling behind, leaderboards are late);
  * - it set invalid records aside (`invalid/` in the errors bucket, with their reason);
- * - Kinesis throttled writes (on the MQTT path the rule's error action wrote them to `errors/`).
+ * - Kinesis throttled writes (through the IoT rule: its error action wrote them to `errors/`; a direct
+ *   producer retries them, so there the alarm says the stream is short of shards, not that anything is lost).
+ * `invalid-records` reads the Lambda's EMF metric by its `service` dimension, the same in every environment:
+ * it relies on one environment per account and region, as the README asks.
  * The topic is not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and
  * alarm states are not sensitive; the policy lets only this account's alarms publish, over TLS.
  */
@@ -121,7 +124,7 @@ export class Alarms extends Construct {
       },
       {
         id: 'stream-writes-throttled',
-        description: `Kinesis throttled writes to ${props.streamName}: the IoT rule's error action put those messages under errors/ in the errors bucket; raise the shard count`,
+        description: `Kinesis throttled writes to ${props.streamName}: messages through the IoT rule went to its error action (under errors/ in the errors bucket); direct producers retried theirs. Raise the shard count`,
         namespace: 'AWS/Kinesis',
         metricName: 'WriteProvisionedThroughputExceeded',
         dimensions: { StreamName: props.streamName },

@@ -11,6 +11,11 @@ export interface TelemetryStreamProps {
   kmsKeyArn: string;
 }
 
+/** Shards of a provisioned stream for `riders`: `planCapacity` with its defaults (also checked at synth). */
+export function streamShards(riders: number): number {
+  return planCapacity({ riders }).shards;
+}
+
 /**
  * The Kinesis stream every race message passes through. Provisioned streams get the shard count
  * `planCapacity` gives for the riders (with its default headroom: a throttled IoT rule action is not retried
@@ -27,7 +32,7 @@ export class TelemetryStream extends Construct {
     const provisioned = props.mode === 'provisioned';
     this.stream = new KinesisStream(this, 'stream', {
       name: props.name,
-      ...(provisioned ? { shardCount: this.capacity.shards } : {}),
+      ...(provisioned ? { shardCount: streamShards(props.riders) } : {}),
       streamModeDetails: { streamMode: provisioned ? 'PROVISIONED' : 'ON_DEMAND' },
       retentionPeriod: props.retentionHours,
       encryptionType: 'KMS',
