@@ -9,21 +9,21 @@ import { parseArgs } from 'node:util';
 import {
   describeParseError,
   INGEST_TOPIC,
-  KINESIS_PARTITION_KEY_MAX_CHARS,
   MAX_ID,
   output,
   PARTITION_KEY_STRATEGIES,
   type PartitionKeyStrategy,
   Prng,
   planCapacity,
-  RACE_MESSAGE_MAX_BYTES,
   type RaceMessage,
   STREAM_NAME,
   validateRaceMessage,
 } from '@alleycat/schema';
 import { Bike, localEndpointFromUrl } from './bike.js';
 import {
+  AGGREGATE_MIN_BYTES,
   AGGREGATION_DEFAULT_TARGET_BYTES,
+  FINAL_STANDING_WAIT_MS,
   LOCAL_KINESIS_ENDPOINT_EXAMPLE,
   LOCAL_MQTT_URL_EXAMPLE,
   MQTT_MAX_RIDERS_PER_PROCESS,
@@ -245,7 +245,7 @@ function httpUrl(flags: Flags, name: string): string | undefined {
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new UsageError(
-      `--${name} must be an http(s) URL such as http://127.0.0.1:4567, got "${String(raw)}"`,
+      `--${name} must be an http(s) URL such as ${LOCAL_KINESIS_ENDPOINT_EXAMPLE}, got "${String(raw)}"`,
       name,
     );
   }
@@ -635,9 +635,6 @@ function finish(summary: SimulationSummary, flags: Flags, io: CliIo, interrupted
 
 // ---- ride ---------------------------------------------------------------------------------------------
 
-/** The smallest `--aggregate-bytes` that holds any one message: the message budget, its key, KPL framing. */
-const AGGREGATE_MIN_BYTES = RACE_MESSAGE_MAX_BYTES + KINESIS_PARTITION_KEY_MAX_CHARS + 64;
-
 /** The flag behind each field a user sets of the message `ride` builds. */
 const RIDE_FLAG_OF: Record<string, string> = {
   '/name': 'name',
@@ -721,9 +718,6 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
     await bike.close();
   }
 }
-
-/** How long `ride` waits, after its last message, for the leaderboard that includes it. */
-const FINAL_STANDING_WAIT_MS = 3_000;
 
 /** Resolves once the bike's standing covers `lastSecond` (or its race closed), or after `timeoutMs`. */
 async function finalStanding(bike: Bike, lastSecond: number, timeoutMs: number): Promise<void> {

@@ -2,6 +2,8 @@
  * Defaults of the bike, the producer and the simulator. AWS limits and pipeline names come from
  * `@alleycat/schema`; only this package's own tuning lives here.
  */
+import { KPL_FRAMING_BYTES } from '@alleycat/kinesis-agg';
+import { KINESIS_PARTITION_KEY_MAX_CHARS, RACE_MESSAGE_MAX_BYTES } from '@alleycat/schema';
 
 /** The seed's scale: 1,000 riders, 5-minute races, 6 classes. */
 export const SIMULATION_DEFAULTS = {
@@ -26,6 +28,15 @@ export const PRODUCER_DEFAULTS = {
 
 /** Aggregated records are cut at this many bytes (KPL's default is 50 KiB; 25 KiB is one PUT payload unit). */
 export const AGGREGATION_DEFAULT_TARGET_BYTES = 25 * 1024;
+/**
+ * The smallest `--aggregate-bytes` that holds any one message: the schema's message budget, the longest partition
+ * key, KPL's magic and digest, and 44 bytes for the protobuf fields and lengths around them (generous).
+ */
+export const AGGREGATE_MIN_BYTES =
+  RACE_MESSAGE_MAX_BYTES + KINESIS_PARTITION_KEY_MAX_CHARS + KPL_FRAMING_BYTES + 44;
+
+/** How long `ride` waits, after its last message, for the leaderboard that includes it. */
+export const FINAL_STANDING_WAIT_MS = 3_000;
 
 /** Bike (MQTT) tuning. */
 export const BIKE_DEFAULTS = {

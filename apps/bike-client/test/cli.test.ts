@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, EXIT, main } from '../src/cli.js';
 import { createKinesisClient } from '../src/kinesis-client.js';
-import { ensureStream } from '../src/kinesis-stream.js';
+import { describeStream, ensureStream } from '../src/kinesis-stream.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import {
   type AedesServer,
@@ -295,10 +295,25 @@ describe('alleycat CLI', () => {
       stdout += chunk.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await new Promise((r) => setTimeout(r, 4_000));
+    // Running once its stream exists (it creates it first), whatever the machine's start-up time.
+    const admin = createKinesisClient({ endpoint: kinesalite.endpoint, maxAttempts: 3 });
+    try {
+      for (let waited = 0; ; waited += 100) {
+        if (
+          await describeStream(admin, 'sigterm').then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        if (waited > 30_000) throw new Error('the simulator never created its stream');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      admin.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 1_500));
     child.kill('SIGTERM');
-    // A second one while it flushes is only acknowledged.
-    setTimeout(() => child.kill('SIGTERM'), 50);
     expect(await exited).toBe(0);
     const report = JSON.parse(stdout) as { interrupted: boolean; delivered: number; undelivered: number };
     expect(report.interrupted).toBe(true);
