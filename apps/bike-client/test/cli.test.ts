@@ -321,6 +321,51 @@ describe('alleycat CLI', () => {
     expect(report.undelivered).toBe(0);
   });
 
+  it('acknowledges a second SIGTERM while it flushes, and still writes the report and the undelivered file', async () => {
+    // Every entry throttled: the flush after the first signal retries for a while (--max-attempts 6).
+    const proxy = await startFaultProxy(kinesalite.port, { throttleEntry: () => true });
+    const dir = mkdtempSync(join(tmpdir(), 'alleycat-sigterm2-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          join(PACKAGE_DIR, 'bin/alleycat.mjs'),
+          ...argv(
+            `simulate --riders 20 --seconds 60 --json --create-stream --stream sigterm2 --max-attempts 6 --kinesis-endpoint ${proxy.endpoint}`,
+          ),
+        ],
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      for (let waited = 0; proxy.calls === 0; waited += 100) {
+        if (waited > 30_000) throw new Error('the simulator never sent a record');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 150));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(EXIT.undelivered);
+      expect(stderr).toMatch(
+        /finishing — delivering or recording what was already built; the report follows/,
+      );
+      const report = JSON.parse(stdout) as { interrupted: boolean; messages: number; undelivered: number };
+      expect(report.interrupted).toBe(true);
+      expect(report.undelivered).toBe(report.messages);
+      expect(readdirSync(dir).filter((f) => f.startsWith('alleycat-undelivered-'))).toHaveLength(1);
+    } finally {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs as the package bin', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
