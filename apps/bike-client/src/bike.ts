@@ -140,20 +140,28 @@ export class Bike extends EventEmitter {
     const operationTimeout = o.operationTimeoutMs ?? BIKE_DEFAULTS.operationTimeoutMs;
     const socket = new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, connectTimeout);
     if (o.endpoint.mode === 'aws') {
-      const { certPath, keyPath, caPath } = o.endpoint;
+      const e = o.endpoint;
       try {
-        return this.buildMtlsConfig(
-          o.endpoint,
-          keepAlive,
-          reconnectMin,
-          reconnectMax,
-          operationTimeout,
-          socket,
-        );
+        const builder = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(
+          e.certPath,
+          e.keyPath,
+        )
+          .with_endpoint(e.endpoint)
+          .with_client_id(this.clientId)
+          .with_clean_session(true)
+          .with_keep_alive_seconds(keepAlive)
+          .with_ping_timeout_ms(BIKE_DEFAULTS.pingTimeoutMs)
+          .with_protocol_operation_timeout_ms(operationTimeout)
+          .with_reconnect_min_sec(reconnectMin)
+          .with_reconnect_max_sec(reconnectMax)
+          .with_socket_options(socket);
+        if (e.caPath) builder.with_certificate_authority_from_path(undefined, e.caPath);
+        if (e.port) builder.with_port(e.port);
+        return builder.build();
       } catch (error) {
         // aws-crt's native errors (AWS_ERROR_INVALID_ARGUMENT, …) do not say which file: name them all.
         throw new TlsMaterialError(
-          { cert: certPath, key: keyPath, ...(caPath ? { ca: caPath } : {}) },
+          { cert: e.certPath, key: e.keyPath, ...(e.caPath ? { ca: e.caPath } : {}) },
           (error as Error).message.split('\n')[0]!,
           error,
         );
@@ -173,33 +181,6 @@ export class Bike extends EventEmitter {
       // Otherwise the SDK sends its metrics string as the MQTT username, which local brokers may refuse.
       disable_metrics: true,
     };
-  }
-
-  /** The mTLS configuration of an IoT Core endpoint (throws aws-crt's native error on unusable files). */
-  private buildMtlsConfig(
-    endpoint: Extract<BikeEndpoint, { mode: 'aws' }>,
-    keepAlive: number,
-    reconnectMin: number,
-    reconnectMax: number,
-    operationTimeout: number,
-    socket: io.SocketOptions,
-  ): mqtt.MqttConnectionConfig {
-    const builder = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(
-      endpoint.certPath,
-      endpoint.keyPath,
-    )
-      .with_endpoint(endpoint.endpoint)
-      .with_client_id(this.clientId)
-      .with_clean_session(true)
-      .with_keep_alive_seconds(keepAlive)
-      .with_ping_timeout_ms(BIKE_DEFAULTS.pingTimeoutMs)
-      .with_protocol_operation_timeout_ms(operationTimeout)
-      .with_reconnect_min_sec(reconnectMin)
-      .with_reconnect_max_sec(reconnectMax)
-      .with_socket_options(socket);
-    if (endpoint.caPath) builder.with_certificate_authority_from_path(undefined, endpoint.caPath);
-    if (endpoint.port) builder.with_port(endpoint.port);
-    return builder.build();
   }
 
   /** `host:port` (local) or the IoT endpoint, for messages. */

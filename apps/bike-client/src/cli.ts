@@ -701,18 +701,52 @@ async function ride(flags: Flags, io: CliIo): Promise<number> {
   bike.on('interrupt', () => log('connection lost; reconnecting (messages wait in the queue)'));
   bike.on('resume', () => log('reconnected'));
   try {
-    return await rideConnected(bike, {
-      flags,
-      io,
-      log,
-      racer,
-      clock,
-      seconds,
-      raceId,
-      racerId,
-      classId,
-      undelivered,
-    });
+    await bike.connect();
+    log(
+      `${bike.clientId} riding race ${raceId} (class ${classId}) as "${racer.profile.name}" → ${bike.endpointName} ${INGEST_TOPIC}, QoS ${bike.qos}`,
+    );
+
+    const abort = new AbortController();
+    const stopSignals = interruptOn(abort, io);
+    try {
+      for await (const second of clock.ticks(abort.signal)) {
+        const message = nextMessage(racer, second, seconds, clock.deviceTimestampOf(second));
+        bike.publish(message);
+        const s = bike.standing;
+        const standing = s
+          ? `  rank ${s.rank}/${s.racers}  total ${s.total.toFixed(1)}${s.leaderTotal !== undefined ? `  leader ${s.leaderTotal.toFixed(1)}` : ''}`
+          : '  (no standings yet)';
+        log(
+          `${String(second).padStart(4)}s  ${message.cadence.toFixed(1).padStart(5)} rpm  ${message.resistance.toFixed(1).padStart(5)} %  output ${output(message.cadence, message.resistance).toFixed(1).padStart(6)}${standing}`,
+        );
+      }
+      await bike.drain(10_000);
+      // The board of the last second comes about a second after it: wait for it (bounded) before disconnecting.
+      if (!abort.signal.aborted) await finalStanding(bike, seconds - 1, FINAL_STANDING_WAIT_MS);
+      const standing = bike.standing;
+      // Closing drops what is still queued (into `undelivered`): the counts are read after it.
+      await bike.close();
+      const stats = bike.stats;
+      const file = writeUndelivered(undelivered, flags, io);
+      const report = {
+        racerId,
+        classId,
+        raceId,
+        clientId: bike.clientId,
+        qos: bike.qos,
+        ...stats,
+        standing: standing ?? null,
+        undeliveredFile: file ?? null,
+      };
+      if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else
+        log(
+          `published ${stats.published}, delivered ${stats.delivered}, resent ${stats.resent}, dropped ${stats.dropped}${file ? ` → ${file}` : ''}`,
+        );
+      return undelivered.length > 0 ? EXIT.undelivered : EXIT.ok;
+    } finally {
+      stopSignals();
+    }
   } finally {
     // Whatever failed, the connection goes: an open MQTT client would keep the process alive.
     await bike.close();
@@ -738,72 +772,4 @@ async function finalStanding(bike: Bike, lastSecond: number, timeoutMs: number):
     }
     bike.on('standing', check);
   });
-}
-
-interface RideRun {
-  flags: Flags;
-  io: CliIo;
-  log: (line: string) => void;
-  racer: ReturnType<typeof createRacer>;
-  clock: RaceClock;
-  seconds: number;
-  raceId: number;
-  racerId: number;
-  classId: number;
-  undelivered: UndeliveredMessage[];
-}
-
-async function rideConnected(bike: Bike, run: RideRun): Promise<number> {
-  const { io, log, racer, raceId, classId } = run;
-  await bike.connect();
-  log(
-    `${bike.clientId} riding race ${raceId} (class ${classId}) as "${racer.profile.name}" → ${bike.endpointName} ${INGEST_TOPIC}, QoS ${bike.qos}`,
-  );
-
-  const abort = new AbortController();
-  const stopSignals = interruptOn(abort, io);
-  try {
-    return await rideSeconds(bike, run, abort);
-  } finally {
-    stopSignals();
-  }
-}
-
-async function rideSeconds(bike: Bike, run: RideRun, abort: AbortController): Promise<number> {
-  const { flags, io, log, racer, clock, seconds, raceId, racerId, classId, undelivered } = run;
-  for await (const second of clock.ticks(abort.signal)) {
-    const message = nextMessage(racer, second, seconds, clock.deviceTimestampOf(second));
-    bike.publish(message);
-    const s = bike.standing;
-    const standing = s
-      ? `  rank ${s.rank}/${s.racers}  total ${s.total.toFixed(1)}${s.leaderTotal !== undefined ? `  leader ${s.leaderTotal.toFixed(1)}` : ''}`
-      : '  (no standings yet)';
-    log(
-      `${String(second).padStart(4)}s  ${message.cadence.toFixed(1).padStart(5)} rpm  ${message.resistance.toFixed(1).padStart(5)} %  output ${output(message.cadence, message.resistance).toFixed(1).padStart(6)}${standing}`,
-    );
-  }
-  await bike.drain(10_000);
-  // The board of the last second comes about a second after it: wait for it (bounded) before disconnecting.
-  if (!abort.signal.aborted) await finalStanding(bike, seconds - 1, FINAL_STANDING_WAIT_MS);
-  const standing = bike.standing;
-  // Closing drops what is still queued (into `undelivered`): the counts are read after it.
-  await bike.close();
-  const stats = bike.stats;
-  const file = writeUndelivered(undelivered, flags, io);
-  const report = {
-    racerId,
-    classId,
-    raceId,
-    clientId: bike.clientId,
-    qos: bike.qos,
-    ...stats,
-    standing: standing ?? null,
-    undeliveredFile: file ?? null,
-  };
-  if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else
-    log(
-      `published ${stats.published}, delivered ${stats.delivered}, resent ${stats.resent}, dropped ${stats.dropped}${file ? ` → ${file}` : ''}`,
-    );
-  return undelivered.length > 0 ? EXIT.undelivered : EXIT.ok;
 }
