@@ -1,12 +1,7 @@
-import {
-  buildLeaderboardMessages,
-  encodeLeaderboard,
-  parseRaceMessage,
-  type RaceMessage,
-  resultsTopicFor,
-} from '@alleycat/schema';
+import { encodeLeaderboard, parseRaceMessage, type RaceMessage, resultsTopicFor } from '@alleycat/schema';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bike } from '../src/bike.js';
+import { smallPartsLeaderboard } from './support/leaderboards.js';
 import { type AedesServer, startAedes } from './support/processes.js';
 
 const servers: AedesServer[] = [];
@@ -183,16 +178,7 @@ describe('Bike against aedes (MQTT 3.1.1, plain TCP)', () => {
     const bike = newBike(broker.port, 0);
     await bike.connect();
     const standing = new Promise((resolve) => bike.once('standing', resolve));
-    const scores = Array.from({ length: 30 }, (_, i) => ({
-      racerId: i + 1,
-      current: 100,
-      total: 1000 - i * 10,
-      max: 200,
-    }));
-    const parts = buildLeaderboardMessages(
-      { raceId: 42, classId: 2, second: 12, publishedAt: Date.now(), closed: false, scores },
-      400, // tiny parts, so racer 7 is not in the first one
-    );
+    const parts = smallPartsLeaderboard(12, Date.now()); // racer 7 is not in the first part
     expect(parts.length).toBeGreaterThan(2);
     broker.send(resultsTopicFor(3), encodeLeaderboard({ ...parts[0]!, classId: 3 })); // another class: not ours
     for (const part of parts) broker.send(resultsTopicFor(2), encodeLeaderboard(part));

@@ -63,6 +63,31 @@ afterAll(async () => {
   await Promise.all([kinesalite?.stop(), aedes?.stop()]);
 });
 
+/** The package bin in a child process, with its output collected as it comes. */
+function spawnBin(args: string, cwd: string) {
+  const child = spawn(process.execPath, [join(PACKAGE_DIR, 'bin/alleycat.mjs'), ...argv(args)], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    out.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    out.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out, exited };
+}
+
+/** Resolves once `probe` holds (polled every 100 ms); fails saying what never happened after `timeoutMs`. */
+async function until(probe: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) {
+  for (const deadline = Date.now() + timeoutMs; !(await probe()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('alleycat CLI', () => {
   it.each([
     [['simulate', '--bogus'], /^alleycat: Unknown option '--bogus'/],
@@ -283,39 +308,28 @@ describe('alleycat CLI', () => {
   });
 
   it('ends on SIGTERM as on Ctrl-C: the run stops, what was built is flushed, the report comes', async () => {
-    const child = spawn(
-      process.execPath,
-      argv(
-        `bin/alleycat.mjs simulate --riders 50 --seconds 60 --json --create-stream --stream sigterm --kinesis-endpoint ${kinesalite.endpoint}`,
-      ),
-      { cwd: PACKAGE_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { child, out, exited } = spawnBin(
+      `simulate --riders 50 --seconds 60 --json --create-stream --stream sigterm --kinesis-endpoint ${kinesalite.endpoint}`,
+      PACKAGE_DIR,
     );
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     // Running once its stream exists (it creates it first), whatever the machine's start-up time.
     const admin = createKinesisClient({ endpoint: kinesalite.endpoint, maxAttempts: 3 });
     try {
-      for (let waited = 0; ; waited += 100) {
-        if (
-          await describeStream(admin, 'sigterm').then(
+      await until(
+        () =>
+          describeStream(admin, 'sigterm').then(
             () => true,
             () => false,
-          )
-        )
-          break;
-        if (waited > 30_000) throw new Error('the simulator never created its stream');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+          ),
+        'the simulator created its stream',
+      );
     } finally {
       admin.destroy();
     }
     await new Promise((r) => setTimeout(r, 1_500));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const report = JSON.parse(stdout) as { interrupted: boolean; delivered: number; undelivered: number };
+    const report = JSON.parse(out.stdout) as { interrupted: boolean; delivered: number; undelivered: number };
     expect(report.interrupted).toBe(true);
     expect(report.delivered).toBeGreaterThan(0);
     expect(report.undelivered).toBe(0);
@@ -326,37 +340,23 @@ describe('alleycat CLI', () => {
     const proxy = await startFaultProxy(kinesalite.port, { throttleEntry: () => true });
     const dir = mkdtempSync(join(tmpdir(), 'alleycat-sigterm2-'));
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          join(PACKAGE_DIR, 'bin/alleycat.mjs'),
-          ...argv(
-            `simulate --riders 20 --seconds 60 --json --create-stream --stream sigterm2 --max-attempts 6 --kinesis-endpoint ${proxy.endpoint}`,
-          ),
-        ],
-        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      const { child, out, exited } = spawnBin(
+        `simulate --riders 20 --seconds 60 --json --create-stream --stream sigterm2 --max-attempts 6 --kinesis-endpoint ${proxy.endpoint}`,
+        dir,
       );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      for (let waited = 0; proxy.calls === 0; waited += 100) {
-        if (waited > 30_000) throw new Error('the simulator never sent a record');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await until(() => proxy.calls > 0, 'the simulator sent a record');
       child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 150));
       child.kill('SIGTERM');
       expect(await exited).toBe(EXIT.undelivered);
-      expect(stderr).toMatch(
+      expect(out.stderr).toMatch(
         /finishing — delivering or recording what was already built; the report follows/,
       );
-      const report = JSON.parse(stdout) as { interrupted: boolean; messages: number; undelivered: number };
+      const report = JSON.parse(out.stdout) as {
+        interrupted: boolean;
+        messages: number;
+        undelivered: number;
+      };
       expect(report.interrupted).toBe(true);
       expect(report.undelivered).toBe(report.messages);
       expect(readdirSync(dir).filter((f) => f.startsWith('alleycat-undelivered-'))).toHaveLength(1);
