@@ -233,12 +233,12 @@ export class Supervisor {
     if (index >= 0) this.parts.splice(index, 1);
   }
 
-  /** Stops every part, last started first. */
   /** The stack is being stopped (a launcher's Ctrl-C handler says so first): parts ending now are not crashes. */
   beginShutdown(): void {
     this.shuttingDown = true;
   }
 
+  /** Stops every part, last started first. */
   async stopAll(): Promise<void> {
     this.shuttingDown = true;
     while (this.parts.length > 0) await this.stop(this.parts[this.parts.length - 1]!);

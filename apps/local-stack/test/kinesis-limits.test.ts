@@ -422,24 +422,19 @@ describe('Kinesis limits layer (enforcing)', () => {
           ConsumerName: 'app',
         }),
       );
-      await sdk.send(new PutRecordsCommand({ StreamName: 'efo', Records: entries(3, (i) => `before${i}`) }));
-      const subscription = await sdk.send(
+      // Shard 0 of the stream, from a starting position.
+      const subscribeCommand = (ConsumerARN: string | undefined, Type: 'TRIM_HORIZON' | 'LATEST') =>
         new SubscribeToShardCommand({
-          ConsumerARN: Consumer!.ConsumerARN,
+          ConsumerARN,
           ShardId: 'shardId-000000000000',
-          StartingPosition: { Type: 'TRIM_HORIZON' },
-        }),
-      );
+          StartingPosition: { Type },
+        });
+      await sdk.send(new PutRecordsCommand({ StreamName: 'efo', Records: entries(3, (i) => `before${i}`) }));
+      const subscription = await sdk.send(subscribeCommand(Consumer!.ConsumerARN, 'TRIM_HORIZON'));
       // One subscription per consumer and shard at a time.
-      await expect(
-        sdk.send(
-          new SubscribeToShardCommand({
-            ConsumerARN: Consumer!.ConsumerARN,
-            ShardId: 'shardId-000000000000',
-            StartingPosition: { Type: 'LATEST' },
-          }),
-        ),
-      ).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      await expect(sdk.send(subscribeCommand(Consumer!.ConsumerARN, 'LATEST'))).rejects.toMatchObject({
+        name: 'ResourceInUseException',
+      });
       const keys: string[] = [];
       let continuation: string | undefined;
       let putAfter = false;
@@ -458,22 +453,12 @@ describe('Kinesis limits layer (enforcing)', () => {
       expect(keys).toEqual(['before0', 'before1', 'before2', 'after0', 'after1']);
       expect(continuation).toEqual(expect.any(String));
       // A reader on HTTP/1.1 is told why it cannot subscribe.
-      await expect(
-        viaProxy.send(
-          new SubscribeToShardCommand({
-            ConsumerARN: Consumer!.ConsumerARN,
-            ShardId: 'shardId-000000000000',
-            StartingPosition: { Type: 'LATEST' },
-          }),
-        ),
-      ).rejects.toMatchObject({ message: expect.stringMatching(/HTTP\/2/) });
+      await expect(viaProxy.send(subscribeCommand(Consumer!.ConsumerARN, 'LATEST'))).rejects.toMatchObject({
+        message: expect.stringMatching(/HTTP\/2/),
+      });
       await expect(
         sdk.send(
-          new SubscribeToShardCommand({
-            ConsumerARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/efo/consumer/nope:1',
-            ShardId: 'shardId-000000000000',
-            StartingPosition: { Type: 'LATEST' },
-          }),
+          subscribeCommand('arn:aws:kinesis:us-east-1:000000000000:stream/efo/consumer/nope:1', 'LATEST'),
         ),
       ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     } finally {

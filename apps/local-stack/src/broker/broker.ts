@@ -170,24 +170,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       link.attachWill(packet as BrokerPublish);
     }
     // IoT Core's message broker: no QoS 2, payloads up to 128 KiB; it drops the connection otherwise.
-    if (packet.qos === 2) {
-      counters.refusedQos2 += 1;
+    const refuse = (counter: 'refusedQos2' | 'refusedTopic' | 'refusedTooLarge', why: string) => {
+      counters[counter] += 1;
       lifecycle.ending(client, 'CLIENT_ERROR');
-      return callback(new Error(`client ${client.id}: QoS 2 is not supported (IoT Core: QoS 0 and 1 only)`));
-    }
+      callback(new Error(`client ${client.id}: ${why}`));
+    };
+    if (packet.qos === 2) return refuse('refusedQos2', 'QoS 2 is not supported (IoT Core: QoS 0 and 1 only)');
     const topicProblem = iotTopicProblem(packet.topic);
-    if (topicProblem !== undefined) {
-      counters.refusedTopic += 1;
-      lifecycle.ending(client, 'CLIENT_ERROR');
-      return callback(new Error(`client ${client.id}: topic ${topicProblem}`));
-    }
+    if (topicProblem !== undefined) return refuse('refusedTopic', `topic ${topicProblem}`);
     if (packet.payload.length > IOT_MESSAGE_MAX_BYTES) {
-      counters.refusedTooLarge += 1;
-      lifecycle.ending(client, 'CLIENT_ERROR');
-      return callback(
-        new Error(
-          `client ${client.id}: payload of ${packet.payload.length} bytes exceeds ${IOT_MESSAGE_MAX_BYTES}`,
-        ),
+      return refuse(
+        'refusedTooLarge',
+        `payload of ${packet.payload.length} bytes exceeds ${IOT_MESSAGE_MAX_BYTES}`,
       );
     }
     if (rules === undefined || !rules.matches(packet.topic)) return callback(null);

@@ -14,14 +14,14 @@ import { iotTopicProblem } from '../broker/topics.js';
 import { DATA_PLANE_PUBLISH_TIMEOUT_MS } from '../constants.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
 
-/** `{ value }` of `promise`, or undefined when it has not settled within `ms` (a rejection still rejects). */
-async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T } | undefined> {
+/** Whether `promise` settles within `ms` (a rejection still rejects). */
+async function settlesWithin(ms: number, promise: Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then((value) => ({ value })), timeout]);
+    return await Promise.race([promise.then(() => true), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -121,30 +121,20 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
     const unavailable = () =>
       reject(503, 'ServiceUnavailableException', `the MQTT broker ${options.brokerUrl} is not reachable`);
     if (!client.connected) return unavailable();
-    if (Object.keys(properties).length === 0) {
-      if (
-        !(await within(
-          DATA_PLANE_PUBLISH_TIMEOUT_MS,
-          client.publishAsync(topic, body, { qos: qos as 0 | 1, retain }),
-        ))
-      )
-        return unavailable();
-    } else {
-      if (!mqtt5Room(topic, body, properties))
-        return reject(
-          413,
-          'RequestEntityTooLargeException',
-          `with its MQTT 5 properties the message exceeds the ${MAXIMUM_PACKET_SIZE}-byte MQTT 5 packet IoT Core sends`,
-        );
-      const connected = await within(DATA_PLANE_PUBLISH_TIMEOUT_MS, mqtt5Client());
-      if (connected === undefined) return unavailable();
-      const publisher = connected.value;
-      const sent = await within(
-        DATA_PLANE_PUBLISH_TIMEOUT_MS,
-        inFlight5.run(() => publisher.publishAsync(topic, body, { qos: qos as 0 | 1, retain, properties })),
+    const withProperties = Object.keys(properties).length > 0;
+    if (withProperties && !mqtt5Room(topic, body, properties))
+      return reject(
+        413,
+        'RequestEntityTooLargeException',
+        `with its MQTT 5 properties the message exceeds the ${MAXIMUM_PACKET_SIZE}-byte MQTT 5 packet IoT Core sends`,
       );
-      if (!sent) return unavailable();
-    }
+    const publishOptions = { qos: qos as 0 | 1, retain };
+    const publishing = withProperties
+      ? mqtt5Client().then((publisher) =>
+          inFlight5.run(() => publisher.publishAsync(topic, body, { ...publishOptions, properties })),
+        )
+      : client.publishAsync(topic, body, publishOptions);
+    if (!(await settlesWithin(DATA_PLANE_PUBLISH_TIMEOUT_MS, publishing))) return unavailable();
     counters.published += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   }
