@@ -23,6 +23,7 @@ import {
   DEFAULT_SHARD_DISCOVERY_MS,
   MAX_RETRY_DELAY_MS,
 } from '../constants.js';
+import { withinMs } from '../deadline.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
 import { Environments, type HandlerSource } from './bundle-handler.js';
 import { ConsumerReadPacer, EFO_POLL_INTERVAL_MS, readBytesOf } from './enhanced-fan-out.js';
@@ -618,7 +619,6 @@ export class EventSourceMappingPoller {
     this.counters.recordsDelivered += batch.length;
     const timeoutMs = this.options.function.timeoutSeconds * 1000;
     const context = lambdaContext(this.options.function, this.now() + timeoutMs, this.now);
-    let timer: NodeJS.Timeout | undefined;
     const startedMs = Date.now();
     for (const record of batch) {
       const waited = startedMs - record.ApproximateArrivalTimestamp.getTime();
@@ -626,29 +626,20 @@ export class EventSourceMappingPoller {
       this.counters.arrivalToInvokeMsMax = Math.max(this.counters.arrivalToInvokeMsMax, waited);
     }
     try {
-      const response = await Promise.race([
-        this.environments!.invoke({ Records: events }, context),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new HandlerInvocationError(
-                  'timeout',
-                  `Task timed out after ${this.options.function.timeoutSeconds.toFixed(2)} seconds`,
-                ),
-              ),
-            timeoutMs,
-          );
-        }),
-      ]);
-      return interpretResponse(response, batch, this.mapping.reportBatchItemFailures);
+      const answered = await withinMs(timeoutMs, this.environments!.invoke({ Records: events }, context));
+      if (answered === undefined) {
+        throw new HandlerInvocationError(
+          'timeout',
+          `Task timed out after ${this.options.function.timeoutSeconds.toFixed(2)} seconds`,
+        );
+      }
+      return interpretResponse(answered.value, batch, this.mapping.reportBatchItemFailures);
     } catch (error) {
       const reason =
         error instanceof HandlerInvocationError ? error.message : `handler threw ${String(error)}`;
       this.log(`${batch[0] ? events[0]!.eventID : ''}: ${reason}`);
       return { kind: 'failure', reason };
     } finally {
-      clearTimeout(timer);
       this.counters.inFlight -= 1;
       const elapsed = Date.now() - startedMs;
       this.counters.handlerMsTotal += elapsed;

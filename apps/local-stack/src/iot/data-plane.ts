@@ -12,20 +12,8 @@ import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { IOT_DATA_PLANE_CLIENT_ID, MAXIMUM_PACKET_SIZE, RECEIVE_MAXIMUM } from '../broker/constants.js';
 import { iotTopicProblem } from '../broker/topics.js';
 import { DATA_PLANE_PUBLISH_TIMEOUT_MS } from '../constants.js';
+import { withinMs } from '../deadline.js';
 import { closeServer, LOCALHOST, listenOn } from '../net.js';
-
-/** Whether `promise` settles within `ms` (a rejection still rejects). */
-async function settlesWithin(ms: number, promise: Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface IotDataPlaneOptions {
   /** The broker to publish into, e.g. `mqtt://127.0.0.1:1883`. */
@@ -134,7 +122,7 @@ export async function startIotDataPlane(options: IotDataPlaneOptions): Promise<R
           inFlight5.run(() => publisher.publishAsync(topic, body, { ...publishOptions, properties })),
         )
       : client.publishAsync(topic, body, publishOptions);
-    if (!(await settlesWithin(DATA_PLANE_PUBLISH_TIMEOUT_MS, publishing))) return unavailable();
+    if ((await withinMs(DATA_PLANE_PUBLISH_TIMEOUT_MS, publishing)) === undefined) return unavailable();
     counters.published += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   }

@@ -12,6 +12,7 @@
  *   busy (ticks skipped) until the handler's promise actually settles.
  */
 
+import { withinMs } from '../deadline.js';
 import { type HandlerSource, resolveHandler } from '../esm/bundle-handler.js';
 import { type FunctionIdentity, lambdaContext } from '../esm/event.js';
 import type { Handler } from '../esm/poller.js';
@@ -158,13 +159,8 @@ export class RuleScheduler {
         () => undefined,
         (error: unknown) => error ?? new Error('handler rejected with no reason'),
       );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const first = await Promise.race([settled, timedOut]);
-    clearTimeout(timer);
-    if (first === 'timeout') {
+    const first = await withinMs(timeoutMs, settled);
+    if (first === undefined) {
       this.counters.errors += 1;
       this.counters.timeouts += 1;
       this.log(
@@ -173,9 +169,9 @@ export class RuleScheduler {
       const late = await settled;
       if (late !== undefined)
         this.log(`${context.awsRequestId}: after its timeout, handler threw ${describe(late)}`);
-    } else if (first !== undefined) {
+    } else if (first.value !== undefined) {
       this.counters.errors += 1;
-      this.log(`${context.awsRequestId}: handler threw ${describe(first)}`);
+      this.log(`${context.awsRequestId}: handler threw ${describe(first.value)}`);
     }
     this.counters.lastDurationMs = this.now() - startedMs;
     this.counters.inFlight = 0;
