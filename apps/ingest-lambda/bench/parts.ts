@@ -2,14 +2,21 @@
  * `node --import tsx bench/parts.ts`: this package's own steps in isolation, per racer or message (grouping,
  * merge, board codec, leaderboard build), median of 9 runs in CPU time — for tuning, not the ratios.
  */
+
+import { parseRaceRecord, type RaceMessage } from '@alleycat/schema';
 import { addToGroup, leaderboardFor, mergeGroup, newBoard, newRaceGroup } from '../src/board.js';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
-import { decodeKinesisData } from '../src/decode.js';
 import { batches, T0 } from './corpus.js';
 
 const SECONDS = 30;
 const list = batches({ racers: 1_000, races: 1, seconds: SECONDS, shards: 1 });
-const msgs = list.map((b) => b.event.Records.map((r) => decodeKinesisData(r.kinesis.data).messages[0]!));
+const msgs = list.map((b) =>
+  b.event.Records.map((r) => {
+    const parsed = parseRaceRecord(Buffer.from(r.kinesis.data, 'base64'));
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    return parsed.messages[0] as RaceMessage;
+  }),
+);
 function t(name: string, n: number, f: () => unknown) {
   const res: number[] = [];
   for (let w = 0; w < 9; w++) {

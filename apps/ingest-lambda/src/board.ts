@@ -8,12 +8,12 @@ import {
   buildLeaderboardMessages,
   type LeaderboardMessage,
   output,
-  type RaceMessage,
+  type RaceRow,
   type RacerScore,
 } from '@alleycat/schema';
 import { NAMES_EVERY_SECONDS } from './constants.js';
 import { SecondSet } from './second-set.js';
-import type { RaceGroup, RejectReason, SourcedMessage } from './types.js';
+import type { MessageColumns, RaceGroup, RejectReason, SourcedMessage } from './types.js';
 
 /** Why a racer's race is over: their `final` arrived, or they went silent while the race went on. */
 export type CloseReason = 'final' | 'timeout';
@@ -136,8 +136,8 @@ export function roundSecondOf(group: RaceGroup): number {
   const counts = new Map<number, number>();
   let best = -1;
   let bestCount = 0;
-  for (let i = 0; i < group.length; i++) {
-    const second = group.second[i]!;
+  for (const i of group.messages) {
+    const second = group.columns.second[i]!;
     const n = (counts.get(second) ?? 0) + 1;
     counts.set(second, n);
     if (n > bestCount || (n === bestCount && second > best)) {
@@ -154,33 +154,86 @@ export interface MergeRejection {
   reason: RejectReason;
 }
 
-/** An empty group for `raceId`. */
-export function newRaceGroup(raceId: number): RaceGroup {
+/** Messages new columns have room for, unless told. */
+const COLUMNS_CAPACITY = 32;
+
+/** Empty columns with room for `capacity` messages before they grow. */
+export function newMessageColumns(capacity = COLUMNS_CAPACITY): MessageColumns {
+  const n = Math.max(1, capacity);
   return {
-    raceId,
     length: 0,
-    racerId: [],
-    classId: [],
-    second: [],
-    output: [],
-    final: [],
+    racerId: new Float64Array(n),
+    classId: new Float64Array(n),
+    second: new Float64Array(n),
+    output: new Float64Array(n),
+    final: new Uint8Array(n),
     name: [],
-    recordIndex: [],
-    arrivalMs: [],
+    recordIndex: new Float64Array(n),
+    arrivalMs: new Float64Array(n),
   };
 }
 
-/** Appends one message to its race's group. */
-export function addToGroup(group: RaceGroup, m: RaceMessage, recordIndex: number, arrivalMs: number): void {
-  group.racerId.push(m.racerId);
-  group.classId.push(m.classId);
-  group.second.push(m.second);
-  group.output.push(output(m.cadence, m.resistance));
-  group.final.push(m.event === 'final');
-  group.name.push(m.name);
-  group.recordIndex.push(recordIndex);
-  group.arrivalMs.push(arrivalMs);
-  group.length++;
+function doubled(column: Float64Array): Float64Array {
+  const bigger = new Float64Array(column.length * 2);
+  bigger.set(column);
+  return bigger;
+}
+
+/** Doubles the columns' room, keeping what they hold. */
+function growColumns(c: MessageColumns): void {
+  c.racerId = doubled(c.racerId);
+  c.classId = doubled(c.classId);
+  c.second = doubled(c.second);
+  c.output = doubled(c.output);
+  const final = new Uint8Array(c.final.length * 2);
+  final.set(c.final);
+  c.final = final;
+  c.recordIndex = doubled(c.recordIndex);
+  c.arrivalMs = doubled(c.arrivalMs);
+}
+
+/** An empty group for `raceId`, its messages kept in `columns` (shared by an invocation's groups). */
+export function newRaceGroup(raceId: number, columns: MessageColumns = newMessageColumns()): RaceGroup {
+  return { raceId, columns, messages: [] };
+}
+
+/** Appends one message (or the schema's row of one) to the group's columns and to the group. */
+export function addToGroup(
+  group: RaceGroup,
+  m: Readonly<RaceRow>,
+  recordIndex: number,
+  arrivalMs: number,
+): void {
+  const c = group.columns;
+  const i = c.length;
+  if (i === c.racerId.length) growColumns(c);
+  c.racerId[i] = m.racerId;
+  c.classId[i] = m.classId;
+  c.second[i] = m.second;
+  c.output[i] = output(m.cadence, m.resistance);
+  c.final[i] = m.event === 'final' ? 1 : 0;
+  c.name.push(m.name);
+  c.recordIndex[i] = recordIndex;
+  c.arrivalMs[i] = arrivalMs;
+  c.length = i + 1;
+  group.messages.push(i);
+}
+
+/** The index of the record the group's first message came from. */
+export function firstRecordOf(group: RaceGroup): number {
+  return group.columns.recordIndex[group.messages[0]!]!;
+}
+
+/** The class the group's first message names. */
+export function classOf(group: RaceGroup): number {
+  return group.columns.classId[group.messages[0]!]!;
+}
+
+/** The indexes of the records the group's messages came from, each once, in order. */
+export function recordsOf(group: RaceGroup): number[] {
+  const records = new Set<number>();
+  for (const i of group.messages) records.add(group.columns.recordIndex[i]!);
+  return [...records];
 }
 
 export interface MergeResult {
@@ -231,17 +284,20 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
   const rejected: MergeRejection[] = [];
   const boardClass = board.classId;
   const racers = board.racers;
+  const c = g.columns;
+  const messages = g.messages;
 
-  for (let i = 0; i < g.length; i++) {
-    const racerId = g.racerId[i]!;
-    const arrivalMs = g.arrivalMs[i]!;
-    if (g.classId[i] !== boardClass) {
+  for (let k = 0; k < messages.length; k++) {
+    const i = messages[k]!;
+    const racerId = c.racerId[i]!;
+    const arrivalMs = c.arrivalMs[i]!;
+    if (c.classId[i] !== boardClass) {
       rejected.push({
-        recordIndex: g.recordIndex[i]!,
+        recordIndex: c.recordIndex[i]!,
         reason: {
           code: 'class_mismatch',
           path: '/classId',
-          message: `race ${board.raceId} is a race of class ${boardClass}, not ${g.classId[i]}`,
+          message: `race ${board.raceId} is a race of class ${boardClass}, not ${c.classId[i]}`,
         },
       });
       continue;
@@ -250,7 +306,7 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
     if (racer === undefined) {
       racer = {
         racerId,
-        name: g.name[i]!,
+        name: c.name[i]!,
         total: 0,
         max: 0,
         current: 0,
@@ -264,9 +320,9 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
       changed = true;
       updated.add(racerId);
     }
-    const second = g.second[i]!;
+    const second = c.second[i]!;
     if (racer.seen.add(second)) {
-      const value = g.output[i]!;
+      const value = c.output[i]!;
       racer.total = addOutput(racer.total, value); // order-independent, so replays agree to the digit
       if (racer.count === 0 || value > racer.max) racer.max = value;
       if (second > racer.latestSecond) {
@@ -278,7 +334,7 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
       changed = true;
       updated.add(racerId);
     } else duplicates++;
-    if (g.final[i] && racer.closed !== 'final') {
+    if (c.final[i] === 1 && racer.closed !== 'final') {
       // A `final` also ends a racer closed by timeout: the bike had not given up after all.
       racer.closed = 'final';
       closedNow.add(racerId);

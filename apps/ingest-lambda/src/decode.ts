@@ -1,11 +1,15 @@
 /**
- * One Kinesis record → race messages. The data is a single race message (what the IoT rule writes), the
- * schema's batch form, or a KPL aggregate of either (Lambda does not de-aggregate). Everything that cannot
- * be used is returned as a rejection with the schema's `ParseError` shape; nothing here throws.
+ * One Kinesis record → race messages, handed to a visitor as the schema's rows (no object per message). The
+ * data is a single race message (what the IoT rule writes), the schema's batch form, or a KPL aggregate of
+ * either (Lambda does not de-aggregate). Everything that cannot be used is returned as a rejection with the
+ * schema's `ParseError` shape; nothing here throws.
  */
 import { AggregationError, deaggregate, isAggregated } from '@alleycat/kinesis-agg';
-import { parseRaceRecord } from '@alleycat/schema';
-import type { DecodedRecord, RejectReason } from './types.js';
+import { type RaceRowVisitor, readRaceRecord } from '@alleycat/schema';
+import type { Rejection, RejectReason } from './types.js';
+
+/** What a record with nothing refused returns (shared: most records). */
+export const NO_REJECTIONS: readonly Rejection[] = Object.freeze([]);
 
 const EQUALS = 0x3d;
 
@@ -91,19 +95,21 @@ export function withEncodingHint(reason: RejectReason, data: Uint8Array): Reject
 }
 
 /**
- * Decodes and parses one record's data (already base64-decoded): `data[0, length)`, all of it by default.
- * The common record, one message, is parsed from `data` as it is, with no view made of it.
+ * Reads one record's data (already base64-decoded), `data[0, length)`, all of it by default: each message
+ * goes to `visit` (a row refilled for the next one: copy what you keep), what is refused comes back. A user
+ * record of an aggregate is visited whole or refused whole; the common record, one message, is read from
+ * `data` as it is, with no view made of it.
  */
-export function decodeRecordData(bytes: Uint8Array, length = bytes.byteLength): DecodedRecord {
+export function readRecordData(
+  bytes: Uint8Array,
+  visit: RaceRowVisitor,
+  length = bytes.byteLength,
+): readonly Rejection[] {
   if (!isAggregated(bytes, length)) {
-    const parsed = parseRaceRecord(bytes, length);
-    if (parsed.ok) return { messages: parsed.messages, rejections: [], userRecords: 1 };
+    const error = readRaceRecord(bytes, visit, length);
+    if (error === undefined) return NO_REJECTIONS;
     const data = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
-    return {
-      messages: [],
-      rejections: [{ reason: withEncodingHint(parsed.error, data), data }],
-      userRecords: 1,
-    };
+    return [{ reason: withEncodingHint(error, data), data }];
   }
   const data = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
   let userRecords: ReturnType<typeof deaggregate>;
@@ -112,42 +118,31 @@ export function decodeRecordData(bytes: Uint8Array, length = bytes.byteLength): 
   } catch (error) {
     if (!(error instanceof AggregationError)) throw error;
     // The whole aggregate is refused: the decoder returns all user records or none.
-    return {
-      messages: [],
-      rejections: [
-        { reason: { code: 'corrupt_aggregate', path: '', message: `KPL aggregate: ${error.message}` }, data },
-      ],
-      userRecords: 1,
-    };
+    return [
+      { reason: { code: 'corrupt_aggregate', path: '', message: `KPL aggregate: ${error.message}` }, data },
+    ];
   }
-  const result: DecodedRecord = { messages: [], rejections: [], userRecords: userRecords.length };
+  let rejections: Rejection[] | undefined;
   for (const user of userRecords) {
-    const parsed = parseRaceRecord(user.data);
-    if (parsed.ok) {
-      for (const m of parsed.messages) result.messages.push(m);
-    } else {
-      result.rejections.push({
+    const error = readRaceRecord(user.data, visit);
+    if (error !== undefined) {
+      rejections ??= [];
+      rejections.push({
         subSequenceNumber: user.subSequenceNumber,
-        reason: withEncodingHint(parsed.error, user.data),
+        reason: withEncodingHint(error, user.data),
         data: user.data,
       });
     }
   }
-  return result;
+  return rejections ?? NO_REJECTIONS;
 }
 
-/** Decodes one record's base64 `kinesis.data`. */
-export function decodeKinesisData(base64: string): DecodedRecord {
+/** Reads one record's base64 `kinesis.data`, as `readRecordData` does. */
+export function readKinesisData(base64: string, visit: RaceRowVisitor): readonly Rejection[] {
   const length = decodeBase64IntoScratch(base64);
-  if (length < 0) {
-    return {
-      messages: [],
-      rejections: [{ reason: notBase64, data: Buffer.from(base64, 'latin1') }],
-      userRecords: 1,
-    };
-  }
-  const decoded = decodeRecordData(scratch, length);
+  if (length < 0) return [{ reason: notBase64, data: Buffer.from(base64, 'latin1') }];
+  const rejections = readRecordData(scratch, visit, length);
   // Rejected payloads outlive this call (they go to the errors sink): copy them out of the scratch space.
-  for (const r of decoded.rejections) r.data = new Uint8Array(r.data);
-  return decoded;
+  for (const r of rejections) r.data = new Uint8Array(r.data);
+  return rejections;
 }

@@ -8,12 +8,15 @@ import {
   type InvalidRecordReport,
   invalidRecordKey,
   type LeaderboardMessage,
+  type RaceRow,
   resultsTopicFor,
 } from '@alleycat/schema';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import {
   addToGroup,
+  classOf,
   closeIdleRace,
+  firstRecordOf,
   isRaceClosed,
   latestSecond,
   leaderboardFor,
@@ -21,10 +24,12 @@ import {
   mergeGroup,
   NO_PUBLISH,
   newBoard,
+  newMessageColumns,
   newRaceGroup,
   type PublishState,
   type RaceBoard,
   racersAwaited,
+  recordsOf,
   roundArrived,
   roundSecondOf,
 } from './board.js';
@@ -43,7 +48,7 @@ import {
   STATE_CONFLICT_BACKOFF_MS,
   SWEEP_INTERVAL_MS,
 } from './constants.js';
-import { decodeKinesisData } from './decode.js';
+import { readKinesisData } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
 import { bestKey, type StateStore } from './state-store.js';
 import type { Clock, InvalidRecordSink, LeaderboardPublisher, RaceGroup, RejectReason } from './types.js';
@@ -283,28 +288,32 @@ export class IngestProcessor {
 
     // Decode everything first (pure CPU): messages grouped by race, rejections aside.
     const byRace = new Map<number, RaceGroup>();
+    const columns = newMessageColumns(records.length);
     const rejected: Rejected[] = [];
     let messages = 0;
     let oldestArrival = Number.POSITIVE_INFINITY;
     let newestArrival = 0;
+    // The record being read, for the visitor (one closure per invocation, not per record).
+    let recordIndex = 0;
+    let arrivalMs = 0;
+    const addRow = (row: Readonly<RaceRow>): void => {
+      let group = byRace.get(row.raceId);
+      if (group === undefined) {
+        group = newRaceGroup(row.raceId, columns);
+        byRace.set(row.raceId, group);
+      }
+      addToGroup(group, row, recordIndex, arrivalMs);
+      messages++;
+    };
     for (let i = 0; i < records.length; i++) {
       const kinesis = records[i]!.kinesis;
       // Lambda always sets it; a hand-made event may not (then: now, so timeouts still make sense).
       const arrival = kinesis.approximateArrivalTimestamp;
-      const arrivalMs = Number.isFinite(arrival) && arrival > 0 ? Math.round(arrival * 1000) : nowMs;
+      arrivalMs = Number.isFinite(arrival) && arrival > 0 ? Math.round(arrival * 1000) : nowMs;
+      recordIndex = i;
       if (arrivalMs < oldestArrival) oldestArrival = arrivalMs;
       if (arrivalMs > newestArrival) newestArrival = arrivalMs;
-      const decoded = decodeKinesisData(kinesis.data);
-      for (const message of decoded.messages) {
-        let group = byRace.get(message.raceId);
-        if (group === undefined) {
-          group = newRaceGroup(message.raceId);
-          byRace.set(message.raceId, group);
-        }
-        addToGroup(group, message, i, arrivalMs);
-      }
-      messages += decoded.messages.length;
-      for (const r of decoded.rejections) {
+      for (const r of readKinesisData(kinesis.data, addRow)) {
         const entry: Rejected = { recordIndex: i, reason: r.reason };
         if (r.subSequenceNumber !== undefined) {
           entry.subSequenceNumber = r.subSequenceNumber;
@@ -334,7 +343,7 @@ export class IngestProcessor {
     };
     const backoff = sharedBackoff();
     await forEachLimit([...byRace.entries()], RACE_CONCURRENCY, async ([raceId, group]) => {
-      const firstRecord = group.recordIndex[0]!;
+      const firstRecord = firstRecordOf(group);
       try {
         const outcome = await this.processRace(raceId, group, nowMs, totals, backoff);
         for (const r of outcome.rejected) rejected.push(r);
@@ -355,12 +364,7 @@ export class IngestProcessor {
           // The race's state cannot take these messages; keep them inspectable and let the shard move on.
           this.logger.error('race state rejected its records', { raceId, error });
           const reason = { code: 'state_rejected', path: '', message: (error as Error).message };
-          const seen = new Set<number>();
-          for (const recordIndex of group.recordIndex) {
-            if (seen.has(recordIndex)) continue;
-            seen.add(recordIndex);
-            rejected.push({ recordIndex, reason });
-          }
+          for (const recordIndex of recordsOf(group)) rejected.push({ recordIndex, reason });
           return;
         }
         fail(firstRecord);
@@ -447,9 +451,9 @@ export class IngestProcessor {
       if (stored === undefined) {
         // Indexed before the board exists (idempotent), so a failure between the two cannot leave a race
         // that the timeout sweep never sees.
-        await this.store.markOpen({ raceId, classId: group.classId[0]!, openedAtMs: nowMs });
+        await this.store.markOpen({ raceId, classId: classOf(group), openedAtMs: nowMs });
       }
-      board = stored ?? newBoard(raceId, group.classId[0]!, nowMs);
+      board = stored ?? newBoard(raceId, classOf(group), nowMs);
       const readVersion = board.version;
       slot = { ...board.publish };
       // Who a round of `roundSecond` claimed now would wait for: racers at the second before it, as read.

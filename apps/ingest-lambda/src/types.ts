@@ -33,29 +33,36 @@ export interface SourcedMessage {
 }
 
 /**
- * One race's messages of an invocation, as columns (index i is one message). Only what merging needs is
- * kept, so the parsed message objects die young instead of living through the invocation's I/O.
+ * An invocation's messages as columns (index i < length is one message): only what merging needs, numbers
+ * in typed arrays that grow by doubling. Sized for the batch up front, so the parsed rows leave nothing
+ * behind but these, and a message costs no allocation.
  */
-export interface RaceGroup {
-  raceId: number;
+export interface MessageColumns {
   length: number;
-  racerId: number[];
-  classId: number[];
-  second: number[];
+  racerId: Float64Array;
+  classId: Float64Array;
+  second: Float64Array;
   /** `output(cadence, resistance)` of the second. */
-  output: number[];
-  final: boolean[];
+  output: Float64Array;
+  /** 1 for `final`. */
+  final: Uint8Array;
   name: string[];
-  recordIndex: number[];
-  arrivalMs: number[];
+  recordIndex: Float64Array;
+  arrivalMs: Float64Array;
 }
 
-/** What decoding one Kinesis record gives: its messages and anything inside it that was rejected. */
-export interface DecodedRecord {
-  messages: RaceMessage[];
-  rejections: Array<{ subSequenceNumber?: number; reason: RejectReason; data: Uint8Array }>;
-  /** User records in the Kinesis record (1 unless it is a KPL aggregate). */
-  userRecords: number;
+/** One race's messages of an invocation: their indexes into the invocation's columns, in record order. */
+export interface RaceGroup {
+  raceId: number;
+  columns: MessageColumns;
+  messages: number[];
+}
+
+/** A payload of one Kinesis record that was refused: the whole record, or one KPL user record of it. */
+export interface Rejection {
+  subSequenceNumber?: number;
+  reason: RejectReason;
+  data: Uint8Array;
 }
 
 /** Destination for rejected payloads (the errors bucket, or a folder locally). */

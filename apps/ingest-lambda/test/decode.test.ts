@@ -4,9 +4,9 @@
  */
 import { createRequire } from 'node:module';
 import { aggregate } from '@alleycat/kinesis-agg';
-import { toBatch } from '@alleycat/schema';
+import { type RaceMessage, type RaceRow, toBatch } from '@alleycat/schema';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Transient, decodeKinesisData, decodeRecordData } from '../src/decode.js';
+import { decodeBase64Transient, readKinesisData, readRecordData } from '../src/decode.js';
 import { json, raceMessage } from './helpers/events.js';
 
 interface TheirEncoded {
@@ -41,13 +41,27 @@ function theirAggregate(records: Array<{ partitionKey: string; data: Uint8Array 
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
-describe('decodeKinesisData', () => {
+/** A message as the decoder hands it on: without the uuid and client id (checked, not copied). */
+const row = ({ uuid, clientId, ...fields }: RaceMessage): RaceRow => fields;
+
+/** Reads a record, copying each row as it is visited (the decoder refills one). */
+function collect(read: (visit: (r: Readonly<RaceRow>) => void) => readonly unknown[]) {
+  const messages: RaceRow[] = [];
+  const rejections = read((r) => {
+    const { event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance } = r;
+    messages.push({ event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance });
+  }) as ReturnType<typeof readKinesisData>;
+  return { messages, rejections };
+}
+const decodeKinesisData = (base64: string) => collect((visit) => readKinesisData(base64, visit));
+const decodeRecordData = (bytes: Uint8Array) => collect((visit) => readRecordData(bytes, visit));
+
+describe('readKinesisData', () => {
   it('single race message (what the IoT rule writes, with the client id)', () => {
     const m = { ...raceMessage(1, 42, 7), clientId: 'racer-42' };
     const out = decodeKinesisData(b64(json(m)));
     expect(out.rejections).toEqual([]);
-    expect(out.messages).toEqual([m]);
-    expect(out.userRecords).toBe(1);
+    expect(out.messages).toEqual([row(m)]);
   });
 
   it('batch form expands to one message per sample', () => {
@@ -63,8 +77,7 @@ describe('decodeKinesisData', () => {
     const [record] = aggregate(messages.map((m) => ({ partitionKey: String(m.racerId), data: json(m) })));
     expect(record!.aggregated).toBe(true);
     const out = decodeKinesisData(b64(record!.data));
-    expect(out.userRecords).toBe(4);
-    expect(out.messages).toEqual(messages);
+    expect(out.messages).toEqual(messages.map(row));
   });
 
   it('KPL aggregate from the independent aws-kinesis-agg, single and batch forms mixed', async () => {
@@ -78,8 +91,9 @@ describe('decodeKinesisData', () => {
     expect([...encoded[0]!.data.subarray(0, 4)]).toEqual([0xf3, 0x89, 0x9a, 0xc2]);
     const out = decodeKinesisData(encoded[0]!.data.toString('base64'));
     expect(out.rejections).toEqual([]);
-    expect(out.userRecords).toBe(101);
-    expect(out.messages).toEqual([...singles, ...batch.samples.map((_, i) => raceMessage(2, 999, 40 + i))]);
+    expect(out.messages).toEqual(
+      [...singles, ...batch.samples.map((_, i) => raceMessage(2, 999, 40 + i))].map(row),
+    );
   });
 
   it('aggregate with one bad user record: the others still count, the bad one is named by sub-sequence', () => {
@@ -90,7 +104,7 @@ describe('decodeKinesisData', () => {
       { partitionKey: '2', data: json(good[1]) },
     ]);
     const out = decodeKinesisData(b64(record!.data));
-    expect(out.messages).toEqual(good);
+    expect(out.messages).toEqual(good.map(row));
     expect(out.rejections).toHaveLength(1);
     expect(out.rejections[0]!.subSequenceNumber).toBe(1);
     expect(out.rejections[0]!.reason.code).toBe('not_json');
@@ -174,7 +188,7 @@ describe('decodeKinesisData', () => {
     });
     const short = raceMessage(1, 8, 4, { name: 'Bo' });
     for (const m of [long, short, long, { ...short, name: 'Zoë' }, short]) {
-      expect(decodeKinesisData(b64(json(m))).messages).toEqual([m]);
+      expect(decodeKinesisData(b64(json(m))).messages).toEqual([row(m)]);
     }
     // Short records, some starting like a KPL aggregate: judged as JSON (not_json), not read past their end.
     decodeKinesisData(b64(json(long)));

@@ -16,6 +16,11 @@ export interface StringFormat {
   ascii: boolean;
   description: string;
   test(value: string): boolean;
+  /**
+   * For an ASCII format: `test` of the text `bytes[start, end)` stands for, read as one character a byte
+   * (a reader that checks a field without making its string).
+   */
+  testBytes?(bytes: Uint8Array, start: number, end: number): boolean;
 }
 
 function isPrintable(value: string): boolean {
@@ -33,6 +38,21 @@ for (const digit of '0123456789abcdefABCDEF') HEX_DIGIT[digit.charCodeAt(0)] = 1
 /** True when `value[from, to)` are all hexadecimal digits. */
 function hexRun(value: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (HEX_DIGIT[value.charCodeAt(i)] === 0) return false;
+  return true;
+}
+
+/** 1 for the bytes of hexadecimal digits. */
+const HEX_BYTE = HEX_DIGIT.subarray(0, 0x100);
+
+/** `isUuid` of the bytes `bytes[start, end)`, a character a byte. */
+function isUuidBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const byte = bytes[start + i]!;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (byte !== 0x2d) return false;
+    } else if (HEX_BYTE[byte] !== 1) return false;
+  }
   return true;
 }
 
@@ -69,6 +89,7 @@ export const FORMATS = {
     ascii: true,
     description: 'a UUID such as 123e4567-e89b-12d3-a456-426614174000',
     test: isUuid,
+    testBytes: isUuidBytes,
   },
 } as const satisfies Record<string, StringFormat>;
 

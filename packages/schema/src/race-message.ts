@@ -5,17 +5,20 @@
 import { Buffer } from 'node:buffer';
 import { checkSize, decodeJson, decodeText, parseJsonText, type WireInput, wireInput } from './decode.js';
 import { RACE_BATCH, RACE_MESSAGE } from './definitions.js';
+import type { ParseError } from './errors.js';
 import { InvalidArgumentError, InvalidPayloadError } from './errors.js';
 import { generateFastPath, MISS, withFastPath } from './fast-path.js';
-import { checkIdentity } from './identity.js';
+import { checkIdentity, RACER_CLIENT_ID_PREFIX } from './identity.js';
 import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
-import { generateScanner } from './scanner.js';
+import { generateRowScanner, generateScanner } from './scanner.js';
 import type {
   RaceBatch,
   RaceBatchParseResult,
   RaceMessage,
   RaceMessageParseResult,
   RaceRecordParseResult,
+  RaceRow,
+  RaceRowVisitor,
 } from './types.js';
 import { compile, Invalid } from './validator.js';
 
@@ -26,6 +29,10 @@ const validateBatch = withFastPath(RACE_BATCH, compile(RACE_BATCH));
 // The message is flat, so it has a scanner (a test holds it to that); a nested one would always miss.
 // A `samples` member makes a record a batch (`parseRaceRecord`), so the scanner leaves it to the full path.
 const scanMessage = generateScanner(RACE_MESSAGE, { missOnKeys: ['samples'] }) ?? (() => MISS);
+// `readRaceRecord`'s: the name, uuid and client id stay in the bytes (the name is usually the racer's last).
+const scanMessageRow =
+  generateRowScanner(RACE_MESSAGE, { missOnKeys: ['samples'], ranges: ['name', 'uuid', 'clientId'] }) ??
+  (() => false);
 
 const utf8 = new TextEncoder();
 /** The UTF-8 bytes of the message being parsed, then a 0 (the scanner's end sentinel). */
@@ -92,19 +99,20 @@ function scanText(text: string): unknown {
  * let alone the checked UTF-8 decode of it, unless it misses.
  */
 function scanBytes(bytes: Uint8Array, length: number): unknown {
-  let b: Buffer;
-  if (bytes instanceof Buffer && bytes.length > length && bytes[length] === 0) b = bytes;
-  else {
-    scratch.set(length === bytes.byteLength ? bytes : bytes.subarray(0, length));
-    scratch[length] = 0;
-    b = scratch;
-  }
-  return scanMessage(b, length, '', true);
+  return scanMessage(sentinelled(bytes, length), length, '', true);
+}
+
+/** `bytes` if it is a Buffer with a 0 after `length` bytes, else a copy of them in the scratch with one. */
+function sentinelled(bytes: Uint8Array, length: number): Buffer {
+  if (bytes instanceof Buffer && bytes.length > length && bytes[length] === 0) return bytes;
+  scratch.set(length === bytes.byteLength ? bytes : bytes.subarray(0, length));
+  scratch[length] = 0;
+  return scratch;
 }
 
 /**
  * Runs each path of the scanner a few times at load (known and unknown members, every value form, multi-byte
- * text, text and bytes, a fallback). The optimizing compiler then sees type feedback for all of them;
+ * text, text and bytes, rows, a fallback). The optimizing compiler then sees type feedback for all of them;
  * otherwise the first message to take a path not yet seen can throw away the scanner's optimized code
  * (measured: runs at the floor's speed instead of 1.6×, until recompiled). Costs well under a millisecond.
  */
@@ -116,10 +124,12 @@ function primeScanner(): void {
     '{"event":"update","deviceTimestamp":1620824038331,"second":3,"raceId":5402746,"name":"Ha\\u0079den","racerId":0,"classId":1,"cadence":79.8,"resistance":79}',
   ];
   const encoder = new TextEncoder();
+  const noop = () => {};
   for (let round = 0; round < 12; round++) {
     for (const sample of samples) {
       parseRaceMessage(sample);
       parseRaceMessage(encoder.encode(sample));
+      readRaceRecord(Buffer.from(`${sample}\0`), noop, sample.length);
     }
   }
 }
@@ -254,6 +264,125 @@ export function parseRaceRecord(raw: WireInput, byteLength?: number): RaceRecord
   if (oversize !== undefined) return { ok: false, error: oversize };
   const result = validateRaceMessage(value);
   return result.ok ? { ok: true, messages: [result.message], batched: false } : result;
+}
+
+/** What the row scanner fills: a row, and where the fields it leaves in the bytes are. */
+interface ScannedRow extends RaceRow {
+  nameStart: number;
+  nameEnd: number;
+  uuidStart: number;
+  uuidEnd: number;
+  clientIdStart: number;
+  clientIdEnd: number;
+}
+
+const row: ScannedRow = {
+  event: 'update',
+  deviceTimestamp: 0,
+  second: 0,
+  raceId: 0,
+  name: '',
+  racerId: 0,
+  classId: 0,
+  cadence: 0,
+  resistance: 0,
+  nameStart: -1,
+  nameEnd: -1,
+  uuidStart: -1,
+  uuidEnd: -1,
+  clientIdStart: -1,
+  clientIdEnd: -1,
+};
+
+/**
+ * Recent racers' last names, direct-mapped by racerId (a racer sends the same name every second, so most
+ * names are found here rather than made; a slot two racers share just makes one again).
+ */
+const NAME_SLOTS = 1 << 14;
+const nameIds = new Float64Array(NAME_SLOTS).fill(-1);
+const nameTexts: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/** The name in `b[start, end)`: the racer's last one when the bytes spell it (ASCII), else made. */
+function nameOf(b: Buffer, start: number, end: number, racerId: number): string {
+  const slot = racerId % NAME_SLOTS;
+  if (nameIds[slot] === racerId) {
+    const last = nameTexts[slot]!;
+    if (last.length === end - start) {
+      let i = 0;
+      while (i < last.length) {
+        const byte = b[start + i]!;
+        if (byte >= 0x80 || byte !== last.charCodeAt(i)) break;
+        i++;
+      }
+      if (i === last.length) return last;
+    }
+  }
+  // Checked well-formed UTF-8 by the scanner; ASCII (most names) is cheaper to make a byte a character.
+  let ascii = true;
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) ascii = false;
+  const name = b.toString(ascii ? 'latin1' : 'utf8', start, end);
+  nameIds[slot] = racerId;
+  nameTexts[slot] = name;
+  return name;
+}
+
+/** Whether `b[start, end)` spell the client id of `racerId` (`racer-{racerId}`, DESIGN § Identities). */
+function isClientIdOf(b: Buffer, start: number, end: number, racerId: number): boolean {
+  const prefix = RACER_CLIENT_ID_PREFIX.length;
+  if (end - start <= prefix) return false;
+  for (let i = 0; i < prefix; i++) if (b[start + i] !== RACER_CLIENT_ID_PREFIX.charCodeAt(i)) return false;
+  // The racerId's digits, from the last: a valid id is an integer, 0 ≤ id < 2^53, written without exponent.
+  let rest = racerId;
+  let i = end;
+  do {
+    const digit = rest % 10;
+    if (b[--i] !== 0x30 + digit) return false;
+    rest = (rest - digit) / 10;
+  } while (rest > 0 && i > start + prefix);
+  return rest === 0 && i === start + prefix;
+}
+
+/**
+ * Reads a record in either wire form, as `parseRaceRecord` does and with its verdicts, and hands each of its
+ * messages to `visit` as a row: the same object refilled (copy what you keep), without the `uuid` and
+ * `clientId` (checked, not copied). Returns the error, or undefined when every message was visited; a record
+ * is visited whole or not at all. For a consumer of the stream that reads every record's few fields: a plain
+ * message costs no object, no uuid or client id string, and no name string when the racer's is unchanged.
+ * `bytes[0, byteLength)` is the record (all of `bytes` by default); with a 0 after it in a Buffer, it is read
+ * in place. Never throws but for a `byteLength` outside the bytes (a caller's bug).
+ */
+export function readRaceRecord(
+  bytes: Uint8Array,
+  visit: RaceRowVisitor,
+  byteLength = bytes.byteLength,
+): ParseError | undefined {
+  if (byteLength <= RACE_MESSAGE_MAX_BYTES && Number.isInteger(byteLength) && byteLength >= 0) {
+    const b = sentinelled(bytes, byteLength);
+    if (
+      scanMessageRow(b, byteLength, row) &&
+      (row.clientIdStart < 0 || isClientIdOf(b, row.clientIdStart, row.clientIdEnd, row.racerId))
+    ) {
+      row.name = nameOf(b, row.nameStart, row.nameEnd, row.racerId);
+      visit(row);
+      return undefined;
+    }
+  }
+  // Anything else (a batch, a miss, an error to word): the full path, its messages copied into the row.
+  const parsed = parseRaceRecord(bytes, byteLength);
+  if (!parsed.ok) return parsed.error;
+  for (const m of parsed.messages) {
+    row.event = m.event;
+    row.deviceTimestamp = m.deviceTimestamp;
+    row.second = m.second;
+    row.raceId = m.raceId;
+    row.name = m.name;
+    row.racerId = m.racerId;
+    row.classId = m.classId;
+    row.cadence = m.cadence;
+    row.resistance = m.resistance;
+    visit(row);
+  }
+  return undefined;
 }
 
 /** The wire form of a race message (JSON, fields in the seed's order). */

@@ -10,10 +10,12 @@ import {
   expandBatch,
   parseRaceMessage,
   parseRaceRecord,
+  readRaceRecord,
   validateRaceBatch,
   validateRaceMessage,
 } from './race-message.js';
-import { generateScanner, type Scanner } from './scanner.js';
+import { generateRowScanner, generateScanner, type Scanner } from './scanner.js';
+import type { RaceMessage, RaceRecordParseResult, RaceRow } from './types.js';
 import { compile, Invalid } from './validator.js';
 
 const scanner = generateScanner(RACE_MESSAGE) as Scanner;
@@ -47,6 +49,27 @@ function recordReference(input: string | Uint8Array) {
   if (oversize !== undefined) return { ok: false, error: oversize };
   const result = validateRaceMessage(value);
   return result.ok ? { ok: true, messages: [result.message], batched: false } : result;
+}
+
+/** `readRaceRecord`'s answer, its rows copied as they are visited. */
+function readRows(bytes: Uint8Array, byteLength?: number) {
+  const rows: RaceRow[] = [];
+  const error = readRaceRecord(
+    bytes,
+    (r) => {
+      const { event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance } = r;
+      rows.push({ event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance });
+    },
+    byteLength,
+  );
+  return error === undefined ? { ok: true, rows } : { ok: false, error };
+}
+
+/** What `readRaceRecord` must answer: `parseRaceRecord`'s verdict, its messages without uuid and client id. */
+function asRows(result: RaceRecordParseResult | ReturnType<typeof recordReference>) {
+  if (!result.ok) return { ok: false, error: result.error };
+  const messages = (result as { messages: RaceMessage[] }).messages;
+  return { ok: true, rows: messages.map(({ uuid, clientId, ...row }) => row) };
 }
 
 const WHITESPACE = ['', '', '', ' ', '\n', '\t', '\r\n  ', '\u00a0', '\ufeff'];
@@ -370,12 +393,14 @@ describe('parseRaceMessage with the scanner', () => {
         const bytes = encoder.encode(text);
         const expected = recordReference(bytes);
         expect(parseRaceRecord(bytes)).toStrictEqual(expected);
+        expect(readRows(bytes)).toStrictEqual(asRows(expected));
         // The first bytes of a larger buffer (as the Lambda decodes into one): read in place when a 0
         // follows them in a Buffer, from a copy otherwise; the same answer either way.
         for (const larger of [Buffer.alloc(bytes.length + 8), new Uint8Array(bytes.length + 8)]) {
           larger.set(bytes);
           larger.fill(after, bytes.length);
           expect(parseRaceRecord(larger, bytes.length)).toStrictEqual(expected);
+          expect(readRows(larger, bytes.length)).toStrictEqual(asRows(expected));
         }
       }),
       { numRuns: 3_000 },
@@ -416,6 +441,7 @@ describe('parseRaceMessage with the scanner', () => {
           const expected = recordReference(bytes);
           expect(parseRaceRecord(larger, bytes.length)).toStrictEqual(expected);
           expect(parseRaceRecord(bytes)).toStrictEqual(expected);
+          expect(readRows(larger, bytes.length)).toStrictEqual(asRows(expected));
         },
       ),
       { numRuns: 8_000 },
@@ -471,6 +497,7 @@ describe('parseRaceMessage with the scanner', () => {
         larger[bytes.length] = 0;
         const expected = recordReference(new Uint8Array(bytes));
         expect(parseRaceRecord(larger, bytes.length), `${sequence} in ${head}`).toStrictEqual(expected);
+        expect(readRows(larger, bytes.length), `${sequence} in ${head}`).toStrictEqual(asRows(expected));
       }
     }
   });
@@ -486,5 +513,103 @@ describe('parseRaceMessage with the scanner', () => {
     const untyped = parseRaceRecord as (bytes: Uint8Array, byteLength: unknown) => unknown;
     expect(untyped(odd, null)).toStrictEqual(recordReference(odd));
     expect(untyped(bytes, null)).toStrictEqual(recordReference(bytes));
+  });
+});
+
+describe('readRaceRecord', () => {
+  const bytesOf = (m: object) => encoder.encode(JSON.stringify(m));
+
+  it('visits a batch message by message, and answers an error without visiting', () => {
+    const messages = [validMessage({ second: 1 }), validMessage({ second: 2, event: 'final' })];
+    const batch = bytesOf({ ...messages[0]!, samples: messages.map(({ name, ...m }) => m) });
+    expect(readRows(batch)).toStrictEqual(asRows(recordReference(batch)));
+    expect((readRows(batch) as { rows: RaceRow[] }).rows).toHaveLength(2);
+    const bad = bytesOf({ ...validMessage(), cadence: 251 });
+    expect(readRows(bad)).toStrictEqual({ ok: false, error: expect.objectContaining({ path: '/cadence' }) });
+  });
+
+  it("gives each racer's name as sent, whatever names that racer sent before", () => {
+    // A racer's last name is kept to avoid making the string again: it must never stand in for another.
+    // 'a\\u0062c' is "abc" escaped in the JSON (the full path reads it; the bytes do not spell "abc").
+    const names = [
+      'Hayden',
+      'Haydem',
+      'Hayde',
+      'Zoë',
+      'Zoe',
+      'Ã©',
+      'é',
+      'Hayden',
+      '🚴',
+      'abc',
+      'a\\u0062c',
+      'abc',
+    ];
+    // Either side of the limit (64 code points; UTF-16 units and bytes differ) and the fast path's (64 units).
+    for (const char of ['a', 'é', '€', '🚴']) names.push(char.repeat(64), char.repeat(65), char.repeat(32));
+    for (const racerId of [7, 8]) {
+      for (const name of names) {
+        const text = JSON.stringify(validMessage({ racerId })).replace('"Hayden"', `"${name}"`);
+        const bytes = Buffer.from(`${text}\0`);
+        const expected = asRows(recordReference(encoder.encode(text)));
+        expect(readRows(bytes, bytes.length - 1), name).toStrictEqual(expected);
+      }
+    }
+  });
+
+  it('checks the client id against the racer on the bytes, as parseRaceRecord does', () => {
+    const ids: Array<[number, string]> = [
+      [0, 'racer-0'],
+      [0, 'racer-00'],
+      [0, 'racer-'],
+      [10, 'racer-10'],
+      [10, 'racer-1'],
+      [1, 'racer-10'],
+      [10, 'racer-010'],
+      [Number.MAX_SAFE_INTEGER, `racer-${Number.MAX_SAFE_INTEGER}`],
+      [Number.MAX_SAFE_INTEGER, `racer-${Number.MAX_SAFE_INTEGER - 1}`],
+      [5, 'Racer-5'],
+      [5, 'rider-5'],
+      [5, 'racer-5 '],
+    ];
+    for (const [racerId, clientId] of ids) {
+      const bytes = bytesOf(validMessage({ racerId, clientId }));
+      expect(readRows(bytes), clientId).toStrictEqual(asRows(recordReference(bytes)));
+    }
+  });
+
+  it('reads what bikes send on its fast path (no fallback), with the fields the bytes hold', () => {
+    const scanRow = generateRowScanner(RACE_MESSAGE, { ranges: ['name', 'uuid', 'clientId'] })!;
+    fc.assert(
+      fc.property(realisticArb, (m) => {
+        const bytes = Buffer.from(`${JSON.stringify(m)}\0`);
+        const row: Record<string, unknown> = {};
+        expect(scanRow(bytes, bytes.length - 1, row)).toBe(true);
+        const { uuid, clientId, name, ...fields } = m;
+        expect(row).toMatchObject(fields);
+        const text = (key: string) =>
+          row[`${key}Start`] === -1
+            ? undefined
+            : bytes.toString('utf8', row[`${key}Start`] as number, row[`${key}End`] as number);
+        expect([text('name'), text('uuid'), text('clientId')]).toStrictEqual([name, uuid, clientId]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('misses (never accepts) a field it cannot check on bytes, and refuses such a range at generation', () => {
+    const scanRow = generateRowScanner(RACE_MESSAGE, { ranges: ['uuid'] })!;
+    const row: Record<string, unknown> = {};
+    const text = JSON.stringify(validMessage({ uuid: '123e4567-e89b-12d3-a456-42661417400é' }));
+    const bytes = Buffer.from(`${text}\0`);
+    expect(scanRow(bytes, bytes.length - 1, row)).toBe(false);
+    const ok = Buffer.from(
+      `${JSON.stringify(validMessage({ uuid: '123E4567-e89b-12d3-a456-426614174000' }))}\0`,
+    );
+    expect(scanRow(ok, ok.length - 1, row)).toBe(true);
+    expect(ok.toString('latin1', row['uuidStart'] as number, row['uuidEnd'] as number)).toBe(
+      '123E4567-e89b-12d3-a456-426614174000',
+    );
+    expect(() => generateRowScanner(RACE_MESSAGE, { ranges: ['racerId'] })).toThrow(/not a string field/u);
   });
 });

@@ -19,7 +19,7 @@
  * `JSON.parse` returns.
  */
 import { MISS } from './fast-path.js';
-import { FORMATS } from './formats.js';
+import { FORMATS, type StringFormat } from './formats.js';
 import type { FieldSpec, ObjectSpec } from './spec.js';
 import { codePoints } from './validator.js';
 
@@ -55,8 +55,12 @@ function spells(word: string, from = 0): string {
     .join(' && ');
 }
 
-/** Statements reading the value at `i` into `x` (or `return MISS`); `c` holds `b[i]`, and after, too. */
-function readValue(spec: FieldSpec, x: string): string {
+/**
+ * Statements reading the value at `i` into `x` (or `return MISS`); `c` holds `b[i]`, and after, too. A string
+ * read as a `range` (row scanners only) is checked as the string would be, but left in the bytes: its start
+ * in `x` and its end in `end`.
+ */
+function readValue(spec: FieldSpec, x: string, end?: string): string {
   switch (spec.kind) {
     case 'integer':
     case 'number': {
@@ -98,6 +102,7 @@ function readValue(spec: FieldSpec, x: string): string {
           c = b[i];`;
     }
     case 'string': {
+      if (end !== undefined) return readRange(spec, x, end);
       // Control characters are never plain JSON (and the sentinel is one, so the loop ends); printable strings
       // also refuse DEL and C1 (C2 80–C2 9F).
       const printable = spec.format === 'printable';
@@ -138,14 +143,82 @@ function readValue(spec: FieldSpec, x: string): string {
   }
 }
 
+/**
+ * A string field checked on its bytes and left there: `[x, end)` are its bytes between the quotes. Its length
+ * is counted as the string's would be (UTF-16 units; code points for the minimum), an ASCII format is tested
+ * on the bytes, and a printable one needs no test beyond the loop's (which refuses C0, DEL and C1).
+ */
+function readRange(spec: Extract<FieldSpec, { kind: 'string' }>, x: string, end: string): string {
+  const printable = spec.format === 'printable';
+  const format: StringFormat | undefined =
+    spec.format === undefined || printable ? undefined : FORMATS[spec.format];
+  if (format !== undefined && (!format.ascii || format.testBytes === undefined))
+    throw new Error(`readRange: format ${spec.format} cannot be tested on bytes`);
+  const wideByte =
+    format !== undefined
+      ? 'return MISS;'
+      : `${printable ? 'if (c === 194 && b[i + 1] < 160) return MISS;\n                ' : ''}const next = utf8Sequence(b, i);
+                if (next < 0) return MISS;
+                // A 2- or 3-byte sequence is one UTF-16 unit; a 4-byte one is two (one code point).
+                if (next - i === 4) { extra += 2; astral++; }
+                else extra += next - i - 1;
+                i = next;
+                continue;`;
+  const test = format !== undefined ? ` || !formats.${spec.format}.testBytes(b, ${x}, ${end})` : '';
+  return `if (c !== 34) return MISS;
+          {
+            ${x} = ++i;
+            // Bytes beyond one per UTF-16 unit, and the 4-byte sequences (two units, one code point).
+            let extra = 0;
+            let astral = 0;
+            for (;;) {
+              c = b[i];
+              if (c === 34) break;
+              if (!(c >= 32) || c === 92${printable ? ' || c === 127' : ''}) return MISS;
+              if (c >= 128) {
+                ${wideByte}
+              }
+              i++;
+            }
+            ${end} = i;
+            c = b[++i];
+            const units = ${end} - ${x} - extra;
+            if (units > ${spec.maxLength} || units - astral < ${spec.minLength}${test}) return MISS;
+          }`;
+}
+
 /** Options of a scanner. */
 export interface ScannerOptions {
   /** Unknown keys whose presence the caller decides on (the batch form's `samples`): the scanner misses. */
   missOnKeys?: readonly string[];
 }
 
-/** The generated source of the scanner for `spec`, or undefined when the spec is not flat and plain. */
-function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {}): string | undefined {
+/**
+ * A generated reader like `Scanner` that fills `row` in place instead of making a copy: true when it read a
+ * valid, plain message into it, false (row half-written) when it missed. Bytes only (`bytes[length]` 0).
+ * Each field is `row[key]` (`undefined` when an optional one is absent), except the `ranges`.
+ */
+export type RowScanner = (bytes: Buffer, length: number, row: object) => boolean;
+
+/** Options of a row scanner. */
+export interface RowScannerOptions extends ScannerOptions {
+  /**
+   * String fields checked but not made into strings (a consumer that needs few of them saves a string per
+   * field per message): `row[key + 'Start']` and `row[key + 'End']` are the byte offsets of the text between
+   * the quotes, both -1 when the field is absent. Their format, if any, must be ASCII with `testBytes`.
+   */
+  ranges?: readonly string[];
+}
+
+/**
+ * The generated source of the scanner for `spec`, or undefined when the spec is not flat and plain. With
+ * `rows`, the source of the row scanner.
+ */
+function scannerSource(
+  spec: ObjectSpec,
+  { missOnKeys = [] }: ScannerOptions = {},
+  rows?: RowScannerOptions,
+): string | undefined {
   const fields = Object.entries(spec.fields);
   if (fields.length === 0 || fields.length > 30) return undefined;
   for (const [key, field] of fields) {
@@ -156,6 +229,10 @@ function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {
   // Keys grouped by their first byte: a switch picks the group, a byte comparison the key.
   const groups = new Map<number, string[]>();
   let required = 0;
+  const ranges = new Set(rows?.ranges ?? []);
+  for (const key of ranges) {
+    if (spec.fields[key]?.kind !== 'string') throw new Error(`scanner: range ${key} is not a string field`);
+  }
   fields.forEach(([key, field], index) => {
     const bit = 1 << index;
     if (field.optional !== true) required |= bit;
@@ -167,7 +244,7 @@ function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {
           if (c !== 58) { i = skip(b, i); if (b[i] !== 58) return MISS; }
           c = b[++i];
           if ${isWhitespace('c')} { i = skip(b, i); c = b[i]; }
-          ${readValue(field, `x${index}`)}
+          ${readValue(field, `x${index}`, ranges.has(key) ? `e${index}` : undefined)}
           break member;
         }`;
     const code = key.charCodeAt(0);
@@ -189,6 +266,22 @@ function scannerSource(spec: ObjectSpec, { missOnKeys = [] }: ScannerOptions = {
   const optionalFields = fields.flatMap(([key, field], index) =>
     field.optional === true ? [`if (x${index} !== undefined) o[${JSON.stringify(key)}] = x${index};`] : [],
   );
+  const declarations = fields.map(([key], index) =>
+    ranges.has(key) ? `x${index} = -1, e${index} = -1` : `x${index}`,
+  );
+  const result =
+    rows === undefined
+      ? `const o = { ${requiredFields.join(', ')} };
+  ${optionalFields.join('\n  ')}
+  return o;`
+      : `${fields
+          .map(([key], index) =>
+            ranges.has(key)
+              ? `row[${JSON.stringify(`${key}Start`)}] = x${index};\n  row[${JSON.stringify(`${key}End`)}] = e${index};`
+              : `row[${JSON.stringify(key)}] = x${index};`,
+          )
+          .join('\n  ')}
+  return true;`;
   return `function skip(b, i) {
   for (;;) {
     const c = b[i];
@@ -310,9 +403,9 @@ function skipString(b, i) {
     }
   }
 }
-return function scan(b, n, t, bytesOnly) {
-  let ${fields.map((_, index) => `x${index}`).join(', ')};
-  fromBytes = bytesOnly === true;
+return function ${rows === undefined ? 'scan(b, n, t, bytesOnly)' : 'scanRow(b, n, row)'} {
+  let ${declarations.join(', ')};
+  fromBytes = ${rows === undefined ? 'bytesOnly === true' : 'true'};
   let seen = 0;
   // Bytes minus UTF-16 units read so far: maps a byte offset to an offset in t.
   let shift = 0;
@@ -345,9 +438,7 @@ return function scan(b, n, t, bytesOnly) {
   i++;
   if (i !== n && skip(b, i) !== n) return MISS;
   if ((seen & ${required}) !== ${required}) return MISS;
-  const o = { ${requiredFields.join(', ')} };
-  ${optionalFields.join('\n  ')}
-  return o;
+  ${result}
 };`;
 }
 
@@ -364,21 +455,38 @@ const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 /** Exact powers of ten (read from decimal literals, which are correctly rounded). */
 const POW10 = Array.from({ length: MAX_POWER + 1 }, (_, k) => Number(`1e${k}`));
 
-/** Generates the scanner for a flat definition, or undefined when it has nested or unusual fields. */
-export function generateScanner(spec: ObjectSpec, options?: ScannerOptions): Scanner | undefined {
-  const source = scannerSource(spec, options);
-  if (source === undefined) return undefined;
+/** Compiles a generated source; `miss` is what its `return MISS` returns. */
+function compileScanner(source: string, miss: unknown): unknown {
   return new Function('MISS', 'POW10', 'HEX', 'formats', 'codePoints', 'utf8', source)(
-    MISS,
+    miss,
     POW10,
     HEX,
     FORMATS,
     codePoints,
     UTF8,
-  ) as Scanner;
+  );
 }
 
-/** The generated source, for reading and debugging. */
-export function scannerSourceOf(spec: ObjectSpec, options?: ScannerOptions): string | undefined {
-  return scannerSource(spec, options);
+/** Generates the scanner for a flat definition, or undefined when it has nested or unusual fields. */
+export function generateScanner(spec: ObjectSpec, options?: ScannerOptions): Scanner | undefined {
+  const source = scannerSource(spec, options);
+  return source === undefined ? undefined : (compileScanner(source, MISS) as Scanner);
+}
+
+/** Generates the row scanner for a flat definition, or undefined when it has nested or unusual fields. */
+export function generateRowScanner(
+  spec: ObjectSpec,
+  options: RowScannerOptions = {},
+): RowScanner | undefined {
+  const source = scannerSource(spec, options, options);
+  return source === undefined ? undefined : (compileScanner(source, false) as RowScanner);
+}
+
+/** The generated source, for reading and debugging (`rows`: the row scanner's). */
+export function scannerSourceOf(
+  spec: ObjectSpec,
+  options?: RowScannerOptions,
+  rows = false,
+): string | undefined {
+  return scannerSource(spec, options, rows ? (options ?? {}) : undefined);
 }

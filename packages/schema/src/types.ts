@@ -26,6 +26,15 @@ export interface RaceMessage {
   clientId?: string;
 }
 
+/**
+ * A race message as `readRaceRecord` hands it to its visitor: every field but the two it checks and does not
+ * copy (`uuid`, `clientId`). One object, refilled for each message: copy what you keep.
+ */
+export type RaceRow = Omit<RaceMessage, 'uuid' | 'clientId'>;
+
+/** Called by `readRaceRecord` once per message of a record, in order. */
+export type RaceRowVisitor = (row: Readonly<RaceRow>) => void;
+
 /** The per-second part of a race message, as carried inside a batch. */
 export interface RaceSample {
   event: RaceEvent;
