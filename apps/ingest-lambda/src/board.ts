@@ -151,6 +151,8 @@ export function roundSecondOf(group: RaceGroup): number {
 /** A message refused at merge time (it contradicts the stored race), with the record it came from. */
 export interface MergeRejection {
   recordIndex: number;
+  /** Its user record, when the record is a KPL aggregate. */
+  subSequenceNumber?: number;
   reason: RejectReason;
 }
 
@@ -169,6 +171,7 @@ export function newMessageColumns(capacity = COLUMNS_CAPACITY): MessageColumns {
     final: new Uint8Array(n),
     name: [],
     recordIndex: new Float64Array(n),
+    subSequence: new Float64Array(n),
     arrivalMs: new Float64Array(n),
   };
 }
@@ -189,6 +192,7 @@ function growColumns(c: MessageColumns): void {
   final.set(c.final);
   c.final = final;
   c.recordIndex = doubled(c.recordIndex);
+  c.subSequence = doubled(c.subSequence);
   c.arrivalMs = doubled(c.arrivalMs);
 }
 
@@ -197,12 +201,16 @@ export function newRaceGroup(raceId: number, columns: MessageColumns = newMessag
   return { raceId, columns, messages: [] };
 }
 
-/** Appends one message (or the schema's row of one) to the group's columns and to the group. */
+/**
+ * Appends one message (or the schema's row of one) to the group's columns and to the group; `subSequence` is
+ * its user record's when its record is a KPL aggregate.
+ */
 export function addToGroup(
   group: RaceGroup,
   m: Readonly<RaceRow>,
   recordIndex: number,
   arrivalMs: number,
+  subSequence = -1,
 ): void {
   const c = group.columns;
   const i = c.length;
@@ -214,6 +222,7 @@ export function addToGroup(
   c.final[i] = m.event === 'final' ? 1 : 0;
   c.name.push(m.name);
   c.recordIndex[i] = recordIndex;
+  c.subSequence[i] = subSequence;
   c.arrivalMs[i] = arrivalMs;
   c.length = i + 1;
   group.messages.push(i);
@@ -229,11 +238,19 @@ export function classOf(group: RaceGroup): number {
   return group.columns.classId[group.messages[0]!]!;
 }
 
-/** The indexes of the records the group's messages came from, each once, in order. */
-export function recordsOf(group: RaceGroup): number[] {
-  const records = new Set<number>();
-  for (const i of group.messages) records.add(group.columns.recordIndex[i]!);
-  return [...records];
+/** The payloads the group's messages came from (a record, or a user record of one), each once, in order. */
+export function sourcesOf(group: RaceGroup): Array<{ recordIndex: number; subSequenceNumber?: number }> {
+  const seen = new Set<string>();
+  const sources: Array<{ recordIndex: number; subSequenceNumber?: number }> = [];
+  for (const i of group.messages) {
+    const recordIndex = group.columns.recordIndex[i]!;
+    const sub = group.columns.subSequence[i]!;
+    const key = `${recordIndex}:${sub}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    sources.push(sub >= 0 ? { recordIndex, subSequenceNumber: sub } : { recordIndex });
+  }
+  return sources;
 }
 
 export interface MergeResult {
@@ -292,14 +309,16 @@ export function mergeGroup(board: RaceBoard, g: RaceGroup, timeoutMs: number): M
     const racerId = c.racerId[i]!;
     const arrivalMs = c.arrivalMs[i]!;
     if (c.classId[i] !== boardClass) {
-      rejected.push({
+      const rejection: MergeRejection = {
         recordIndex: c.recordIndex[i]!,
         reason: {
           code: 'class_mismatch',
           path: '/classId',
           message: `race ${board.raceId} is a race of class ${boardClass}, not ${c.classId[i]}`,
         },
-      });
+      };
+      if (c.subSequence[i]! >= 0) rejection.subSequenceNumber = c.subSequence[i]!;
+      rejected.push(rejection);
       continue;
     }
     let racer = racers.get(racerId);

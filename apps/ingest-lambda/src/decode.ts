@@ -5,8 +5,14 @@
  * schema's `ParseError` shape; nothing here throws.
  */
 import { AggregationError, deaggregate, isAggregated } from '@alleycat/kinesis-agg';
-import { type RaceRowVisitor, readRaceRecord } from '@alleycat/schema';
+import { type RaceRow, type RaceRowVisitor, readRaceRecord } from '@alleycat/schema';
 import type { Rejection, RejectReason } from './types.js';
+
+/**
+ * Called once per message read from a record: the row (refilled for the next one: copy what you keep) and,
+ * when the record is a KPL aggregate, the sub-sequence number of the user record it came from.
+ */
+export type RecordVisitor = (row: Readonly<RaceRow>, subSequenceNumber?: number) => void;
 
 /** What a record with nothing refused returns (shared: most records). */
 export const NO_REJECTIONS: readonly Rejection[] = Object.freeze([]);
@@ -102,7 +108,7 @@ export function withEncodingHint(reason: RejectReason, data: Uint8Array): Reject
  */
 export function readRecordData(
   bytes: Uint8Array,
-  visit: RaceRowVisitor,
+  visit: RecordVisitor,
   length = bytes.byteLength,
 ): readonly Rejection[] {
   if (!isAggregated(bytes, length)) {
@@ -123,8 +129,11 @@ export function readRecordData(
     ];
   }
   let rejections: Rejection[] | undefined;
+  let sub = 0;
+  const visitUser: RaceRowVisitor = (row) => visit(row, sub);
   for (const user of userRecords) {
-    const error = readRaceRecord(user.data, visit);
+    sub = user.subSequenceNumber;
+    const error = readRaceRecord(user.data, visitUser);
     if (error !== undefined) {
       rejections ??= [];
       rejections.push({
@@ -138,11 +147,22 @@ export function readRecordData(
 }
 
 /** Reads one record's base64 `kinesis.data`, as `readRecordData` does. */
-export function readKinesisData(base64: string, visit: RaceRowVisitor): readonly Rejection[] {
+export function readKinesisData(base64: string, visit: RecordVisitor): readonly Rejection[] {
   const length = decodeBase64IntoScratch(base64);
   if (length < 0) return [{ reason: notBase64, data: Buffer.from(base64, 'latin1') }];
   const rejections = readRecordData(scratch, visit, length);
   // Rejected payloads outlive this call (they go to the errors sink): copy them out of the scratch space.
   for (const r of rejections) r.data = new Uint8Array(r.data);
   return rejections;
+}
+
+/**
+ * The base64 of user record `subSequenceNumber` of the aggregate in `base64` (for a report on a user record
+ * refused after decoding); the whole record's if it is not there, which a record that decoded cannot be.
+ */
+export function userRecordBase64(base64: string, subSequenceNumber: number): string {
+  const user = deaggregate(Buffer.from(base64, 'base64')).find(
+    (u) => u.subSequenceNumber === subSequenceNumber,
+  );
+  return user === undefined ? base64 : Buffer.from(user.data).toString('base64');
 }

@@ -29,9 +29,9 @@ import {
   type PublishState,
   type RaceBoard,
   racersAwaited,
-  recordsOf,
   roundArrived,
   roundSecondOf,
+  sourcesOf,
 } from './board.js';
 import { isRetryable } from './classify.js';
 import { forEachLimit, sleep } from './concurrency.js';
@@ -48,7 +48,7 @@ import {
   STATE_CONFLICT_BACKOFF_MS,
   SWEEP_INTERVAL_MS,
 } from './constants.js';
-import { readKinesisData } from './decode.js';
+import { readKinesisData, userRecordBase64 } from './decode.js';
 import { BoardTooLargeError, CorruptBoardError, StateConflictError } from './errors.js';
 import { bestKey, type StateStore } from './state-store.js';
 import type { Clock, InvalidRecordSink, LeaderboardPublisher, RaceGroup, RejectReason } from './types.js';
@@ -226,6 +226,17 @@ function closedRacersBests(board: RaceBoard): Array<Omit<BestDue, 'firstRecord'>
   return bests;
 }
 
+/** The first rejection of each payload (a record, or one user record of an aggregate), in order. */
+function oncePerPayload(rejected: Rejected[]): Rejected[] {
+  const seen = new Set<string>();
+  return rejected.filter((r) => {
+    const key = `${r.recordIndex}:${r.subSequenceNumber ?? -1}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** Kinesis `eventID` is `shardId-…:sequenceNumber`. */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
@@ -296,13 +307,13 @@ export class IngestProcessor {
     // The record being read, for the visitor (one closure per invocation, not per record).
     let recordIndex = 0;
     let arrivalMs = 0;
-    const addRow = (row: Readonly<RaceRow>): void => {
+    const addRow = (row: Readonly<RaceRow>, subSequenceNumber?: number): void => {
       let group = byRace.get(row.raceId);
       if (group === undefined) {
         group = newRaceGroup(row.raceId, columns);
         byRace.set(row.raceId, group);
       }
-      addToGroup(group, row, recordIndex, arrivalMs);
+      addToGroup(group, row, recordIndex, arrivalMs, subSequenceNumber);
       messages++;
     };
     for (let i = 0; i < records.length; i++) {
@@ -364,7 +375,7 @@ export class IngestProcessor {
           // The race's state cannot take these messages; keep them inspectable and let the shard move on.
           this.logger.error('race state rejected its records', { raceId, error });
           const reason = { code: 'state_rejected', path: '', message: (error as Error).message };
-          for (const recordIndex of recordsOf(group)) rejected.push({ recordIndex, reason });
+          for (const source of sourcesOf(group)) rejected.push({ ...source, reason });
           return;
         }
         fail(firstRecord);
@@ -379,7 +390,9 @@ export class IngestProcessor {
 
     // Bests (a write per closed racer: a race's last second brings hundreds) go after the leaderboards, so
     // that the closing board does not queue behind them at DynamoDB.
-    const rejecting = this.writeRejections(records, rejected, fail);
+    // One report per refused payload: a batch-form record's messages are refused together, for one reason.
+    const refused = oncePerPayload(rejected);
+    const rejecting = this.writeRejections(records, refused, fail);
     await Promise.all(publishing);
     await Promise.all([rejecting, this.updateBests(bests, nowMs, totals, records, fail)]);
 
@@ -400,7 +413,7 @@ export class IngestProcessor {
       this.store.stats.conditionalFailures - lostBefore,
     );
     this.metrics.addMetric(METRIC.bestWrites, 'Count', totals.bestWrites);
-    this.metrics.addMetric(METRIC.invalidRecords, 'Count', rejected.length);
+    this.metrics.addMetric(METRIC.invalidRecords, 'Count', refused.length);
 
     this.logger.debug('batch processed', {
       firstSequenceNumber: records[0]!.kinesis.sequenceNumber,
@@ -408,7 +421,7 @@ export class IngestProcessor {
       records: records.length,
       messages,
       racesInBatch: byRace.size,
-      invalid: rejected.length,
+      invalid: refused.length,
       ...totals,
       elapsedMs: this.clock() - nowMs,
       oldestAgeMs: Math.max(0, nowMs - oldestArrival),
@@ -516,10 +529,7 @@ export class IngestProcessor {
     // final, hundreds would be written before the shard's next batch — the rest of the race's last second,
     // whose leaderboard waits for it. An open race's closed racers get theirs when it closes (or times out).
     const bests = isRaceClosed(board) ? closedRacersBests(board) : [];
-    const rejected: Rejected[] = result.rejected.map((r) => ({
-      recordIndex: r.recordIndex,
-      reason: r.reason,
-    }));
+    const rejected: Rejected[] = result.rejected.map((r) => ({ ...r }));
     // A claim whose round is not in yet owes nothing: a later write (of this shard or another) brings it
     // in or finds it overdue and seals it; the invocation does not wait for it (README § Leaderboards).
     // Versions written after a seal go out with the next round — except a closed race's last one, and
@@ -688,6 +698,9 @@ export class IngestProcessor {
     const rejectedAt = new Date(this.clock()).toISOString();
     await forEachLimit(rejected, SINK_CONCURRENCY, async (r) => {
       const record = records[r.recordIndex]!;
+      // Refused at merge time, a user record's own bytes are found again (rare: the record is decoded twice).
+      if (r.subSequenceNumber !== undefined && r.partBase64 === undefined)
+        r.partBase64 = userRecordBase64(record.kinesis.data, r.subSequenceNumber);
       const report: InvalidRecordReport = {
         reason: r.reason,
         eventSourceARN: record.eventSourceARN,

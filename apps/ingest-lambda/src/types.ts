@@ -48,6 +48,8 @@ export interface MessageColumns {
   final: Uint8Array;
   name: string[];
   recordIndex: Float64Array;
+  /** The message's user record in a KPL aggregate, -1 when the record is not one. */
+  subSequence: Float64Array;
   arrivalMs: Float64Array;
 }
 

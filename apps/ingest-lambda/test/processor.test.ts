@@ -4,7 +4,7 @@
  */
 
 import { aggregate } from '@alleycat/kinesis-agg';
-import { invalidRecordKey, output } from '@alleycat/schema';
+import { invalidRecordKey, output, toBatch } from '@alleycat/schema';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
@@ -125,6 +125,39 @@ describe('IngestProcessor: batch response contract', () => {
 
     // The valid ones were scored: racers 1, 2 and 5 (from inside the aggregate).
     expect([...(await totalsOf(store, 1)).keys()].sort()).toEqual([1, 2, 5]);
+  });
+
+  it('records refused at merge time are stored once per payload: each user record of an aggregate as itself', async () => {
+    const { processor, sink, metrics, store } = setup();
+    // Race 1 is of class 3 (its first record says so); then records that name other classes for it.
+    const first = raceMessage(1, 1, 0, { classId: 3 });
+    const [aggregated] = aggregate([
+      { partitionKey: '2', data: json(raceMessage(1, 2, 0, { classId: 3 })) },
+      { partitionKey: '3', data: json(raceMessage(1, 3, 0, { classId: 9 })) },
+      { partitionKey: '4', data: json(raceMessage(1, 4, 0, { classId: 8 })) },
+    ]);
+    const batch = toBatch([0, 1, 2].map((s) => raceMessage(1, 5, s, { classId: 7 })));
+    const records = [messageRecord(first), kinesisRecord(aggregated!.data), kinesisRecord(json(batch))];
+    expect(await processor.process(event(records))).toEqual({ batchItemFailures: [] });
+
+    const reports = [...sink.reports.values()].sort(
+      (a, b) => (a.subSequenceNumber ?? 99) - (b.subSequenceNumber ?? 99),
+    );
+    expect(reports.map((r) => [r.reason.code, r.subSequenceNumber, r.reason.message.slice(-5)])).toEqual([
+      ['class_mismatch', 1, 'not 9'],
+      ['class_mismatch', 2, 'not 8'],
+      ['class_mismatch', undefined, 'not 7'],
+    ]);
+    // Each user record's report holds its own bytes; the batch's, the whole record.
+    expect(JSON.parse(Buffer.from(reports[0]!.dataBase64, 'base64').toString())).toMatchObject({
+      racerId: 3,
+    });
+    expect(JSON.parse(Buffer.from(reports[1]!.dataBase64, 'base64').toString())).toMatchObject({
+      racerId: 4,
+    });
+    expect(reports[2]!.dataBase64).toBe(records[2]!.kinesis.data);
+    expect(metrics.get('InvalidRecords')).toBe(3);
+    expect([...(await totalsOf(store, 1)).keys()].sort()).toEqual([1, 2]);
   });
 
   it('a throttled race returns a failure from its first record; the retry counts nothing twice', async () => {
