@@ -39,6 +39,44 @@ export function normaliseEndpoint(variable: string, value: string): string {
   return url.origin;
 }
 
+/** `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: the shape of every AWS region name. */
+const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/**
+ * S3's rules for a general purpose bucket name: 3–63 of a-z 0-9 . -, a letter or digit at each end, no `..`,
+ * not an IP address, none of the reserved prefixes and suffixes.
+ */
+function bucketNameProblem(name: string): string | undefined {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name))
+    return '3–63 of a-z 0-9 . - (lower case), beginning and ending with a letter or digit';
+  if (name.includes('..')) return 'no two dots in a row';
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'not an IP address';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name) || /(-s3alias|--ol-s3|--x-s3|--table-s3)$/.test(name))
+    return 'not a reserved prefix or suffix (xn--, sthree-, -s3alias, --ol-s3, …)';
+  return undefined;
+}
+
+/**
+ * Endpoint variables the AWS SDK itself reads (the local stack sets them): checked here, because the SDK
+ * takes a bad one at construction and fails every call later as a non-retryable error (the shard stalls).
+ */
+const SDK_ENDPOINT_VARIABLES = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3'];
+
+function checkSdkEndpoint(variable: string, value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
+    throw new ConfigError(
+      variable,
+      `"${value}" is not an http(s) URL (the AWS SDK needs one: http://host:port)`,
+    );
+  }
+}
+
 /** Reads and checks every variable; the error names the variable and says what is wrong with it. */
 export function loadConfig(env: Env = process.env): IngestConfig {
   const tableName = required(env, LAMBDA_ENV.tableName);
@@ -72,6 +110,13 @@ export function loadConfig(env: Env = process.env): IngestConfig {
   if (errorsBucket !== undefined && errorsDir !== undefined) {
     throw new ConfigError(LAMBDA_ENV.errorsDir, `set only one of ${LAMBDA_ENV.errorsBucket} and it`);
   }
+  const bucketProblem = errorsBucket === undefined ? undefined : bucketNameProblem(errorsBucket);
+  if (bucketProblem !== undefined) {
+    throw new ConfigError(
+      LAMBDA_ENV.errorsBucket,
+      `"${errorsBucket}" is not an S3 bucket name: ${bucketProblem}`,
+    );
+  }
 
   const rawTimeout = env[LAMBDA_ENV.raceTimeoutSeconds]?.trim();
   let raceTimeoutSeconds = DEFAULT_RACE_TIMEOUT_SECONDS;
@@ -99,6 +144,13 @@ export function loadConfig(env: Env = process.env): IngestConfig {
 
   // Lambda always sets AWS_REGION; the local stack must too (the SDK would fail later, less clearly).
   const region = required(env, 'AWS_REGION');
+  if (!AWS_REGION_NAME.test(region)) {
+    throw new ConfigError('AWS_REGION', `"${region}" is not an AWS region name (such as eu-west-1)`);
+  }
+  for (const variable of SDK_ENDPOINT_VARIABLES) {
+    const value = env[variable]?.trim();
+    if (value !== undefined && value !== '') checkSdkEndpoint(variable, value);
+  }
 
   const config: IngestConfig = {
     tableName,

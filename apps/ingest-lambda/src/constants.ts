@@ -26,6 +26,8 @@ export const METRIC = {
   leaderboardsPublished: 'LeaderboardsPublished',
   racesClosedByTimeout: 'RacesClosedByTimeout',
   batchItemFailures: 'BatchItemFailures',
+  /** Invocations that ran out of time and handed their whole batch back. */
+  outOfTime: 'InvocationsOutOfTime',
   /** Now minus the oldest record's `approximateArrivalTimestamp`: how far behind the stream this shard is. */
   iteratorAge: 'IteratorAgeMs',
   /** Now minus the newest record's arrival: the lag a leaderboard published now carries. */

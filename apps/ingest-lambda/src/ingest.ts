@@ -29,6 +29,21 @@ export function isScheduledEvent(event: unknown): event is ScheduledEvent {
   return e?.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
 }
 
+/**
+ * When an invocation must stop waiting and answer: a margin (a tenth of the time left, 1–5 s) before Lambda's
+ * timeout, so the batch is handed back with its metrics instead of being killed mid-flight. None without a
+ * context that says (the local stack's poller may pass a partial one).
+ */
+export function deadlineOf(
+  context: Partial<Context> | undefined | null,
+  nowMs = Date.now(),
+): number | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
+  const margin = Math.min(5_000, Math.max(1_000, remaining / 10));
+  return nowMs + Math.max(0, remaining - margin);
+}
+
 export interface IngestRuntime {
   handler: IngestHandler;
   processor: IngestProcessor;
@@ -69,7 +84,7 @@ export function createIngestRuntime(
     }
     try {
       if (isScheduledEvent(event)) return await processor.sweep();
-      return await processor.process(event);
+      return await processor.process(event, deadlineOf(context));
     } finally {
       metrics.publishStoredMetrics();
     }

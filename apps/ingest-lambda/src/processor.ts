@@ -273,7 +273,12 @@ export class IngestProcessor {
     this.sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
   }
 
-  async process(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
+  /**
+   * Processes a batch. With `deadlineMs` (epoch ms; the handler sets it a margin before the function's
+   * timeout), an invocation still running then hands the whole batch back instead of being killed: the
+   * answer, its metrics and logs still go out, and Lambda retries the batch (what finished counts once).
+   */
+  async process(event: KinesisStreamEvent, deadlineMs?: number): Promise<KinesisStreamBatchResponse> {
     const records = event.Records ?? [];
     if (records.length === 0) {
       this.metrics.addMetric(METRIC.records, 'Count', 0);
@@ -281,14 +286,38 @@ export class IngestProcessor {
     }
     const shardId = shardIdOf(records[0]!);
     this.logger.appendKeys({ shardId });
+    const run = { abandoned: false };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await this.processRecords(records);
+      const processing = this.processRecords(records, run);
+      if (deadlineMs === undefined) return await processing;
+      const outOfTime = new Promise<'out of time'>((resolve) => {
+        timer = setTimeout(() => resolve('out of time'), Math.max(0, deadlineMs - Date.now()));
+      });
+      const outcome = await Promise.race([processing, outOfTime]);
+      if (outcome !== 'out of time') return outcome;
+      run.abandoned = true;
+      // Whatever is still in flight finishes or fails on its own; its writes are conditional, so the retry
+      // of the batch counts nothing twice.
+      processing.catch(() => {});
+      this.logger.error('invocation out of time; the whole batch is handed back for a retry', {
+        firstSequenceNumber: records[0]!.kinesis.sequenceNumber,
+        records: records.length,
+      });
+      this.metrics.addMetric(METRIC.outOfTime, 'Count', 1);
+      this.metrics.addMetric(METRIC.batchItemFailures, 'Count', records.length);
+      return { batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] };
     } finally {
+      clearTimeout(timer);
       this.logger.removeKeys(['shardId']);
     }
   }
 
-  private async processRecords(records: KinesisStreamRecord[]): Promise<KinesisStreamBatchResponse> {
+  /** `run.abandoned` is set when `process` gave up waiting: metrics then belong to nobody and are not added. */
+  private async processRecords(
+    records: KinesisStreamRecord[],
+    run: { abandoned: boolean },
+  ): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
     const writesBefore = this.store.stats.writes;
     const lostBefore = this.store.stats.conditionalFailures;
@@ -396,7 +425,9 @@ export class IngestProcessor {
     await Promise.all(publishing);
     await Promise.all([rejecting, this.updateBests(bests, nowMs, totals, records, fail)]);
 
-    await this.sweepIfDue(nowMs);
+    // Not while the state's dependencies are failing: the sweep's reads would only add to the trouble.
+    if (firstFailed === Number.POSITIVE_INFINITY && !run.abandoned) await this.sweepIfDue(nowMs);
+    if (run.abandoned) return { batchItemFailures: [] }; // nobody reads it: `process` answered already
 
     this.metrics.addMetric(METRIC.secondsCounted, 'Count', totals.counted);
     this.metrics.addMetric(METRIC.duplicates, 'Count', totals.duplicates);

@@ -52,6 +52,15 @@ describe('loadConfig', () => {
     expect(config.resultsTopicPrefix).toBe('dev/alleycat-subscribe');
   });
 
+  it('takes every AWS region name and endpoints the SDK can use', () => {
+    for (const region of ['us-east-1', 'us-gov-west-1', 'cn-northwest-1', 'ap-southeast-3', 'us-isob-east-1'])
+      expect(loadConfig({ ...valid, AWS_REGION: region }).region).toBe(region);
+    for (const bucket of ['dev-alleycat-errors', 'a.b-c', 'abc', '123'])
+      expect(loadConfig({ ...valid, [LAMBDA_ENV.errorsBucket]: bucket }).errorsBucket).toBe(bucket);
+    const env = { ...valid, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8000', AWS_ENDPOINT_URL: ' ' };
+    expect(loadConfig(env).tableName).toBe(valid[LAMBDA_ENV.tableName]);
+  });
+
   it.each([
     [LAMBDA_ENV.tableName, { [LAMBDA_ENV.tableName]: undefined }, /required/],
     [LAMBDA_ENV.tableName, { [LAMBDA_ENV.tableName]: 'no spaces allowed' }, /not a DynamoDB table name/],
@@ -69,6 +78,17 @@ describe('loadConfig', () => {
     [LAMBDA_ENV.resultsTopicPrefix, { [LAMBDA_ENV.resultsTopicPrefix]: 'results/#' }, /not a topic prefix/],
     [LAMBDA_ENV.resultsTopicPrefix, { [LAMBDA_ENV.resultsTopicPrefix]: 'results/' }, /not a topic prefix/],
     ['AWS_REGION', { AWS_REGION: undefined }, /required/],
+    ['AWS_REGION', { AWS_REGION: 'not a region' }, /not an AWS region name/],
+    ['AWS_REGION', { AWS_REGION: 'Ireland' }, /not an AWS region name/],
+    [LAMBDA_ENV.errorsBucket, { [LAMBDA_ENV.errorsBucket]: 's3://my-bucket' }, /not an S3 bucket name/],
+    [LAMBDA_ENV.errorsBucket, { [LAMBDA_ENV.errorsBucket]: 'Bad_Name' }, /lower case/],
+    [LAMBDA_ENV.errorsBucket, { [LAMBDA_ENV.errorsBucket]: 'a..b' }, /two dots/],
+    [LAMBDA_ENV.errorsBucket, { [LAMBDA_ENV.errorsBucket]: '192.168.1.1' }, /IP address/],
+    [LAMBDA_ENV.errorsBucket, { [LAMBDA_ENV.errorsBucket]: 'logs-s3alias' }, /reserved/],
+    ['AWS_ENDPOINT_URL_DYNAMODB', { AWS_ENDPOINT_URL_DYNAMODB: '127.0.0.1:8000' }, /not an http\(s\) URL/],
+    ['AWS_ENDPOINT_URL_DYNAMODB', { AWS_ENDPOINT_URL_DYNAMODB: 'not a url' }, /not an http\(s\) URL/],
+    ['AWS_ENDPOINT_URL_S3', { AWS_ENDPOINT_URL_S3: 'ftp://files:21' }, /not an http\(s\) URL/],
+    ['AWS_ENDPOINT_URL', { AWS_ENDPOINT_URL: 'localhost:4566' }, /not an http\(s\) URL/],
   ])('names %s when it is wrong (%j)', (variable, change, message) => {
     const error = errorOf({ ...valid, ...change });
     expect(error.variable).toBe(variable);

@@ -160,6 +160,31 @@ describe('IngestProcessor: batch response contract', () => {
     expect([...(await totalsOf(store, 1)).keys()].sort()).toEqual([1, 2]);
   });
 
+  it('an invocation still waiting at its deadline hands the whole batch back; the retry counts each second once', async () => {
+    const { processor, store, metrics, logger } = setup();
+    let release = () => {};
+    store.stall('saveBoard', new Promise<void>((resolve) => (release = resolve)));
+    const records = [1, 2, 3].map((racerId) => messageRecord(raceMessage(1, racerId, 0)));
+    const startedAt = Date.now();
+    const response = await processor.process(event(records), Date.now() + 150);
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] });
+    expect(metrics.get('InvocationsOutOfTime')).toBe(1);
+    expect(metrics.get('BatchItemFailures')).toBe(3);
+    expect(logger.entries.some((e) => e.level === 'error' && /out of time/u.test(e.message))).toBe(true);
+
+    // The hung write completes later; the abandoned run adds no metrics of its own, and the retry finds
+    // the seconds already counted.
+    const secondsBefore = metrics.get('SecondsCounted');
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(metrics.get('SecondsCounted')).toBe(secondsBefore);
+    store.stall('saveBoard', Promise.resolve());
+    expect(await processor.process(event(records), Date.now() + 5_000)).toEqual({ batchItemFailures: [] });
+    const totals = await totalsOf(store, 1);
+    expect([...totals.entries()]).toEqual([1, 2, 3].map((r) => [r, expectedTotal(1, r, [0])]));
+  });
+
   it('a throttled race returns a failure from its first record; the retry counts nothing twice', async () => {
     const { processor, store } = setup();
     const records: KinesisStreamRecord[] = [];

@@ -68,6 +68,13 @@ export class FaultyStore extends MemoryStateStore {
     this.faults.push(raceId === undefined ? { op, error } : { op, error, raceId });
   }
 
+  private stalls = new Map<string, Promise<void>>();
+
+  /** The next calls of `op` wait for `until` (a hung dependency), then go on as usual. */
+  stall(op: 'loadBoard' | 'saveBoard', until: Promise<void>): void {
+    this.stalls.set(op, until);
+  }
+
   private take(op: string, raceId?: number): void {
     const i = this.faults.findIndex((f) => f.op === op && (f.raceId === undefined || f.raceId === raceId));
     if (i >= 0) {
@@ -77,11 +84,13 @@ export class FaultyStore extends MemoryStateStore {
   }
 
   override async loadBoard(raceId: number): Promise<RaceBoard | undefined> {
+    await this.stalls.get('loadBoard');
     this.take('loadBoard', raceId);
     return super.loadBoard(raceId);
   }
 
   override async saveBoard(board: RaceBoard, expected: BoardExpectation): Promise<boolean> {
+    await this.stalls.get('saveBoard');
     this.take('saveBoard', board.raceId);
     return super.saveBoard(board, expected);
   }
