@@ -230,7 +230,17 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
         `sql_version ${String(version)}: only 2016-03-23 is run locally`,
       );
     }
-    const s3 = (r['error_action'] as { s3?: { bucket_name?: string; key?: string } } | undefined)?.s3;
+    const errorAction = r['error_action'] as Record<string, unknown> | undefined;
+    const otherErrorActions = Object.keys(errorAction ?? {}).filter(
+      (k) => k !== 's3' && errorAction?.[k] !== undefined && errorAction?.[k] !== null,
+    );
+    if (otherErrorActions.length > 0) {
+      throw new ConfigurationError(
+        `aws_iot_topic_rule.${id}`,
+        `error_action ${otherErrorActions.join(', ')} is not run locally (only s3)`,
+      );
+    }
+    const s3 = (errorAction as { s3?: { bucket_name?: string; key?: string } } | undefined)?.s3;
     if (s3?.key !== undefined) rule.errorActionKey = s3.key;
     if (s3?.bucket_name !== undefined) rule.errorActionBucket = str(s3.bucket_name);
     return rule;
@@ -259,8 +269,20 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
     arn: arnOf('aws_kinesis_stream_consumer', r)!,
     streamArn: str(r['stream_arn']),
   }));
-  const eventSourceMappings = each('aws_lambda_event_source_mapping').map(([id, r]) => {
+  const eventSourceMappings = each('aws_lambda_event_source_mapping').flatMap(([id, r]) => {
     const where = `aws_lambda_event_source_mapping.${id}`;
+    // A disabled mapping is not polled, as on AWS.
+    if (r['enabled'] === false) return [];
+    // What the local poller does not do is refused rather than ignored: records would reach the function
+    // that AWS filters out, or without the window state a tumbling-window function expects.
+    if (Number(r['tumbling_window_in_seconds'] ?? 0) > 0) {
+      throw new ConfigurationError(where, 'tumbling_window_in_seconds is not run locally');
+    }
+    const filters =
+      (r['filter_criteria'] as Array<{ filter?: unknown[] }> | { filter?: unknown[] } | undefined) ?? [];
+    if ((Array.isArray(filters) ? filters : [filters]).some((f) => (f.filter ?? []).length > 0)) {
+      throw new ConfigurationError(where, 'filter_criteria is not run locally');
+    }
     const sourceArn = str(r['event_source_arn']);
     const consumer = consumers.find((c) => c.arn === sourceArn);
     const streamArn = consumer?.streamArn ?? sourceArn;
@@ -306,7 +328,7 @@ export function parseStackConfig(json: TerraformJson, stackName: string): StackC
       mapping.startingPositionTimestamp = new Date(String(r['starting_position_timestamp']));
     }
     if (destination !== undefined) mapping.onFailureDestination = str(destination).split(':').at(-1)!;
-    return mapping;
+    return [mapping];
   });
   const schedules = parseSchedules({ each, str, arnOf, functions });
   return {

@@ -161,6 +161,39 @@ describe('broker with the rules engine in its publish path', () => {
       }),
     ]);
   });
+  it('without an error action, drops a message its action fails, as IoT does: counted, logged, acknowledged', async () => {
+    const logs = path.join(dir, 'rule-logs-no-error-action');
+    const bare = new RuleEngine({
+      rules: [
+        {
+          name: 'bare',
+          sql: INGEST_RULE_SQL,
+          kinesis: [{ streamName: 'no-such-stream', partitionKey: 'k' }],
+        },
+      ],
+      kinesis: viaProxy,
+      errorsDir: path.join(dir, 'bare-errors'),
+      ruleLogsDir: logs,
+    });
+    const lenient = await startBroker({ rules: bare, wsPort: null });
+    try {
+      const bike = await connect(lenient.mqttUrl, 'racer-4');
+      await bike.publishAsync(INGEST_TOPIC, '{"racerId":4}', { qos: 1 }); // acknowledged
+      expect(bare.stats()).toMatchObject({ droppedWithoutErrorAction: 1, errorActions: 0, delivered: 0 });
+      await expect(readdir(path.join(dir, 'bare-errors'))).rejects.toThrow(/ENOENT/);
+      const [file] = await readdir(path.join(logs, 'bare'));
+      const entry = JSON.parse(await readFile(path.join(logs, 'bare', file!), 'utf8'));
+      expect(entry).toMatchObject({
+        ruleName: 'bare',
+        clientId: 'racer-4',
+        base64OriginalPayload: Buffer.from('{"racerId":4}').toString('base64'),
+        reason: expect.stringMatching(/no-such-stream|ResourceNotFound/),
+      });
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('refuses (does not acknowledge) a publish when even the error action cannot store it', async () => {
     const blocked = path.join(dir, 'not-a-folder');
     await writeFile(blocked, 'a file where the errors bucket folder should be');

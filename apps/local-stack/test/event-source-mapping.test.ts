@@ -193,13 +193,13 @@ describe('event source mapping poller', () => {
     expect(proxy.stats().throttledReads).toBe(0);
   });
 
-  it('resumes from the reported sequence number and sends a poison record alone to the on-failure destination', async () => {
+  it('resumes from the reported sequence number and retries the rest whole; exhausted, it goes to the on-failure destination', async () => {
+    // Lambda with bisect on: "the batch is bisected at the returned sequence number and Lambda retries only
+    // the remaining records" — from the reported record on, all of it, as a retry (not halved).
     const data = ['a', 'b', 'poison-1', 'c', 'd', 'e'];
     const sequences = await put(data);
     await startPoller('partial', mapping({ maximumRetryAttempts: 1 }));
-    await waitFor(
-      async () => ((await onFailureFiles()).length === 1 && succeededData().includes('e')) || undefined,
-    );
+    await waitFor(async () => (await onFailureFiles()).length === 1 || undefined);
     const [failure] = await onFailureFiles();
     expect(failure).toMatchObject({
       requestContext: {
@@ -211,17 +211,20 @@ describe('event source mapping poller', () => {
       version: '1.0',
       KinesisBatchInfo: {
         startSequenceNumber: sequences[2],
-        endSequenceNumber: sequences[2],
-        batchSize: 1,
+        endSequenceNumber: sequences[5],
+        batchSize: 4,
         streamArn: STREAM_ARN,
         shardId: expect.stringMatching(/^shardId-\d{12}$/),
         approximateArrivalOfFirstRecord: expect.stringMatching(/Z$/),
       },
     });
+    const batches = globalThis.__esm.map((c) => decoded(c.event).join(','));
+    expect(batches).toEqual(['a,b,poison-1,c,d,e', 'poison-1,c,d,e']);
     // a and b were checkpointed by the first partial response: never delivered again.
     expect(succeededData().filter((d) => d === 'a')).toHaveLength(1);
     expect(succeededData().filter((d) => d === 'b')).toHaveLength(1);
-    expect(poller!.stats().recordsDiscarded).toBe(1);
+    expect(poller!.stats().recordsDiscarded).toBe(4);
+    expect(poller!.stats().bisections).toBe(0);
   });
 
   it('bisects a batch whose handler throws until the poison record is alone, retries it, then moves on', async () => {
@@ -272,6 +275,24 @@ describe('event source mapping poller', () => {
       batchSize: 2,
     });
     expect(globalThis.__esm).toHaveLength(0);
+    expect(failure!.requestContext.approximateInvokeCount).toBe(0);
+    expect(failure!.responseContext).not.toHaveProperty('functionError');
+  });
+
+  it('records that age out while retried report the invocations they had and the function error', async () => {
+    await put(['poison-stuck']); // the handler throws on it, every time
+    let skew = 0;
+    await startPoller('throws', mapping({ maximumRecordAgeInSeconds: 60, maximumRetryAttempts: -1 }), {
+      exportName: 'run',
+      now: () => Date.now() + skew,
+    });
+    await waitFor(() => (globalThis.__esm.length >= 3 ? true : undefined));
+    skew = 2 * 60 * 1000;
+    await waitFor(async () => (await onFailureFiles()).length === 1 || undefined);
+    const [failure] = await onFailureFiles();
+    expect(failure!.requestContext.condition).toBe('RecordAgeExceeded');
+    expect(failure!.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
+    expect(failure!.responseContext).toMatchObject({ functionError: 'Unhandled' });
   });
 
   it('waits up to the batching window to fill a batch', async () => {

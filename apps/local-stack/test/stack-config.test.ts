@@ -91,6 +91,25 @@ describe('stack config from cdk.tf.json', () => {
     expect(mapping).not.toHaveProperty('consumerArn');
   });
 
+  it('skips a disabled mapping and refuses the settings it does not run (tumbling windows, filters)', async () => {
+    const mappingOf = (json: { resource: Record<string, Record<string, Record<string, unknown>>> }) =>
+      json.resource['aws_lambda_event_source_mapping']!['ingest_event_source']!;
+    const disabled = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    mappingOf(disabled)['enabled'] = false;
+    expect(parseStackConfig(disabled, 's').eventSourceMappings).toEqual([]);
+    const tumbling = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    mappingOf(tumbling)['tumbling_window_in_seconds'] = 60;
+    expect(() => parseStackConfig(tumbling, 's')).toThrow(
+      /aws_lambda_event_source_mapping\.ingest_event_source: tumbling_window_in_seconds is not run locally/,
+    );
+    const filtered = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    mappingOf(filtered)['filter_criteria'] = { filter: [{ pattern: '{"data":{"racerId":[1]}}' }] };
+    expect(() => parseStackConfig(filtered, 's')).toThrow(/filter_criteria is not run locally/);
+    const emptyFilter = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    mappingOf(emptyFilter)['filter_criteria'] = [];
+    expect(parseStackConfig(emptyFilter, 's').eventSourceMappings).toHaveLength(1);
+  });
+
   it('names the consumer or mapping whose source is not in the stack', async () => {
     const json = JSON.parse(await readFile(FIXTURE, 'utf8'));
     json.resource.aws_kinesis_stream_consumer.ingest_consumer.stream_arn = 'arn:aws:kinesis:x:1:stream/other';
@@ -126,6 +145,16 @@ describe('stack config from cdk.tf.json', () => {
     const noShards = { resource: { aws_kinesis_stream: { s: { name: 'x' } } } };
     expect(() => parseStackConfig(noShards, 's')).toThrow(
       /aws_kinesis_stream\.s: shard_count must be a positive integer/,
+    );
+    const sqsErrors = {
+      resource: {
+        aws_iot_topic_rule: {
+          r: { name: 'x', sql: "SELECT * FROM 'a'", kinesis: [], error_action: { sqs: { queue_url: 'q' } } },
+        },
+      },
+    };
+    expect(() => parseStackConfig(sqsErrors, 's')).toThrow(
+      /aws_iot_topic_rule\.r: error_action sqs is not run locally \(only s3\)/,
     );
     await expect(loadStackConfig('/nonexistent/cdk.tf.json')).rejects.toThrow(
       /pnpm --filter @alleycat\/infra synth/,

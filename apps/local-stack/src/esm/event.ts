@@ -108,7 +108,8 @@ export interface OnFailureRecord {
   responseContext: {
     statusCode: number;
     executedVersion: string;
-    functionError: string;
+    /** Absent when the records were never invoked (they aged out first). */
+    functionError?: string;
   };
   version: '1.0';
   timestamp: string;
@@ -130,7 +131,7 @@ export function onFailureRecord(args: {
   functionArn: string;
   condition: OnFailureCondition;
   invokeCount: number;
-  functionError: string;
+  functionError?: string;
   nowMs: number;
 }): OnFailureRecord {
   const first = args.records[0]!;
@@ -142,7 +143,11 @@ export function onFailureRecord(args: {
       condition: args.condition,
       approximateInvokeCount: args.invokeCount,
     },
-    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: args.functionError },
+    responseContext: {
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      ...(args.functionError === undefined ? {} : { functionError: args.functionError }),
+    },
     version: '1.0',
     timestamp: new Date(args.nowMs).toISOString(),
     KinesisBatchInfo: {

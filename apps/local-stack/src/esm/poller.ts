@@ -519,9 +519,18 @@ export class EventSourceMappingPoller {
       expired += 1;
     if (expired === 0) return;
     const records = pending.splice(0, expired);
+    // As Lambda reports it: the invocations the records had (if they aged out while being retried), and
+    // the function's error only if it was invoked at all.
+    const invokeCount = retry.headSequence === records[0]!.SequenceNumber ? retry.attempts : 0;
     retry.attempts = 0;
     retry.forcedSizes = [];
-    await this.sendToOnFailure(shardId, records, 'RecordAgeExceeded', 0, 'RecordAgeExceeded');
+    await this.sendToOnFailure(
+      shardId,
+      records,
+      'RecordAgeExceeded',
+      invokeCount,
+      invokeCount > 0 ? 'Unhandled' : undefined,
+    );
   }
 
   private async processBatch(shardId: string, pending: StoredRecord[], retry: RetryState): Promise<void> {
@@ -561,17 +570,9 @@ export class EventSourceMappingPoller {
       const remainder = batch.length - verdict.resumeIndex;
       retry.forcedSizes.shift();
       retry.headSequence = pending[0]!.SequenceNumber;
-      if (this.mapping.bisectBatchOnFunctionError) {
-        if (verdict.resumeIndex === 0 && remainder > 1) {
-          // The first record failed again: split, so a poison record ends up alone and takes no good
-          // record with it to the on-failure destination.
-          this.counters.bisections += 1;
-          const half = Math.ceil(remainder / 2);
-          retry.forcedSizes.unshift(half, remainder - half);
-          return;
-        }
-        retry.forcedSizes.unshift(remainder);
-      }
+      // As Lambda does with bisect on: the batch is split at the reported record and the rest retried whole
+      // (the whole batch when it is the first), as a retry; only a function error halves a batch.
+      if (this.mapping.bisectBatchOnFunctionError) retry.forcedSizes.unshift(remainder);
       return this.afterFailure(shardId, pending, retry, remainder, 'partial batch failure');
     }
     this.counters.failedInvocations += 1;
@@ -652,7 +653,7 @@ export class EventSourceMappingPoller {
     records: StoredRecord[],
     condition: OnFailureCondition,
     invokeCount: number,
-    functionError: string,
+    functionError: string | undefined,
   ): Promise<void> {
     this.counters.recordsDiscarded += records.length;
     this.counters.onFailureBatches += 1;

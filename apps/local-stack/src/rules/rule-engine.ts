@@ -31,7 +31,11 @@ export interface TopicRuleConfig {
   sql: string;
   enabled?: boolean;
   kinesis: KinesisActionConfig[];
-  /** The S3 error action's key template; files land at `<errorsDir>/<key>`. Absent: failures are only counted. */
+  /**
+   * The S3 error action's key template; files land at `<errorsDir>/<key>`. Absent, the rule has no error
+   * action: a message its action fails is dropped, as IoT drops it — counted (`droppedWithoutErrorAction`)
+   * and logged under `ruleLogsDir`, as IoT logs it to CloudWatch.
+   */
   errorActionKey?: string;
   /** The S3 error action's bucket name, reported as the failed resource if the error action fails. */
   errorActionBucket?: string;
@@ -67,6 +71,8 @@ export interface RuleEngineStats {
   errorActionFailures: number;
   /** Basic Ingest messages (`$aws/rules/{name}/…`) naming no enabled rule: dropped, as IoT drops them. */
   basicIngestUnknownRule: number;
+  /** Messages whose action failed in a rule without an error action: dropped (and logged under `ruleLogsDir`). */
+  droppedWithoutErrorAction: number;
 }
 
 interface CompiledRule {
@@ -110,6 +116,7 @@ export class RuleEngine {
     sqlErrors: 0,
     errorActionFailures: 0,
     basicIngestUnknownRule: 0,
+    droppedWithoutErrorAction: 0,
   };
 
   constructor(options: RuleEngineOptions) {
@@ -196,7 +203,7 @@ export class RuleEngine {
           ? error
           : new RuleEvaluationError(`cannot evaluate the rule on this payload: ${String(error)}`);
       this.counters.sqlErrors += 1;
-      await this.logSqlError(rule, message, failure);
+      await this.logRuleFailure(rule, message, failure.message);
       return;
     }
     const failures: ErrorActionMessage['failures'] = [];
@@ -238,10 +245,12 @@ export class RuleEngine {
       base64OriginalPayload: message.payload.toString('base64'),
       failures,
     };
-    const key =
-      rule.errorKey === undefined
-        ? `errors/${report.cloudwatchTraceId}.json`
-        : renderTemplate(rule.errorKey, ctx);
+    if (rule.errorKey === undefined) {
+      this.counters.droppedWithoutErrorAction += 1;
+      await this.logRuleFailure(rule, message, failures.map((f) => f.errorMessage).join('; '));
+      return;
+    }
+    const key = renderTemplate(rule.errorKey, ctx);
     try {
       const file = safeJoin(this.errorsDir, key);
       await mkdir(path.dirname(file), { recursive: true });
@@ -253,12 +262,13 @@ export class RuleEngine {
     }
   }
 
-  private async logSqlError(rule: CompiledRule, message: IncomingMessage, error: Error): Promise<void> {
+  /** A rule's failure IoT logs to CloudWatch (an SQL error; an action failure with no error action). */
+  private async logRuleFailure(rule: CompiledRule, message: IncomingMessage, reason: string): Promise<void> {
     const entry = {
       ruleName: rule.config.name,
       topic: message.topic,
       clientId: message.clientId,
-      reason: error.message,
+      reason,
       base64OriginalPayload: message.payload.toString('base64'),
       loggedAt: new Date(this.now()).toISOString(),
     };
