@@ -58,6 +58,15 @@ describe('rule SQL', () => {
     expect(out(sql('missing = 1'), msg)).toBe('no match');
     expect(out(sql('NOT missing = 1'), msg)).toBe('no match');
     expect(out(sql('isUndefined(missing) AND NOT isUndefined(cadence)'), msg)).not.toBe('no match');
+    // IoT's operator tables: an operand that is not a Boolean (nor "true"/"false", any case) makes AND, OR
+    // and NOT Undefined, whatever the other side — no short-circuit.
+    expect(out(sql('cadence = 90 OR missing = 2'), msg)).toBe('no match');
+    expect(out(sql('NOT (cadence = 1 AND missing = 2)'), msg)).toBe('no match');
+    expect(out(sql('cadence = 90 OR cadence'), msg)).toBe('no match');
+    const flagged = '{"flag":"TRUE","off":"false"}';
+    expect(out(sql('flag AND true'), flagged)).not.toBe('no match');
+    expect(out(sql('NOT off'), flagged)).not.toBe('no match');
+    expect(out(sql("off OR 'yes'"), flagged)).toBe('no match');
   });
 
   it('leaves Undefined fields out of the result', () => {

@@ -309,7 +309,10 @@ export function evaluate(expr: Expr, ctx: MessageContext): Value {
       return call(expr.name, expr.args, ctx);
     case 'unary': {
       const operand = evaluate(expr.operand, ctx);
-      if (expr.op === 'NOT') return typeof operand === 'boolean' ? !operand : undefined;
+      if (expr.op === 'NOT') {
+        const value = asBoolean(operand);
+        return value === undefined ? undefined : !value;
+      }
       return typeof operand === 'number' ? -operand : undefined;
     }
     case 'binary':
@@ -317,14 +320,26 @@ export function evaluate(expr: Expr, ctx: MessageContext): Value {
   }
 }
 
+/** A logical operand as IoT SQL reads it: a Boolean, or "true"/"false" (any case); otherwise undefined. */
+function asBoolean(value: Value): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const lower = value.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+  }
+  return undefined;
+}
+
 function binary(op: string, leftExpr: Expr, rightExpr: Expr, ctx: MessageContext): Value {
   const left = evaluate(leftExpr, ctx);
   if (op === 'AND' || op === 'OR') {
-    const right = evaluate(rightExpr, ctx);
-    const decisive = op !== 'AND';
-    if (left === decisive || right === decisive) return decisive;
-    if (typeof left !== 'boolean' || typeof right !== 'boolean') return undefined;
-    return !decisive;
+    // IoT's tables: Booleans, or the strings "true"/"false" in any case; anything else on either side
+    // (Undefined included) makes the result Undefined — no short-circuit.
+    const a = asBoolean(left);
+    const b = asBoolean(evaluate(rightExpr, ctx));
+    if (a === undefined || b === undefined) return undefined;
+    return op === 'AND' ? a && b : a || b;
   }
   const right = evaluate(rightExpr, ctx);
   if (left === undefined || right === undefined) return undefined;
