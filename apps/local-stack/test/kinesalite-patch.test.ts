@@ -5,7 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
+import { localKinesisClient } from '../src/kinesis/client.js';
+import { startKinesalite } from '../src/kinesis/kinesalite.js';
+import { createStream } from './helpers.js';
 
 interface Vector {
   fn: 'stringifySequence' | 'parseSequence' | 'incrementSequence' | 'partitionKeyToHashKey';
@@ -99,6 +103,48 @@ async function turnsOf(work: () => Promise<void>): Promise<number> {
   counting = false;
   return turns;
 }
+
+describe('patched kinesalite: AT_TIMESTAMP iterators', () => {
+  it('answers at once on a shard with no record at or after the timestamp, and reads what comes next', async () => {
+    const kinesalite = await startKinesalite();
+    const client = localKinesisClient(kinesalite.url, { maxAttempts: 1 });
+    try {
+      await createStream(client, 'at-timestamp', 1);
+      const iteratorAt = async (timestamp: Date) =>
+        (
+          await client.send(
+            new GetShardIteratorCommand({
+              StreamName: 'at-timestamp',
+              ShardId: 'shardId-000000000000',
+              ShardIteratorType: 'AT_TIMESTAMP',
+              Timestamp: timestamp,
+            }),
+            { abortSignal: AbortSignal.timeout(5_000) }, // unpatched, an empty shard never answered
+          )
+        ).ShardIterator!;
+      const put = (data: string) =>
+        client.send(
+          new PutRecordCommand({ StreamName: 'at-timestamp', PartitionKey: 'k', Data: Buffer.from(data) }),
+        );
+      const read = async (iterator: string) =>
+        ((await client.send(new GetRecordsCommand({ ShardIterator: iterator }))).Records ?? []).map((r) =>
+          Buffer.from(r.Data!).toString(),
+        );
+      const empty = await iteratorAt(new Date(Date.now() - 1_000));
+      await put('first');
+      const beforeFirst = new Date(Date.now() - 60_000);
+      await new Promise((r) => setTimeout(r, 20));
+      const afterFirst = await iteratorAt(new Date());
+      await put('second');
+      expect(await read(empty)).toEqual(['first', 'second']);
+      expect(await read(await iteratorAt(beforeFirst))).toEqual(['first', 'second']);
+      expect(await read(afterFirst)).toEqual(['second']);
+    } finally {
+      client.destroy();
+      await kinesalite.close();
+    }
+  });
+});
 
 describe("patched memdown (kinesalite's in-memory store)", () => {
   it('answers writes and reads on the next tick too (a PutRecords holds its stream lock through three)', async () => {

@@ -129,13 +129,17 @@ interface RetryState {
   forcedSizes: number[];
 }
 
-/** A shard position: resume at a record still to do, or after the last one done. */
-interface Checkpoint {
-  kind: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER';
-  sequenceNumber: string;
+/**
+ * A shard position: resume at a record still to do, or after the last one done; or, for a LATEST mapping
+ * that has done none yet, at the time it started (so a restart skips nothing written while it was down).
+ */
+type Checkpoint = (
+  | { kind: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; sequenceNumber: string }
+  | { kind: 'AT_TIMESTAMP'; timestampMs: number }
+) & {
   /** The shard's starting sequence number: a checkpoint of an older stream of the same name is ignored. */
   shardStart?: string;
-}
+};
 
 function after(sequenceNumber: string | undefined): Checkpoint | undefined {
   return sequenceNumber === undefined ? undefined : { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber };
@@ -292,17 +296,22 @@ export class EventSourceMappingPoller {
 
   private async shardIterator(shardId: string, position?: Checkpoint): Promise<string | undefined> {
     const request =
-      position !== undefined
+      position?.kind === 'AT_TIMESTAMP'
         ? {
-            ShardIteratorType: position.kind as ShardIteratorType,
-            StartingSequenceNumber: position.sequenceNumber,
+            ShardIteratorType: 'AT_TIMESTAMP' as ShardIteratorType,
+            Timestamp: new Date(position.timestampMs),
           }
-        : this.mapping.startingPosition === 'AT_TIMESTAMP'
+        : position !== undefined
           ? {
-              ShardIteratorType: 'AT_TIMESTAMP' as ShardIteratorType,
-              Timestamp: this.mapping.startingPositionTimestamp,
+              ShardIteratorType: position.kind as ShardIteratorType,
+              StartingSequenceNumber: position.sequenceNumber,
             }
-          : { ShardIteratorType: this.mapping.startingPosition as ShardIteratorType };
+          : this.mapping.startingPosition === 'AT_TIMESTAMP'
+            ? {
+                ShardIteratorType: 'AT_TIMESTAMP' as ShardIteratorType,
+                Timestamp: this.mapping.startingPositionTimestamp,
+              }
+            : { ShardIteratorType: this.mapping.startingPosition as ShardIteratorType };
     const answer = await this.options.kinesis.send(
       new GetShardIteratorCommand({ StreamName: this.mapping.streamName, ShardId: shardId, ...request }),
     );
@@ -357,10 +366,20 @@ export class EventSourceMappingPoller {
     const pacer = consumerArn === undefined ? undefined : new ConsumerReadPacer(this.now());
     const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
     const saved = await this.readCheckpoint(shardId);
+    const startedAtMs = Date.now(); // compared with Kinesis arrival times: the real clock
     let iterator = saved
       ? await this.shardIterator(shardId, saved).catch(() => this.shardIterator(shardId))
       : await this.shardIterator(shardId);
     let savedKey = JSON.stringify(saved ?? null);
+    if (saved === undefined && this.mapping.startingPosition === 'LATEST' && iterator !== undefined) {
+      // Lambda keeps a mapping's position from its start: a restart before the first batch must not move
+      // LATEST on past what was written meanwhile.
+      const start: Checkpoint = { kind: 'AT_TIMESTAMP', timestampMs: startedAtMs };
+      await this.writeCheckpoint(shardId, start).catch((error: unknown) =>
+        this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+      );
+      savedKey = JSON.stringify(start);
+    }
     let lastFetched: string | undefined;
     let lastPollMs = 0;
     let inflight: Promise<void> | undefined;
