@@ -17,6 +17,11 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 export const DEFAULT_POLL_INTERVAL_MS = 250;
 /** First pause before a failed batch is retried; doubles per attempt up to `MAX_RETRY_DELAY_MS`. */
 export const DEFAULT_RETRY_BASE_DELAY_MS = 100;
+/**
+ * The least a Kinesis event entry adds to its record's base64 data: its fixed keys and values, with one-character
+ * ids and ARNs, come to 370 bytes (measured on `toEventRecord`); real ARNs and sequence numbers add more.
+ */
+export const MIN_EVENT_ENTRY_BYTES = 300;
 export const MAX_RETRY_DELAY_MS = 2_000;
 /** How long an IoT data plane Publish waits for the broker (connection, PUBACK) before answering 503. */
 export const DATA_PLANE_PUBLISH_TIMEOUT_MS = 5_000;

@@ -295,19 +295,49 @@ describe('event source mapping poller', () => {
     expect(failure!.responseContext).toMatchObject({ functionError: 'Unhandled' });
   });
 
-  it('waits up to the batching window to fill a batch', async () => {
+  it('waits for the batching window, which begins when the previous invocation ended (as Lambda does for Kinesis)', async () => {
+    const began = Date.now();
     await startPoller(
       'ok',
-      mapping({ batchSize: 100, maximumBatchingWindowInSeconds: 1, startingPosition: 'LATEST' }),
+      mapping({ batchSize: 100, maximumBatchingWindowInSeconds: 2, startingPosition: 'LATEST' }),
     );
     await new Promise((r) => setTimeout(r, 300)); // LATEST iterator in place
-    const started = Date.now();
     await put(['w1', 'w2']);
     await new Promise((r) => setTimeout(r, 300));
     await put(['w3']);
     await waitFor(() => succeededData().length === 3 || undefined);
     expect(globalThis.__esm).toHaveLength(1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1_900); // the first window began with the mapping
+    // 1.2 s into the next window, a record waits only for the rest of it (~0.8 s), not a window of its own.
+    await new Promise((r) => setTimeout(r, 1_200));
+    await put(['w4']);
+    const putAt = Date.now();
+    await waitFor(() => succeededData().length === 4 || undefined);
+    expect(Date.now() - putAt).toBeLessThan(1_600);
+  });
+
+  it('invokes before the window ends once the records fill an invocation (6 MB of event)', async () => {
+    const direct = localKinesisClient(kinesalite.url); // around the limits layer: 6 MB at once
+    try {
+      await startPoller('ok', mapping({ batchSize: 100, maximumBatchingWindowInSeconds: 60 }));
+      const big = 'x'.repeat(900 * 1024);
+      for (let i = 0; i < 7; i++) {
+        await direct.send(
+          new PutRecordsCommand({
+            StreamName: 'dev-alleycat',
+            Records: [{ PartitionKey: 'racer-1', Data: new TextEncoder().encode(`${i}${big}`) }],
+          }),
+        );
+      }
+      const startedAt = Date.now();
+      await waitFor(() => globalThis.__esm.length > 0 || undefined, 20_000);
+      expect(Date.now() - startedAt).toBeLessThan(20_000); // long before the 60 s window
+      const [first] = globalThis.__esm;
+      expect(first!.event.Records.length).toBeGreaterThanOrEqual(4);
+      expect(Buffer.byteLength(JSON.stringify(first!.event))).toBeLessThanOrEqual(6 * 1024 * 1024);
+    } finally {
+      direct.destroy();
+    }
   });
 
   it('runs up to parallelization_factor batches of a shard at once, keeping each partition key in order', async () => {

@@ -22,6 +22,7 @@ import {
   DEFAULT_RETRY_BASE_DELAY_MS,
   DEFAULT_SHARD_DISCOVERY_MS,
   MAX_RETRY_DELAY_MS,
+  MIN_EVENT_ENTRY_BYTES,
 } from '../constants.js';
 import { withinMs } from '../deadline.js';
 import { ConfigurationError, HandlerInvocationError } from '../errors.js';
@@ -141,13 +142,27 @@ type Checkpoint = (
   shardStart?: string;
 };
 
+/**
+ * Whether `pending` holds a full invocation's payload (6 MB of event): each record's base64 data plus the
+ * least its event entry adds, so never said too early.
+ */
+function fillsAnInvocation(pending: StoredRecord[]): boolean {
+  let bytes = 0;
+  for (const record of pending) {
+    bytes += record.Data.length + MIN_EVENT_ENTRY_BYTES;
+    if (bytes >= LAMBDA_INVOCATION_PAYLOAD_MAX_BYTES) return true;
+  }
+  return false;
+}
+
 function after(sequenceNumber: string | undefined): Checkpoint | undefined {
   return sequenceNumber === undefined ? undefined : { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber };
 }
 
 interface Lane {
   pending: StoredRecord[];
-  firstBufferedAtMs?: number;
+  /** When the lane's batching window began: when its previous invocation ended (Lambda's rule for Kinesis). */
+  windowStartMs: number;
   retry: RetryState;
 }
 
@@ -387,6 +402,7 @@ export class EventSourceMappingPoller {
     // so a key's records stay in order, as Lambda keeps them.
     const lanes: Lane[] = Array.from({ length: this.mapping.parallelizationFactor }, () => ({
       pending: [],
+      windowStartMs: this.now(),
       retry: { attempts: 0, forcedSizes: [] },
     }));
     const laneOf = (record: StoredRecord) =>
@@ -418,7 +434,6 @@ export class EventSourceMappingPoller {
           for (const record of page.records) {
             const lane = laneOf(record);
             lane.pending.push(record);
-            lane.firstBufferedAtMs ??= this.now();
             lastFetched = record.SequenceNumber;
           }
         } catch (error) {
@@ -455,6 +470,7 @@ export class EventSourceMappingPoller {
           await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
           continue;
         }
+        // Lambda invokes when the window has passed, the batch size is met, or the payload reaches 6 MB.
         const ready = lanes.filter(
           (lane) =>
             lane.pending.length > 0 &&
@@ -464,7 +480,8 @@ export class EventSourceMappingPoller {
               lane.retry.attempts === 0 &&
               lane.pending.length < this.mapping.batchSize &&
               iterator !== undefined &&
-              this.now() - (lane.firstBufferedAtMs ?? this.now()) < windowMs
+              this.now() - lane.windowStartMs < windowMs &&
+              !fillsAnInvocation(lane.pending)
             ),
         );
         if (ready.length === 0) {
@@ -507,7 +524,7 @@ export class EventSourceMappingPoller {
       ready.map(async (lane) => {
         await this.expireOldRecords(shardId, lane.pending, lane.retry);
         if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
-        lane.firstBufferedAtMs = lane.pending.length > 0 ? this.now() : undefined;
+        lane.windowStartMs = this.now();
       }),
     );
     const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
