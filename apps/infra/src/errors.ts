@@ -28,7 +28,7 @@ export class MissingLambdaBundleError extends AlleycatInfraError {
   constructor(bundleFile: string) {
     super(
       `the ingest Lambda bundle ${bundleFile} does not exist. Build it first: ` +
-        '`pnpm --filter @alleycat/ingest-lambda build` (or `pnpm synth` from the repository root, which builds it)',
+        '`pnpm --filter "@alleycat/ingest-lambda..." build` (or `pnpm synth` from the repository root, which builds it)',
     );
     this.name = 'MissingLambdaBundleError';
     this.bundleFile = bundleFile;

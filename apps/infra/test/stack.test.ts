@@ -440,7 +440,7 @@ describe('ingest Lambda', () => {
       const config = { ...testConfig(), lambdaBundleDir: empty };
       expect(() => synthesize({ outdir: out, config })).toThrow(MissingLambdaBundleError);
       expect(() => synthesize({ outdir: out, config })).toThrow(
-        /pnpm --filter @alleycat\/ingest-lambda build/,
+        /pnpm --filter "@alleycat\/ingest-lambda\.\.\." build/,
       );
       expect(existsSync(join(out, 'stacks', 'test-alleycat', 'cdk.tf.json'))).toBe(false);
     } finally {

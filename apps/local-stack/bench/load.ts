@@ -257,13 +257,13 @@ function sourceVersion(): { commit: string; dirtyFiles: number } | null {
 async function bundleIsStale(): Promise<string | undefined> {
   const built = await stat(LAMBDA_BUNDLE_FILE).catch(() => undefined);
   if (built === undefined)
-    return `no Lambda bundle at ${LAMBDA_BUNDLE_FILE}: run \`pnpm --filter @alleycat/ingest-lambda build\``;
+    return `no Lambda bundle at ${LAMBDA_BUNDLE_FILE}: run \`pnpm --filter "@alleycat/ingest-lambda..." build\``;
   const src = path.join(REPO_DIR, 'apps', 'ingest-lambda', 'src');
   const files = await readdir(src, { recursive: true }).catch(() => [] as string[]);
   for (const file of files) {
     const { mtimeMs } = await stat(path.join(src, file));
     if (mtimeMs > built.mtimeMs)
-      return `the Lambda bundle is older than ${path.join('apps/ingest-lambda/src', file)}: run \`pnpm --filter @alleycat/ingest-lambda build\` (the root \`pnpm bench:load\` does)`;
+      return `the Lambda bundle is older than ${path.join('apps/ingest-lambda/src', file)}: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` (the root \`pnpm bench:load\` does)`;
   }
   return undefined;
 }

@@ -116,7 +116,7 @@ async function bundleBuilt(timeoutMs = 60_000): Promise<void> {
     } catch (error) {
       if (Date.now() > deadline)
         throw new Error(
-          `the Lambda bundle ${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`,
+          `the Lambda bundle ${BUNDLE} is missing: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` first`,
           { cause: error },
         );
       await new Promise((r) => setTimeout(r, 250));

@@ -347,7 +347,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   if (config.eventSourceMappings.length > 0 || config.schedules.length > 0) {
     await access(options.bundle).catch(() => {
       throw new LocalStackError(
-        `the Lambda bundle ${options.bundle} does not exist: run \`pnpm --filter @alleycat/ingest-lambda build\` first`,
+        `the Lambda bundle ${options.bundle} does not exist: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` first`,
       );
     });
   }

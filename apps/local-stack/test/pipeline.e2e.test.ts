@@ -49,7 +49,7 @@ async function files(root: string): Promise<string[]> {
 describe('the pipeline with the real ingest Lambda bundle', () => {
   it('turns duplicated, reordered race messages into the right leaderboards; poison lands in inspection files', async () => {
     await access(BUNDLE).catch(() => {
-      throw new Error(`${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`);
+      throw new Error(`${BUNDLE} is missing: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` first`);
     });
     dir = await mkdtemp(path.join(tmpdir(), 'alleycat-e2e-'));
     const config = await loadStackConfig(FIXTURE, 'dev-alleycat');

@@ -50,7 +50,7 @@ const seenOnBroker: RaceMessage[] = [];
 
 beforeAll(async () => {
   await access(BUNDLE).catch(() => {
-    throw new Error(`${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`);
+    throw new Error(`${BUNDLE} is missing: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` first`);
   });
   dir = await mkdtemp(path.join(tmpdir(), 'alleycat-race-'));
   config = await loadStackConfig(FIXTURE, 'dev-alleycat');

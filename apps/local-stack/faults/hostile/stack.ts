@@ -66,7 +66,7 @@ export const HOSTILE_SWEEP_INTERVAL_MS = 2_000;
 
 export async function startHostileStack(): Promise<HostileStack> {
   await access(BUNDLE).catch(() => {
-    throw new Error(`${BUNDLE} is missing: run \`pnpm --filter @alleycat/ingest-lambda build\` first`);
+    throw new Error(`${BUNDLE} is missing: run \`pnpm --filter "@alleycat/ingest-lambda..." build\` first`);
   });
   const dir = await mkdtemp(path.join(tmpdir(), 'alleycat-hostile-'));
   const config = await loadStackConfig(FIXTURE, STREAM);
