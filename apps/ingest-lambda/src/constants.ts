@@ -26,6 +26,11 @@ export const METRIC = {
   leaderboardsPublished: 'LeaderboardsPublished',
   racesClosedByTimeout: 'RacesClosedByTimeout',
   batchItemFailures: 'BatchItemFailures',
+  /** Scheduled sweeps run, and races (or the listing) a sweep could not settle. */
+  sweeps: 'SweepRuns',
+  sweepFailures: 'SweepFailures',
+  /** Invocations that threw (the whole batch is retried by Lambda). */
+  invocationErrors: 'InvocationErrors',
   /** Invocations that ran out of time and handed their whole batch back. */
   outOfTime: 'InvocationsOutOfTime',
   /** Now minus the oldest record's `approximateArrivalTimestamp`: how far behind the stream this shard is. */

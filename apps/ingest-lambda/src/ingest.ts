@@ -3,10 +3,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { createClients, type IngestClients } from './clients.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './constants.js';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './constants.js';
 import { DynamoStateStore } from './dynamo-store.js';
 import { DirectoryInvalidRecordSink, S3InvalidRecordSink } from './invalid-sink.js';
-import { IngestProcessor, type SweepResult } from './processor.js';
+import { IngestProcessor, type SweepResult, shardIdOf } from './processor.js';
 import { IotLeaderboardPublisher } from './publisher.js';
 import type { IngestConfig } from './types.js';
 
@@ -85,6 +85,16 @@ export function createIngestRuntime(
     try {
       if (isScheduledEvent(event)) return await processor.sweep();
       return await processor.process(event, deadlineOf(context));
+    } catch (error) {
+      // Lambda retries the whole batch (or bisects it); say so where the logs and metrics are read.
+      metrics.addMetric(METRIC.invocationErrors, 'Count', 1);
+      const first = isScheduledEvent(event) ? undefined : (event as Partial<KinesisStreamEvent>).Records?.[0];
+      logger.error('invocation failed; Lambda retries the whole batch', {
+        error,
+        shardId: typeof first?.eventID === 'string' ? shardIdOf(first) : undefined,
+        firstSequenceNumber: first?.kinesis?.sequenceNumber,
+      });
+      throw error;
     } finally {
       metrics.publishStoredMetrics();
     }

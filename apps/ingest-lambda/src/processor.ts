@@ -395,7 +395,14 @@ export class IngestProcessor {
               (published) => {
                 if (published) totals.published++;
               },
-              (error: unknown) => this.onPublishError(error, firstRecord, duty.raceId, fail),
+              (error: unknown) =>
+                this.onPublishError(
+                  error,
+                  firstRecord,
+                  records[firstRecord]!.kinesis.sequenceNumber,
+                  duty.raceId,
+                  fail,
+                ),
             ),
           );
         }
@@ -704,6 +711,7 @@ export class IngestProcessor {
   private onPublishError(
     error: unknown,
     firstRecord: number,
+    sequenceNumber: string,
     raceId: number,
     fail: (i: number) => void,
   ): void {
@@ -712,6 +720,7 @@ export class IngestProcessor {
       this.logger.error('leaderboard publish failed; records will be retried', {
         raceId,
         retryable: true,
+        sequenceNumber,
         error,
       });
     } else {
@@ -770,7 +779,16 @@ export class IngestProcessor {
   async sweep(): Promise<SweepResult> {
     const nowMs = this.clock();
     const result: SweepResult = { open: 0, closed: 0, published: 0, failed: 0 };
-    const open = await this.store.listOpen();
+    // Every sweep says it ran (and how many races it could not settle), so a silent schedule shows.
+    this.metrics.addMetric(METRIC.sweeps, 'Count', 1);
+    let open: Awaited<ReturnType<StateStore['listOpen']>>;
+    try {
+      open = await this.store.listOpen();
+    } catch (error) {
+      this.metrics.addMetric(METRIC.sweepFailures, 'Count', 1);
+      this.logger.error('scheduled sweep could not list the open races', { error });
+      throw error;
+    }
     result.open = open.length;
     await forEachLimit(open, RACE_CONCURRENCY, async (race) => {
       try {
@@ -791,6 +809,7 @@ export class IngestProcessor {
     });
     this.lastSweepMs = nowMs;
     await this.compact(nowMs);
+    this.metrics.addMetric(METRIC.sweepFailures, 'Count', result.failed);
     this.logger.info('scheduled sweep', { ...result });
     return result;
   }

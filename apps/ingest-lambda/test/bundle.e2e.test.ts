@@ -208,6 +208,23 @@ describe('the Lambda bundle', () => {
     expect(published[0]!.message.standings[0]![0]).toBe(77);
   });
 
+  it('an invocation that throws says so in an ERROR log with its shard and in the InvocationErrors metric', async () => {
+    const template = AWS_SAMPLE_EVENT.Records[0]!;
+    // Not from Lambda: a record without its data.
+    const broken = { ...template, kinesis: { ...template.kinesis, data: undefined } };
+    const { result, lines } = await invokeInChild({ Records: [broken] } as unknown as KinesisStreamEvent);
+    expect(result).toMatchObject({ errorType: 'TypeError' });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'invocation failed; Lambda retries the whole batch',
+        shardId: 'shardId-000000000006',
+        firstSequenceNumber: template.kinesis.sequenceNumber,
+      }),
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ InvocationErrors: 1 }));
+  });
+
   it('takes EventBridge’s Scheduled Event (the sweep schedule): closes a race idle past the timeout', async () => {
     const { handler } = (await import(bundleUrl)) as { handler: Handler };
     const template = AWS_SAMPLE_EVENT.Records[0]!;

@@ -424,6 +424,33 @@ describe('IngestProcessor: leaderboards', () => {
     expect((await store.loadBoard(7))!.racers.get(1)!.count).toBe(1);
   });
 
+  it('every scheduled sweep counts itself; one that cannot list the open races logs it, counts it and throws', async () => {
+    const { processor, store, metrics, logger } = setup();
+    await processor.sweep();
+    expect(metrics.get('SweepRuns')).toBe(1);
+    expect(metrics.get('SweepFailures')).toBe(0);
+    const original = store.listOpen.bind(store);
+    store.listOpen = async () => {
+      throw throttlingError();
+    };
+    await expect(processor.sweep()).rejects.toThrow(/Rate exceeded/);
+    expect(metrics.get('SweepRuns')).toBe(2);
+    expect(metrics.get('SweepFailures')).toBe(1);
+    expect(
+      logger.entries.some((e) => e.level === 'error' && /could not list the open races/u.test(e.message)),
+    ).toBe(true);
+    store.listOpen = original;
+  });
+
+  it('a retryable publish failure is logged with the sequence number the batch resumes from', async () => {
+    const { processor, publisher, logger } = setup();
+    publisher.failNext(throttlingError());
+    const records = [messageRecord(raceMessage(1, 1, 0))];
+    await processor.process(event(records));
+    const entry = logger.entries.find((e) => e.message.startsWith('leaderboard publish failed'));
+    expect(entry?.extra['sequenceNumber']).toBe(records[0]!.kinesis.sequenceNumber);
+  });
+
   it('a refused publish (not retryable) is logged, not retried', async () => {
     const { processor, publisher, logger } = setup();
     publisher.failNext(accessDeniedError());

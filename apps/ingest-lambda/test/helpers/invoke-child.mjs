@@ -18,6 +18,12 @@ const context = {
   getRemainingTimeInMillis: () => 60_000,
 };
 const { handler } = await import(pathToFileURL(bundle).href);
-const result = await handler(event, context);
+let result;
+try {
+  result = await handler(event, context);
+} catch (error) {
+  // What Lambda reports for a function error (it then retries the batch).
+  result = { errorType: error?.name, errorMessage: error?.message };
+}
 // Exit once stdout is flushed (a pipe is asynchronous; keep-alive sockets would hold the process open).
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
