@@ -163,7 +163,7 @@ describe('supervisor', () => {
         dataDir: path.join(dir, 'nobundle'),
         bundle: path.join(dir, 'missing', 'index.mjs'),
       }),
-    ).rejects.toThrow(/does not exist: run `pnpm --filter @alleycat\/ingest-lambda build` first/);
+    ).rejects.toThrow(/does not exist: run `pnpm --filter "@alleycat\/ingest-lambda\.\.\." build` first/);
   });
 
   it('reports a part that dies without being stopped, and none once the stack is being stopped', async () => {
