@@ -31,7 +31,13 @@ export function assertDependenciesBuilt(packageRoot: string): void {
   const problems: string[] = [];
   for (const [name, version] of Object.entries(manifest.dependencies ?? {})) {
     if (!version.startsWith('workspace:')) continue;
-    const dir = realpathSync(join(packageRoot, 'node_modules', name));
+    let dir: string;
+    try {
+      dir = realpathSync(join(packageRoot, 'node_modules', name));
+    } catch {
+      problems.push(`${name} is not installed (run pnpm install)`);
+      continue;
+    }
     const built = newest(join(dir, 'dist'));
     if (built < 0) problems.push(`${name} is not built (no dist/)`);
     else if (newest(join(dir, 'src')) > built) problems.push(`${name}'s dist/ is older than its src/`);

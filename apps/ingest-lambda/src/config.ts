@@ -39,8 +39,8 @@ export function normaliseEndpoint(variable: string, value: string): string {
   return url.origin;
 }
 
-/** `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: the shape of every AWS region name. */
-const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`, `eusc-de-east-1`: every AWS region name's shape. */
+const AWS_REGION_NAME = /^[a-z]{2,4}(-[a-z]+)+-\d+$/;
 
 /**
  * S3's rules for a general purpose bucket name: 3–63 of a-z 0-9 . -, a letter or digit at each end, no `..`,

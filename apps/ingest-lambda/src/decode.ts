@@ -40,6 +40,20 @@ function decodedLength(text: string): number | undefined {
   return (length / 4) * 3 - padding;
 }
 
+/**
+ * Node's own base64 decode into a buffer, without `Buffer#write`'s argument handling around it (a fifth of a
+ * record's base64 cost); `Buffer#write` where a runtime has no such method.
+ */
+const base64Into: (into: Buffer, text: string) => number =
+  typeof (Buffer.prototype as { base64Write?: unknown }).base64Write === 'function'
+    ? (into, text) =>
+        (into as Buffer & { base64Write(text: string, offset: number, length: number): number }).base64Write(
+          text,
+          0,
+          into.length,
+        )
+    : (into, text) => into.write(text, 0, 'base64');
+
 /** Scratch space for the base64 decode: one record at a time, reused (no allocation per record). */
 let scratch = Buffer.allocUnsafe(4096);
 
@@ -54,7 +68,7 @@ function decodeBase64IntoScratch(text: string): number {
   // Room for all Node may write (never more than 3n/4) before it notices a bad character, and the 0.
   const room = (text.length / 4) * 3 + 1;
   if (scratch.length < room) scratch = Buffer.allocUnsafe(Math.max(room, scratch.length * 2));
-  const written = scratch.write(text, 0, 'base64');
+  const written = base64Into(scratch, text);
   if (written !== expected) return -1;
   scratch[written] = 0;
   return written;

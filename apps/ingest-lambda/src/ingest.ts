@@ -30,9 +30,10 @@ export function isScheduledEvent(event: unknown): event is ScheduledEvent {
 }
 
 /**
- * When an invocation must stop waiting and answer: a margin (a tenth of the time left, 1–5 s) before Lambda's
- * timeout, so the batch is handed back with its metrics instead of being killed mid-flight. None without a
- * context that says (the local stack's poller may pass a partial one).
+ * When an invocation must stop waiting and answer: a margin before Lambda's timeout — a tenth of the time
+ * left, at least 1 s (a quarter of it for a function of a few seconds), at most 5 s — so the batch is
+ * handed back with its metrics instead of being killed mid-flight. None without a context that says (the
+ * local stack's poller may pass a partial one).
  */
 export function deadlineOf(
   context: Partial<Context> | undefined | null,
@@ -40,7 +41,7 @@ export function deadlineOf(
 ): number | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();
   if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
-  const margin = Math.min(5_000, Math.max(1_000, remaining / 10));
+  const margin = Math.min(5_000, Math.max(Math.min(1_000, remaining / 4), remaining / 10));
   return nowMs + Math.max(0, remaining - margin);
 }
 

@@ -226,6 +226,18 @@ function closedRacersBests(board: RaceBoard): Array<Omit<BestDue, 'firstRecord'>
   return bests;
 }
 
+/** `logger` with `keys` on every line (a run's own shard, whatever keys the shared logger holds by then). */
+function withKeys(logger: LoggerLike, keys: Record<string, unknown>): LoggerLike {
+  return {
+    debug: (message, ...extra) => logger.debug(message, keys, ...extra),
+    info: (message, ...extra) => logger.info(message, keys, ...extra),
+    warn: (message, ...extra) => logger.warn(message, keys, ...extra),
+    error: (message, ...extra) => logger.error(message, keys, ...extra),
+    appendKeys: (more) => logger.appendKeys(more),
+    removeKeys: (names) => logger.removeKeys(names),
+  };
+}
+
 /** The first rejection of each payload (a record, or one user record of an aggregate), in order. */
 function oncePerPayload(rejected: Rejected[]): Rejected[] {
   const seen = new Set<string>();
@@ -284,9 +296,7 @@ export class IngestProcessor {
       this.metrics.addMetric(METRIC.records, 'Count', 0);
       return { batchItemFailures: [] };
     }
-    const shardId = shardIdOf(records[0]!);
-    this.logger.appendKeys({ shardId });
-    const run = { abandoned: false };
+    const run = { abandoned: false, log: withKeys(this.logger, { shardId: shardIdOf(records[0]!) }) };
     let timer: NodeJS.Timeout | undefined;
     try {
       const processing = this.processRecords(records, run);
@@ -300,7 +310,7 @@ export class IngestProcessor {
       // Whatever is still in flight finishes or fails on its own; its writes are conditional, so the retry
       // of the batch counts nothing twice.
       processing.catch(() => {});
-      this.logger.error('invocation out of time; the whole batch is handed back for a retry', {
+      run.log.error('invocation out of time; the whole batch is handed back for a retry', {
         firstSequenceNumber: records[0]!.kinesis.sequenceNumber,
         records: records.length,
       });
@@ -309,14 +319,17 @@ export class IngestProcessor {
       return { batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] };
     } finally {
       clearTimeout(timer);
-      this.logger.removeKeys(['shardId']);
     }
   }
 
-  /** `run.abandoned` is set when `process` gave up waiting: metrics then belong to nobody and are not added. */
+  /**
+   * `run.abandoned` is set when `process` gave up waiting: metrics then belong to nobody and are not added.
+   * `run.log` carries the batch's shard on every line, also from a run that outlives its invocation (the
+   * shared logger's keys are the next invocation's by then).
+   */
   private async processRecords(
     records: KinesisStreamRecord[],
-    run: { abandoned: boolean },
+    run: { abandoned: boolean; log: LoggerLike },
   ): Promise<KinesisStreamBatchResponse> {
     const nowMs = this.clock();
     const writesBefore = this.store.stats.writes;
@@ -391,7 +404,7 @@ export class IngestProcessor {
         const duty = outcome.duty;
         if (duty !== undefined) {
           publishing.push(
-            this.fulfil(duty).then(
+            this.fulfil(duty, run.log).then(
               (published) => {
                 if (published) totals.published++;
               },
@@ -402,6 +415,7 @@ export class IngestProcessor {
                   records[firstRecord]!.kinesis.sequenceNumber,
                   duty.raceId,
                   fail,
+                  run.log,
                 ),
             ),
           );
@@ -409,13 +423,13 @@ export class IngestProcessor {
       } catch (error) {
         if (isStatePoison(error)) {
           // The race's state cannot take these messages; keep them inspectable and let the shard move on.
-          this.logger.error('race state rejected its records', { raceId, error });
+          run.log.error('race state rejected its records', { raceId, error });
           const reason = { code: 'state_rejected', path: '', message: (error as Error).message };
           for (const source of sourcesOf(group)) rejected.push({ ...source, reason });
           return;
         }
         fail(firstRecord);
-        this.logger.error('race failed; its records will be retried', {
+        run.log.error('race failed; its records will be retried', {
           raceId,
           retryable: isRetryable(error),
           sequenceNumber: records[firstRecord]!.kinesis.sequenceNumber,
@@ -428,9 +442,9 @@ export class IngestProcessor {
     // that the closing board does not queue behind them at DynamoDB.
     // One report per refused payload: a batch-form record's messages are refused together, for one reason.
     const refused = oncePerPayload(rejected);
-    const rejecting = this.writeRejections(records, refused, fail);
+    const rejecting = this.writeRejections(records, refused, fail, run.log);
     await Promise.all(publishing);
-    await Promise.all([rejecting, this.updateBests(bests, nowMs, totals, records, fail)]);
+    await Promise.all([rejecting, this.updateBests(bests, nowMs, totals, records, fail, run.log)]);
 
     // Not while the state's dependencies are failing: the sweep's reads would only add to the trouble.
     if (firstFailed === Number.POSITIVE_INFINITY && !run.abandoned) await this.sweepIfDue(nowMs);
@@ -453,7 +467,7 @@ export class IngestProcessor {
     this.metrics.addMetric(METRIC.bestWrites, 'Count', totals.bestWrites);
     this.metrics.addMetric(METRIC.invalidRecords, 'Count', refused.length);
 
-    this.logger.debug('batch processed', {
+    run.log.debug('batch processed', {
       firstSequenceNumber: records[0]!.kinesis.sequenceNumber,
       lastSequenceNumber: records[records.length - 1]!.kinesis.sequenceNumber,
       records: records.length,
@@ -591,7 +605,7 @@ export class IngestProcessor {
    * the claim once the minimum gap after the previous publish has passed — the seal reads the board as it
    * is then — and publishes that board. True if this invocation published.
    */
-  private async fulfil(duty: PublishDuty): Promise<boolean> {
+  private async fulfil(duty: PublishDuty, log: LoggerLike = this.logger): Promise<boolean> {
     const { raceId } = duty;
     if (duty.sealed !== undefined) {
       const { claimedAtMs, classId, messages, previous } = duty.sealed;
@@ -626,7 +640,7 @@ export class IngestProcessor {
       await this.sendOrRelease(raceId, claimedAtMs, board.publish, board.classId, messages);
       return true;
     }
-    this.logger.warn('leaderboard slot stayed busy; publish left to the next writer', { raceId });
+    log.warn('leaderboard slot stayed busy; publish left to the next writer', { raceId });
     return false;
   }
 
@@ -640,9 +654,10 @@ export class IngestProcessor {
     totals: { bests: number; bestWrites: number },
     records: KinesisStreamRecord[],
     fail: (i: number) => void,
+    log: LoggerLike,
   ): Promise<void> {
     const failedRaces = new Set<number>();
-    await forEachLimit(await this.bestsToRaise(bests), BEST_CONCURRENCY, async (b) => {
+    await forEachLimit(await this.bestsToRaise(bests, log), BEST_CONCURRENCY, async (b) => {
       if (failedRaces.has(b.raceId)) return;
       try {
         totals.bestWrites++;
@@ -650,7 +665,7 @@ export class IngestProcessor {
       } catch (error) {
         failedRaces.add(b.raceId);
         fail(b.firstRecord);
-        this.logger.error('best update failed; the race’s records will be retried', {
+        log.error('best update failed; the race’s records will be retried', {
           raceId: b.raceId,
           retryable: isRetryable(error),
           sequenceNumber: records[b.firstRecord]!.kinesis.sequenceNumber,
@@ -667,13 +682,14 @@ export class IngestProcessor {
    */
   private async bestsToRaise<T extends { racerId: number; classId: number; total: number }>(
     bests: T[],
+    log: LoggerLike = this.logger,
   ): Promise<T[]> {
     if (bests.length === 0) return bests;
     let stored: Map<string, number>;
     try {
       stored = await this.store.readBests(bests);
     } catch (error) {
-      this.logger.warn('could not read the bests; writing them all', { error });
+      log.warn('could not read the bests; writing them all', { error });
       return bests;
     }
     return bests.filter((b) => {
@@ -714,10 +730,11 @@ export class IngestProcessor {
     sequenceNumber: string,
     raceId: number,
     fail: (i: number) => void,
+    log: LoggerLike,
   ): void {
     if (isRetryable(error)) {
       fail(firstRecord);
-      this.logger.error('leaderboard publish failed; records will be retried', {
+      log.error('leaderboard publish failed; records will be retried', {
         raceId,
         retryable: true,
         sequenceNumber,
@@ -725,7 +742,7 @@ export class IngestProcessor {
       });
     } else {
       // A refused publish (policy, topic) does not heal by retrying: the state is safe, the board stale.
-      this.logger.error('leaderboard publish refused', { raceId, retryable: false, error });
+      log.error('leaderboard publish refused', { raceId, retryable: false, error });
     }
   }
 
@@ -733,6 +750,7 @@ export class IngestProcessor {
     records: KinesisStreamRecord[],
     rejected: Rejected[],
     fail: (i: number) => void,
+    log: LoggerLike,
   ): Promise<void> {
     if (rejected.length === 0) return;
     const rejectedAt = new Date(this.clock()).toISOString();
@@ -753,7 +771,7 @@ export class IngestProcessor {
       };
       if (r.subSequenceNumber !== undefined) report.subSequenceNumber = r.subSequenceNumber;
       const key = invalidRecordKey(report);
-      this.logger.warn('invalid record', {
+      log.warn('invalid record', {
         sequenceNumber: report.sequenceNumber,
         subSequenceNumber: r.subSequenceNumber,
         reason: r.reason,
@@ -764,7 +782,7 @@ export class IngestProcessor {
       } catch (error) {
         // Never drop a rejected payload unrecorded: hand the record back to Lambda instead.
         fail(r.recordIndex);
-        this.logger.error('could not store an invalid record', { key, retryable: isRetryable(error), error });
+        log.error('could not store an invalid record', { key, retryable: isRetryable(error), error });
       }
     });
   }

@@ -278,5 +278,13 @@ describe('rounds of a race', () => {
     addToGroup(group, raceMessage(1, 7, 7), 7, T0);
     expect(roundSecondOf(group)).toBe(8); // a tie goes to the later second
     expect(roundSecondOf(newRaceGroup(1))).toBe(-1);
+    // A backlog of many seconds (counted another way past the first few): the same rule.
+    const backlog = newRaceGroup(1);
+    for (let second = 0; second < 40; second++)
+      addToGroup(backlog, raceMessage(1, 100 + second, second), 0, T0);
+    for (const second of [30, 30, 3]) addToGroup(backlog, raceMessage(1, 1, second), 0, T0);
+    expect(roundSecondOf(backlog)).toBe(30);
+    addToGroup(backlog, raceMessage(1, 2, 3), 0, T0);
+    expect(roundSecondOf(backlog)).toBe(30); // 3 and 30 tie at three: the later second
   });
 });

@@ -53,7 +53,14 @@ describe('loadConfig', () => {
   });
 
   it('takes every AWS region name and endpoints the SDK can use', () => {
-    for (const region of ['us-east-1', 'us-gov-west-1', 'cn-northwest-1', 'ap-southeast-3', 'us-isob-east-1'])
+    for (const region of [
+      'us-east-1',
+      'us-gov-west-1',
+      'cn-northwest-1',
+      'ap-southeast-3',
+      'us-isob-east-1',
+      'eusc-de-east-1',
+    ])
       expect(loadConfig({ ...valid, AWS_REGION: region }).region).toBe(region);
     for (const bucket of ['dev-alleycat-errors', 'a.b-c', 'abc', '123'])
       expect(loadConfig({ ...valid, [LAMBDA_ENV.errorsBucket]: bucket }).errorsBucket).toBe(bucket);

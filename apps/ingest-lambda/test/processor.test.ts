@@ -164,21 +164,27 @@ describe('IngestProcessor: batch response contract', () => {
     const { processor, store, metrics, logger } = setup();
     let release = () => {};
     store.stall('saveBoard', new Promise<void>((resolve) => (release = resolve)));
-    const records = [1, 2, 3].map((racerId) => messageRecord(raceMessage(1, racerId, 0)));
+    const records = [
+      ...[1, 2, 3].map((racerId) => messageRecord(raceMessage(1, racerId, 0))),
+      kinesisRecord(Buffer.from('not json')), // written to the sink after the races, by the abandoned run
+    ];
     const startedAt = Date.now();
     const response = await processor.process(event(records), Date.now() + 150);
     expect(Date.now() - startedAt).toBeLessThan(5_000);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] });
     expect(metrics.get('InvocationsOutOfTime')).toBe(1);
-    expect(metrics.get('BatchItemFailures')).toBe(3);
+    expect(metrics.get('BatchItemFailures')).toBe(4);
     expect(logger.entries.some((e) => e.level === 'error' && /out of time/u.test(e.message))).toBe(true);
 
-    // The hung write completes later; the abandoned run adds no metrics of its own, and the retry finds
-    // the seconds already counted.
+    // The hung write completes later; the abandoned run adds no metrics of its own, logs under its own
+    // shard whatever keys the logger holds by then, and the retry finds the seconds already counted.
     const secondsBefore = metrics.get('SecondsCounted');
+    logger.appendKeys({ shardId: 'shardId-000000000099' }); // as the next invocation's would be
     release();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(metrics.get('SecondsCounted')).toBe(secondsBefore);
+    const late = logger.entries.filter((e) => e.message === 'invalid record');
+    expect(late.map((e) => e.extra['shardId'])).toEqual(['shardId-000000000006']);
     store.stall('saveBoard', Promise.resolve());
     expect(await processor.process(event(records), Date.now() + 5_000)).toEqual({ batchItemFailures: [] });
     const totals = await totalsOf(store, 1);

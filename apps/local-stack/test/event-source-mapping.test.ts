@@ -280,19 +280,19 @@ describe('event source mapping poller', () => {
   });
 
   it('records that age out while retried report the invocations they had and the function error', async () => {
-    await put(['poison-stuck']); // the handler throws on it, every time
-    let skew = 0;
+    // The handler throws on the poison record; its failure halves the batch, which uses no retry. The clock
+    // jumps past the record age as soon as that first invocation is made (the handler runs in this process).
+    await put(['poison-stuck', 'ok-2']);
     await startPoller('throws', mapping({ maximumRecordAgeInSeconds: 60, maximumRetryAttempts: -1 }), {
       exportName: 'run',
-      now: () => Date.now() + skew,
+      now: () => Date.now() + (globalThis.__esm.length > 0 ? 2 * 60 * 1000 : 0),
     });
-    await waitFor(() => (globalThis.__esm.length >= 3 ? true : undefined));
-    skew = 2 * 60 * 1000;
     await waitFor(async () => (await onFailureFiles()).length === 1 || undefined);
     const [failure] = await onFailureFiles();
     expect(failure!.requestContext.condition).toBe('RecordAgeExceeded');
-    expect(failure!.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
+    expect(failure!.requestContext.approximateInvokeCount).toBe(1);
     expect(failure!.responseContext).toMatchObject({ functionError: 'Unhandled' });
+    expect(globalThis.__esm).toHaveLength(1);
   });
 
   it('waits for the batching window, which begins when the previous invocation ended (as Lambda does for Kinesis)', async () => {

@@ -275,7 +275,7 @@ interface ScannedRow extends RaceRow {
   clientIdEnd: number;
 }
 
-const row: ScannedRow = {
+const row = {
   event: 'update',
   deviceTimestamp: 0,
   second: 0,
@@ -285,13 +285,10 @@ const row: ScannedRow = {
   classId: 0,
   cadence: 0,
   resistance: 0,
-  nameStart: -1,
-  nameEnd: -1,
-  uuidStart: -1,
-  uuidEnd: -1,
-  clientIdStart: -1,
-  clientIdEnd: -1,
-};
+} as ScannedRow;
+// The offsets are the reader's own: not enumerable, so a visitor's `{ ...row }` or JSON of it is the message.
+for (const offset of ['nameStart', 'nameEnd', 'uuidStart', 'uuidEnd', 'clientIdStart', 'clientIdEnd'])
+  Object.defineProperty(row, offset, { value: -1, writable: true, enumerable: false });
 
 /**
  * Recent racers' last names, direct-mapped by racerId (a racer sends the same name every second, so most
@@ -355,7 +352,15 @@ export function readRaceRecord(
   visit: RaceRowVisitor,
   byteLength = bytes.byteLength,
 ): ParseError | undefined {
-  if (byteLength <= RACE_MESSAGE_MAX_BYTES && Number.isInteger(byteLength) && byteLength >= 0) {
+  // Anything but a Uint8Array and a length within it (an untyped caller's ArrayBuffer, a bad length) is
+  // answered by `parseRaceRecord`, which reads every wire input and throws on a length outside the bytes.
+  if (
+    bytes instanceof Uint8Array &&
+    Number.isInteger(byteLength) &&
+    byteLength >= 0 &&
+    byteLength <= bytes.byteLength &&
+    byteLength <= RACE_MESSAGE_MAX_BYTES
+  ) {
     const b = sentinelled(bytes, byteLength);
     if (
       scanMessageRow(b, byteLength, row) &&

@@ -597,6 +597,31 @@ describe('readRaceRecord', () => {
     );
   });
 
+  it('answers as parseRaceRecord for any wire input and throws as it does on a length outside the bytes', () => {
+    const other = bytesOf(validMessage({ name: 'Other', second: 4 }));
+    readRows(bytesOf(validMessage())); // leaves its message in the reader's scratch space
+    for (const input of [other.buffer, new DataView(other.buffer)]) {
+      const untyped = readRaceRecord as (bytes: unknown, visit: (r: RaceRow) => void) => unknown;
+      const rows: RaceRow[] = [];
+      expect(untyped(input, (r) => rows.push({ ...r }))).toBeUndefined();
+      expect(rows).toStrictEqual(asRows(recordReference(other)).rows);
+    }
+    for (const n of [-1, other.length + 1, 1.5, Number.NaN]) {
+      expect(() => readRaceRecord(other, () => {}, n), String(n)).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('visits a row that spreads to the message alone (the reader keeps its offsets out of sight)', () => {
+    const seen: object[] = [];
+    readRaceRecord(
+      Buffer.from(`${JSON.stringify(validMessage({ clientId: 'racer-7' }))}\0`),
+      (r) => seen.push({ ...r }),
+      JSON.stringify(validMessage({ clientId: 'racer-7' })).length,
+    );
+    const { uuid, clientId, ...fields } = validMessage({ clientId: 'racer-7' });
+    expect(seen).toStrictEqual([fields]);
+  });
+
   it('misses (never accepts) a field it cannot check on bytes, and refuses such a range at generation', () => {
     const scanRow = generateRowScanner(RACE_MESSAGE, { ranges: ['uuid'] })!;
     const row: Record<string, unknown> = {};

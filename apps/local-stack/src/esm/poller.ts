@@ -126,7 +126,10 @@ export interface PollerStats {
 
 interface RetryState {
   headSequence?: string;
+  /** Retries used on the head's batch (a bisection uses none). */
   attempts: number;
+  /** Invocations of a batch holding the head record, bisections included (what an on-failure record reports). */
+  invocations: number;
   forcedSizes: number[];
 }
 
@@ -403,7 +406,7 @@ export class EventSourceMappingPoller {
     const lanes: Lane[] = Array.from({ length: this.mapping.parallelizationFactor }, () => ({
       pending: [],
       windowStartMs: this.now(),
-      retry: { attempts: 0, forcedSizes: [] },
+      retry: { attempts: 0, invocations: 0, forcedSizes: [] },
     }));
     const laneOf = (record: StoredRecord) =>
       lanes.length === 1 ? lanes[0]! : lanes[Number(hashKeyOf(record.PartitionKey) % BigInt(lanes.length))]!;
@@ -557,8 +560,10 @@ export class EventSourceMappingPoller {
     const records = pending.splice(0, expired);
     // As Lambda reports it: the invocations the records had (if they aged out while being retried), and
     // the function's error only if it was invoked at all.
-    const invokeCount = retry.headSequence === records[0]!.SequenceNumber ? retry.attempts : 0;
+    const invokeCount =
+      retry.headSequence === records[0]!.SequenceNumber ? Math.max(retry.attempts, retry.invocations) : 0;
     retry.attempts = 0;
+    retry.invocations = 0;
     retry.forcedSizes = [];
     await this.sendToOnFailure(
       shardId,
@@ -573,6 +578,7 @@ export class EventSourceMappingPoller {
     if (retry.headSequence !== pending[0]!.SequenceNumber) {
       retry.headSequence = pending[0]!.SequenceNumber;
       retry.attempts = 0;
+      retry.invocations = 0;
     }
     const wanted = Math.min(
       retry.forcedSizes[0] ?? this.mapping.batchSize,
@@ -591,6 +597,7 @@ export class EventSourceMappingPoller {
       events.push(event);
     }
     const verdict = await this.invoke(events, batch);
+    retry.invocations += 1;
     if (verdict.kind === 'success') {
       pending.splice(0, batch.length);
       this.counters.recordsSucceeded += batch.length;
