@@ -366,7 +366,10 @@ export class IngestProcessor {
       recordIndex = i;
       if (arrivalMs < oldestArrival) oldestArrival = arrivalMs;
       if (arrivalMs > newestArrival) newestArrival = arrivalMs;
-      for (const r of readKinesisData(kinesis.data, addRow)) {
+      const refusals = readKinesisData(kinesis.data, addRow);
+      // Indexed: most records refuse nothing, and an iterator over the empty list is not free.
+      for (let k = 0; k < refusals.length; k++) {
+        const r = refusals[k]!;
         const entry: Rejected = { recordIndex: i, reason: r.reason };
         if (r.subSequenceNumber !== undefined) {
           entry.subSequenceNumber = r.subSequenceNumber;

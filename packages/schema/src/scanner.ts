@@ -165,6 +165,16 @@ function readRange(spec: Extract<FieldSpec, { kind: 'string' }>, x: string, end:
                 i = next;
                 continue;`;
   const test = format !== undefined ? ` || !formats.${spec.format}.testBytes(b, ${x}, ${end})` : '';
+  if (format !== undefined && spec.minLength === spec.maxLength) {
+    // Fixed width (a uuid): the format's test on exactly that many bytes, then the closing quote. It admits
+    // no quote, backslash, control or non-ASCII byte (nor the 0 sentinel), so the loop below has nothing to add.
+    return `if (c !== 34) return MISS;
+          ${x} = i + 1;
+          ${end} = ${x} + ${spec.maxLength};
+          if (b[${end}] !== 34 || !formats.${spec.format}.testBytes(b, ${x}, ${end})) return MISS;
+          i = ${end} + 1;
+          c = b[i];`;
+  }
   return `if (c !== 34) return MISS;
           {
             ${x} = ++i;
