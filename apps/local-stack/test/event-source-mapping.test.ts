@@ -36,6 +36,11 @@ const HANDLERS = {
     await new Promise(() => {});
   }
 }`,
+  slowKey: `export async function handler(event) {
+  const data = event.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
+  if (data.includes('slow')) await new Promise((r) => setTimeout(r, 2_000));
+  globalThis.__esm.push({ event, at: Date.now() });
+}`,
   concurrent: `let mine = 0;
 export async function handler(event) {
   mine += 1;
@@ -50,7 +55,7 @@ export async function handler(event) {
 } as const;
 
 declare global {
-  var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string }>;
+  var __esm: Array<{ event: KinesisEvent; remaining?: number; name?: string; id?: string; at?: number }>;
   var __maxInFlight: number | undefined;
   var __inFlight: number | undefined;
   var __maxPerEnvironment: number | undefined;
@@ -370,6 +375,26 @@ describe('event source mapping poller', () => {
         [0, 1, 2, 3, 4].map((n) => `${key}#${n}`),
       );
     }
+  });
+
+  it('runs its lanes independently: a slow partition key holds back only its own lane', async () => {
+    // Two keys of one shard in different lanes (the lane is the key's hash modulo the factor).
+    const onShard = Array.from({ length: 400 }, (_, i) => `k${i}`).filter(
+      (k) => shardIndexFor(hashKeyOf(k), 2) === 0,
+    );
+    const slowKey = onShard.find((k) => hashKeyOf(k) % 2n === 0n)!;
+    const fastKey = onShard.find((k) => hashKeyOf(k) % 2n === 1n)!;
+    await startPoller('slowKey', mapping({ parallelizationFactor: 2, startingPosition: 'LATEST' }));
+    await new Promise((r) => setTimeout(r, 300)); // LATEST iterator in place
+    await put(['slow'], slowKey);
+    await new Promise((r) => setTimeout(r, 400)); // its 2 s invocation under way
+    const putAt = Date.now();
+    await put(['fast-1', 'fast-2'], fastKey);
+    await waitFor(() => globalThis.__esm.some((c) => decoded(c.event).includes('fast-2')) || undefined);
+    const fast = globalThis.__esm.find((c) => decoded(c.event).includes('fast-2'))!;
+    expect(fast.at! - putAt).toBeLessThan(1_200); // not behind the slow lane's 2 s
+    expect(globalThis.__esm.some((c) => decoded(c.event).includes('slow'))).toBe(false);
+    await waitFor(() => globalThis.__esm.some((c) => decoded(c.event).includes('slow')) || undefined);
   });
 
   it('resumes from its checkpoint after a restart: nothing delivered twice, nothing skipped', async () => {

@@ -164,6 +164,8 @@ function after(sequenceNumber: string | undefined): Checkpoint | undefined {
 
 interface Lane {
   pending: StoredRecord[];
+  /** The lane's batch being invoked (with its retries and backoff): lanes run independently of each other. */
+  inflight?: Promise<void>;
   /** When the lane's batching window began: when its previous invocation ended (Lambda's rule for Kinesis). */
   windowStartMs: number;
   retry: RetryState;
@@ -400,7 +402,6 @@ export class EventSourceMappingPoller {
     }
     let lastFetched: string | undefined;
     let lastPollMs = 0;
-    let inflight: Promise<void> | undefined;
     // One lane per concurrent batch (parallelization factor). A partition key always maps to the same lane,
     // so a key's records stay in order, as Lambda keeps them.
     const lanes: Lane[] = Array.from({ length: this.mapping.parallelizationFactor }, () => ({
@@ -412,6 +413,28 @@ export class EventSourceMappingPoller {
       lanes.length === 1 ? lanes[0]! : lanes[Number(hashKeyOf(record.PartitionKey) % BigInt(lanes.length))]!;
     const buffered = () => lanes.reduce((n, lane) => n + lane.pending.length, 0);
     const generation = this.generation;
+    // The shard's checkpoint after a lane's batch: everything before the earliest record still pending in any
+    // lane is done (all fetched records are done when none is pending). Written one at a time, in order.
+    let checkpointing = Promise.resolve();
+    const saveCheckpoint = (): Promise<void> => {
+      checkpointing = checkpointing.then(async () => {
+        const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
+        const checkpoint: Checkpoint | undefined =
+          heads.length > 0
+            ? {
+                kind: 'AT_SEQUENCE_NUMBER',
+                sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
+              }
+            : after(lastFetched);
+        const key = JSON.stringify(checkpoint ?? null);
+        if (checkpoint === undefined || key === savedKey) return;
+        await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
+          this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+        );
+        savedKey = key;
+      });
+      return checkpointing;
+    };
 
     while (this.running && generation === this.generation) {
       // Fetch when the buffer cannot fill a batch per lane, at most once per poll interval.
@@ -467,85 +490,51 @@ export class EventSourceMappingPoller {
           continue;
         }
       }
-      if (inflight === undefined) {
-        if (buffered() === 0) {
-          if (iterator === undefined) return; // closed shard, fully processed
-          await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
-          continue;
-        }
-        // Lambda invokes when the window has passed, the batch size is met, or the payload reaches 6 MB.
-        const ready = lanes.filter(
-          (lane) =>
-            lane.pending.length > 0 &&
-            !(
-              windowMs > 0 &&
-              lane.retry.forcedSizes.length === 0 &&
-              lane.retry.attempts === 0 &&
-              lane.pending.length < this.mapping.batchSize &&
-              iterator !== undefined &&
-              this.now() - lane.windowStartMs < windowMs &&
-              !fillsAnInvocation(lane.pending)
-            ),
-        );
-        if (ready.length === 0) {
-          await this.sleep(Math.min(pollInterval, windowMs));
-          continue;
-        }
-        inflight = this.processLanes(shardId, ready, lanes, lastFetched, savedKey).then(
-          (key) => {
-            savedKey = key;
-          },
-          (error: unknown) => this.log(`${shardId}: batch failed unexpectedly: ${String(error)}`),
-        );
-        void inflight.finally(() => {
-          inflight = undefined;
-        });
+      // Lambda invokes when the window has passed, the batch size is met, or the payload reaches 6 MB; each
+      // lane on its own, so a slow or retrying partition key holds back only its lane.
+      for (const lane of lanes) {
+        if (lane.inflight !== undefined || lane.pending.length === 0) continue;
+        const waiting =
+          windowMs > 0 &&
+          lane.retry.forcedSizes.length === 0 &&
+          lane.retry.attempts === 0 &&
+          lane.pending.length < this.mapping.batchSize &&
+          iterator !== undefined &&
+          this.now() - lane.windowStartMs < windowMs &&
+          !fillsAnInvocation(lane.pending);
+        if (waiting) continue;
+        lane.inflight = this.processLane(shardId, lane)
+          .then(saveCheckpoint, (error: unknown) =>
+            this.log(`${shardId}: batch failed unexpectedly: ${String(error)}`),
+          )
+          .finally(() => {
+            lane.inflight = undefined;
+          });
       }
-      // Read ahead while the batch runs (as Lambda's pollers do), so the next one can start as soon as it
-      // returns: wake up for the batch's end or the next poll, whichever comes first.
-      const canPoll = iterator !== undefined && buffered() < this.mapping.batchSize * lanes.length;
+      const running = lanes.flatMap((lane) => (lane.inflight === undefined ? [] : [lane.inflight]));
+      if (running.length === 0) {
+        if (buffered() === 0) {
+          if (iterator === undefined) break; // closed shard, fully processed
+          await this.sleep(Math.max(10, pollInterval - (this.now() - lastPollMs)));
+        } else await this.sleep(Math.min(pollInterval, windowMs)); // records waiting out their window
+        continue;
+      }
+      // Read ahead while batches run (as Lambda's pollers do), so the next one can start as soon as one
+      // returns: wake up for a batch's end or the next poll (or a lane's window), whichever comes first.
       await Promise.race([
-        inflight,
-        ...(canPoll ? [this.sleep(Math.max(5, pollInterval - (this.now() - lastPollMs)))] : []),
+        ...running,
+        this.sleep(Math.max(5, Math.min(pollInterval - (this.now() - lastPollMs), windowMs || pollInterval))),
       ]);
     }
-    await inflight;
+    await Promise.all(lanes.map((lane) => lane.inflight));
+    await checkpointing;
   }
 
-  /**
-   * Invokes one batch per ready lane, then writes the shard's checkpoint (everything before the earliest
-   * record still pending in any lane is done). Returns the checkpoint's key (unchanged when not written).
-   */
-  private async processLanes(
-    shardId: string,
-    ready: Lane[],
-    lanes: Lane[],
-    lastFetched: string | undefined,
-    savedKey: string,
-  ): Promise<string> {
-    await Promise.all(
-      ready.map(async (lane) => {
-        await this.expireOldRecords(shardId, lane.pending, lane.retry);
-        if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
-        lane.windowStartMs = this.now();
-      }),
-    );
-    const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
-    const checkpoint: Checkpoint | undefined =
-      heads.length > 0
-        ? {
-            kind: 'AT_SEQUENCE_NUMBER',
-            sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
-          }
-        : after(lastFetched);
-    const key = JSON.stringify(checkpoint ?? null);
-    if (checkpoint !== undefined && key !== savedKey) {
-      await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
-        this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
-      );
-      return key;
-    }
-    return savedKey;
+  /** Invokes one batch of the lane (after sending its aged-out records to the on-failure destination). */
+  private async processLane(shardId: string, lane: Lane): Promise<void> {
+    await this.expireOldRecords(shardId, lane.pending, lane.retry);
+    if (lane.pending.length > 0) await this.processBatch(shardId, lane.pending, lane.retry);
+    lane.windowStartMs = this.now();
   }
 
   /** Drops head records older than maximum_record_age to the on-failure destination. */
