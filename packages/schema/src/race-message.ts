@@ -5,8 +5,7 @@
 import { Buffer } from 'node:buffer';
 import { checkSize, decodeJson, decodeText, parseJsonText, type WireInput, wireInput } from './decode.js';
 import { RACE_BATCH, RACE_MESSAGE } from './definitions.js';
-import type { ParseError } from './errors.js';
-import { InvalidArgumentError, InvalidPayloadError } from './errors.js';
+import { InvalidArgumentError, InvalidPayloadError, type ParseError } from './errors.js';
 import { generateFastPath, MISS, withFastPath } from './fast-path.js';
 import { checkIdentity, RACER_CLIENT_ID_PREFIX } from './identity.js';
 import { RACE_BATCH_MAX_BYTES, RACE_MESSAGE_MAX_BYTES } from './limits.js';
@@ -394,5 +393,5 @@ export function encodeRaceMessage(message: RaceMessage): string {
   return JSON.stringify(message);
 }
 
-// After every declaration the priming reaches (the row scanner's state is declared further down).
+// Last: the priming reaches every declaration above, the row scanner's state included.
 primeScanner();

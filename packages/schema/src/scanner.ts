@@ -222,12 +222,12 @@ export interface RowScannerOptions extends ScannerOptions {
 
 /**
  * The generated source of the scanner for `spec`, or undefined when the spec is not flat and plain. With
- * `rows`, the source of the row scanner.
+ * `rows`, the source of the row scanner (the only one that takes `ranges`).
  */
 function scannerSource(
   spec: ObjectSpec,
-  { missOnKeys = [] }: ScannerOptions = {},
-  rows?: RowScannerOptions,
+  { missOnKeys = [], ranges: rangeKeys = [] }: RowScannerOptions = {},
+  rows = false,
 ): string | undefined {
   const fields = Object.entries(spec.fields);
   if (fields.length === 0 || fields.length > 30) return undefined;
@@ -239,7 +239,7 @@ function scannerSource(
   // Keys grouped by their first byte: a switch picks the group, a byte comparison the key.
   const groups = new Map<number, string[]>();
   let required = 0;
-  const ranges = new Set(rows?.ranges ?? []);
+  const ranges = new Set(rows ? rangeKeys : []);
   for (const key of ranges) {
     if (spec.fields[key]?.kind !== 'string') throw new Error(`scanner: range ${key} is not a string field`);
   }
@@ -279,19 +279,18 @@ function scannerSource(
   const declarations = fields.map(([key], index) =>
     ranges.has(key) ? `x${index} = -1, e${index} = -1` : `x${index}`,
   );
-  const result =
-    rows === undefined
-      ? `const o = { ${requiredFields.join(', ')} };
+  const result = rows
+    ? `${fields
+        .map(([key], index) =>
+          ranges.has(key)
+            ? `row[${JSON.stringify(`${key}Start`)}] = x${index};\n  row[${JSON.stringify(`${key}End`)}] = e${index};`
+            : `row[${JSON.stringify(key)}] = x${index};`,
+        )
+        .join('\n  ')}
+  return true;`
+    : `const o = { ${requiredFields.join(', ')} };
   ${optionalFields.join('\n  ')}
-  return o;`
-      : `${fields
-          .map(([key], index) =>
-            ranges.has(key)
-              ? `row[${JSON.stringify(`${key}Start`)}] = x${index};\n  row[${JSON.stringify(`${key}End`)}] = e${index};`
-              : `row[${JSON.stringify(key)}] = x${index};`,
-          )
-          .join('\n  ')}
-  return true;`;
+  return o;`;
   return `function skip(b, i) {
   for (;;) {
     const c = b[i];
@@ -413,9 +412,9 @@ function skipString(b, i) {
     }
   }
 }
-return function ${rows === undefined ? 'scan(b, n, t, bytesOnly)' : 'scanRow(b, n, row)'} {
+return function ${rows ? 'scanRow(b, n, row)' : 'scan(b, n, t, bytesOnly)'} {
   let ${declarations.join(', ')};
-  fromBytes = ${rows === undefined ? 'bytesOnly === true' : 'true'};
+  fromBytes = ${rows ? 'true' : 'bytesOnly === true'};
   let seen = 0;
   // Bytes minus UTF-16 units read so far: maps a byte offset to an offset in t.
   let shift = 0;
@@ -488,7 +487,7 @@ export function generateRowScanner(
   spec: ObjectSpec,
   options: RowScannerOptions = {},
 ): RowScanner | undefined {
-  const source = scannerSource(spec, options, options);
+  const source = scannerSource(spec, options, true);
   return source === undefined ? undefined : (compileScanner(source, false) as RowScanner);
 }
 
@@ -498,5 +497,5 @@ export function scannerSourceOf(
   options?: RowScannerOptions,
   rows = false,
 ): string | undefined {
-  return scannerSource(spec, options, rows ? (options ?? {}) : undefined);
+  return scannerSource(spec, options, rows);
 }
