@@ -133,22 +133,28 @@ export function roundArrived(board: RaceBoard, claim: PublishState): boolean {
  * Not the highest: one bike with a clock ahead must not name a round nobody else has reached.
  */
 export function roundSecondOf(group: RaceGroup): number {
-  // A batch holds one or two seconds, seldom more: counted in a short list (a Map costs a lookup a message);
-  // a backlog of many seconds is counted in a Map.
+  // A batch holds one or two seconds, seldom more: the first few are counted in a short list (a Map costs a
+  // lookup a message), any beyond them in a Map.
   const seconds: number[] = [];
   const counts: number[] = [];
+  let more: Map<number, number> | undefined;
   let best = -1;
   let bestCount = 0;
   const column = group.columns.second;
   for (const i of group.messages) {
     const second = column[i]!;
-    let k = seconds.indexOf(second);
-    if (k < 0) {
-      if (seconds.length === FEW_SECONDS) return commonestSecond(group);
-      k = seconds.push(second) - 1;
-      counts.push(0);
+    const k = seconds.indexOf(second);
+    let n: number;
+    if (k >= 0) n = ++counts[k]!;
+    else if (seconds.length < FEW_SECONDS) {
+      seconds.push(second);
+      counts.push(1);
+      n = 1;
+    } else {
+      more ??= new Map();
+      n = (more.get(second) ?? 0) + 1;
+      more.set(second, n);
     }
-    const n = ++counts[k]!;
     if (n > bestCount || (n === bestCount && second > best)) {
       best = second;
       bestCount = n;
@@ -157,25 +163,8 @@ export function roundSecondOf(group: RaceGroup): number {
   return best;
 }
 
-/** Distinct seconds `roundSecondOf` counts in a list. */
+/** Distinct seconds `roundSecondOf` counts in its list. */
 const FEW_SECONDS = 16;
-
-/** `roundSecondOf` for any number of distinct seconds. */
-function commonestSecond(group: RaceGroup): number {
-  const counts = new Map<number, number>();
-  let best = -1;
-  let bestCount = 0;
-  for (const i of group.messages) {
-    const second = group.columns.second[i]!;
-    const n = (counts.get(second) ?? 0) + 1;
-    counts.set(second, n);
-    if (n > bestCount || (n === bestCount && second > best)) {
-      best = second;
-      bestCount = n;
-    }
-  }
-  return best;
-}
 
 /** A message refused at merge time (it contradicts the stored race), with the record it came from. */
 export interface MergeRejection {
