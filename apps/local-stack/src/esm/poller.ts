@@ -391,14 +391,25 @@ export class EventSourceMappingPoller {
       ? await this.shardIterator(shardId, saved).catch(() => this.shardIterator(shardId))
       : await this.shardIterator(shardId);
     let savedKey = JSON.stringify(saved ?? null);
+    // Writes the checkpoint `position()` gives when it differs from the saved one; one write at a time, in
+    // order (lanes finish concurrently), each reading the position when its turn comes.
+    let checkpointing = Promise.resolve();
+    const persist = (position: () => Checkpoint | undefined): Promise<void> => {
+      checkpointing = checkpointing.then(async () => {
+        const checkpoint = position();
+        const key = JSON.stringify(checkpoint ?? null);
+        if (checkpoint === undefined || key === savedKey) return;
+        await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
+          this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
+        );
+        savedKey = key;
+      });
+      return checkpointing;
+    };
     if (saved === undefined && this.mapping.startingPosition === 'LATEST' && iterator !== undefined) {
       // Lambda keeps a mapping's position from its start: a restart before the first batch must not move
       // LATEST on past what was written meanwhile.
-      const start: Checkpoint = { kind: 'AT_TIMESTAMP', timestampMs: startedAtMs };
-      await this.writeCheckpoint(shardId, start).catch((error: unknown) =>
-        this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
-      );
-      savedKey = JSON.stringify(start);
+      await persist(() => ({ kind: 'AT_TIMESTAMP', timestampMs: startedAtMs }));
     }
     let lastFetched: string | undefined;
     let lastPollMs = 0;
@@ -414,27 +425,17 @@ export class EventSourceMappingPoller {
     const buffered = () => lanes.reduce((n, lane) => n + lane.pending.length, 0);
     const generation = this.generation;
     // The shard's checkpoint after a lane's batch: everything before the earliest record still pending in any
-    // lane is done (all fetched records are done when none is pending). Written one at a time, in order.
-    let checkpointing = Promise.resolve();
-    const saveCheckpoint = (): Promise<void> => {
-      checkpointing = checkpointing.then(async () => {
+    // lane is done (all fetched records are done when none is pending).
+    const saveCheckpoint = (): Promise<void> =>
+      persist(() => {
         const heads = lanes.flatMap((lane) => (lane.pending[0] ? [lane.pending[0].SequenceNumber] : []));
-        const checkpoint: Checkpoint | undefined =
-          heads.length > 0
-            ? {
-                kind: 'AT_SEQUENCE_NUMBER',
-                sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
-              }
-            : after(lastFetched);
-        const key = JSON.stringify(checkpoint ?? null);
-        if (checkpoint === undefined || key === savedKey) return;
-        await this.writeCheckpoint(shardId, checkpoint).catch((error: unknown) =>
-          this.log(`${shardId}: cannot write checkpoint: ${String(error)}`),
-        );
-        savedKey = key;
+        return heads.length > 0
+          ? {
+              kind: 'AT_SEQUENCE_NUMBER',
+              sequenceNumber: heads.reduce((a, b) => (BigInt(a) <= BigInt(b) ? a : b)),
+            }
+          : after(lastFetched);
       });
-      return checkpointing;
-    };
 
     while (this.running && generation === this.generation) {
       // Fetch when the buffer cannot fill a batch per lane, at most once per poll interval.
@@ -549,8 +550,7 @@ export class EventSourceMappingPoller {
     const records = pending.splice(0, expired);
     // As Lambda reports it: the invocations the records had (if they aged out while being retried), and
     // the function's error only if it was invoked at all.
-    const invokeCount =
-      retry.headSequence === records[0]!.SequenceNumber ? Math.max(retry.attempts, retry.invocations) : 0;
+    const invokeCount = retry.headSequence === records[0]!.SequenceNumber ? retry.invocations : 0;
     retry.attempts = 0;
     retry.invocations = 0;
     retry.forcedSizes = [];
