@@ -48,8 +48,7 @@ const row = ({ uuid, clientId, ...fields }: RaceMessage): RaceRow => fields;
 function collect(read: (visit: (r: Readonly<RaceRow>) => void) => readonly unknown[]) {
   const messages: RaceRow[] = [];
   const rejections = read((r) => {
-    const { event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance } = r;
-    messages.push({ event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance });
+    messages.push({ ...r }); // the row's own fields only: its offsets are not enumerable
   }) as ReturnType<typeof readKinesisData>;
   return { messages, rejections };
 }

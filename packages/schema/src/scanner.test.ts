@@ -57,8 +57,7 @@ function readRows(bytes: Uint8Array, byteLength?: number) {
   const error = readRaceRecord(
     bytes,
     (r) => {
-      const { event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance } = r;
-      rows.push({ event, deviceTimestamp, second, raceId, name, racerId, classId, cadence, resistance });
+      rows.push({ ...r }); // the row's own fields only: its offsets are not enumerable
     },
     byteLength,
   );
