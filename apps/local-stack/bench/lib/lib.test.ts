@@ -8,6 +8,7 @@ import { parseCpuSeconds, parseStatusMb, sampleProcess, UsageMeter } from './pro
 import { roundRiders, searchPath } from './search.js';
 import { slicesOf } from './simulator.js';
 import { BIKE_CLIENT_DIR } from './stack.js';
+import { raceStateLine } from './table.js';
 
 describe('procfs', () => {
   it('reads user + system ticks after a command name with spaces and parentheses', () => {
@@ -243,5 +244,21 @@ describe('expectedTotals', () => {
       }
     }
     expect(totals.size).toBe(25);
+  });
+});
+
+describe('raceStateLine', () => {
+  it('gives the share of race merges that lost a condition and were made again', () => {
+    const line = raceStateLine({
+      RacesUpdated: 1225,
+      StateConflicts: 321,
+      StateWrites: 1280,
+      StateWritesLost: 55,
+      BestWrites: 1000,
+    });
+    expect(line).toContain('1,225 race merges written, 321 read and merged again');
+    expect(line).toContain('(21 % of attempts)');
+    expect(line).toContain('0 records handed back');
+    expect(raceStateLine({})).toContain('(0 % of attempts)');
   });
 });
