@@ -63,12 +63,16 @@ export const MAX_SEAL_ATTEMPTS = 3;
 export const DEFAULT_RACE_TIMEOUT_SECONDS = 120;
 
 /**
- * Optimistic-concurrency attempts per race per invocation. Two or three shards writing one race conflict
- * rarely; a persistent conflict means heavy contention, so the records are handed back to Lambda to retry.
+ * Optimistic-concurrency attempts per race per invocation. Every shard writes every race its riders are in,
+ * so under load a shard whose event loop is slower than the others' can lose several times running; handed
+ * back, its records come again with the rest of the batch after them, which adds to the load that made it
+ * lose. So it keeps trying (the invocation's deadline still hands the batch back in time), and only a
+ * conflict this persistent goes back to Lambda.
  */
-export const MAX_STATE_ATTEMPTS = 8;
-/** Backoff base for a state conflict (full jitter, doubled per attempt). */
+export const MAX_STATE_ATTEMPTS = 20;
+/** Backoff base for a state conflict (full jitter, doubled per attempt up to `STATE_CONFLICT_BACKOFF_MAX_MS`). */
 export const STATE_CONFLICT_BACKOFF_MS = 15;
+export const STATE_CONFLICT_BACKOFF_MAX_MS = 240;
 
 /**
  * Largest board item written. DynamoDB's item limit is 400 KB (names and values); the margin keeps the

@@ -45,6 +45,7 @@ import {
   PUBLISH_MIN_GAP_MS,
   RACE_CONCURRENCY,
   SINK_CONCURRENCY,
+  STATE_CONFLICT_BACKOFF_MAX_MS,
   STATE_CONFLICT_BACKOFF_MS,
   SWEEP_INTERVAL_MS,
 } from './constants.js';
@@ -207,7 +208,10 @@ function sharedBackoff(): (attempt: number) => Promise<void> {
   return (attempt) => {
     let wait = waits.get(attempt);
     if (wait === undefined) {
-      wait = sleep(Math.random() * STATE_CONFLICT_BACKOFF_MS * 2 ** (attempt - 1));
+      wait = sleep(
+        Math.random() *
+          Math.min(STATE_CONFLICT_BACKOFF_MAX_MS, STATE_CONFLICT_BACKOFF_MS * 2 ** (attempt - 1)),
+      );
       waits.set(attempt, wait);
       void wait.then(() => waits.delete(attempt));
     }

@@ -570,8 +570,8 @@ describe('processor on dynalite', () => {
     }
 
     // Both shards run at the same time, each in order; every 7th batch is delivered twice (at-least-once).
-    // Under this contention a race can lose its optimistic write 8 times running: then the records come
-    // back as batch item failures, and — as Lambda does — are delivered again from that sequence number.
+    // Should a race lose its optimistic write 20 times running under this contention, the records come back
+    // as batch item failures and — as Lambda does — are delivered again from that sequence number.
     let handedBack = 0;
     const deliver = async (processor: IngestProcessor, batch: KinesisStreamRecord[]) => {
       let pending = batch;
