@@ -3,7 +3,13 @@
  * "context") over defaults. Every value is validated here, and an error names the setting as the user wrote it.
  */
 import { fileURLToPath } from 'node:url';
-import { LAMBDA_BUNDLE, PARTITION_KEY_STRATEGIES, type PartitionKeyStrategy } from '@alleycat/schema';
+import {
+  LAMBDA_BUNDLE,
+  LAMBDA_ENV,
+  MAX_PUBLISH_SETTLE_MS,
+  PARTITION_KEY_STRATEGIES,
+  type PartitionKeyStrategy,
+} from '@alleycat/schema';
 import { DEFAULT_CONFIG, DEFAULT_EVENT_SOURCE, EVENT_SOURCE_BOUNDS } from './constants.js';
 import { streamShards } from './constructs/telemetry-stream.js';
 import { ConfigError } from './errors.js';
@@ -130,6 +136,11 @@ const SETTINGS = {
     env: 'ALLEYCAT_RACE_TIMEOUT_SECONDS',
     context: 'raceTimeoutSeconds',
     parse: integer(1, 86_400),
+  },
+  publishSettleMs: {
+    env: LAMBDA_ENV.publishSettleMs,
+    context: 'publishSettleMs',
+    parse: integer(0, MAX_PUBLISH_SETTLE_MS),
   },
   sweepSchedule: { env: 'ALLEYCAT_SWEEP_SCHEDULE', context: 'sweepSchedule', parse: scheduleExpression },
   logRetentionDays: { env: 'ALLEYCAT_LOG_RETENTION_DAYS', context: 'logRetentionDays', parse: logRetention },

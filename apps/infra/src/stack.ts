@@ -136,6 +136,7 @@ export class AlleycatStack extends TerraformStack {
       logRetentionDays: config.logRetentionDays,
       logLevel: config.lambdaLogLevel,
       ...(config.raceTimeoutSeconds === undefined ? {} : { raceTimeoutSeconds: config.raceTimeoutSeconds }),
+      ...(config.publishSettleMs === undefined ? {} : { publishSettleMs: config.publishSettleMs }),
       streamArn: stream.arn,
       streamKeyArn: key.arn,
       tableName: table.table.name,

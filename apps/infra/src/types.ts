@@ -54,6 +54,12 @@ export interface InfraConfig {
   /** Seconds after which the Lambda closes a race whose `final` never came; unset keeps the Lambda's default. */
   raceTimeoutSeconds?: number;
   /**
+   * Milliseconds a second's leaderboard waits for an awaited racer before it goes out without them (the
+   * Lambda's `ALLEYCAT_PUBLISH_SETTLE_MS`); unset keeps the Lambda's default. Larger when one shard's records
+   * of a second can reach the Lambda much later than another's (README § Configuration).
+   */
+  publishSettleMs?: number;
+  /**
    * EventBridge schedule expression (`rate(…)` or `cron(…)`) of the sweep rule that invokes the ingest Lambda
    * with a "Scheduled Event", so idle races close and due leaderboards go out once bikes stop sending (nothing
    * else invokes a stream function then). `false` creates no rule.

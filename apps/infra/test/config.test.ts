@@ -150,6 +150,8 @@ describe('loadConfig', () => {
     ['ALLEYCAT_ESM_MAX_RECORD_AGE_SECONDS', '30', /from 60/],
     ['ALLEYCAT_ESM_ENHANCED_FAN_OUT', 'fast', /true or false/],
     ['ALLEYCAT_STATE_BUCKET', 'Not_A_Bucket', /S3 bucket name/],
+    ['ALLEYCAT_PUBLISH_SETTLE_MS', '1000', /from 0 to 900/],
+    ['ALLEYCAT_PUBLISH_SETTLE_MS', '0.5', /integer/],
     ['ALLEYCAT_SWEEP_SCHEDULE', 'every minute', /rate\(N minute\|minutes.*cron\(.*"off"/],
     [
       'ALLEYCAT_SWEEP_SCHEDULE',

@@ -341,9 +341,14 @@ describe('ingest Lambda', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'Alleycat',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
-    const tuned = variant({ ALLEYCAT_RACE_TIMEOUT_SECONDS: '90', ALLEYCAT_LOG_LEVEL: 'debug' });
+    const tuned = variant({
+      ALLEYCAT_RACE_TIMEOUT_SECONDS: '90',
+      ALLEYCAT_PUBLISH_SETTLE_MS: '800',
+      ALLEYCAT_LOG_LEVEL: 'debug',
+    });
     const vars = tuned['resource'].aws_lambda_function.ingest_function.environment.variables;
     expect(vars[LAMBDA_ENV.raceTimeoutSeconds]).toBe('90');
+    expect(vars[LAMBDA_ENV.publishSettleMs]).toBe('800');
     expect(vars.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
   });
 

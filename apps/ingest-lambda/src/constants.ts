@@ -51,11 +51,10 @@ export const PUBLISH_MIN_GAP_MS = 750;
 
 /**
  * How late a racer of a round may be: once a round's claim is this old, the next write to the race seals and
- * publishes it without the racers still missing (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`.
+ * publishes it without the racers still missing (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`
+ * (default and bound from the schema's contract, which the infra validates its setting against).
  */
-export const DEFAULT_PUBLISH_SETTLE_MS = 400;
-/** Upper bound of the settle delay: it must stay well inside the publish interval. */
-export const MAX_PUBLISH_SETTLE_MS = 900;
+export { DEFAULT_PUBLISH_SETTLE_MS, MAX_PUBLISH_SETTLE_MS } from '@alleycat/schema';
 /** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */
 export const MAX_SEAL_ATTEMPTS = 3;
 

@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseLeaderboardMessage, planCapacity, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
+import { LAMBDA_ENV, parseLeaderboardMessage, planCapacity, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
 import mqtt from 'mqtt';
 import { percentile } from '../src/race/percentiles.js';
 import { RaceBoards } from '../src/race/race-boards.js';
@@ -39,6 +39,8 @@ export interface PointOptions {
   shards?: number;
   stackFile?: string;
   limitsEnabled: boolean;
+  /** The Lambda's `ALLEYCAT_PUBLISH_SETTLE_MS` (default: the stack's). */
+  publishSettleMs?: number;
   /** A simulator tick later than this behind its schedule means the producer cannot keep 1 Hz. */
   maxTickLagMs: number;
   /** Run every point to its end even when it has certainly failed (for diagnosis). */
@@ -148,6 +150,9 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
     shards,
     limitsEnabled: options.limitsEnabled,
     ...(options.stackFile ? { stackFile: options.stackFile } : {}),
+    ...(options.publishSettleMs === undefined
+      ? {}
+      : { lambdaEnvironment: { [LAMBDA_ENV.publishSettleMs]: String(options.publishSettleMs) } }),
   });
   try {
     return await measure(options, bench, slices, expected, log);

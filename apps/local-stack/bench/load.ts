@@ -47,6 +47,8 @@ Per path, the largest rider count sustained at 1 Hz for --seconds with nothing l
   --riders-per-process 5000 MQTT bikes per simulator process (at most 5,000)
   --shards N                stream shards (default: planCapacity for the riders and path)
   --no-limits               without the Kinesis limits layer's throttling
+  --publish-settle-ms N     the Lambda's ALLEYCAT_PUBLISH_SETTLE_MS (0-900; default: the stack's, i.e. the
+                            Lambda's 400) — as a stack synthesized with it set would deploy
   --stack-file cdk.tf.json  another synthesized stack (default: test/fixtures/cdk.tf.json)
   --out FILE                the JSON file (default .local-stack/bench-load/load-<time>.json)
 `;
@@ -76,6 +78,7 @@ const OPTIONS = {
   'riders-per-process': { type: 'string', default: '5000' },
   shards: { type: 'string' },
   'no-limits': { type: 'boolean', default: false },
+  'publish-settle-ms': { type: 'string' },
   'no-early-stop': { type: 'boolean', default: false },
   'stack-file': { type: 'string' },
   out: { type: 'string' },
@@ -129,6 +132,7 @@ async function main(): Promise<number> {
     warmupSeconds: integer('warmup-s', 0),
     earlyStop: !flags['no-early-stop'],
     ...(flags.shards ? { shards: integer('shards') } : {}),
+    ...(flags['publish-settle-ms'] ? { publishSettleMs: integer('publish-settle-ms', 0) } : {}),
     ...(flags['stack-file'] ? { stackFile: flags['stack-file'] } : {}),
     log: (line) => process.stdout.write(`${line}\n`),
   };
@@ -182,6 +186,7 @@ async function main(): Promise<number> {
             maxLagGrowthMs: base.maxLagGrowthMs,
             latencyPercentilesFromSecond: base.warmupSeconds,
             limitsEnforced: base.limitsEnabled,
+            publishSettleMs: base.publishSettleMs ?? null,
           },
           search: fixed
             ? { fixedPoints: fixed }

@@ -70,6 +70,14 @@ export const LAMBDA_ENV = {
   publishSettleMs: 'ALLEYCAT_PUBLISH_SETTLE_MS',
 } as const;
 
+/**
+ * `LAMBDA_ENV.publishSettleMs` when unset: how late an awaited racer may be before a second's leaderboard
+ * goes out without them (the racer's second then goes out with the next one).
+ */
+export const DEFAULT_PUBLISH_SETTLE_MS = 400;
+/** The largest `LAMBDA_ENV.publishSettleMs` the Lambda accepts: it must stay well inside the one-second round. */
+export const MAX_PUBLISH_SETTLE_MS = 900;
+
 /** What the Lambda writes for every record it rejects (`invalid/…` in the errors bucket). */
 export interface InvalidRecordReport {
   reason: { code: string; path: string; message: string };

@@ -62,6 +62,7 @@ export interface IngestFunctionProps {
   logRetentionDays: number;
   logLevel: LambdaLogLevel;
   raceTimeoutSeconds?: number;
+  publishSettleMs?: number;
   streamArn: string;
   streamKeyArn: string;
   tableName: string;
@@ -149,6 +150,9 @@ export class IngestFunction extends Construct {
           ...(props.raceTimeoutSeconds === undefined
             ? {}
             : { [LAMBDA_ENV.raceTimeoutSeconds]: String(props.raceTimeoutSeconds) }),
+          ...(props.publishSettleMs === undefined
+            ? {}
+            : { [LAMBDA_ENV.publishSettleMs]: String(props.publishSettleMs) }),
           POWERTOOLS_SERVICE_NAME,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: props.logLevel,

@@ -33,6 +33,8 @@ export interface BenchStackOptions {
   shards: number;
   stackFile?: string;
   limitsEnabled?: boolean;
+  /** Variables added to every function's environment, as a stack synthesized with them would set them. */
+  lambdaEnvironment?: Record<string, string>;
   /** Lines of the parts that are not EMF metrics (default: dropped). */
   onLog?: (line: string, part: string) => void;
 }
@@ -58,6 +60,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     options.stackFile ? undefined : FIXTURE_STACK_NAME,
   );
   for (const stream of config.streams) stream.shardCount = Math.max(stream.shardCount, options.shards);
+  for (const fn of config.functions) Object.assign(fn.environment, options.lambdaEnvironment);
   const streamName = config.eventSourceMappings[0]?.streamName ?? config.streams[0]!.name;
   const metrics = new MetricTotals();
   const logFile = process.env['BENCH_LOG_FILE'] || undefined;
