@@ -11,7 +11,7 @@ import {
   type RaceRow,
   type RacerScore,
 } from '@alleycat/schema';
-import { NAMES_EVERY_SECONDS } from './constants.js';
+import { LATE_SHARD_WAIT_MS, LATE_SHARE, NAMES_EVERY_SECONDS } from './constants.js';
 import { SecondSet } from './second-set.js';
 import type { MessageColumns, RaceGroup, RejectReason, SourcedMessage } from './types.js';
 
@@ -121,11 +121,36 @@ export function racersAwaited(board: RaceBoard, second: number): number {
  * awaited; newcomers cannot stand in for a missing racer. Pure.
  */
 export function roundArrived(board: RaceBoard, claim: PublishState): boolean {
+  return roundArrivals(board, claim) >= claim.expected;
+}
+
+/** How many racers that raced before the claim's round have reached its second (what `roundArrived` counts). */
+function roundArrivals(board: RaceBoard, claim: PublishState): number {
   let n = 0;
   for (const racer of board.racers.values()) {
     if (racer.latestSecond >= claim.second && racer.seen.first < claim.second) n++;
   }
-  return n >= claim.expected;
+  return n;
+}
+
+/**
+ * True when the claim's round has waited long enough for the racers still missing: `settleMs` when a few are
+ * missing (bikes that dropped a message: a round of hundreds should not wait for them), up to
+ * `LATE_SHARD_WAIT_MS` while more than `LATE_SHARE` of those it awaits are missing — then a shard's records of
+ * the second are behind another's, and publishing without them would make all of them wait for the next round
+ * (measured at 3,000 riders on 4 shards: BENCHMARKS.md, session 13). Pure.
+ */
+export function roundOverdue(
+  board: RaceBoard,
+  claim: PublishState,
+  nowMs: number,
+  settleMs: number,
+): boolean {
+  const waited = nowMs - claim.claimedAtMs;
+  if (waited < settleMs) return false;
+  if (waited >= LATE_SHARD_WAIT_MS) return true;
+  const missing = claim.expected - roundArrivals(board, claim);
+  return missing <= Math.max(1, Math.floor(claim.expected * LATE_SHARE));
 }
 
 /**

@@ -55,6 +55,13 @@ export const PUBLISH_MIN_GAP_MS = 750;
  * (default and bound from the schema's contract, which the infra validates its setting against).
  */
 export { DEFAULT_PUBLISH_SETTLE_MS, MAX_PUBLISH_SETTLE_MS } from '@alleycat/schema';
+/**
+ * A round missing more than this share of the racers it awaits is waiting for a shard, not for bikes that
+ * dropped a message: it waits up to `LATE_SHARD_WAIT_MS` instead of the settle delay (`roundOverdue`).
+ */
+export const LATE_SHARE = 0.05;
+/** How long a round waits for a shard's racers at most: inside the one-second round, as the settle delay. */
+export const LATE_SHARD_WAIT_MS = 900;
 /** Seal attempts of one claim (a seal is retried only while the previous publish is under an interval old). */
 export const MAX_SEAL_ATTEMPTS = 3;
 

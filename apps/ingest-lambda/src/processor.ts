@@ -30,6 +30,7 @@ import {
   type RaceBoard,
   racersAwaited,
   roundArrived,
+  roundOverdue,
   roundSecondOf,
   sourcesOf,
 } from './board.js';
@@ -184,7 +185,7 @@ export function owedDuty(
 ): PublishDuty | undefined {
   const slot = board.publish;
   if (slot.claimedAtMs !== 0 && slot.sealedAtMs !== slot.claimedAtMs) {
-    return nowMs - slot.claimedAtMs >= settleMs
+    return roundOverdue(board, slot, nowMs, settleMs)
       ? { raceId: board.raceId, claimedAtMs: slot.claimedAtMs }
       : undefined;
   }
@@ -546,7 +547,7 @@ export class IngestProcessor {
       const open = claim.claimedAtMs !== 0 && (claimed || slot.sealedAtMs !== slot.claimedAtMs);
       if (
         open &&
-        (roundArrived(board, claim) || now - claim.claimedAtMs >= this.settleMs || isRaceClosed(board))
+        (roundArrived(board, claim) || roundOverdue(board, claim, now, this.settleMs) || isRaceClosed(board))
       ) {
         if (now - slot.sentAtMs >= PUBLISH_MIN_GAP_MS) {
           const previous = { ...slot };

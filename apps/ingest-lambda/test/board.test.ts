@@ -12,9 +12,11 @@ import {
   type RacerState,
   racersAwaited,
   roundArrived,
+  roundOverdue,
   roundSecondOf,
 } from '../src/board.js';
 import { decodeRacers, encodeRacers } from '../src/board-codec.js';
+import { LATE_SHARD_WAIT_MS } from '../src/constants.js';
 import { SecondSet } from '../src/second-set.js';
 import type { SourcedMessage } from '../src/types.js';
 import { raceMessage } from './helpers/events.js';
@@ -260,6 +262,45 @@ describe('rounds of a race', () => {
     expect(next.expected).toBe(3);
     mergeMessages(board, [sourced(1, 2, 6), sourced(1, 9, 6)], TIMEOUT);
     expect(roundArrived(board, next)).toBe(true);
+  });
+
+  it('an overdue round waits the settle delay for a few late racers, up to 900 ms for a late shard', () => {
+    const board = newBoard(1, 3, T0);
+    // 100 racers at second 4; a claim for round 5 awaits all of them.
+    mergeMessages(
+      board,
+      Array.from({ length: 100 }, (_, r) => sourced(1, r, 4)),
+      TIMEOUT,
+    );
+    const claim = { ...board.publish, claimedAtMs: T0, second: 5, expected: racersAwaited(board, 5) };
+    expect(claim.expected).toBe(100);
+    const SETTLE = 400;
+    // 97 in, 3 missing (≤ 5 %: bikes that dropped a message): overdue once the settle delay has passed.
+    mergeMessages(
+      board,
+      Array.from({ length: 97 }, (_, r) => sourced(1, r, 5)),
+      TIMEOUT,
+    );
+    expect(roundOverdue(board, claim, T0 + SETTLE - 1, SETTLE)).toBe(false);
+    expect(roundOverdue(board, claim, T0 + SETTLE, SETTLE)).toBe(true);
+    // 50 missing (a shard's racers behind another's): it waits on, to LATE_SHARD_WAIT_MS.
+    const half = newBoard(1, 3, T0);
+    mergeMessages(
+      half,
+      Array.from({ length: 100 }, (_, r) => sourced(1, r, 4)),
+      TIMEOUT,
+    );
+    mergeMessages(
+      half,
+      Array.from({ length: 50 }, (_, r) => sourced(1, r, 5)),
+      TIMEOUT,
+    );
+    expect(roundOverdue(half, claim, T0 + SETTLE, SETTLE)).toBe(false);
+    expect(roundOverdue(half, claim, T0 + LATE_SHARD_WAIT_MS - 1, SETTLE)).toBe(false);
+    expect(roundOverdue(half, claim, T0 + LATE_SHARD_WAIT_MS, SETTLE)).toBe(true);
+    // A settle delay at or above it is kept as set; a round that awaits nobody is overdue at the settle delay.
+    expect(roundOverdue(half, claim, T0 + 950, 950)).toBe(true);
+    expect(roundOverdue(half, { ...claim, expected: 0 }, T0 + SETTLE, SETTLE)).toBe(true);
   });
 
   it('a round stands for the commonest second of its records, not a clock running ahead', () => {
