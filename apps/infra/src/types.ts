@@ -54,9 +54,9 @@ export interface InfraConfig {
   /** Seconds after which the Lambda closes a race whose `final` never came; unset keeps the Lambda's default. */
   raceTimeoutSeconds?: number;
   /**
-   * Milliseconds a second's leaderboard waits for an awaited racer before it goes out without them (the
-   * Lambda's `ALLEYCAT_PUBLISH_SETTLE_MS`); unset keeps the Lambda's default. Larger when one shard's records
-   * of a second can reach the Lambda much later than another's (README § Configuration).
+   * Milliseconds a second's leaderboard waits for a few late racers before it goes out without them (the
+   * Lambda's `ALLEYCAT_PUBLISH_SETTLE_MS`, 0–900); unset keeps the Lambda's default (400). A round missing
+   * more than 5 % of its racers waits up to 900 ms whatever this is (the ingest Lambda's README § Leaderboards).
    */
   publishSettleMs?: number;
   /**
