@@ -50,9 +50,10 @@ export const PUBLISH_INTERVAL_MS = 1_000;
 export const PUBLISH_MIN_GAP_MS = 750;
 
 /**
- * How late a racer of a round may be: once a round's claim is this old, the next write to the race seals and
- * publishes it without the racers still missing (README § Leaderboards). Set by `ALLEYCAT_PUBLISH_SETTLE_MS`
- * (default and bound from the schema's contract, which the infra validates its setting against).
+ * How late a few racers of a round may be: once a round's claim is this old, the next write to the race seals
+ * and publishes it without them (many missing are waited for longer: `LATE_SHARE`; README § Leaderboards).
+ * Set by `ALLEYCAT_PUBLISH_SETTLE_MS` (default and bound from the schema's contract, which the infra validates
+ * its setting against).
  */
 export { DEFAULT_PUBLISH_SETTLE_MS, MAX_PUBLISH_SETTLE_MS } from '@alleycat/schema';
 /**
