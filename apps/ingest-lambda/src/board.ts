@@ -281,6 +281,11 @@ export function classOf(group: RaceGroup): number {
   return group.columns.classId[group.messages[0]!]!;
 }
 
+/** One key per payload: a record (`subSequenceNumber` -1 or absent), or one user record of a KPL aggregate. */
+export function payloadKey(recordIndex: number, subSequenceNumber = -1): string {
+  return `${recordIndex}:${subSequenceNumber}`;
+}
+
 /** The payloads the group's messages came from (a record, or a user record of one), each once, in order. */
 export function sourcesOf(group: RaceGroup): Array<{ recordIndex: number; subSequenceNumber?: number }> {
   const seen = new Set<string>();
@@ -288,7 +293,7 @@ export function sourcesOf(group: RaceGroup): Array<{ recordIndex: number; subSeq
   for (const i of group.messages) {
     const recordIndex = group.columns.recordIndex[i]!;
     const sub = group.columns.subSequence[i]!;
-    const key = `${recordIndex}:${sub}`;
+    const key = payloadKey(recordIndex, sub);
     if (seen.has(key)) continue;
     seen.add(key);
     sources.push(sub >= 0 ? { recordIndex, subSequenceNumber: sub } : { recordIndex });

@@ -27,6 +27,7 @@ import {
   newMessageColumns,
   newRaceGroup,
   type PublishState,
+  payloadKey,
   type RaceBoard,
   racersAwaited,
   roundArrived,
@@ -247,7 +248,7 @@ function withKeys(logger: LoggerLike, keys: Record<string, unknown>): LoggerLike
 function oncePerPayload(rejected: Rejected[]): Rejected[] {
   const seen = new Set<string>();
   return rejected.filter((r) => {
-    const key = `${r.recordIndex}:${r.subSequenceNumber ?? -1}`;
+    const key = payloadKey(r.recordIndex, r.subSequenceNumber);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
