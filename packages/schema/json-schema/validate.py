@@ -4,16 +4,23 @@
     python3 validate.py race-message.schema.json < payloads.jsonl
 
 One payload per input line (a JSON text: a race message is one line); one verdict per output line:
-`ok`, `not_json: ...`, or `invalid at <JSON Pointer>: ...`. Exit status 1 if any payload was refused.
+`ok`, `not_utf8: ...`, `not_json: ...`, or `invalid at <JSON Pointer>: ...`. Exit status 1 if any payload
+was refused.
 
 What JSON Schema cannot say, and this script therefore does not check (the package README lists it): the
-byte budgets, UTF-8 validity of raw bytes, and that a `clientId`, when present, is `racer-{racerId}`.
+byte budgets and that a `clientId`, when present, is `racer-{racerId}`. A line that is not UTF-8 gets
+`not_utf8` (Python must decode it to read it), and the lines after it their own verdicts.
 """
-import io
 import json
 import sys
 
 import jsonschema
+
+# Python's own limits, not Alleycat's: a payload's numbers may be longer than 4,300 digits (an unknown field's
+# value is accepted and ignored) and its arrays nested thousands deep within the byte budget.
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 
 def reject_constant(name):
@@ -21,11 +28,20 @@ def reject_constant(name):
     raise ValueError(f"{name} is not a JSON value")
 
 
-def verdict(validator, payload):
+def verdict(validator, raw):
+    try:
+        payload = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"not_utf8: invalid UTF-8 at byte {error.start}"
+    # A byte order mark is dropped, as @alleycat/schema drops it from text and bytes.
+    payload = payload.removeprefix("\ufeff")
     try:
         value = json.loads(payload, parse_constant=reject_constant)
     except ValueError as error:
         return f"not_json: {error}"
+    except RecursionError:
+        # Deeper than this Python's parser can go; the Alleycat parser has no such limit.
+        return "not_checked: nested too deeply for Python's json module"
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is None:
         return "ok"
@@ -37,12 +53,11 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as file:
         schema = json.load(file)
     validator = jsonschema.Draft202012Validator(schema)
-    # Lines end at \n only (a name may hold U+0085 or U+2028, which Python's str.splitlines would split on).
-    lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")
     refused = False
-    for line in lines:
-        # A byte order mark is dropped, as @alleycat/schema drops it from text and bytes.
-        result = verdict(validator, line.rstrip("\n").removeprefix("\ufeff"))
+    # Lines are read as bytes, split at \n only (a name may hold U+0085 or U+2028, which str.splitlines would
+    # split on), and each decoded on its own: one line that is not UTF-8 gets its verdict, the rest theirs.
+    for line in sys.stdin.buffer:
+        result = verdict(validator, line.removesuffix(b"\n"))
         refused = refused or result != "ok"
         print(result)
     sys.exit(1 if refused else 0)

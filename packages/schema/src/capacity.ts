@@ -18,20 +18,21 @@ import {
  */
 export type TrafficPattern = 'single' | 'batched';
 
+/** Options given as `undefined` take their defaults (`| undefined` says so under `exactOptionalPropertyTypes`). */
 export interface CapacityInput {
   riders: number;
   /** Messages each rider sends per second. Default 1. */
-  messagesPerSecond?: number;
+  messagesPerSecond?: number | undefined;
   /** Average bytes of one message. Default 170 (the seed's message). */
-  averageMessageBytes?: number;
+  averageMessageBytes?: number | undefined;
   /** Default `single`. */
-  pattern?: TrafficPattern;
+  pattern?: TrafficPattern | undefined;
   /** Messages per record when `batched`. Default 5 (the seed's "buffer 5 seconds, send once"). */
-  messagesPerRecord?: number;
+  messagesPerRecord?: number | undefined;
   /** Average partition key bytes (Kinesis counts them against the byte limit). Default 8. */
-  partitionKeyBytes?: number;
+  partitionKeyBytes?: number | undefined;
   /** Fraction (0–1] of each shard limit the plan may use. Default 0.8. */
-  maxUtilisation?: number;
+  maxUtilisation?: number | undefined;
 }
 
 export type CapacityLimit = 'records' | 'bytes';

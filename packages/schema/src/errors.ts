@@ -60,7 +60,7 @@ export class InvalidPayloadError extends AlleycatSchemaError {
   }
 }
 
-/** One line for logs and inspection files: `out_of_range at /cadence: must be at most 250, got 300`. */
+/** One line for logs and inspection files: `out_of_range at /cadence: must be between 0 and 250, got 300`. */
 export function describeParseError(error: ParseError): string {
   return `${error.code} at ${error.path === '' ? '(root)' : error.path}: ${error.message}`;
 }

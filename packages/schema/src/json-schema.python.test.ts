@@ -20,9 +20,9 @@ const schema = fileURLToPath(new URL('../json-schema/race-message.schema.json', 
 /** Rules JSON Schema cannot express: Python's verdict on these is "ok". */
 const BEYOND_JSON_SCHEMA = new Set(['not_utf8', 'identity_mismatch']);
 
-function pythonVerdicts(payloads: string[]): string[] {
+function pythonVerdicts(payloads: string[] | Buffer): string[] {
   const run = spawnSync(python, [script, schema], {
-    input: `${payloads.join('\n')}\n`,
+    input: Buffer.isBuffer(payloads) ? payloads : `${payloads.join('\n')}\n`,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -110,6 +110,20 @@ describe('the shipped JSON Schema in Python (json-schema/validate.py)', () => {
       expect(verdicts[i]!.split(/[: ]/)[0], `Python's verdict on ${payload}: ${verdicts[i]}`).toBe(want);
     });
     expect(compared).toBeGreaterThan(1_900);
+  });
+
+  it('gives a line that is not UTF-8 its own verdict and goes on with the next', () => {
+    const line = (text: string) => Buffer.from(`${text}\n`);
+    const badName = Buffer.from(replacing('name', '"Ha@@den"').replace('@@', '\u0000'));
+    badName[badName.indexOf(0)] = 0xff; // a byte that is never UTF-8, inside the name
+    const input = Buffer.concat([
+      line(JSON.stringify(seed)),
+      badName,
+      Buffer.from('\n'),
+      line(JSON.stringify(seed)),
+    ]);
+    expect(parseRaceMessage(badName)).toMatchObject({ ok: false, error: { code: 'not_utf8' } });
+    expect(pythonVerdicts(input)).toEqual(['ok', expect.stringMatching(/^not_utf8: .*byte \d+/), 'ok']);
   });
 
   it('says where a payload is wrong, as a JSON Pointer', () => {

@@ -128,6 +128,20 @@ describe('parseRaceMessage', () => {
     );
   });
 
+  it('shows the offending value in the message: infinite numbers as such, invisible characters escaped', () => {
+    const second = errorOf(json(validMessage()).replace('"second":3', '"second":1e400'));
+    expect(second).toMatchObject({ code: 'out_of_range', path: '/second' });
+    expect(second.message).toBe('must be between 0 and 86400, got Infinity');
+    for (const [character, escaped] of [
+      ['\u007f', '\\u007f'],
+      ['\u0085', '\\u0085'],
+    ]) {
+      const error = errorOf(json(validMessage({ name: `a${character}b` })));
+      expect(error).toMatchObject({ code: 'invalid_value', path: '/name' });
+      expect(error.message).toContain(`got "a${escaped}b"`);
+    }
+  });
+
   it('counts name length in code points, as JSON Schema does', () => {
     const emoji = '🚴'.repeat(64); // 128 UTF-16 units, 64 code points
     expect(parseRaceMessage(json(validMessage({ name: emoji }))).ok).toBe(true);

@@ -217,7 +217,7 @@ export function toBatch(messages: readonly RaceMessage[]): RaceBatch {
  * Parses a record in either wire form and returns its race messages: what a consumer of the stream calls.
  * A JSON object with a `samples` member is a batch; anything else is judged as a single message.
  */
-export function parseRaceRecord(input: string): RaceRecordParseResult;
+export function parseRaceRecord(input: WireInput): RaceRecordParseResult;
 /**
  * `bytes[0, byteLength)` (all of it by default) is the record: a consumer that decodes records into one
  * reused buffer passes it without a view per record (and with a 0 after the record, it is read in place).
@@ -349,7 +349,8 @@ function isClientIdOf(b: Buffer, start: number, end: number, racerId: number): b
 export function readRaceRecord(
   bytes: Uint8Array,
   visit: RaceRowVisitor,
-  byteLength = bytes.byteLength,
+  // `?.`: an untyped caller's null or undefined bytes get `wrong_type` from parseRaceRecord, not a TypeError.
+  byteLength: number = (bytes as Uint8Array | null | undefined)?.byteLength ?? 0,
 ): ParseError | undefined {
   // Anything but a Uint8Array and a length within it (an untyped caller's ArrayBuffer, a bad length) is
   // answered by `parseRaceRecord`, which reads every wire input and throws on a length outside the bytes.

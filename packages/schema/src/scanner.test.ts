@@ -527,6 +527,15 @@ describe('readRaceRecord', () => {
     expect(readRows(bad)).toStrictEqual({ ok: false, error: expect.objectContaining({ path: '/cadence' }) });
   });
 
+  it("answers an untyped caller's null or undefined with wrong_type, as parseRaceRecord does", () => {
+    for (const value of [null, undefined]) {
+      const visited: unknown[] = [];
+      const error = readRaceRecord(value as unknown as Uint8Array, (row) => visited.push(row));
+      expect(error).toMatchObject({ code: 'wrong_type', path: '' });
+      expect(visited).toEqual([]);
+    }
+  });
+
   it("gives each racer's name as sent, whatever names that racer sent before", () => {
     // A racer's last name is kept to avoid making the string again: it must never stand in for another.
     // 'a\\u0062c' is "abc" escaped in the JSON (the full path reads it; the bytes do not spell "abc").

@@ -213,4 +213,16 @@ describe('parseScheduleExpression: neither form', () => {
       });
     }
   });
+
+  it("answers an untyped caller's missing value (an unset setting) instead of throwing", () => {
+    for (const value of [undefined, null, 5]) {
+      expect(parseScheduleExpression(value as unknown as string)).toEqual({
+        ok: false,
+        error: expect.objectContaining({
+          code: 'not_schedule',
+          message: expect.stringContaining(`got ${value === null ? 'null' : typeof value}`),
+        }),
+      });
+    }
+  });
 });

@@ -98,6 +98,11 @@ const fail = (
 
 /** A scheduled rule's `ScheduleExpression`: a rate (with its interval) or a cron (its six fields). */
 export function parseScheduleExpression(expression: string): ScheduleParseResult {
+  // An unset setting (undefined) from an untyped caller is answered, not thrown, as the doc promises.
+  if (typeof expression !== 'string') {
+    const got = expression === null ? 'null' : typeof expression;
+    return fail('not_schedule', undefined, `must be a string rate(…) or cron(…), got ${got}`);
+  }
   const rate = RATE.exec(expression);
   if (rate !== null) return parseRate(rate[1]!);
   const cron = CRON.exec(expression);

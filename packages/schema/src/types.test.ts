@@ -3,7 +3,9 @@
  * `pnpm typecheck` here, and the runtime assertions keep vitest honest about the file being run.
  */
 import { describe, expect, it } from 'vitest';
+import type { WireInput } from './decode.js';
 import type { LEADERBOARD_MESSAGE, RACE_BATCH, RACE_MESSAGE, RACE_SAMPLE } from './definitions.js';
+import { parseRaceRecord } from './race-message.js';
 import type { InferSpec } from './spec.js';
 import type { LeaderboardMessage, RaceBatch, RaceMessage, RaceSample } from './types.js';
 
@@ -24,5 +26,11 @@ const checks = {
 describe('types', () => {
   it('match their definitions', () => {
     expect(Object.values(checks).every(Boolean)).toBe(true);
+  });
+
+  it('let parseRaceRecord take any wire input, as the other parse functions do', () => {
+    // Type-checked: a `string | Buffer` or a `WireInput` once matched neither of its overloads.
+    const inputs: (WireInput | string | Buffer)[] = ['{}', Buffer.from('{}'), new Uint8Array([0x7b, 0x7d])];
+    expect(inputs.map((input) => parseRaceRecord(input).ok)).toEqual([false, false, false]);
   });
 });

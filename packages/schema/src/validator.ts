@@ -20,7 +20,16 @@ const fail = (code: ParseErrorCode, path: string, message: string) => new Invali
 
 /** A short rendering of an offending value for error messages. */
 function shown(value: unknown): string {
-  const text = value === undefined ? 'undefined' : JSON.stringify(value);
+  // JSON.stringify writes Infinity (JSON.parse's 1e400) as null, and DEL, C1 controls and the line separators
+  // raw: invisible in a log line that names them as the fault. Those are escaped as \uXXXX.
+  if (typeof value === 'number') return String(value);
+  const text =
+    value === undefined
+      ? 'undefined'
+      : JSON.stringify(value).replace(
+          /[\u007f-\u009f\u2028\u2029]/g,
+          (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+        );
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
@@ -110,13 +119,12 @@ export function compile(spec: FieldSpec): Validate {
       return (value, path) => {
         if (typeof value !== 'number')
           return fail('wrong_type', path, `must be an integer, got ${jsonType(value)}`);
-        if (!Number.isInteger(value)) {
-          return fail(
-            Number.isFinite(value) ? 'wrong_type' : 'out_of_range',
-            path,
-            `must be an integer, got ${shown(value)}`,
-          );
+        if (!Number.isFinite(value)) {
+          // JSON.parse reads a number beyond a double's range (1e400) as ±Infinity.
+          return fail('out_of_range', path, `must be between ${minimum} and ${maximum}, got ${value}`);
         }
+        if (!Number.isInteger(value))
+          return fail('wrong_type', path, `must be an integer, got ${shown(value)}`);
         if (value < minimum || value > maximum) {
           return fail('out_of_range', path, `must be between ${minimum} and ${maximum}, got ${value}`);
         }
