@@ -1,5 +1,5 @@
 /** Listening helpers shared by the parts: 127.0.0.1, port 0 for a free port, a clear error on a busy one. */
-import type { AddressInfo, Server } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PortInUseError } from './errors.js';
 
@@ -21,6 +21,22 @@ export async function listenOn(
     });
   });
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Fails with `PortInUseError` naming the first fixed port (not 0) that another process holds, by binding and
+ * releasing each: a stack that cannot start finds out before it touches anything, such as a running stack's
+ * checkpoints in the same data folder. A port taken between this check and the part's own bind still fails there.
+ */
+export async function assertPortsFree(
+  ports: readonly (readonly [part: string, port: number])[],
+): Promise<void> {
+  for (const [part, port] of ports) {
+    if (port === 0) continue;
+    const probe = createServer();
+    await listenOn(probe, part, port);
+    await closeServer(probe);
+  }
 }
 
 export function closeServer(server: Server): Promise<void> {

@@ -24,6 +24,7 @@ import {
 import { DEFAULT_PORTS } from './constants.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
+import { assertPortsFree } from './net.js';
 import { PART_CONFIG_ENV, type PartConfigs, type PartMessage, type PartName } from './parts/types.js';
 import type { StackConfig } from './stack-config.js';
 
@@ -313,6 +314,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     ...(options.onPartExit ? { onPartExit: options.onPartExit } : {}),
   });
+  // Part labels as the parts report a busy port, so either check names a port the same way.
+  await assertPortsFree([
+    ['kinesalite', ports.kinesalite],
+    ['Kinesis (limits layer)', ports.kinesis],
+    ['DynamoDB (dynalite)', ports.dynamodb],
+    ...(options.externalBroker === undefined
+      ? ([
+          ['MQTT broker', ports.mqtt],
+          ['MQTT broker (WebSocket)', ports.mqttWs],
+        ] as const)
+      : []),
+    ['IoT data plane', ports.iotData],
+  ]);
   const dirs = {
     errorsBucket: path.join(options.dataDir, 'errors-bucket'),
     onFailure: path.join(options.dataDir, 'on-failure'),
@@ -372,6 +386,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         upstream: kinesalite.urls['kinesalite']!,
         limitsEnabled: options.limitsEnabled ?? true,
         consumers: config.streamConsumers,
+        region: config.region,
+        accountId: config.accountId,
       },
       {},
       'Kinesis (limits layer)',

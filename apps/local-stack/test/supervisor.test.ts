@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,6 +164,31 @@ describe('supervisor', () => {
         bundle: path.join(dir, 'missing', 'index.mjs'),
       }),
     ).rejects.toThrow(/does not exist: run `pnpm --filter "@alleycat\/ingest-lambda\.\.\." build` first/);
+  });
+
+  it("refuses a busy port before it touches the data folder (a running stack's checkpoints stay)", async () => {
+    const config = await loadStackConfig(FIXTURE, 'dev-alleycat');
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const dataDir = path.join(dir, 'busy');
+    const checkpoint = path.join(dataDir, 'checkpoints', 'mapping', 'shardId-000000000000.json');
+    await mkdir(path.dirname(checkpoint), { recursive: true });
+    await writeFile(checkpoint, '{"sequenceNumber":"1"}');
+    try {
+      await expect(
+        startStack({
+          config,
+          ports: { ...FREE, iotData: port },
+          dataDir,
+          bundle: path.join(dir, 'none.mjs'),
+        }),
+      ).rejects.toThrow(`IoT data plane: port ${port} on 127.0.0.1 is already in use`);
+      expect(await readFile(checkpoint, 'utf8')).toBe('{"sequenceNumber":"1"}');
+      expect(await readdir(dataDir)).toEqual(['checkpoints']);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('reports a part that dies without being stopped, and none once the stack is being stopped', async () => {
