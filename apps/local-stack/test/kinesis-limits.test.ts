@@ -2,6 +2,7 @@ import net, { type AddressInfo } from 'node:net';
 import { hashKeyOf, KIB, MIB, shardIndexFor } from '@alleycat/schema';
 import {
   DescribeLimitsCommand,
+  DescribeStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -313,6 +314,42 @@ describe('Kinesis limits layer (enforcing)', () => {
     const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
     expect(summary.StreamDescriptionSummary?.StreamName).toBe('arn');
     expect(proxy.stats().arnMapped).toBe(2);
+    // Another account's stream of that name is not here; a malformed ARN is refused naming the field.
+    const foreign = arn.replace(/:\d{12}:/, ':123456789012:');
+    await expect(
+      viaProxy.send(
+        new PutRecordCommand({ StreamARN: foreign, PartitionKey: 'k', Data: encoder.encode('x') }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: 'Stream arn under account 123456789012 not found.',
+    });
+    await expect(
+      viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: 'not-an-arn' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining("at 'streamARN'"),
+    });
+    expect(proxy.stats().arnMapped).toBe(2);
+  });
+
+  it("refuses a StreamARN of another region than the stack's", async () => {
+    const regional = await startLimitsHarness({ region: 'eu-west-1' });
+    try {
+      await createStream(regional.direct, 'regional', 1);
+      const arn = (await regional.direct.send(new DescribeStreamSummaryCommand({ StreamName: 'regional' })))
+        .StreamDescriptionSummary!.StreamARN!;
+      const here = arn.replace(/kinesis:[^:]*:/, 'kinesis:eu-west-1:');
+      const elsewhere = arn.replace(/kinesis:[^:]*:/, 'kinesis:us-west-2:');
+      const put = (StreamARN: string) =>
+        regional.viaProxy.send(
+          new PutRecordCommand({ StreamARN, PartitionKey: 'k', Data: encoder.encode('x') }),
+        );
+      expect((await put(here)).ShardId).toBe('shardId-000000000000');
+      await expect(put(elsewhere)).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    } finally {
+      await regional.close();
+    }
   });
 
   it("works for the JavaScript SDK v3's Kinesis client as it comes: HTTP/2 (h2c), only an endpoint given", async () => {
@@ -396,6 +433,25 @@ describe('Kinesis limits layer (enforcing)', () => {
     });
     const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamName: 'paged' }));
     expect(summary.StreamDescriptionSummary?.StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    // DescribeStream pages too (kinesalite checks Limit and ExclusiveStartShardId, then returns every shard).
+    const described = async (input: { Limit?: number; ExclusiveStartShardId?: string }) => {
+      const { StreamDescription: d } = await viaProxy.send(
+        new DescribeStreamCommand({ StreamName: 'paged', ...input }),
+      );
+      return [d!.Shards!.map((shard) => Number(shard.ShardId!.slice(-1))), d!.HasMoreShards];
+    };
+    expect(await described({ Limit: 2 })).toEqual([[0, 1], true]);
+    expect(await described({ ExclusiveStartShardId: 'shardId-000000000001' })).toEqual([[2, 3, 4], false]);
+    expect(await described({ Limit: 3, ExclusiveStartShardId: 'shardId-000000000000' })).toEqual([
+      [1, 2, 3],
+      true,
+    ]);
+    expect(await described({})).toEqual([[0, 1, 2, 3, 4], false]);
+    await expect(
+      viaProxy.send(new DescribeStreamCommand({ StreamName: 'paged', Limit: 0 })),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
     const limits = await viaProxy.send(new DescribeLimitsCommand({}));
     expect(limits).toMatchObject({ ShardLimit: 500, OpenShardCount: 6, OnDemandStreamCount: 0 });
     await expect(

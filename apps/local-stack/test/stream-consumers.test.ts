@@ -52,6 +52,9 @@ describe('stream consumers (enhanced fan-out registry)', () => {
     expect(listed.Consumers?.map((c) => [c.ConsumerName, c.ConsumerARN, c.ConsumerStatus])).toEqual([
       [SEED.name, SEED.arn, 'ACTIVE'],
     ]);
+    // Created with the stack, not in 1970.
+    const created = listed.Consumers![0]!.ConsumerCreationTimestamp!.getTime();
+    expect(Math.abs(created - Date.now())).toBeLessThan(10 * 60_000);
     const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'efo' }));
     expect(summary.StreamDescriptionSummary?.ConsumerCount).toBe(1);
   });

@@ -58,8 +58,13 @@ export function contentTypeOf(headers: IncomingHttpHeaders): string {
 
 /** `arn:aws:kinesis:<region>:<account>:stream/<name>` → `<name>`; undefined when not a stream ARN. */
 export function streamNameFromArn(arn: string): string | undefined {
-  const match = /^arn:aws[a-z-]*:kinesis:[^:]*:[^:]*:stream\/([a-zA-Z0-9_.-]{1,128})$/.exec(arn);
-  return match?.[1];
+  return parseStreamArn(arn)?.name;
+}
+
+/** A stream's ARN → its region, account and name (AWS's pattern: `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`). */
+export function parseStreamArn(arn: string): { region: string; account: string; name: string } | undefined {
+  const match = /^arn:aws[a-z-]*:kinesis:([^:]*):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/.exec(arn);
+  return match === null ? undefined : { region: match[1]!, account: match[2]!, name: match[3]! };
 }
 
 /** The error AWS answers with (HTTP 400), in either format: `{ __type, message }`. */

@@ -46,11 +46,14 @@ export class ConsumerRegistry {
     seeds: ReadonlyArray<Omit<StreamConsumer, 'createdAt'> & { createdAt?: number }> = [],
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {
+    // The stack's own consumers were "created" with the stack (their ARNs keep the `:0` the stack config gives
+    // them, which the mapping's configuration refers to).
+    const startedAt = nowSeconds();
     for (const seed of seeds) {
       const stream = streamNameFromArn(seed.streamArn);
       if (stream === undefined)
         throw new RangeError(`consumer ${seed.name}: ${seed.streamArn} is not a stream ARN`);
-      this.consumersOf(stream).push({ ...seed, createdAt: seed.createdAt ?? 0 });
+      this.consumersOf(stream).push({ ...seed, createdAt: seed.createdAt ?? startedAt });
     }
   }
 

@@ -39,9 +39,9 @@ import {
   errorBody,
   errorTypeHeader,
   operationOf,
+  parseStreamArn,
   placeholderAuthHeaders,
   readThrottledMessage,
-  streamNameFromArn,
   TARGET_PREFIX,
   type WireFormat,
   wireFormatOf,
@@ -52,6 +52,7 @@ import {
   type AskKinesalite,
   completeStreamSummary,
   describeLimits,
+  describeStream,
   type ListingResult,
   listShards,
   listStreams,
@@ -91,6 +92,8 @@ export interface KinesisLimitsOptions {
   limits?: Partial<ShardLimits>;
   /** Account id in AWS's messages (kinesalite's default is 000000000000). */
   accountId?: string;
+  /** The stack's region: a StreamARN of another region names a stream that is not here. Default: any region. */
+  region?: string;
   /** How long a stream's shard map is trusted before DescribeStream is asked again (ms). */
   shardMapTtlMs?: number;
   /** Clock, for tests. */
@@ -197,6 +200,7 @@ export class KinesisLimitsProxy {
   private readonly enabled: boolean;
   private readonly limits: ShardLimits;
   private readonly accountId: string;
+  private readonly region: string | undefined;
   private readonly shardMapTtlMs: number;
   private readonly now: () => number;
   private readonly shards = new Map<string, ShardState>();
@@ -217,6 +221,7 @@ export class KinesisLimitsProxy {
     this.enabled = options.enabled ?? true;
     this.limits = { ...AWS_SHARD_LIMITS, ...options.limits };
     this.accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
+    this.region = options.region;
     this.shardMapTtlMs = options.shardMapTtlMs ?? DEFAULT_SHARD_MAP_TTL_MS;
     this.now = options.now ?? Date.now;
     this.consumers = new ConsumerRegistry(options.consumers, () => Math.floor(this.now() / 1000));
@@ -314,6 +319,7 @@ export class KinesisLimitsProxy {
       return this.consumerCall(res, operation, format, params, req.headers);
     if (operation === 'SubscribeToShard') return this.subscribeToShard(res, format, params);
     const mapped = this.mapStreamArn(params);
+    if (typeof mapped === 'object') return sendError(res, format, mapped.type, mapped.message);
     const call: Call = {
       operation,
       format,
@@ -425,6 +431,8 @@ export class KinesisLimitsProxy {
     switch (operation) {
       case 'ListShards':
         return listShards(params, ask, this.now());
+      case 'DescribeStream':
+        return describeStream(params, ask);
       case 'ListStreams':
         return listStreams(params, ask);
       case 'DescribeLimits':
@@ -453,12 +461,28 @@ export class KinesisLimitsProxy {
     }
   }
 
-  /** kinesalite refuses StreamARN; AWS accepts either. Keep the name, drop the ARN. */
-  private mapStreamArn(params: Record<string, unknown>): boolean {
+  /**
+   * kinesalite refuses StreamARN; AWS accepts either. An ARN of this account (and region, when known) becomes
+   * its name; a malformed one is refused as AWS refuses it, and one of another account or region names a stream
+   * that is not here.
+   */
+  private mapStreamArn(params: Record<string, unknown>): boolean | { type: string; message: string } {
     const arn = params['StreamARN'];
-    if (typeof arn !== 'string') return false;
-    const name = streamNameFromArn(arn);
-    if (name === undefined) return false; // leave it: kinesalite's validation error names the field
+    if (arn === undefined) return false;
+    const parts = typeof arn === 'string' ? parseStreamArn(arn) : undefined;
+    if (parts === undefined) {
+      return {
+        type: 'ValidationException',
+        message: `1 validation error detected: Value '${String(arn)}' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+`,
+      };
+    }
+    const { region, account, name } = parts;
+    if (account !== this.accountId || (this.region !== undefined && region !== this.region)) {
+      return {
+        type: 'ResourceNotFoundException',
+        message: `Stream ${name} under account ${account} not found.`,
+      };
+    }
     if (params['StreamName'] === undefined) params['StreamName'] = name;
     delete params['StreamARN'];
     this.counters.arnMapped += 1;

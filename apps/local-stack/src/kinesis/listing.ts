@@ -1,6 +1,7 @@
 /**
  * Account and listing calls kinesalite answers partly or not at all, completed here as Kinesis answers them:
- * `ListShards` pages (`MaxResults`, `NextToken`; kinesalite returns every shard at once), `ListStreams`
+ * `ListShards` pages (`MaxResults`, `NextToken`; kinesalite returns every shard at once), `DescribeStream`
+ * pages (`Limit`, `ExclusiveStartShardId`, `HasMoreShards`; kinesalite checks both and ignores them), `ListStreams`
  * carries `StreamSummaries`, `DescribeStreamSummary` says the stream is provisioned, and `DescribeLimits`
  * answers. Each takes the call's parameters and a way to ask kinesalite, and returns an answer or an error
  * for the layer to send in the client's wire format.
@@ -119,6 +120,34 @@ export async function listShards(
     });
   }
   return { ok: true, value };
+}
+
+/** Shards `DescribeStream` returns when the call gives no `Limit` (Kinesis API reference). */
+export const DESCRIBE_STREAM_DEFAULT_LIMIT = 100;
+
+/** `DescribeStream` one page of shards at a time: those after `ExclusiveStartShardId`, at most `Limit`. */
+export async function describeStream(
+  params: Record<string, unknown>,
+  ask: AskKinesalite,
+): Promise<ListingResult> {
+  // kinesalite validates every parameter (with AWS's messages) and answers with every shard.
+  const answer = await ask('DescribeStream', params);
+  if (!answer.ok) return answer;
+  const description = answer.value['StreamDescription'] as Record<string, unknown> | undefined;
+  if (description === undefined || !Array.isArray(description['Shards'])) return answer;
+  const after = params['ExclusiveStartShardId'];
+  const limit = params['Limit'];
+  const shards = description['Shards'] as Array<{ ShardId: string }>;
+  // Shard ids are fixed-width (shardId-000000000000), so their order is their string order.
+  const from = typeof after === 'string' ? shards.filter((shard) => shard.ShardId > after) : shards;
+  const page = from.slice(0, typeof limit === 'number' ? limit : DESCRIBE_STREAM_DEFAULT_LIMIT);
+  return {
+    ok: true,
+    value: {
+      ...answer.value,
+      StreamDescription: { ...description, Shards: page, HasMoreShards: from.length > page.length },
+    },
+  };
 }
 
 /** The summary of one stream, as `ListStreams` gives it in `StreamSummaries`. */

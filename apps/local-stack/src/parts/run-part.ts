@@ -37,6 +37,8 @@ const starters: { [K in PartName]: (config: PartConfigs[K]) => Promise<Running> 
       upstream: config.upstream,
       enabled: config.limitsEnabled,
       consumers: config.consumers ?? [],
+      ...(config.region ? { region: config.region } : {}),
+      ...(config.accountId ? { accountId: config.accountId } : {}),
     });
     let url: string;
     try {

@@ -11,6 +11,9 @@ export interface PartConfigs {
     port: number;
     upstream: string;
     limitsEnabled: boolean;
+    /** The stack's region and account: a StreamARN naming another is a stream that is not here. */
+    region?: string;
+    accountId?: string;
     /** The stack's enhanced fan-out consumers, registered from the start. */
     consumers?: StreamConsumerConfig[];
   };
