@@ -60,7 +60,9 @@ export function publishLifecycleEvents(
   };
 
   aedes.on('client', (client) => {
-    if (isInternal(client)) return;
+    // "Client IDs that contain # or + do not receive lifecycle events" (IoT developer guide, Lifecycle events):
+    // a wildcard cannot be part of a topic name.
+    if (isInternal(client) || /[+#]/.test(client.id)) return;
     const versionNumber = versions.get(client.id) ?? 0;
     versions.set(client.id, versionNumber + 1);
     const session = { sessionIdentifier: randomUUID().replaceAll('-', ''), versionNumber };

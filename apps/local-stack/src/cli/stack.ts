@@ -135,6 +135,7 @@ try {
       `  export AWS_ENDPOINT_URL_KINESIS=${e.kinesis}`,
       `  export AWS_ENDPOINT_URL_DYNAMODB=${e.dynamodb}`,
       `  export AWS_ENDPOINT_URL_IOT_DATA_PLANE=${e.iotData}`,
+      '  # AWS CLI before v2.13 (Debian bookworm has 2.9) ignores AWS_ENDPOINT_URL_*: give it --endpoint-url',
       `  aws kinesis list-streams --endpoint-url ${e.kinesis}`,
       `  mosquitto_sub -h 127.0.0.1 -p ${new URL(e.mqtt).port} -t 'alleycat-subscribe/#' -v`,
       `  (Kinesis port ${kinesisPort}: HTTP/1.1 and HTTP/2 (h2c); SDK clients need only the endpoint)`,
