@@ -314,27 +314,27 @@ describe('Kinesis limits layer (enforcing)', () => {
     const summary = await viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
     expect(summary.StreamDescriptionSummary?.StreamName).toBe('arn');
     expect(proxy.stats().arnMapped).toBe(2);
-    // Another account's stream of that name is not here; a malformed ARN is refused naming the field.
-    const foreign = arn.replace(/:\d{12}:/, ':123456789012:');
-    await expect(
-      viaProxy.send(
-        new PutRecordCommand({ StreamARN: foreign, PartitionKey: 'k', Data: encoder.encode('x') }),
-      ),
-    ).rejects.toMatchObject({
-      name: 'ResourceNotFoundException',
-      message: 'Stream arn under account 123456789012 not found.',
-    });
+    // A malformed ARN is refused naming the field; one AWS's pattern allows but no stream here can have is
+    // not found; a null ARN beside a name is no ARN.
     await expect(
       viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: 'not-an-arn' })),
     ).rejects.toMatchObject({
       name: 'ValidationException',
       message: expect.stringContaining("at 'streamARN'"),
     });
+    await expect(
+      viaProxy.send(new DescribeStreamSummaryCommand({ StreamARN: `${arn}/nested` })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    const named = { StreamName: 'arn', StreamARN: null } as unknown as { StreamName: string };
+    const byName = await viaProxy.send(new DescribeStreamSummaryCommand(named));
+    expect(byName.StreamDescriptionSummary?.StreamName).toBe('arn');
     expect(proxy.stats().arnMapped).toBe(2);
   });
 
-  it("refuses a StreamARN of another region than the stack's", async () => {
-    const regional = await startLimitsHarness({ region: 'eu-west-1' });
+  it("refuses a StreamARN of another region or account than the stack's; DescribeStream gives ≤ 100 shards", async () => {
+    // kinesalite builds its ARNs with AWS_ACCOUNT_ID when set, as the stack sets it.
+    const account = process.env['AWS_ACCOUNT_ID'] ?? '000000000000';
+    const regional = await startLimitsHarness({ region: 'eu-west-1', accountId: account });
     try {
       await createStream(regional.direct, 'regional', 1);
       const arn = (await regional.direct.send(new DescribeStreamSummaryCommand({ StreamName: 'regional' })))
@@ -347,6 +347,18 @@ describe('Kinesis limits layer (enforcing)', () => {
         );
       expect((await put(here)).ShardId).toBe('shardId-000000000000');
       await expect(put(elsewhere)).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      const other = account === '123456789012' ? '210987654321' : '123456789012';
+      await expect(put(here.replace(`:${account}:`, `:${other}:`))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+        message: `Stream regional under account ${other} not found.`,
+      });
+      // At most 100 shards a call, whatever Limit says (a client that ignores HasMoreShards must fail here too).
+      await createStream(regional.direct, 'wide', 101);
+      const wide = await regional.viaProxy.send(
+        new DescribeStreamCommand({ StreamName: 'wide', Limit: 10_000 }),
+      );
+      const { Shards, HasMoreShards } = wide.StreamDescription!;
+      expect([Shards!.length, HasMoreShards]).toEqual([100, true]);
     } finally {
       await regional.close();
     }

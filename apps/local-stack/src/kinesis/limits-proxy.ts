@@ -90,7 +90,10 @@ export interface KinesisLimitsOptions {
   /** Enforce the limits (default true). Off: only the StreamARN mapping is applied. */
   enabled?: boolean;
   limits?: Partial<ShardLimits>;
-  /** Account id in AWS's messages (kinesalite's default is 000000000000). */
+  /**
+   * The stack's account: in AWS's messages, and a StreamARN of another account names a stream that is not here.
+   * Default: 000000000000 in messages (kinesalite's default) and any account accepted.
+   */
   accountId?: string;
   /** The stack's region: a StreamARN of another region names a stream that is not here. Default: any region. */
   region?: string;
@@ -155,6 +158,12 @@ interface PutRecordsEntry {
 }
 
 const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
+/** AWS's pattern for a StreamARN (account, name): wider than the names kinesalite holds. */
+const AWS_STREAM_ARN = /^arn:aws.*:kinesis:.*:(\d{12}):stream\/(\S+)$/;
+const notHere = (name: string, account: string) => ({
+  type: 'ResourceNotFoundException',
+  message: `Stream ${name} under account ${account} not found.`,
+});
 /** What kinesalite lacks and this layer answers itself (`consumers.ts`). */
 const CONSUMER_OPERATIONS = new Set([
   'RegisterStreamConsumer',
@@ -200,6 +209,7 @@ export class KinesisLimitsProxy {
   private readonly enabled: boolean;
   private readonly limits: ShardLimits;
   private readonly accountId: string;
+  private readonly accountCheck: string | undefined;
   private readonly region: string | undefined;
   private readonly shardMapTtlMs: number;
   private readonly now: () => number;
@@ -221,6 +231,7 @@ export class KinesisLimitsProxy {
     this.enabled = options.enabled ?? true;
     this.limits = { ...AWS_SHARD_LIMITS, ...options.limits };
     this.accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
+    this.accountCheck = options.accountId;
     this.region = options.region;
     this.shardMapTtlMs = options.shardMapTtlMs ?? DEFAULT_SHARD_MAP_TTL_MS;
     this.now = options.now ?? Date.now;
@@ -468,20 +479,24 @@ export class KinesisLimitsProxy {
    */
   private mapStreamArn(params: Record<string, unknown>): boolean | { type: string; message: string } {
     const arn = params['StreamARN'];
-    if (arn === undefined) return false;
+    if (arn === undefined || arn === null) return false; // null is "not given" to kinesalite, as before
     const parts = typeof arn === 'string' ? parseStreamArn(arn) : undefined;
     if (parts === undefined) {
+      // AWS's own pattern passes names kinesalite cannot hold (`stream/a/b`): no such stream, not a bad ARN.
+      const unheld = typeof arn === 'string' ? AWS_STREAM_ARN.exec(arn) : null;
+      if (unheld !== null) return notHere(unheld[2]!, unheld[1]!);
       return {
         type: 'ValidationException',
         message: `1 validation error detected: Value '${String(arn)}' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+`,
       };
     }
     const { region, account, name } = parts;
-    if (account !== this.accountId || (this.region !== undefined && region !== this.region)) {
-      return {
-        type: 'ResourceNotFoundException',
-        message: `Stream ${name} under account ${account} not found.`,
-      };
+    // Checked only against what the stack said it is (startStack passes both); a bare proxy takes any.
+    if (
+      (this.accountCheck !== undefined && account !== this.accountCheck) ||
+      (this.region !== undefined && region !== this.region)
+    ) {
+      return notHere(name, account);
     }
     if (params['StreamName'] === undefined) params['StreamName'] = name;
     delete params['StreamARN'];

@@ -98,8 +98,6 @@ export async function listShards(
   // kinesalite checks the rest (the stream, the shard id's form) and gives AWS's messages.
   const answer = await ask('ListShards', {
     ...(stream === undefined ? {} : { StreamName: stream }),
-    // An ARN the layer could not map to a name: kinesalite's validation says what is wrong with it.
-    ...(params['StreamARN'] === undefined ? {} : { StreamARN: params['StreamARN'] }),
     ...(after === undefined ? {} : { ExclusiveStartShardId: after }),
   });
   if (!answer.ok) return answer;
@@ -122,8 +120,8 @@ export async function listShards(
   return { ok: true, value };
 }
 
-/** Shards `DescribeStream` returns when the call gives no `Limit` (Kinesis API reference). */
-export const DESCRIBE_STREAM_DEFAULT_LIMIT = 100;
+/** Shards `DescribeStream` returns when the call gives no `Limit`, and at most whatever it gives (API reference). */
+export const DESCRIBE_STREAM_MAX_SHARDS = 100;
 
 /** `DescribeStream` one page of shards at a time: those after `ExclusiveStartShardId`, at most `Limit`. */
 export async function describeStream(
@@ -140,7 +138,10 @@ export async function describeStream(
   const shards = description['Shards'] as Array<{ ShardId: string }>;
   // Shard ids are fixed-width (shardId-000000000000), so their order is their string order.
   const from = typeof after === 'string' ? shards.filter((shard) => shard.ShardId > after) : shards;
-  const page = from.slice(0, typeof limit === 'number' ? limit : DESCRIBE_STREAM_DEFAULT_LIMIT);
+  const page = from.slice(
+    0,
+    Math.min(typeof limit === 'number' ? limit : Infinity, DESCRIBE_STREAM_MAX_SHARDS),
+  );
   return {
     ok: true,
     value: {
