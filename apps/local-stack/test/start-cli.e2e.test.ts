@@ -119,7 +119,8 @@ describe('pnpm start', () => {
       try {
         const race = await start([`--${flag}=${port}`, '--riders=10', '--seconds=2']);
         expect(await race.exit).toBe(1);
-        expect(race.stderr()).toContain(`MQTT broker: port ${port} on 127.0.0.1 is already in use`);
+        const part = flag === 'ws-port' ? 'MQTT broker (WebSocket)' : 'MQTT broker';
+        expect(race.stderr()).toContain(`${part}: port ${port} on 127.0.0.1 is already in use`);
         expect(race.stderr()).not.toMatch(/Unhandled|at .*\.js:\d+/);
         expect(descendants(race.child.pid!)).toEqual([]);
       } finally {
