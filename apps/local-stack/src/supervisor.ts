@@ -22,6 +22,7 @@ import {
   DescribeStreamSummaryCommand,
 } from '@aws-sdk/client-kinesis';
 import { DEFAULT_PORTS } from './constants.js';
+import { claimDataDir } from './data-dir-lock.js';
 import { LocalStackError, PortInUseError } from './errors.js';
 import { LOCAL_CREDENTIALS, localKinesisClient } from './kinesis/client.js';
 import { assertPortsFree } from './net.js';
@@ -327,32 +328,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       : []),
     ['IoT data plane', ports.iotData],
   ]);
-  const dirs = {
-    errorsBucket: path.join(options.dataDir, 'errors-bucket'),
-    onFailure: path.join(options.dataDir, 'on-failure'),
-    ruleLogs: path.join(options.dataDir, 'rule-logs'),
-  };
-  await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
-  const persist =
-    options.persistDir === undefined
-      ? undefined
-      : {
-          kinesalite: path.join(options.persistDir, 'kinesalite'),
-          dynamodb: path.join(options.persistDir, 'dynamodb'),
-        };
-  // kinesalite in memory starts empty: positions in an earlier run's streams mean nothing now (restarting a
-  // single part, Supervisor.restart, keeps them). Persisted streams keep their positions.
-  const persisted =
-    persist !== undefined &&
-    (await access(persist.kinesalite).then(
-      () => true,
-      () => false,
-    ));
-  if (!persisted) await rm(path.join(options.dataDir, 'checkpoints'), { recursive: true, force: true });
-  if (persist !== undefined) {
-    await mkdir(persist.kinesalite, { recursive: true });
-    await mkdir(persist.dynamodb, { recursive: true });
-  }
   if (options.scheduleIntervalMs !== undefined && !(options.scheduleIntervalMs > 0)) {
     throw new LocalStackError(
       `scheduleIntervalMs must be a positive number of ms, got ${options.scheduleIntervalMs}`,
@@ -365,7 +340,34 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       );
     });
   }
+  const releaseDataDir = await claimDataDir(options.dataDir);
   try {
+    const dirs = {
+      errorsBucket: path.join(options.dataDir, 'errors-bucket'),
+      onFailure: path.join(options.dataDir, 'on-failure'),
+      ruleLogs: path.join(options.dataDir, 'rule-logs'),
+    };
+    await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
+    const persist =
+      options.persistDir === undefined
+        ? undefined
+        : {
+            kinesalite: path.join(options.persistDir, 'kinesalite'),
+            dynamodb: path.join(options.persistDir, 'dynamodb'),
+          };
+    // kinesalite in memory starts empty: positions in an earlier run's streams mean nothing now (restarting a
+    // single part, Supervisor.restart, keeps them). Persisted streams keep their positions.
+    const persisted =
+      persist !== undefined &&
+      (await access(persist.kinesalite).then(
+        () => true,
+        () => false,
+      ));
+    if (!persisted) await rm(path.join(options.dataDir, 'checkpoints'), { recursive: true, force: true });
+    if (persist !== undefined) {
+      await mkdir(persist.kinesalite, { recursive: true });
+      await mkdir(persist.dynamodb, { recursive: true });
+    }
     // The emulators build ARNs (DescribeStream, DescribeTable) from these: the stack's region and account,
     // so what the AWS CLI shows matches the ARNs in the Lambda's events.
     const emulatorEnv = {
@@ -495,9 +497,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       iotData: iotData.urls['iotData']!,
     };
     if (broker.urls['ws']) endpoints.ws = broker.urls['ws'];
-    return { supervisor, endpoints, dirs, stop: () => supervisor.stopAll() };
+    const stop = async () => {
+      await supervisor.stopAll();
+      await releaseDataDir();
+    };
+    return { supervisor, endpoints, dirs, stop };
   } catch (error) {
     await supervisor.stopAll();
+    await releaseDataDir();
     throw error;
   }
 }

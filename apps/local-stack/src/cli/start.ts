@@ -10,11 +10,12 @@
 import './quiet-sdk-warning.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INGEST_TOPIC, LAMBDA_BUNDLE, parseLeaderboardMessage, RESULTS_TOPIC_FILTER } from '@alleycat/schema';
 import mqtt from 'mqtt';
+import { claimDataDir, DATA_DIR_LOCK_FILE } from '../data-dir-lock.js';
 import { MetricTotals, parseEmfLine } from '../race/emf.js';
 import { percentile } from '../race/percentiles.js';
 import { RaceBoards } from '../race/race-boards.js';
@@ -153,8 +154,12 @@ async function main(): Promise<number> {
     throw new UsageError(`${file} has no Kinesis stream with an event source mapping`);
   }
   const dataDir = userPath(flags['data-dir']!);
-  await rm(dataDir, { recursive: true, force: true }); // each race starts with empty inspection files
-  await mkdir(dataDir, { recursive: true });
+  // Each race starts with empty inspection files, unless another race or stack holds the folder (then it stops
+  // here, having deleted nothing); the stack below claims it again and releases it when it stops.
+  await claimDataDir(dataDir);
+  for (const entry of await readdir(dataDir)) {
+    if (entry !== DATA_DIR_LOCK_FILE) await rm(path.join(dataDir, entry), { recursive: true, force: true });
+  }
   const logFile = path.join(dataDir, 'stack.log');
   const log = createWriteStream(logFile);
 
@@ -429,7 +434,7 @@ try {
   if (!interrupted) {
     const e = error as Error;
     process.stderr.write(
-      `pnpm start: ${e.name === 'UsageError' || e.name === 'PortInUseError' ? '' : `${e.name}: `}${e.message}\n` +
+      `pnpm start: ${['UsageError', 'PortInUseError', 'DataDirInUseError'].includes(e.name) ? '' : `${e.name}: `}${e.message}\n` +
         (e instanceof UsageError && !e.message.startsWith('no synthesized stack') ? USAGE : ''),
     );
     await stopEverything().catch(() => {});
