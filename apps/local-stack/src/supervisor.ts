@@ -315,7 +315,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     ...(options.onPartExit ? { onPartExit: options.onPartExit } : {}),
   });
-  // Part labels as the parts report a busy port, so either check names a port the same way.
+  // Named as the supervisor names its parts (the WebSocket listener on its own), before anything is touched.
   await assertPortsFree([
     ['kinesalite', ports.kinesalite],
     ['Kinesis (limits layer)', ports.kinesis],
