@@ -73,6 +73,39 @@ export function checkSize(input: string | Uint8Array, maxBytes: number): ParseEr
   return bytes > maxBytes ? tooLarge(bytes, maxBytes) : undefined;
 }
 
+/**
+ * Where well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points past U+10FFFF) first breaks: the
+ * offset of the sequence's first byte, as Python's `UnicodeDecodeError.start` gives it; -1 when it does not.
+ * Only for error messages: the decoder itself decides validity.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const length =
+      lead >= 0xc2 && lead <= 0xdf
+        ? 2
+        : lead >= 0xe0 && lead <= 0xef
+          ? 3
+          : lead >= 0xf0 && lead <= 0xf4
+            ? 4
+            : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    // The second byte's range narrows for the leads that could start an overlong, a surrogate or > U+10FFFF.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    const second = bytes[i + 1]!;
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
+    i += length;
+  }
+  return -1;
+}
+
 /** The text of `input` within a byte budget, or `Invalid` with `not_utf8` or `too_large`. */
 export function decodeText(input: string | Uint8Array, maxBytes: number): string | Invalid {
   if (typeof input === 'string') {
@@ -88,7 +121,11 @@ export function decodeText(input: string | Uint8Array, maxBytes: number): string
   try {
     return utf8.decode(input);
   } catch {
-    return new Invalid({ code: 'not_utf8', path: '', message: 'is not valid UTF-8 text' });
+    return new Invalid({
+      code: 'not_utf8',
+      path: '',
+      message: `is not valid UTF-8 text (at byte ${invalidUtf8Offset(input)})`,
+    });
   }
 }
 

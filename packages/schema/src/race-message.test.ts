@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { raceMessageArb, SEED_MESSAGES, validMessage } from '../test/fixtures.js';
+import { invalidUtf8Offset } from './decode.js';
 import {
   assertRaceMessage,
   encodeRaceMessage,
@@ -140,6 +141,76 @@ describe('parseRaceMessage', () => {
       expect(error).toMatchObject({ code: 'invalid_value', path: '/name' });
       expect(error.message).toContain(`got "a${escaped}b"`);
     }
+    // A right-to-left override is printable (a name may hold one) but reverses what follows it in a log line.
+    const event = errorOf(json(validMessage()).replace('"event":"update"', '"event":"up\u202edate"'));
+    expect(event).toMatchObject({ code: 'invalid_value', path: '/event' });
+    expect(event.message).toContain('got "up\\u202edate"');
+  });
+
+  it('says at which byte the text stops being UTF-8', () => {
+    expect(errorOf(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])).message).toBe(
+      'is not valid UTF-8 text (at byte 1)',
+    );
+    const name = new TextEncoder().encode(json(validMessage({ name: 'Zoë' })));
+    const at = name.indexOf(0xc3);
+    name[at + 1] = 0x41; // 'ë' loses its continuation byte
+    expect(errorOf(name)).toMatchObject({
+      code: 'not_utf8',
+      message: `is not valid UTF-8 text (at byte ${at})`,
+    });
+  });
+
+  it("finds the first bad byte where the platform's strict decoder fails, and nowhere else", () => {
+    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const decodes = (bytes: Uint8Array) => {
+      try {
+        strict.decode(bytes);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // The oracle: the lenient decoder's first U+FFFD that the bytes do not spell themselves (EF BF BD), located
+    // by re-encoding the valid text before it (valid UTF-8 round-trips byte for byte).
+    const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
+    const encoder = new TextEncoder();
+    const firstReplaced = (bytes: Uint8Array) => {
+      const text = lenient.decode(bytes);
+      for (let at = text.indexOf('\ufffd'); at >= 0; at = text.indexOf('\ufffd', at + 1)) {
+        const offset = encoder.encode(text.slice(0, at)).length;
+        if (!(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd))
+          return offset;
+      }
+      return -1;
+    };
+    // Bytes biased to UTF-8's edges: leads, continuations, overlong and surrogate starts, ASCII.
+    const byte = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(
+        0x80,
+        0xbf,
+        0xc0,
+        0xc2,
+        0xdf,
+        0xe0,
+        0xed,
+        0xef,
+        0xf0,
+        0xf4,
+        0xf5,
+        0x9f,
+        0xa0,
+        0x8f,
+        0x90,
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 12 }), (values) => {
+        const bytes = Uint8Array.from(values);
+        expect(invalidUtf8Offset(bytes)).toBe(decodes(bytes) ? -1 : firstReplaced(bytes));
+      }),
+      { numRuns: 20_000, seed: 5 },
+    );
   });
 
   it('counts name length in code points, as JSON Schema does', () => {

@@ -20,14 +20,15 @@ const fail = (code: ParseErrorCode, path: string, message: string) => new Invali
 
 /** A short rendering of an offending value for error messages. */
 function shown(value: unknown): string {
-  // JSON.stringify writes Infinity (JSON.parse's 1e400) as null, and DEL, C1 controls and the line separators
-  // raw: invisible in a log line that names them as the fault. Those are escaped as \uXXXX.
+  // JSON.stringify writes Infinity (JSON.parse's 1e400) as null, and DEL, C1 controls, line separators and
+  // zero-width or direction-changing characters raw: invisible (or misleading) in a log line that names the
+  // value as the fault. Those are escaped as \uXXXX.
   if (typeof value === 'number') return String(value);
   const text =
     value === undefined
       ? 'undefined'
       : JSON.stringify(value).replace(
-          /[\u007f-\u009f\u2028\u2029]/g,
+          /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g,
           (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
         );
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
